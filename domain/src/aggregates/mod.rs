@@ -1,0 +1,17 @@
+//! The kernel aggregates, one file each. Each owns its command enum, its event enum and its
+//! rules; commands that need a caller's workspace role carry it, decided by the application
+//! layer from the `Workspace` aggregate's own state (never from a read model).
+
+pub mod channel;
+pub mod conversation;
+pub mod doc;
+pub mod message;
+pub mod user;
+pub mod workspace;
+
+pub use channel::{Channel, ChannelCommand, ChannelEvent};
+pub use conversation::{Conversation, ConversationCommand, ConversationEvent};
+pub use doc::{Doc, DocCommand, DocEvent};
+pub use message::{Message, MessageCommand, MessageEvent};
+pub use user::{User, UserCommand, UserEvent};
+pub use workspace::{Workspace, WorkspaceCommand, WorkspaceEvent};

@@ -1,0 +1,267 @@
+//! Validated value objects. A command carries only these, so once a command exists its data is
+//! valid. Each `parse` trims where a person would expect it and says what is wrong otherwise.
+//!
+//! Deserialising (from the event log) does not re-validate: events were validated when written,
+//! and a later, stricter rule must never make history unreadable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+fn bounded(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
+    let s = raw.trim();
+    let n = s.chars().count();
+    if n < min {
+        return Err(DomainError::invalid(field, format!("must be at least {min} characters")));
+    }
+    if n > max {
+        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(DomainError::invalid(field, "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_value!(
+    /// An email address, lower-cased so that uniqueness is case-insensitive.
+    Email
+);
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let s = raw.trim().to_lowercase();
+        let err = || DomainError::invalid("email", "is not a valid email address");
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(err)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(err());
+        }
+        Ok(Self(s))
+    }
+}
+
+string_value!(
+    /// A person's display name: 1–80 characters.
+    DisplayName
+);
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("name", raw, 1, 80).map(Self)
+    }
+}
+
+string_value!(
+    /// A workspace name: 1–80 characters.
+    WorkspaceName
+);
+impl WorkspaceName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("name", raw, 1, 80).map(Self)
+    }
+}
+
+string_value!(
+    /// A channel name: 1–80 of lower-case letters, digits, `-` and `_`, as chat apps do, so that
+    /// `#general` is one channel however it is typed.
+    ChannelName
+);
+impl ChannelName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let s = raw.trim().trim_start_matches('#').to_lowercase();
+        let s = bounded("name", &s, 1, 80)?;
+        if !s.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+            return Err(DomainError::invalid(
+                "name",
+                "may contain only letters, digits, '-' and '_'",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+string_value!(
+    /// A message body: 1–40,000 characters.
+    MessageBody
+);
+impl MessageBody {
+    pub const MAX_CHARS: usize = 40_000;
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("body", raw, 1, Self::MAX_CHARS).map(Self)
+    }
+}
+
+string_value!(
+    /// A reaction: a `:shortcode:` or one short emoji sequence.
+    Emoji
+);
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let s = raw.trim();
+        let err = || DomainError::invalid("emoji", "must be one emoji or a :shortcode:");
+        if s.is_empty() || s.len() > 64 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(err());
+        }
+        let is_shortcode = s.len() >= 3
+            && s.starts_with(':')
+            && s.ends_with(':')
+            && s[1..s.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '-');
+        // A unicode emoji sequence (with skin tones, ZWJ joins) is non-ASCII and short.
+        let is_unicode = !s.is_ascii() && s.chars().count() <= 10;
+        if is_shortcode || is_unicode {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(err())
+        }
+    }
+}
+
+string_value!(
+    /// A doc title: 1–200 characters.
+    DocTitle
+);
+impl DocTitle {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("title", raw, 1, 200).map(Self)
+    }
+}
+
+string_value!(
+    /// A doc body: up to 200,000 characters (may be empty).
+    DocBody
+);
+impl DocBody {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        // Bodies keep their leading/trailing whitespace: it can be meaningful in a document.
+        if raw.chars().count() > 200_000 {
+            return Err(DomainError::invalid("body", "must be at most 200000 characters"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+string_value!(
+    /// A workspace join code: what an invitee types to join.
+    JoinCode
+);
+impl JoinCode {
+    /// Codes are made by the application layer from a CSPRNG; the domain only stores them.
+    pub fn from_generated(code: String) -> Self {
+        Self(code)
+    }
+    pub fn matches(&self, candidate: &str) -> bool {
+        // Join codes are case-insensitive to be easy to read aloud.
+        self.0.eq_ignore_ascii_case(candidate.trim())
+    }
+}
+
+/// A password as typed at registration; never stored or serialised, only checked then hashed.
+#[derive(Clone)]
+pub struct Password(String);
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let n = raw.chars().count();
+        if n < 10 {
+            return Err(DomainError::invalid("password", "must be at least 10 characters"));
+        }
+        if n > 256 {
+            return Err(DomainError::invalid("password", "must be at most 256 characters"));
+        }
+        let distinct: std::collections::HashSet<char> = raw.chars().collect();
+        if distinct.len() < 5 {
+            return Err(DomainError::invalid("password", "is too easy to guess"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(Email::parse(" Ann@Example.COM ").map(|e| e.into_inner()), Ok("ann@example.com".into()));
+        for bad in ["", "ann", "ann@", "@x.io", "ann@x", "a b@x.io", "ann@x..io", "ann@.x.io"] {
+            assert!(Email::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse(&"x".repeat(81)).is_err());
+        assert_eq!(DisplayName::parse(" Ann ").map(|n| n.into_inner()), Ok("Ann".into()));
+    }
+
+    #[test]
+    fn channel_names_are_normalised() {
+        assert_eq!(ChannelName::parse("#General").map(|n| n.into_inner()), Ok("general".into()));
+        assert!(ChannelName::parse("two words").is_err());
+        assert!(ChannelName::parse("").is_err());
+    }
+
+    #[test]
+    fn message_bodies_have_a_limit() {
+        assert!(MessageBody::parse(&"a".repeat(40_000)).is_ok());
+        assert!(MessageBody::parse(&"a".repeat(40_001)).is_err());
+        assert!(MessageBody::parse("  ").is_err());
+    }
+
+    #[test]
+    fn emoji_are_one_emoji_or_a_shortcode() {
+        for ok in ["👍", ":thumbsup:", "👍🏽", ":+1:"] {
+            assert!(Emoji::parse(ok).is_ok(), "{ok} refused");
+        }
+        for bad in ["", "hello", ":a b:", "👍 👍", "::"] {
+            assert!(Emoji::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("aaaaaaaaaaaa").is_err());
+        assert!(Password::parse("correct horse battery").is_ok());
+    }
+}
