@@ -1,0 +1,71 @@
+//! The event store's one error type, and the one place SQLSTATE codes are mapped.
+
+/// SQLSTATE codes the store reacts to, by name.
+pub mod sqlstate {
+    /// unique_violation: a concurrent append took this aggregate's next sequence (or key).
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    /// Raised by `prism_append` when a uniqueness claim belongs to another aggregate.
+    pub const UNIQUENESS_CLAIM_REFUSED: &str = "PR001";
+    /// Raised by `prism_append` when the expected version is not the log's last event.
+    pub const EXPECTED_VERSION_MISMATCH: &str = "PR002";
+    /// serialization_failure / deadlock_detected: safe to retry.
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to this aggregate first: reload and decide again, or answer 409.
+    #[error("the aggregate was changed concurrently (expected version {expected})")]
+    VersionConflict { expected: i64 },
+    /// A set rule refused a claim (e.g. `email` or `channel_name`).
+    #[error("{scope} is already taken")]
+    Taken { scope: String },
+    /// This idempotency key was already used; its first answer is stored.
+    #[error("idempotency key already used")]
+    DuplicateIdempotencyKey,
+    /// An event could not be turned into (or back from) JSON.
+    #[error("event serialisation: {0}")]
+    Serde(#[from] serde_json::Error),
+    /// The database is unreachable or failed.
+    #[error("database: {0}")]
+    Database(sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// True for a database that could not be reached (answer 503), as opposed to a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+        )
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.code().as_deref() {
+                Some(sqlstate::UNIQUE_VIOLATION) => match db.constraint() {
+                    Some("events_aggregate_sequence_key") => return StoreError::VersionConflict { expected: -1 },
+                    Some("idempotency_keys_pkey") => return StoreError::DuplicateIdempotencyKey,
+                    Some("uniqueness_pkey") => return StoreError::Taken { scope: "value".into() },
+                    _ => {}
+                },
+                Some(sqlstate::UNIQUENESS_CLAIM_REFUSED) => {
+                    let scope = db
+                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                        .and_then(|pg| pg.detail())
+                        .unwrap_or("value")
+                        .to_owned();
+                    return StoreError::Taken { scope };
+                }
+                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: -1 },
+                _ => {}
+            }
+        }
+        StoreError::Database(e)
+    }
+}

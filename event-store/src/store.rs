@@ -1,0 +1,359 @@
+//! `PgEventStore`: the Postgres event log.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use prism_domain::upcast::{self, Upcast};
+
+use crate::hash::{self, Hash, Hashed};
+use crate::horizon::Horizon;
+use crate::model::*;
+use crate::StoreError;
+
+/// The Postgres event log. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+    upcasts: Arc<Vec<Upcast>>,
+    horizon: Arc<Horizon>,
+    snapshot_every: i64,
+}
+
+/// A snapshot: an aggregate's serialised state at a version.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub version: i64,
+    pub last_position: i64,
+    pub state: Value,
+    pub hash: Vec<u8>,
+}
+
+/// An aggregate's raw history as loaded: the latest snapshot (if any) and the events after it.
+#[derive(Debug, Clone)]
+pub struct RawHistory {
+    pub snapshot: Option<Snapshot>,
+    pub events: Vec<StoredEvent>,
+}
+
+const ENVELOPE_COLUMNS: &str = "global_position, event_id, tenant_id, aggregate_type, aggregate_id, sequence, \
+     event_type, event_version, payload, metadata, recorded_at, hash";
+
+impl PgEventStore {
+    /// `snapshot_every`: take a snapshot each time an aggregate's version crosses a multiple of it
+    /// (0 disables snapshots).
+    pub fn new(pool: PgPool, snapshot_every: i64) -> Self {
+        Self { pool, upcasts: Arc::new(upcast::all()), horizon: Arc::new(Horizon::default()), snapshot_every }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn snapshot_every(&self) -> i64 {
+        self.snapshot_every
+    }
+
+    /// Appends one command's events, claims and idempotency record in one statement.
+    pub async fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.append_on(&mut conn, batch).await
+    }
+
+    /// Like [`append`](Self::append) on a caller's connection, so a caller may wrap it in a
+    /// transaction with writes of its own (e.g. credentials at registration).
+    pub async fn append_on(&self, conn: &mut PgConnection, batch: AppendBatch) -> Result<Appended, StoreError> {
+        let expected = batch.expected_version;
+        let prepared = prepare(&batch)?;
+        let (claim_scopes, claim_values): (Vec<_>, Vec<_>) =
+            batch.claims.iter().map(|c| (c.scope.clone(), c.value.clone())).unzip();
+        let (release_scopes, release_values): (Vec<_>, Vec<_>) =
+            batch.releases.iter().map(|c| (c.scope.clone(), c.value.clone())).unzip();
+        let idem = batch.idempotency.as_ref();
+        let row = sqlx::query(
+            "SELECT first_position, last_position FROM prism_append($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
+        )
+        .bind(batch.tenant_id)
+        .bind(&batch.aggregate_type)
+        .bind(batch.aggregate_id)
+        .bind(expected)
+        .bind(&batch.prev_hash[..])
+        .bind(&prepared.ids)
+        .bind(&prepared.types)
+        .bind(&prepared.versions)
+        .bind(&prepared.payloads)
+        .bind(&prepared.metadata)
+        .bind(&prepared.hashes)
+        .bind(prepared.recorded_at)
+        .bind(&claim_scopes)
+        .bind(&claim_values)
+        .bind(&release_scopes)
+        .bind(&release_values)
+        .bind(idem.map(|i| i.scope.as_str()))
+        .bind(idem.map(|i| i.key.as_str()))
+        .bind(idem.map(|i| i.fingerprint.as_str()))
+        .bind(idem.map(|i| i32::from(i.status)))
+        .bind(idem.map(|i| &i.response))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::VersionConflict { .. } => StoreError::VersionConflict { expected },
+            other => other,
+        })?;
+        Ok(Appended {
+            first_position: row.try_get(0)?,
+            last_position: row.try_get(1)?,
+            version: expected + batch.events.len() as i64,
+            last_hash: prepared.last_hash,
+        })
+    }
+
+    /// An aggregate's latest snapshot and the events after it, in one round trip, upcast.
+    pub async fn load_history(&self, aggregate_type: &str, id: Uuid) -> Result<RawHistory, StoreError> {
+        let rows = sqlx::query(&format!(
+            "WITH s AS (SELECT version, last_position, state, hash FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2)
+             SELECT 0 AS kind, s.version AS sequence, s.last_position AS global_position, s.state AS payload, s.hash,
+                    NULL::uuid AS event_id, NULL::uuid AS tenant_id, NULL::text AS aggregate_type, NULL::uuid AS aggregate_id,
+                    NULL::text AS event_type, NULL::int AS event_version, NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at
+               FROM s
+             UNION ALL
+             SELECT 1 AS kind, sequence, global_position, payload, hash, event_id, tenant_id, aggregate_type, aggregate_id,
+                    event_type, event_version, metadata, recorded_at
+               FROM events e
+              WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
+                AND e.sequence > coalesce((SELECT version FROM s), 0)
+             ORDER BY kind, sequence"
+        ))
+        .bind(aggregate_type)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut history = RawHistory { snapshot: None, events: Vec::with_capacity(rows.len()) };
+        for row in rows {
+            if row.try_get::<i32, _>("kind")? == 0 {
+                history.snapshot = Some(Snapshot {
+                    version: row.try_get("sequence")?,
+                    last_position: row.try_get("global_position")?,
+                    state: row.try_get("payload")?,
+                    hash: row.try_get("hash")?,
+                });
+            } else {
+                history.events.push(self.upcast(envelope(&row)?));
+            }
+        }
+        Ok(history)
+    }
+
+    /// The events of one aggregate after `version` (for catching a cached state up).
+    pub async fn load_after(&self, aggregate_type: &str, id: Uuid, version: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence"
+        ))
+        .bind(aggregate_type)
+        .bind(id)
+        .bind(version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+    }
+
+    /// One aggregate's events exactly as stored (not upcast): what the hash chain covers.
+    pub async fn load_raw(&self, aggregate_type: &str, id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+        ))
+        .bind(aggregate_type)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(envelope).collect()
+    }
+
+    /// Stores a snapshot unless a newer one is already there.
+    pub async fn save_snapshot(&self, aggregate_type: &str, id: Uuid, snap: &Snapshot) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO snapshots (aggregate_type, aggregate_id, version, last_position, state, hash)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                SET version = EXCLUDED.version, last_position = EXCLUDED.last_position, state = EXCLUDED.state,
+                    hash = EXCLUDED.hash, taken_at = now()
+              WHERE snapshots.version < EXCLUDED.version",
+        )
+        .bind(aggregate_type)
+        .bind(id)
+        .bind(snap.version)
+        .bind(snap.last_position)
+        .bind(&snap.state)
+        .bind(&snap.hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The current safe horizon (see [`crate::horizon`]).
+    pub async fn safe_horizon(&self) -> Result<i64, StoreError> {
+        self.horizon.current(&self.pool).await
+    }
+
+    /// Up to `limit` events after `after`, in global order, never past the safe horizon: a
+    /// reader that checkpoints the last position it got never skips an event.
+    pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE global_position > $1 AND global_position <= $2
+             ORDER BY global_position LIMIT $3"
+        ))
+        .bind(after)
+        .bind(horizon)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+    }
+
+    /// The stored first answer for an idempotency key, if any.
+    pub async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>, StoreError> {
+        let row = sqlx::query("SELECT fingerprint, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(IdempotentResponse {
+                fingerprint: r.try_get(0)?,
+                status: u16::try_from(r.try_get::<i32, _>(1)?).unwrap_or(200),
+                response: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Who holds a uniqueness claim, if anyone.
+    pub async fn claim_owner(&self, claim: &Claim) -> Result<Option<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT owner_id FROM uniqueness WHERE scope = $1 AND value = $2")
+            .bind(&claim.scope)
+            .bind(&claim.value)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// This log's store id (made when it was first migrated).
+    pub async fn store_id(&self) -> Result<Uuid, StoreError> {
+        Ok(sqlx::query_scalar("SELECT store_id FROM store_identity").fetch_one(&self.pool).await?)
+    }
+
+    fn upcast(&self, mut e: StoredEvent) -> StoredEvent {
+        let (v, p) = upcast::upcast(&e.event_type, e.event_version, std::mem::take(&mut e.payload), &self.upcasts);
+        e.event_version = v;
+        e.payload = p;
+        e
+    }
+}
+
+struct Prepared {
+    ids: Vec<Uuid>,
+    types: Vec<String>,
+    versions: Vec<i32>,
+    payloads: Vec<Value>,
+    metadata: Vec<Value>,
+    hashes: Vec<Vec<u8>>,
+    recorded_at: DateTime<Utc>,
+    last_hash: Hash,
+}
+
+/// Gives each event its id and chains its hash.
+fn prepare(batch: &AppendBatch) -> Result<Prepared, StoreError> {
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let metadata = serde_json::to_value(&batch.metadata)?;
+    let mut prev = batch.prev_hash;
+    let mut p = Prepared {
+        ids: Vec::with_capacity(batch.events.len()),
+        types: Vec::with_capacity(batch.events.len()),
+        versions: Vec::with_capacity(batch.events.len()),
+        payloads: Vec::with_capacity(batch.events.len()),
+        metadata: Vec::with_capacity(batch.events.len()),
+        hashes: Vec::with_capacity(batch.events.len()),
+        recorded_at,
+        last_hash: prev,
+    };
+    for (i, e) in batch.events.iter().enumerate() {
+        let id = Uuid::now_v7();
+        prev = hash::chain(
+            &prev,
+            &Hashed {
+                event_id: id,
+                tenant_id: batch.tenant_id,
+                aggregate_type: &batch.aggregate_type,
+                aggregate_id: batch.aggregate_id,
+                sequence: batch.expected_version + 1 + i as i64,
+                event_type: &e.event_type,
+                event_version: e.event_version,
+                payload: &e.payload,
+                metadata: &metadata,
+                recorded_at,
+            },
+        );
+        p.ids.push(id);
+        p.types.push(e.event_type.clone());
+        p.versions.push(e.event_version);
+        p.payloads.push(e.payload.clone());
+        p.metadata.push(metadata.clone());
+        p.hashes.push(prev.to_vec());
+    }
+    p.last_hash = prev;
+    Ok(p)
+}
+
+fn envelope(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        global_position: row.try_get("global_position")?,
+        event_id: row.try_get("event_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Recomputes the hash chain of one aggregate's events as stored ([`PgEventStore::load_raw`]); the first bad sequence, if any.
+pub fn verify_chain(events: &[StoredEvent]) -> Option<i64> {
+    let mut prev = hash::GENESIS;
+    for (i, e) in events.iter().enumerate() {
+        if e.sequence != i as i64 + 1 {
+            return Some(e.sequence);
+        }
+        let h = hash::chain(
+            &prev,
+            &Hashed {
+                event_id: e.event_id,
+                tenant_id: e.tenant_id,
+                aggregate_type: &e.aggregate_type,
+                aggregate_id: e.aggregate_id,
+                sequence: e.sequence,
+                event_type: &e.event_type,
+                event_version: e.event_version,
+                payload: &e.payload,
+                metadata: &e.metadata,
+                recorded_at: e.recorded_at,
+            },
+        );
+        if h[..] != e.hash[..] {
+            return Some(e.sequence);
+        }
+        prev = h;
+    }
+    None
+}

@@ -1,0 +1,165 @@
+//! The event log's contract: append with expected version, load (snapshot + tail), upcasts,
+//! set-rule claims, idempotency records, the hash chain.
+
+use prism_domain::aggregates::{Doc, DocEvent, Message};
+use prism_domain::event::{to_parts, KernelEvent};
+use prism_domain::{DocId, UserId, WorkspaceId};
+use prism_event_store::hash::GENESIS;
+use prism_event_store::*;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn batch(id: Uuid, expected: i64, prev: hash::Hash, events: &[DocEvent]) -> AppendBatch {
+    AppendBatch {
+        tenant_id: Some(Uuid::now_v7()),
+        aggregate_type: "doc".into(),
+        aggregate_id: id,
+        expected_version: expected,
+        prev_hash: prev,
+        events: events
+            .iter()
+            .map(|e| {
+                let (t, p) = to_parts(e).expect("serialise");
+                NewEvent { event_type: t, event_version: e.schema_version(), payload: p }
+            })
+            .collect(),
+        metadata: Metadata { actor_kind: "user".into(), correlation_id: Uuid::now_v7(), ..Default::default() },
+        claims: vec![],
+        releases: vec![],
+        idempotency: None,
+    }
+}
+
+fn created(id: Uuid) -> DocEvent {
+    DocEvent::Created { doc_id: DocId(id), workspace_id: WorkspaceId::new(), author_id: UserId::new(), title: "T".into(), body: "b".into() }
+}
+fn edit(body: &str) -> DocEvent {
+    DocEvent::Updated { title: None, body: Some(body.into()), edited_by: UserId::new() }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn appended_events_load_back_in_order(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0);
+    let id = Uuid::now_v7();
+    let a = store.append(batch(id, 0, GENESIS, &[created(id), edit("two")])).await.expect("append");
+    assert_eq!(a.version, 2);
+    assert_eq!(a.last_position, a.first_position + 1);
+    let b = store.append(batch(id, 2, a.last_hash, &[edit("three")])).await.expect("append");
+    assert_eq!(b.version, 3);
+    let doc = store.load::<Doc>(id).await.expect("load");
+    assert_eq!((doc.version, doc.state.body.as_str(), doc.last_position), (3, "three", b.last_position));
+    assert_eq!(doc.last_hash, b.last_hash);
+    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), None);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn two_writers_one_expected_version_exactly_one_wins(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0);
+    let id = Uuid::now_v7();
+    let a = store.append(batch(id, 0, GENESIS, &[created(id)])).await.expect("append");
+    let (x, y) = tokio::join!(
+        store.append(batch(id, 1, a.last_hash, &[edit("x")])),
+        store.append(batch(id, 1, a.last_hash, &[edit("y")])),
+    );
+    let wins = [x.is_ok(), y.is_ok()].iter().filter(|w| **w).count();
+    assert_eq!(wins, 1, "exactly one writer must win: {x:?} {y:?}");
+    let loser = if x.is_err() { x } else { y };
+    assert!(matches!(loser, Err(StoreError::VersionConflict { expected: 1 })), "{loser:?}");
+    assert_eq!(store.load::<Doc>(id).await.expect("load").version, 2);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_expected_version_ahead_of_the_log_or_a_forged_hash_is_refused(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0);
+    let id = Uuid::now_v7();
+    let a = store.append(batch(id, 0, GENESIS, &[created(id)])).await.expect("append");
+    let gap = store.append(batch(id, 5, a.last_hash, &[edit("x")])).await;
+    assert!(matches!(gap, Err(StoreError::VersionConflict { .. })), "{gap:?}");
+    let forged = store.append(batch(id, 1, [7u8; 32], &[edit("x")])).await;
+    assert!(matches!(forged, Err(StoreError::VersionConflict { .. })), "{forged:?}");
+    assert_eq!(store.load_raw("doc", id).await.expect("raw").len(), 1);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_snapshot_replaces_the_events_before_it(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 2);
+    let id = Uuid::now_v7();
+    let a = store.append(batch(id, 0, GENESIS, &[created(id), edit("two")])).await.expect("append");
+    let loaded = store.load::<Doc>(id).await.expect("load");
+    store.save_snapshot("doc", id, &loaded.snapshot().expect("snap")).await.expect("save");
+    store.append(batch(id, 2, a.last_hash, &[edit("three")])).await.expect("append");
+    // Prove the snapshot is used: remove the events it covers, the state still loads.
+    sqlx::query("DELETE FROM events WHERE aggregate_id = $1 AND sequence <= 2").bind(id).execute(&pool).await.expect("delete");
+    let doc = store.load::<Doc>(id).await.expect("load");
+    assert_eq!((doc.version, doc.state.title.as_str(), doc.state.body.as_str()), (3, "T", "three"));
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_old_event_version_is_upcast_on_load(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0);
+    let id = Uuid::now_v7();
+    let (ws, ch, author) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    // A `message.created` as version 1 wrote it: `text`, no `parent_id`.
+    sqlx::query(
+        "INSERT INTO events (event_id, tenant_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
+         VALUES ($1, $2, 'message', $3, 1, 'message.created', 1, $4, '{}', now(), '\\x00')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(ws)
+    .bind(id)
+    .bind(json!({"message_id": id, "workspace_id": ws, "channel_id": ch, "author_id": author, "text": "hello from v1"}))
+    .execute(&pool)
+    .await
+    .expect("insert v1");
+    let msg = store.load::<Message>(id).await.expect("load");
+    assert_eq!(msg.state.body, "hello from v1");
+    assert_eq!(msg.state.parent_id, None);
+    let raw = store.load_history("message", id).await.expect("history");
+    assert_eq!(raw.events[0].event_version, 2);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_taken_claim_refuses_the_whole_append(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut first = batch(a, 0, GENESIS, &[created(a)]);
+    first.claims = vec![Claim::new("email", "ann@example.com")];
+    store.append(first).await.expect("first claim");
+    let mut second = batch(b, 0, GENESIS, &[created(b)]);
+    second.claims = vec![Claim::new("email", "ann@example.com")];
+    let refused = store.append(second).await;
+    assert!(matches!(&refused, Err(StoreError::Taken { scope }) if scope == "email"), "{refused:?}");
+    assert!(store.load_raw("doc", b).await.expect("raw").is_empty(), "nothing half written");
+    assert_eq!(store.claim_owner(&Claim::new("email", "ann@example.com")).await.expect("owner"), Some(a));
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_idempotency_record_commits_with_its_events(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let idem = IdempotencyWrite { scope: "u1".into(), key: "k1".into(), fingerprint: "f".into(), status: 201, response: json!({"id": a}) };
+    let mut first = batch(a, 0, GENESIS, &[created(a)]);
+    first.idempotency = Some(idem.clone());
+    let done = store.append(first).await.expect("append");
+    let stored = store.idempotent_response("u1", "k1").await.expect("lookup").expect("stored");
+    assert_eq!(stored.response, json!({"id": a, "position": done.last_position}));
+    assert_eq!(stored.status, 201);
+    let mut again = batch(b, 0, GENESIS, &[created(b)]);
+    again.idempotency = Some(idem);
+    assert!(matches!(store.append(again).await, Err(StoreError::DuplicateIdempotencyKey)));
+    assert!(store.load_raw("doc", b).await.expect("raw").is_empty());
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_hash_chain_catches_a_changed_payload(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0);
+    let id = Uuid::now_v7();
+    store.append(batch(id, 0, GENESIS, &[created(id), edit("2"), edit("3")])).await.expect("append");
+    sqlx::query("UPDATE events SET payload = jsonb_set(payload, '{body}', '\"tampered\"') WHERE aggregate_id = $1 AND sequence = 2")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), Some(2));
+}
