@@ -1,1 +1,198 @@
-//! placeholder
+//! Authentication primitives shared by the write and read APIs: JWT access tokens (HS256,
+//! short-lived), argon2id password hashes, opaque refresh tokens (only their SHA-256 is stored)
+//! and join codes.
+//!
+//! It may import `prism-domain` and pure crypto crates; no IO. It is its own crate (not in
+//! `write-api`) because `read-api` verifies the same tokens and must not import `commands`.
+
+use std::time::Duration;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use prism_domain::UserId;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid")]
+    Invalid,
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub exp: i64,
+    pub iat: i64,
+    /// Always `access`: a refresh token is opaque and never a JWT.
+    pub typ: String,
+    /// Platform-wide roles (e.g. `auditor`), not workspace roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+/// Issues and verifies access tokens.
+#[derive(Clone)]
+pub struct Jwt {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl Jwt {
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
+
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        // Only HS256: a token naming another algorithm (or `none`) is refused.
+        let mut validation = Validation::new(JwtAlg::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, user: UserId, roles: Vec<String>) -> Result<String, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims { sub: user.0, iat: now, exp: now + self.ttl.as_secs() as i64, typ: "access".into(), roles };
+        encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(|_| AuthError::Invalid)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid,
+        })?;
+        if data.claims.typ != "access" {
+            return Err(AuthError::Invalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// Argon2id with OWASP's recommended parameters (19 MiB, 2 passes) unless told otherwise.
+#[derive(Clone)]
+pub struct PasswordHasherId {
+    params: Params,
+    /// A hash of a random password, verified against when the email is unknown, so that an
+    /// unknown email takes as long as a wrong password.
+    dummy: String,
+}
+
+impl PasswordHasherId {
+    pub fn new(memory_kib: u32, passes: u32) -> Result<Self, AuthError> {
+        let params = Params::new(memory_kib, passes, 1, None).map_err(|_| AuthError::Hashing)?;
+        let mut me = Self { params, dummy: String::new() };
+        me.dummy = me.hash(&random_token(16))?;
+        Ok(me)
+    }
+
+    pub fn owasp() -> Result<Self, AuthError> {
+        Self::new(19 * 1024, 2)
+    }
+
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    pub fn hash(&self, password: &str) -> Result<String, AuthError> {
+        let salt = SaltString::generate(&mut OsRng);
+        self.argon().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| AuthError::Hashing)
+    }
+
+    /// Checks `password` against `stored` (or against a dummy hash when there is none).
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let target = stored.unwrap_or(&self.dummy);
+        let Ok(parsed) = PasswordHash::new(target) else {
+            return false;
+        };
+        let ok = self.argon().verify_password(password.as_bytes(), &parsed).is_ok();
+        ok && stored.is_some()
+    }
+}
+
+/// A URL-safe random token of `bytes` random bytes.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// What is stored of a refresh token: its SHA-256, hex.
+pub fn token_digest(token: &str) -> String {
+    hex_encode(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A join code people can read aloud: 8 characters with no 0/O or 1/I.
+pub fn join_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut buf = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_round_trips_and_a_forged_one_does_not() {
+        let jwt = Jwt::new(b"secret-one", Jwt::DEFAULT_TTL);
+        let user = UserId::new();
+        let t = jwt.issue(user, vec![]).expect("issue");
+        assert_eq!(jwt.verify(&t).map(|c| c.sub), Ok(user.0));
+        let other = Jwt::new(b"secret-two", Jwt::DEFAULT_TTL);
+        assert_eq!(other.verify(&t), Err(AuthError::Invalid));
+        assert_eq!(jwt.verify("not.a.jwt"), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let jwt = Jwt::new(b"secret", Jwt::DEFAULT_TTL);
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let exp = chrono::Utc::now().timestamp() + 600;
+        let token = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"none","typ":"JWT"}"#),
+            b64(&format!(r#"{{"sub":"{}","exp":{exp},"iat":0,"typ":"access"}}"#, Uuid::now_v7()))
+        );
+        assert_eq!(jwt.verify(&token), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn an_expired_token_says_so() {
+        let jwt = Jwt::new(b"secret", Duration::from_secs(0));
+        let claims = Claims { sub: Uuid::now_v7(), exp: chrono::Utc::now().timestamp() - 60, iat: 0, typ: "access".into(), roles: vec![] };
+        let t = encode(&Header::new(JwtAlg::HS256), &claims, &EncodingKey::from_secret(b"secret")).expect("encode");
+        assert_eq!(jwt.verify(&t), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn passwords_verify_and_unknown_users_never_do() {
+        let h = PasswordHasherId::new(1024, 1).expect("params");
+        let stored = h.hash("correct horse battery").expect("hash");
+        assert!(h.verify("correct horse battery", Some(&stored)));
+        assert!(!h.verify("wrong horse battery", Some(&stored)));
+        assert!(!h.verify("correct horse battery", None));
+        assert!(stored.starts_with("$argon2id$"));
+    }
+}

@@ -1,0 +1,49 @@
+//! Account commands: register, log in, refresh, log out.
+//!
+//! Password hashes and refresh tokens are write-side tables, not events; `user.registered` is
+//! an event, appended in the same transaction as the credentials.
+
+mod login;
+mod refresh;
+mod register;
+
+use prism_domain::UserId;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{CommandError, Commands};
+
+/// What a successful register, login or refresh answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tokens {
+    pub user_id: UserId,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+impl Commands {
+    /// A new access token, and a refresh token in `family` (a new family at login).
+    pub(crate) async fn issue_tokens<'c, E>(&self, exec: E, user: UserId, family: Option<Uuid>) -> Result<Tokens, CommandError>
+    where
+        E: sqlx::PgExecutor<'c>,
+    {
+        let access_token = self.jwt.issue(user, vec![]).map_err(|e| CommandError::Internal(e.to_string()))?;
+        let refresh_token = prism_auth::random_token(32);
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(prism_auth::token_digest(&refresh_token))
+            .bind(family.unwrap_or_else(Uuid::now_v7))
+            .bind(user.0)
+            .bind(chrono::Utc::now() + self.refresh_ttl)
+            .execute(exec)
+            .await?;
+        Ok(Tokens { user_id: user, access_token, refresh_token, token_type: "Bearer", expires_in: self.jwt.ttl().as_secs() })
+    }
+
+    /// Runs argon2 off the async runtime: it is deliberately CPU-heavy.
+    pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| CommandError::Internal(e.to_string()))
+    }
+}

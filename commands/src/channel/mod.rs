@@ -1,0 +1,23 @@
+//! Channel commands. Roles come from the `Workspace` aggregate, caught up with the log;
+//! "unique names per workspace" is a claim in the uniqueness table, in the same transaction.
+
+mod create;
+mod delete;
+mod rename;
+
+use prism_domain::{Role, WorkspaceId};
+use prism_event_store::Claim;
+
+use crate::{CommandContext, CommandError, Commands};
+
+pub(crate) fn name_claim(ws: WorkspaceId, name: &str) -> Claim {
+    Claim::new("channel_name", format!("{ws}/{name}"))
+}
+
+impl Commands {
+    /// The caller's role in a workspace, from the workspace's own, current state.
+    pub(crate) async fn role_in(&self, ctx: &CommandContext, ws: WorkspaceId) -> Result<Option<Role>, CommandError> {
+        let ws = self.load_fresh::<prism_domain::aggregates::Workspace>(ws.0).await?;
+        Ok(ws.state.role_of(ctx.actor.user_id))
+    }
+}

@@ -1,0 +1,31 @@
+use prism_domain::aggregates::{Channel, ChannelCommand};
+use prism_domain::values::ChannelName;
+use prism_domain::{ChannelId, DomainError};
+
+use crate::pipeline::Effects;
+use crate::{valid, CommandContext, CommandError, Commands, Outcome};
+
+impl Commands {
+    /// `PATCH /v1/channels/{id}`: admins and owners; the old name is freed, the new one claimed.
+    pub async fn rename_channel(&self, ctx: &CommandContext, id: ChannelId, name: &str) -> Result<Outcome, CommandError> {
+        let name = valid(ChannelName::parse(name))?;
+        self.idempotent(ctx, || {
+            self.retrying(ctx, || async {
+                let ch = self.load::<Channel>(id.0).await?;
+                if ch.state.id.is_none() {
+                    return Err(DomainError::NotFound("channel").into());
+                }
+                let ws = ch.state.workspace_id;
+                let role = self.role_in(ctx, ws).await?;
+                let mut effects = Effects::default();
+                if ch.state.name != name.as_str() {
+                    effects.releases.push(super::name_claim(ws, &ch.state.name));
+                    effects.claims.push(super::name_claim(ws, name.as_str()));
+                }
+                let cmd = ChannelCommand::Rename { actor: ctx.actor.user_id, role, name: name.clone() };
+                self.decide(ctx, id.0, Some(ws.0), ch, cmd, effects).await
+            })
+        })
+        .await
+    }
+}

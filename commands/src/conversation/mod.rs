@@ -1,0 +1,3 @@
+//! Conversation commands: one direct conversation per pair of members in a workspace.
+
+mod start;

@@ -1,0 +1,24 @@
+use prism_domain::aggregates::DocCommand;
+use prism_domain::values::{DocBody, DocTitle};
+use prism_domain::DocId;
+
+use crate::pipeline::Effects;
+use crate::{valid, CommandContext, CommandError, Commands, Outcome};
+
+impl Commands {
+    /// `PATCH /v1/docs/{id}`: members; `If-Match` makes a stale edit a 412 instead of last-writer-wins.
+    pub async fn update_doc(&self, ctx: &CommandContext, id: DocId, title: Option<&str>, body: Option<&str>) -> Result<Outcome, CommandError> {
+        let title = title.map(DocTitle::parse).transpose();
+        let title = valid(title)?;
+        let body = valid(body.map(DocBody::parse).transpose())?;
+        self.idempotent(ctx, || {
+            self.retrying(ctx, || async {
+                let (doc, role) = self.doc_and_role(ctx, id).await?;
+                let ws = doc.state.workspace_id;
+                let cmd = DocCommand::Update { actor: ctx.actor.user_id, role, title: title.clone(), body: body.clone() };
+                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default()).await
+            })
+        })
+        .await
+    }
+}

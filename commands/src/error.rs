@@ -1,0 +1,57 @@
+//! The application layer's one error type. The write API turns it into HTTP in one place.
+
+use prism_domain::DomainError;
+use prism_event_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Another writer kept winning; the client may try again. → 409
+    #[error("the resource was changed concurrently; try again")]
+    Conflict,
+    /// `If-Match` named another version than the current one. → 412
+    #[error("the resource is at version {current}, not the version given in If-Match")]
+    PreconditionFailed { current: i64 },
+    /// A set rule refused the command (`email`, `channel_name`). → 409
+    #[error("{0}")]
+    Taken(String),
+    /// The same `Idempotency-Key` was sent with a different request. → 422
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    /// A concurrent request with the same `Idempotency-Key` committed first. → 409 if it
+    /// escapes (the idempotency layer answers with the stored response instead).
+    #[error("a request with this Idempotency-Key is already being processed")]
+    DuplicateRequest,
+    /// Bad credentials or a bad refresh token. → 401
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A dependency (the database) is unreachable. → 503
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure. → 500 (never for bad input)
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict { .. } => CommandError::Conflict,
+            StoreError::Taken { scope } => CommandError::Taken(match scope.as_str() {
+                "email" => "an account with this email already exists".into(),
+                s if s.starts_with("channel_name") => "a channel with this name already exists in the workspace".into(),
+                s => format!("{s} is already taken"),
+            }),
+            StoreError::DuplicateIdempotencyKey => CommandError::DuplicateRequest,
+            e if e.is_unavailable() => CommandError::Unavailable(e.to_string()),
+            other => CommandError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for CommandError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}

@@ -1,0 +1,244 @@
+//! The write path every command follows: load → authorize on the aggregate's own state →
+//! handle → append with the expected version; retried on a conflict, idempotent by key.
+
+use std::future::Future;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use prism_domain::event::{to_parts, KernelEvent};
+use prism_domain::DomainError;
+use prism_event_store::{AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, NewEvent, StoreError};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{CommandContext, CommandError, Commands, Outcome};
+
+/// How many times a command is decided again after losing a race.
+const MAX_ATTEMPTS: usize = 5;
+
+/// What to append besides the events.
+#[derive(Default)]
+pub struct Effects {
+    pub claims: Vec<Claim>,
+    pub releases: Vec<Claim>,
+    /// 201 for a creation.
+    pub status: Option<u16>,
+    /// Extra answer fields (e.g. `join_code`).
+    pub extra: Map<String, Value>,
+}
+
+impl Effects {
+    pub fn created() -> Self {
+        Self { status: Some(201), ..Default::default() }
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Aggregates the pipeline can run: the domain's, with its one error type and no services.
+pub trait Kernel: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
+impl<A> Kernel for A where A: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
+
+impl Commands {
+    /// Loads an aggregate, from the cache when it is there (it may be stale: fine for the
+    /// aggregate a command appends to, whose expected version is checked by the append).
+    pub async fn load<A: Kernel>(&self, id: Uuid) -> Result<Loaded<A>, CommandError> {
+        if let Some(hit) = self.cache.get::<A>(id) {
+            return Ok(hit);
+        }
+        let loaded = self.store.load::<A>(id).await?;
+        if loaded.exists() {
+            self.cache.put(id, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Loads an aggregate and makes sure it is current: for aggregates a command only reads to
+    /// authorize (a workspace's members), where no expected version would catch staleness.
+    pub async fn load_fresh<A: Kernel>(&self, id: Uuid) -> Result<Loaded<A>, CommandError> {
+        match self.cache.get::<A>(id) {
+            Some(mut hit) => {
+                let before = hit.version;
+                self.store.catch_up(id, &mut hit).await?;
+                if hit.version != before {
+                    self.cache.put(id, hit.clone());
+                }
+                Ok(hit)
+            }
+            None => self.load::<A>(id).await,
+        }
+    }
+
+    /// Handles `command` on `loaded` and appends what it decided. No events: a no-op answer
+    /// with the current version.
+    pub async fn decide<A: Kernel>(
+        &self,
+        ctx: &CommandContext,
+        id: Uuid,
+        tenant: Option<Uuid>,
+        loaded: Loaded<A>,
+        command: A::Command,
+        effects: Effects,
+    ) -> Result<Outcome, CommandError> {
+        self.decide_on(None, ctx, id, tenant, loaded, command, effects).await
+    }
+
+    /// [`decide`](Self::decide) on a caller's connection (inside the caller's transaction, for
+    /// commands with writes of their own). The cache is updated at once, which is safe: if the
+    /// caller rolls back, the next append's expected version refuses the cached state.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn decide_on<A: Kernel>(
+        &self,
+        conn: Option<&mut sqlx::PgConnection>,
+        ctx: &CommandContext,
+        id: Uuid,
+        tenant: Option<Uuid>,
+        mut loaded: Loaded<A>,
+        command: A::Command,
+        effects: Effects,
+    ) -> Result<Outcome, CommandError> {
+        if let Some(expected) = ctx.if_match {
+            if expected != loaded.version {
+                return Err(CommandError::PreconditionFailed { current: loaded.version });
+            }
+        }
+        let before = loaded.version;
+        let sink = EventSink::<A>::default();
+        loaded.state.handle(command, &(), &sink).await?;
+        let events = sink.collect().await;
+        let status = effects.status.unwrap_or(200);
+        if events.is_empty() {
+            return Ok(Outcome::new(status, id, loaded.last_position, loaded.version, effects.extra));
+        }
+        let new_events = events
+            .iter()
+            .map(|e| {
+                let (event_type, payload) = to_parts(e).map_err(StoreError::from)?;
+                Ok(NewEvent { event_type, event_version: e.schema_version(), payload })
+            })
+            .collect::<Result<Vec<_>, CommandError>>()?;
+        let version = before + new_events.len() as i64;
+        let idempotency = ctx.idempotency.as_ref().map(|(key, fingerprint)| {
+            let mut response = Outcome::new(status, id, 0, version, effects.extra.clone()).body;
+            if let Value::Object(m) = &mut response {
+                m.remove("position");
+            }
+            IdempotencyWrite { scope: idempotency_scope(ctx), key: key.clone(), fingerprint: fingerprint.clone(), status, response }
+        });
+        let batch = AppendBatch {
+            tenant_id: tenant,
+            aggregate_type: A::TYPE.to_owned(),
+            aggregate_id: id,
+            expected_version: before,
+            prev_hash: loaded.last_hash,
+            events: new_events,
+            metadata: Metadata {
+                actor_id: Some(ctx.actor.user_id.0),
+                actor_kind: "user".into(),
+                correlation_id: ctx.correlation_id,
+                causation_id: None,
+                request_id: ctx.request_id.clone(),
+                impersonator: None,
+            },
+            claims: effects.claims,
+            releases: effects.releases,
+            idempotency,
+        };
+        let result = match conn {
+            Some(conn) => self.store.append_on(conn, batch).await,
+            None => self.store.append(batch).await,
+        };
+        let appended = match result {
+            Ok(a) => a,
+            Err(e) => {
+                if matches!(e, StoreError::VersionConflict { .. }) {
+                    self.cache.evict::<A>(id);
+                }
+                return Err(e.into());
+            }
+        };
+        loaded.version = appended.version;
+        loaded.last_hash = appended.last_hash;
+        loaded.last_position = appended.last_position;
+        self.maybe_snapshot(id, before, &loaded);
+        self.cache.put(id, loaded);
+        Ok(Outcome::new(status, id, appended.last_position, appended.version, effects.extra))
+    }
+
+    fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
+        let every = self.store.snapshot_every();
+        if every <= 0 || loaded.version / every == before / every {
+            return;
+        }
+        let Ok(snap) = loaded.snapshot() else { return };
+        let store = self.store.clone();
+        // Best effort, off the request path: a snapshot is only ever a shortcut.
+        tokio::spawn(async move {
+            if let Err(e) = store.save_snapshot(A::TYPE, id, &snap).await {
+                tracing::warn!(aggregate_type = A::TYPE, %id, error = %e, "snapshot not saved");
+            }
+        });
+    }
+
+    /// Runs `attempt` again while it loses races (each run reloads what it decides on), at
+    /// most [`MAX_ATTEMPTS`] times; with `If-Match` the client decides, so there is no retry.
+    pub async fn retrying<F, Fut>(&self, ctx: &CommandContext, attempt: F) -> Result<Outcome, CommandError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Outcome, CommandError>>,
+    {
+        let tries = if ctx.if_match.is_some() { 1 } else { MAX_ATTEMPTS };
+        let mut last = CommandError::Conflict;
+        for _ in 0..tries {
+            match attempt().await {
+                Err(CommandError::Conflict) => last = CommandError::Conflict,
+                other => return other,
+            }
+        }
+        // A conflict with If-Match means the client's version is stale.
+        if ctx.if_match.is_some() {
+            return Err(CommandError::PreconditionFailed { current: -1 });
+        }
+        Err(last)
+    }
+
+    /// Honors `Idempotency-Key`: a repeat returns the stored first answer and appends nothing;
+    /// the key with another request is refused.
+    pub async fn idempotent<F, Fut>(&self, ctx: &CommandContext, run: F) -> Result<Outcome, CommandError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Outcome, CommandError>>,
+    {
+        let Some((key, fingerprint)) = &ctx.idempotency else {
+            return run().await;
+        };
+        let scope = idempotency_scope(ctx);
+        if let Some(stored) = self.replay(&scope, key, fingerprint).await? {
+            return Ok(stored);
+        }
+        match run().await {
+            // A concurrent twin committed first: answer what it answered.
+            Err(CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))
+                if self.replay(&scope, key, fingerprint).await?.is_some() =>
+            {
+                self.replay(&scope, key, fingerprint).await?.ok_or(CommandError::Conflict)
+            }
+            other => other,
+        }
+    }
+
+    async fn replay(&self, scope: &str, key: &str, fingerprint: &str) -> Result<Option<Outcome>, CommandError> {
+        match self.store.idempotent_response(scope, key).await? {
+            Some(s) if s.fingerprint != fingerprint => Err(CommandError::IdempotencyKeyReused),
+            Some(s) => Ok(Some(Outcome { status: s.status, body: s.response, replayed: true })),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Keys are per caller: two users may pick the same key.
+fn idempotency_scope(ctx: &CommandContext) -> String {
+    ctx.actor.user_id.to_string()
+}

@@ -1,0 +1,10 @@
+//! Workspace commands: the tenant and its members. Each authorizes on the `Workspace`
+//! aggregate itself.
+
+mod change_role;
+mod create;
+mod delete;
+mod join;
+mod remove_member;
+mod rename;
+mod rotate_join_code;
