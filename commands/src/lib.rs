@@ -63,3 +63,11 @@ impl Commands {
 pub(crate) fn valid<T>(r: Result<T, prism_domain::DomainError>) -> Result<T, CommandError> {
     r.map_err(CommandError::Domain)
 }
+
+impl Commands {
+    /// Is the event store reachable? (for `/readyz`)
+    pub async fn ping(&self) -> Result<(), CommandError> {
+        sqlx::query("SELECT 1").execute(self.store.pool()).await?;
+        Ok(())
+    }
+}

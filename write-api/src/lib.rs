@@ -1,1 +1,116 @@
-//! placeholder
+//! The write API: an axum router for commands and authentication (`pub fn app(state)`).
+//!
+//! It owns HTTP concerns only: routes (one file per group in `routes/`), extractors that turn
+//! malformed input into 400/413/415 answers, the one error → status mapping (`error.rs`),
+//! request ids and tracing spans, metrics, and the OpenAPI document. Every decision is made by
+//! `prism-commands`.
+//!
+//! It may import `prism-commands`, `prism-domain` and `prism-auth`; never a projection.
+
+pub mod answer;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use prism_auth::Jwt;
+use prism_commands::Commands;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// The largest request body accepted (a 40,000-character message fits many times over).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub commands: Commands,
+    pub jwt: Jwt,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(commands: Commands) -> Self {
+        let jwt = commands.jwt().clone();
+        Self { commands, jwt, metrics: metrics_handle() }
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, however many routers are built).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (a test binary building several
+            // services); then this handle simply renders nothing.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The write API's router.
+pub fn app(state: AppState) -> Router {
+    use routes::*;
+    let v1 = Router::new()
+        .route("/v1/auth/register", post(auth::register))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/workspaces", post(workspaces::create))
+        .route("/v1/workspaces/{id}", patch(workspaces::rename).delete(workspaces::delete))
+        .route("/v1/workspaces/{id}/join", post(workspaces::join))
+        .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
+        .route("/v1/workspaces/{id}/members/{user_id}", patch(members::change_role).delete(members::remove))
+        .route("/v1/workspaces/{id}/channels", post(channels::create))
+        .route("/v1/channels/{id}", patch(channels::rename).delete(channels::delete))
+        .route("/v1/channels/{id}/messages", post(messages::post))
+        .route("/v1/messages/{id}", patch(messages::edit).delete(messages::delete))
+        .route("/v1/messages/{id}/reactions", post(messages::react))
+        .route("/v1/workspaces/{id}/conversations", post(conversations::start))
+        .route("/v1/workspaces/{id}/docs", post(docs::create))
+        .route("/v1/docs/{id}", patch(docs::update).delete(docs::delete))
+        .route("/v1/docs/{id}/archive", post(docs::archive))
+        .route("/v1/docs/{id}/restore", post(docs::restore));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::fallback)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Request count and latency per route and status.
+async fn record_metrics(State(_): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    let labels = [("service", "write-api".to_owned()), ("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
+    metrics::counter!("prism_http_requests_total", &labels).increment(1);
+    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}

@@ -1,0 +1,64 @@
+//! Configuration from the environment, with local defaults where one is safe.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+const DEV_JWT_SECRET: &str = "prism-local-development-secret-do-not-use-in-production";
+
+pub struct Config {
+    pub database_url: String,
+    pub write_addr: String,
+    pub jwt_secret: String,
+    pub snapshot_every: i64,
+    pub db_pool: u32,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let jwt_secret = match std::env::var("PRISM_JWT_SECRET") {
+            Ok(s) if s.len() >= 32 => s,
+            Ok(_) => anyhow::bail!("PRISM_JWT_SECRET must be at least 32 characters"),
+            Err(_) => {
+                tracing::warn!("PRISM_JWT_SECRET is not set: using the built-in development secret. NEVER do this in production");
+                DEV_JWT_SECRET.to_owned()
+            }
+        };
+        Ok(Self {
+            database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
+            write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
+            jwt_secret,
+            snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100").parse().context("PRISM_SNAPSHOT_EVERY must be a number")?,
+            db_pool: var("PRISM_DB_POOL", "32").parse().context("PRISM_DB_POOL must be a number")?,
+        })
+    }
+
+    pub fn jwt(&self) -> prism_auth::Jwt {
+        prism_auth::Jwt::new(self.jwt_secret.as_bytes(), prism_auth::Jwt::DEFAULT_TTL)
+    }
+
+    /// Connects to Postgres (creating the database if missing), or says clearly why not.
+    pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
+        let shown = redact(&self.database_url);
+        let pool = tokio::time::timeout(Duration::from_secs(15), prism_event_store::db::connect(&self.database_url, self.db_pool))
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL at {shown} (PRISM_DATABASE_URL)"))?
+            .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}"))?;
+        Ok(pool)
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

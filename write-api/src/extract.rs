@@ -1,0 +1,122 @@
+//! Extractors: JSON and path parameters with our error answers, the authenticated caller, and
+//! the headers every command honours.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use prism_auth::AuthError;
+use prism_commands::{Actor, CommandContext};
+use prism_domain::UserId;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// `axum::Json` whose rejections are our 400/413/415 answers.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are a 400 `invalid_id`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// The caller, from `Authorization: Bearer <jwt>`.
+pub struct Authenticated(pub Actor);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
+            Some(t) if !t.trim().is_empty() => t.trim(),
+            _ => {
+                return Err(ApiError::Unauthenticated { code: "unauthenticated", message: "send Authorization: Bearer <access token>" })
+            }
+        };
+        match state.jwt.verify(token) {
+            Ok(claims) => Ok(Self(Actor { user_id: UserId(claims.sub) })),
+            Err(AuthError::Expired) => Err(ApiError::Unauthenticated { code: "token_expired", message: "the access token has expired; refresh it" }),
+            Err(_) => Err(ApiError::Unauthenticated { code: "invalid_token", message: "the access token is not valid" }),
+        }
+    }
+}
+
+/// `Idempotency-Key`, `If-Match` and the request id, as sent with a command.
+pub struct CommandHeaders {
+    method: Method,
+    path: String,
+    idempotency_key: Option<String>,
+    if_match: Option<i64>,
+    request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let text = |name: &str| parts.headers.get(name).map(|v| v.to_str().map(str::to_owned));
+        let idempotency_key = match text("idempotency-key") {
+            None => None,
+            Some(Ok(k)) if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) => Some(k),
+            Some(_) => return Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1–255 visible ASCII characters")),
+        };
+        let if_match = match text("if-match") {
+            None => None,
+            Some(Ok(v)) => Some(parse_if_match(&v).ok_or_else(|| {
+                ApiError::bad_request("invalid_if_match", "If-Match must be the version as an entity tag, e.g. \"3\"")
+            })?),
+            Some(Err(_)) => return Err(ApiError::bad_request("invalid_if_match", "If-Match must be ASCII")),
+        };
+        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Self { method: parts.method.clone(), path: parts.uri.path().to_owned(), idempotency_key, if_match, request_id })
+    }
+}
+
+fn parse_if_match(v: &str) -> Option<i64> {
+    let v = v.trim().trim_start_matches("W/").trim_matches('"');
+    v.parse::<i64>().ok().filter(|n| *n >= 0)
+}
+
+impl CommandHeaders {
+    /// The command context for `actor`; `input` goes into the idempotency fingerprint so that
+    /// a key reused with another request is caught.
+    pub fn context(&self, actor: Actor, input: &impl Serialize) -> CommandContext {
+        let mut ctx = CommandContext::new(actor.user_id);
+        ctx.request_id = self.request_id.clone();
+        ctx.if_match = self.if_match;
+        ctx.correlation_id = self
+            .request_id
+            .as_deref()
+            .and_then(|r| r.parse::<Uuid>().ok())
+            .unwrap_or_else(Uuid::now_v7);
+        if let Some(key) = &self.idempotency_key {
+            let mut h = Sha256::new();
+            h.update(self.method.as_str());
+            h.update(b" ");
+            h.update(&self.path);
+            h.update(b"\n");
+            h.update(serde_json::to_vec(input).unwrap_or_default());
+            ctx.idempotency = Some((key.clone(), hex::encode(h.finalize())));
+        }
+        ctx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_if_match;
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(parse_if_match("\"3\""), Some(3));
+        assert_eq!(parse_if_match("W/\"12\""), Some(12));
+        assert_eq!(parse_if_match("7"), Some(7));
+        assert_eq!(parse_if_match("\"x\""), None);
+        assert_eq!(parse_if_match("-1"), None);
+    }
+}

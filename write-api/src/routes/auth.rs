@@ -1,0 +1,68 @@
+//! `/v1/auth/*`: register, login, refresh, logout.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::AppState;
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RegisterInput {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RefreshInput {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokensAnswer {
+    pub user_id: uuid::Uuid,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+fn request_id(h: &HeaderMap) -> Option<String> {
+    h.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
+    responses((status = 201, body = TokensAnswer), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody)))]
+pub async fn register(State(s): State<AppState>, headers: HeaderMap, ApiJson(i): ApiJson<RegisterInput>) -> Result<impl IntoResponse, ApiError> {
+    let tokens = s.commands.register(&i.email, &i.password, &i.name, request_id(&headers)).await?;
+    Ok((StatusCode::CREATED, Json(tokens)))
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
+pub async fn login(State(s): State<AppState>, ApiJson(i): ApiJson<LoginInput>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.commands.login(&i.email, &i.password).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
+pub async fn refresh(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.commands.refresh(&i.refresh_token).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
+pub async fn logout(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<StatusCode, ApiError> {
+    s.commands.logout(&i.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
