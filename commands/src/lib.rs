@@ -15,6 +15,7 @@ pub mod context;
 pub mod conversation;
 pub mod doc;
 pub mod error;
+pub mod locks;
 pub mod message;
 pub mod outcome;
 pub mod pipeline;
@@ -34,6 +35,7 @@ pub use outcome::Outcome;
 pub struct Commands {
     pub(crate) store: PgEventStore,
     pub(crate) cache: Arc<cache::AggregateCache>,
+    pub(crate) locks: Arc<locks::StripedLocks>,
     pub(crate) jwt: Jwt,
     pub(crate) hasher: PasswordHasherId,
     pub(crate) refresh_ttl: chrono::Duration,
@@ -44,6 +46,7 @@ impl Commands {
         Self {
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),
+            locks: Arc::new(locks::StripedLocks::new(4096)),
             jwt,
             hasher,
             refresh_ttl: chrono::Duration::days(30),

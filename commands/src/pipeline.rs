@@ -182,16 +182,26 @@ impl Commands {
         });
     }
 
-    /// Runs `attempt` again while it loses races (each run reloads what it decides on), at
-    /// most [`MAX_ATTEMPTS`] times; with `If-Match` the client decides, so there is no retry.
-    pub async fn retrying<F, Fut>(&self, ctx: &CommandContext, attempt: F) -> Result<Outcome, CommandError>
+    /// Runs `attempt` on aggregate `key` again while it loses races (each run reloads what it
+    /// decides on), at most [`MAX_ATTEMPTS`] times; with `If-Match` the client decides, so
+    /// there is no retry.
+    ///
+    /// Commands on one aggregate within this process take turns (a striped lock): a hot
+    /// message with many reactions queues instead of conflicting. Conflicts then come only
+    /// from other processes, and a jittered backoff keeps those from colliding again.
+    pub async fn retrying<F, Fut>(&self, ctx: &CommandContext, key: Uuid, attempt: F) -> Result<Outcome, CommandError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
     {
         let tries = if ctx.if_match.is_some() { 1 } else { MAX_ATTEMPTS };
         let mut last = CommandError::Conflict;
-        for _ in 0..tries {
+        for n in 0..tries {
+            if n > 0 {
+                let jitter = rand::random::<u64>() % (2 << n);
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
+            let _turn = self.locks.lock(key).await;
             match attempt().await {
                 Err(CommandError::Conflict) => last = CommandError::Conflict,
                 other => return other,

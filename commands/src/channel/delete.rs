@@ -8,7 +8,7 @@ impl Commands {
     /// `DELETE /v1/channels/{id}`: admins and owners; the name becomes free again.
     pub async fn delete_channel(&self, ctx: &CommandContext, id: ChannelId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let ch = self.load::<Channel>(id.0).await?;
                 if ch.state.id.is_none() {
                     return Err(DomainError::NotFound("channel").into());

@@ -10,7 +10,7 @@ impl Commands {
     pub async fn rename_channel(&self, ctx: &CommandContext, id: ChannelId, name: &str) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let ch = self.load::<Channel>(id.0).await?;
                 if ch.state.id.is_none() {
                     return Err(DomainError::NotFound("channel").into());

@@ -8,7 +8,7 @@ impl Commands {
     /// `POST /v1/docs/{id}/archive` (`archive = true`) and `/restore` (`false`): members.
     pub async fn archive_doc(&self, ctx: &CommandContext, id: DocId, archive: bool) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let (doc, role) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
                 let actor = ctx.actor.user_id;

@@ -12,7 +12,7 @@ impl Commands {
         let title = valid(title)?;
         let body = valid(body.map(DocBody::parse).transpose())?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let (doc, role) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
                 let cmd = DocCommand::Update { actor: ctx.actor.user_id, role, title: title.clone(), body: body.clone() };

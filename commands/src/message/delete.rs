@@ -8,7 +8,7 @@ impl Commands {
     /// `DELETE /v1/messages/{id}`: its author, an admin or an owner.
     pub async fn delete_message(&self, ctx: &CommandContext, id: MessageId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let msg = self.load::<Message>(id.0).await?;
                 if !msg.exists() {
                     return Err(DomainError::NotFound("message").into());

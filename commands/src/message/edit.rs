@@ -10,7 +10,7 @@ impl Commands {
     pub async fn edit_message(&self, ctx: &CommandContext, id: MessageId, body: &str) -> Result<Outcome, CommandError> {
         let body = valid(MessageBody::parse(body))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let msg = self.load::<Message>(id.0).await?;
                 if !msg.exists() {
                     return Err(DomainError::NotFound("message").into());

@@ -11,7 +11,7 @@ impl Commands {
     pub async fn toggle_reaction(&self, ctx: &CommandContext, id: MessageId, emoji: &str) -> Result<Outcome, CommandError> {
         let emoji = valid(Emoji::parse(emoji))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let msg = self.load::<Message>(id.0).await?;
                 if !msg.exists() {
                     return Err(DomainError::NotFound("message").into());

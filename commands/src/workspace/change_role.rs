@@ -10,7 +10,7 @@ impl Commands {
     pub async fn change_role(&self, ctx: &CommandContext, id: WorkspaceId, member: UserId, role: &str) -> Result<Outcome, CommandError> {
         let role = valid(Role::parse(role))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::ChangeRole { actor: ctx.actor.user_id, member, role };
                 self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default().with("role", role.as_str())).await

@@ -9,7 +9,7 @@ impl Commands {
     /// member may leave (but not the last owner).
     pub async fn remove_member(&self, ctx: &CommandContext, id: WorkspaceId, member: UserId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, || async {
+            self.retrying(ctx, id.0, || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::RemoveMember { actor: ctx.actor.user_id, member };
                 self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
