@@ -26,11 +26,18 @@ impl Config {
             }
         };
         Ok(Self {
-            database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
+            database_url: var(
+                "PRISM_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/prism",
+            ),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             jwt_secret,
-            snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100").parse().context("PRISM_SNAPSHOT_EVERY must be a number")?,
-            db_pool: var("PRISM_DB_POOL", "32").parse().context("PRISM_DB_POOL must be a number")?,
+            snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100")
+                .parse()
+                .context("PRISM_SNAPSHOT_EVERY must be a number")?,
+            db_pool: var("PRISM_DB_POOL", "32")
+                .parse()
+                .context("PRISM_DB_POOL must be a number")?,
         })
     }
 
@@ -41,10 +48,17 @@ impl Config {
     /// Connects to Postgres (creating the database if missing), or says clearly why not.
     pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
         let shown = redact(&self.database_url);
-        let pool = tokio::time::timeout(Duration::from_secs(15), prism_event_store::db::connect(&self.database_url, self.db_pool))
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL at {shown} (PRISM_DATABASE_URL)"))?
-            .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}"))?;
+        let pool = tokio::time::timeout(
+            Duration::from_secs(15),
+            prism_event_store::db::connect(&self.database_url, self.db_pool),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("timed out connecting to PostgreSQL at {shown} (PRISM_DATABASE_URL)")
+        })?
+        .map_err(|e| {
+            anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}")
+        })?;
         Ok(pool)
     }
 }

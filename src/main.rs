@@ -10,7 +10,11 @@ use tracing_subscriber::EnvFilter;
 use config::Config;
 
 #[derive(Parser)]
-#[command(name = "prism", version, about = "Event-sourced CQRS backend: commands in, projections out")]
+#[command(
+    name = "prism",
+    version,
+    about = "Event-sourced CQRS backend: commands in, projections out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,7 +33,9 @@ enum Command {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .init();
     if let Err(e) = run(Cli::parse()).await {
         // One clear line, not a backtrace.
@@ -43,7 +49,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             let pool = cfg.connect().await?;
-            prism_event_store::db::migrate(&pool).await.context("migrating the database")?;
+            prism_event_store::db::migrate(&pool)
+                .await
+                .context("migrating the database")?;
             tracing::info!("migrations applied");
             Ok(())
         }
@@ -53,7 +61,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let pool = cfg.connect().await?;
-            prism_event_store::db::migrate(&pool).await.context("migrating the database")?;
+            prism_event_store::db::migrate(&pool)
+                .await
+                .context("migrating the database")?;
             serve_write_api(&cfg, pool).await
         }
     }
@@ -68,7 +78,9 @@ async fn serve_write_api(cfg: &Config, pool: sqlx::PgPool) -> anyhow::Result<()>
         .await
         .with_context(|| format!("cannot listen on {} (PRISM_WRITE_ADDR)", cfg.write_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "write api listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("write api stopped");
     Ok(())
 }

@@ -7,10 +7,14 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
-use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation,
+};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -60,7 +64,12 @@ impl Jwt {
         let mut validation = Validation::new(JwtAlg::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -69,15 +78,24 @@ impl Jwt {
 
     pub fn issue(&self, user: UserId, roles: Vec<String>) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user.0, iat: now, exp: now + self.ttl.as_secs() as i64, typ: "access".into(), roles };
+        let claims = Claims {
+            sub: user.0,
+            iat: now,
+            exp: now + self.ttl.as_secs() as i64,
+            typ: "access".into(),
+            roles,
+        };
         encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(|_| AuthError::Invalid)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
-            _ => AuthError::Invalid,
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                    _ => AuthError::Invalid,
+                }
+            })?;
         if data.claims.typ != "access" {
             return Err(AuthError::Invalid);
         }
@@ -97,7 +115,10 @@ pub struct PasswordHasherId {
 impl PasswordHasherId {
     pub fn new(memory_kib: u32, passes: u32) -> Result<Self, AuthError> {
         let params = Params::new(memory_kib, passes, 1, None).map_err(|_| AuthError::Hashing)?;
-        let mut me = Self { params, dummy: String::new() };
+        let mut me = Self {
+            params,
+            dummy: String::new(),
+        };
         me.dummy = me.hash(&random_token(16))?;
         Ok(me)
     }
@@ -112,7 +133,10 @@ impl PasswordHasherId {
 
     pub fn hash(&self, password: &str) -> Result<String, AuthError> {
         let salt = SaltString::generate(&mut OsRng);
-        self.argon().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| AuthError::Hashing)
+        self.argon()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| AuthError::Hashing)
     }
 
     /// Checks `password` against `stored` (or against a dummy hash when there is none).
@@ -121,7 +145,10 @@ impl PasswordHasherId {
         let Ok(parsed) = PasswordHash::new(target) else {
             return false;
         };
-        let ok = self.argon().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = self
+            .argon()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         ok && stored.is_some()
     }
 }
@@ -147,7 +174,9 @@ pub fn join_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut buf = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut buf);
-    buf.iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+    buf.iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -173,7 +202,10 @@ mod tests {
         let token = format!(
             "{}.{}.",
             b64(r#"{"alg":"none","typ":"JWT"}"#),
-            b64(&format!(r#"{{"sub":"{}","exp":{exp},"iat":0,"typ":"access"}}"#, Uuid::now_v7()))
+            b64(&format!(
+                r#"{{"sub":"{}","exp":{exp},"iat":0,"typ":"access"}}"#,
+                Uuid::now_v7()
+            ))
         );
         assert_eq!(jwt.verify(&token), Err(AuthError::Invalid));
     }
@@ -181,8 +213,19 @@ mod tests {
     #[test]
     fn an_expired_token_says_so() {
         let jwt = Jwt::new(b"secret", Duration::from_secs(0));
-        let claims = Claims { sub: Uuid::now_v7(), exp: chrono::Utc::now().timestamp() - 60, iat: 0, typ: "access".into(), roles: vec![] };
-        let t = encode(&Header::new(JwtAlg::HS256), &claims, &EncodingKey::from_secret(b"secret")).expect("encode");
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            exp: chrono::Utc::now().timestamp() - 60,
+            iat: 0,
+            typ: "access".into(),
+            roles: vec![],
+        };
+        let t = encode(
+            &Header::new(JwtAlg::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .expect("encode");
         assert_eq!(jwt.verify(&t), Err(AuthError::Expired));
     }
 

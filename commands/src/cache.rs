@@ -19,11 +19,15 @@ pub struct AggregateCache {
 
 impl AggregateCache {
     pub fn new(capacity: usize) -> Self {
-        Self { inner: Cache::new(capacity.max(1)) }
+        Self {
+            inner: Cache::new(capacity.max(1)),
+        }
     }
 
     pub fn get<A: Aggregate + Clone + 'static>(&self, id: Uuid) -> Option<Loaded<A>> {
-        self.inner.get(&(A::TYPE, id)).and_then(|v| v.downcast_ref::<Loaded<A>>().cloned())
+        self.inner
+            .get(&(A::TYPE, id))
+            .and_then(|v| v.downcast_ref::<Loaded<A>>().cloned())
     }
 
     pub fn put<A: Aggregate + Clone + 'static>(&self, id: Uuid, loaded: Loaded<A>) {

@@ -23,6 +23,12 @@ pub struct CommandContext {
 
 impl CommandContext {
     pub fn new(user: UserId) -> Self {
-        Self { actor: Actor { user_id: user }, request_id: None, correlation_id: Uuid::now_v7(), idempotency: None, if_match: None }
+        Self {
+            actor: Actor { user_id: user },
+            request_id: None,
+            correlation_id: Uuid::now_v7(),
+            idempotency: None,
+            if_match: None,
+        }
     }
 }

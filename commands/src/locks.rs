@@ -11,7 +11,9 @@ pub struct StripedLocks {
 
 impl StripedLocks {
     pub fn new(n: usize) -> Self {
-        Self { stripes: (0..n.max(1)).map(|_| Mutex::new(())).collect() }
+        Self {
+            stripes: (0..n.max(1)).map(|_| Mutex::new(())).collect(),
+        }
     }
 
     pub async fn lock(&self, key: Uuid) -> MutexGuard<'_, ()> {

@@ -7,7 +7,9 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use prism_domain::event::{to_parts, KernelEvent};
 use prism_domain::DomainError;
-use prism_event_store::{AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, NewEvent, StoreError};
+use prism_event_store::{
+    AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, NewEvent, StoreError,
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -29,7 +31,10 @@ pub struct Effects {
 
 impl Effects {
     pub fn created() -> Self {
-        Self { status: Some(201), ..Default::default() }
+        Self {
+            status: Some(201),
+            ..Default::default()
+        }
     }
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.into(), value.into());
@@ -38,8 +43,14 @@ impl Effects {
 }
 
 /// Aggregates the pipeline can run: the domain's, with its one error type and no services.
-pub trait Kernel: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
-impl<A> Kernel for A where A: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
+pub trait Kernel:
+    Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static
+{
+}
+impl<A> Kernel for A where
+    A: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static
+{
+}
 
 impl Commands {
     /// Loads an aggregate, from the cache when it is there (it may be stale: fine for the
@@ -82,7 +93,8 @@ impl Commands {
         command: A::Command,
         effects: Effects,
     ) -> Result<Outcome, CommandError> {
-        self.decide_on(None, ctx, id, tenant, loaded, command, effects).await
+        self.decide_on(None, ctx, id, tenant, loaded, command, effects)
+            .await
     }
 
     /// [`decide`](Self::decide) on a caller's connection (inside the caller's transaction, for
@@ -101,7 +113,9 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         if let Some(expected) = ctx.if_match {
             if expected != loaded.version {
-                return Err(CommandError::PreconditionFailed { current: loaded.version });
+                return Err(CommandError::PreconditionFailed {
+                    current: loaded.version,
+                });
             }
         }
         let before = loaded.version;
@@ -110,13 +124,23 @@ impl Commands {
         let events = sink.collect().await;
         let status = effects.status.unwrap_or(200);
         if events.is_empty() {
-            return Ok(Outcome::new(status, id, loaded.last_position, loaded.version, effects.extra));
+            return Ok(Outcome::new(
+                status,
+                id,
+                loaded.last_position,
+                loaded.version,
+                effects.extra,
+            ));
         }
         let new_events = events
             .iter()
             .map(|e| {
                 let (event_type, payload) = to_parts(e).map_err(StoreError::from)?;
-                Ok(NewEvent { event_type, event_version: e.schema_version(), payload })
+                Ok(NewEvent {
+                    event_type,
+                    event_version: e.schema_version(),
+                    payload,
+                })
             })
             .collect::<Result<Vec<_>, CommandError>>()?;
         let version = before + new_events.len() as i64;
@@ -125,7 +149,13 @@ impl Commands {
             if let Value::Object(m) = &mut response {
                 m.remove("position");
             }
-            IdempotencyWrite { scope: idempotency_scope(ctx), key: key.clone(), fingerprint: fingerprint.clone(), status, response }
+            IdempotencyWrite {
+                scope: idempotency_scope(ctx),
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+                status,
+                response,
+            }
         });
         let batch = AppendBatch {
             tenant_id: tenant,
@@ -164,7 +194,13 @@ impl Commands {
         loaded.last_position = appended.last_position;
         self.maybe_snapshot(id, before, &loaded);
         self.cache.put(id, loaded);
-        Ok(Outcome::new(status, id, appended.last_position, appended.version, effects.extra))
+        Ok(Outcome::new(
+            status,
+            id,
+            appended.last_position,
+            appended.version,
+            effects.extra,
+        ))
     }
 
     fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
@@ -189,12 +225,21 @@ impl Commands {
     /// Commands on one aggregate within this process take turns (a striped lock): a hot
     /// message with many reactions queues instead of conflicting. Conflicts then come only
     /// from other processes, and a jittered backoff keeps those from colliding again.
-    pub async fn retrying<F, Fut>(&self, ctx: &CommandContext, key: Uuid, attempt: F) -> Result<Outcome, CommandError>
+    pub async fn retrying<F, Fut>(
+        &self,
+        ctx: &CommandContext,
+        key: Uuid,
+        attempt: F,
+    ) -> Result<Outcome, CommandError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
     {
-        let tries = if ctx.if_match.is_some() { 1 } else { MAX_ATTEMPTS };
+        let tries = if ctx.if_match.is_some() {
+            1
+        } else {
+            MAX_ATTEMPTS
+        };
         let mut last = CommandError::Conflict;
         for n in 0..tries {
             if n > 0 {
@@ -216,7 +261,11 @@ impl Commands {
 
     /// Honors `Idempotency-Key`: a repeat returns the stored first answer and appends nothing;
     /// the key with another request is refused.
-    pub async fn idempotent<F, Fut>(&self, ctx: &CommandContext, run: F) -> Result<Outcome, CommandError>
+    pub async fn idempotent<F, Fut>(
+        &self,
+        ctx: &CommandContext,
+        run: F,
+    ) -> Result<Outcome, CommandError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
@@ -230,19 +279,29 @@ impl Commands {
         }
         match run().await {
             // A concurrent twin committed first: answer what it answered.
-            Err(CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))
-                if self.replay(&scope, key, fingerprint).await?.is_some() =>
-            {
-                self.replay(&scope, key, fingerprint).await?.ok_or(CommandError::Conflict)
-            }
+            Err(
+                CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_),
+            ) if self.replay(&scope, key, fingerprint).await?.is_some() => self
+                .replay(&scope, key, fingerprint)
+                .await?
+                .ok_or(CommandError::Conflict),
             other => other,
         }
     }
 
-    async fn replay(&self, scope: &str, key: &str, fingerprint: &str) -> Result<Option<Outcome>, CommandError> {
+    async fn replay(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Outcome>, CommandError> {
         match self.store.idempotent_response(scope, key).await? {
             Some(s) if s.fingerprint != fingerprint => Err(CommandError::IdempotencyKeyReused),
-            Some(s) => Ok(Some(Outcome { status: s.status, body: s.response, replayed: true })),
+            Some(s) => Ok(Some(Outcome {
+                status: s.status,
+                body: s.response,
+                replayed: true,
+            })),
             None => Ok(None),
         }
     }

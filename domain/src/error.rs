@@ -6,7 +6,10 @@
 pub enum DomainError {
     /// A value failed validation (bad email, empty name, body too long). → 422
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     /// The thing does not exist, or the caller may not know it exists. → 404
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -23,12 +26,21 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
     }
     pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Rule { code, message: message.into() }
+        Self::Rule {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 }

@@ -28,7 +28,10 @@ impl Role {
             "member" => Ok(Self::Member),
             "admin" => Ok(Self::Admin),
             "owner" => Ok(Self::Owner),
-            _ => Err(DomainError::invalid("role", "must be one of owner, admin, member")),
+            _ => Err(DomainError::invalid(
+                "role",
+                "must be one of owner, admin, member",
+            )),
         }
     }
     pub fn as_str(&self) -> &'static str {
@@ -95,9 +98,20 @@ mod tests {
     fn the_matrix() {
         use Action::*;
         let all = [
-            View, PostMessage, React, WriteDocs, StartConversation, DeleteAnyMessage, DeleteAnyDoc,
-            ManageChannels, ManageMembers, RenameWorkspace, RotateJoinCode, ViewAudit,
-            DeleteWorkspace, GrantOwner,
+            View,
+            PostMessage,
+            React,
+            WriteDocs,
+            StartConversation,
+            DeleteAnyMessage,
+            DeleteAnyDoc,
+            ManageChannels,
+            ManageMembers,
+            RenameWorkspace,
+            RotateJoinCode,
+            ViewAudit,
+            DeleteWorkspace,
+            GrantOwner,
         ];
         for a in all {
             assert_eq!(authorize(None, a), Err(DomainError::NotFound("workspace")));

@@ -14,7 +14,11 @@ pub struct Upcast {
 
 /// Every upcast Prism knows, in no particular order.
 pub fn all() -> Vec<Upcast> {
-    vec![Upcast { event_type: "message.created", from_version: 1, apply: message_created_v1_to_v2 }]
+    vec![Upcast {
+        event_type: "message.created",
+        from_version: 1,
+        apply: message_created_v1_to_v2,
+    }]
 }
 
 /// Version 1 of `message.created` called the body `text` and had no threads.
@@ -29,8 +33,16 @@ fn message_created_v1_to_v2(mut v: Value) -> Value {
 }
 
 /// Lifts `payload` from `version` to the newest version known for `event_type`.
-pub fn upcast(event_type: &str, mut version: i32, mut payload: Value, upcasts: &[Upcast]) -> (i32, Value) {
-    while let Some(u) = upcasts.iter().find(|u| u.event_type == event_type && u.from_version == version) {
+pub fn upcast(
+    event_type: &str,
+    mut version: i32,
+    mut payload: Value,
+    upcasts: &[Upcast],
+) -> (i32, Value) {
+    while let Some(u) = upcasts
+        .iter()
+        .find(|u| u.event_type == event_type && u.from_version == version)
+    {
         payload = (u.apply)(payload);
         version += 1;
     }
@@ -44,9 +56,17 @@ mod tests {
 
     #[test]
     fn message_created_v1_is_lifted() {
-        let (v, p) = upcast("message.created", 1, json!({"text": "hi", "author_id": "a"}), &all());
+        let (v, p) = upcast(
+            "message.created",
+            1,
+            json!({"text": "hi", "author_id": "a"}),
+            &all(),
+        );
         assert_eq!(v, 2);
-        assert_eq!(p, json!({"body": "hi", "author_id": "a", "parent_id": null}));
+        assert_eq!(
+            p,
+            json!({"body": "hi", "author_id": "a", "parent_id": null})
+        );
     }
 
     #[test]

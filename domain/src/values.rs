@@ -12,13 +12,22 @@ fn bounded(field: &'static str, raw: &str, min: usize, max: usize) -> Result<Str
     let s = raw.trim();
     let n = s.chars().count();
     if n < min {
-        return Err(DomainError::invalid(field, format!("must be at least {min} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at least {min} characters"),
+        ));
     }
     if n > max {
-        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -100,7 +109,10 @@ impl ChannelName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim().trim_start_matches('#').to_lowercase();
         let s = bounded("name", &s, 1, 80)?;
-        if !s.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(DomainError::invalid(
                 "name",
                 "may contain only letters, digits, '-' and '_'",
@@ -166,7 +178,10 @@ impl DocBody {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         // Bodies keep their leading/trailing whitespace: it can be meaningful in a document.
         if raw.chars().count() > 200_000 {
-            return Err(DomainError::invalid("body", "must be at most 200000 characters"));
+            return Err(DomainError::invalid(
+                "body",
+                "must be at most 200000 characters",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -194,10 +209,16 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let n = raw.chars().count();
         if n < 10 {
-            return Err(DomainError::invalid("password", "must be at least 10 characters"));
+            return Err(DomainError::invalid(
+                "password",
+                "must be at least 10 characters",
+            ));
         }
         if n > 256 {
-            return Err(DomainError::invalid("password", "must be at most 256 characters"));
+            return Err(DomainError::invalid(
+                "password",
+                "must be at most 256 characters",
+            ));
         }
         let distinct: std::collections::HashSet<char> = raw.chars().collect();
         if distinct.len() < 5 {
@@ -221,8 +242,20 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").map(|e| e.into_inner()), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@x.io", "ann@x", "a b@x.io", "ann@x..io", "ann@.x.io"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").map(|e| e.into_inner()),
+            Ok("ann@example.com".into())
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.io",
+            "ann@x",
+            "a b@x.io",
+            "ann@x..io",
+            "ann@.x.io",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -231,12 +264,18 @@ mod tests {
     fn names_are_bounded() {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"x".repeat(81)).is_err());
-        assert_eq!(DisplayName::parse(" Ann ").map(|n| n.into_inner()), Ok("Ann".into()));
+        assert_eq!(
+            DisplayName::parse(" Ann ").map(|n| n.into_inner()),
+            Ok("Ann".into())
+        );
     }
 
     #[test]
     fn channel_names_are_normalised() {
-        assert_eq!(ChannelName::parse("#General").map(|n| n.into_inner()), Ok("general".into()));
+        assert_eq!(
+            ChannelName::parse("#General").map(|n| n.into_inner()),
+            Ok("general".into())
+        );
         assert!(ChannelName::parse("two words").is_err());
         assert!(ChannelName::parse("").is_err());
     }

@@ -24,7 +24,12 @@ pub struct Loaded<A> {
 
 impl<A: Aggregate> Default for Loaded<A> {
     fn default() -> Self {
-        Self { state: A::default(), version: 0, last_hash: GENESIS, last_position: 0 }
+        Self {
+            state: A::default(),
+            version: 0,
+            last_hash: GENESIS,
+            last_position: 0,
+        }
     }
 }
 
@@ -72,7 +77,12 @@ impl PgEventStore {
         if let Some(snap) = history.snapshot {
             match serde_json::from_value::<A>(snap.state) {
                 Ok(state) => {
-                    loaded = Loaded { state, version: snap.version, last_hash: to_hash(&snap.hash), last_position: snap.last_position };
+                    loaded = Loaded {
+                        state,
+                        version: snap.version,
+                        last_hash: to_hash(&snap.hash),
+                        last_position: snap.last_position,
+                    };
                 }
                 Err(e) => {
                     // The state's shape changed since the snapshot: replay from the start.
@@ -88,7 +98,11 @@ impl PgEventStore {
     }
 
     /// Brings a (cached) state up to date with the log.
-    pub async fn catch_up<A: Aggregate>(&self, id: Uuid, loaded: &mut Loaded<A>) -> Result<(), StoreError> {
+    pub async fn catch_up<A: Aggregate>(
+        &self,
+        id: Uuid,
+        loaded: &mut Loaded<A>,
+    ) -> Result<(), StoreError> {
         for e in &self.load_after(A::TYPE, id, loaded.version).await? {
             loaded.apply_stored(e)?;
         }

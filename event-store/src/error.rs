@@ -39,7 +39,9 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            )
         )
     }
 }
@@ -49,9 +51,15 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &e {
             match db.code().as_deref() {
                 Some(sqlstate::UNIQUE_VIOLATION) => match db.constraint() {
-                    Some("events_aggregate_sequence_key") => return StoreError::VersionConflict { expected: -1 },
+                    Some("events_aggregate_sequence_key") => {
+                        return StoreError::VersionConflict { expected: -1 }
+                    }
                     Some("idempotency_keys_pkey") => return StoreError::DuplicateIdempotencyKey,
-                    Some("uniqueness_pkey") => return StoreError::Taken { scope: "value".into() },
+                    Some("uniqueness_pkey") => {
+                        return StoreError::Taken {
+                            scope: "value".into(),
+                        }
+                    }
                     _ => {}
                 },
                 Some(sqlstate::UNIQUENESS_CLAIM_REFUSED) => {
@@ -62,7 +70,9 @@ impl From<sqlx::Error> for StoreError {
                         .to_owned();
                     return StoreError::Taken { scope };
                 }
-                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: -1 },
+                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => {
+                    return StoreError::VersionConflict { expected: -1 }
+                }
                 _ => {}
             }
         }

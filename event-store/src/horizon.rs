@@ -43,14 +43,19 @@ impl Horizon {
     /// Probes the database and returns the current safe horizon.
     pub async fn current(&self, pool: &PgPool) -> Result<i64, StoreError> {
         let (upto, inflight): (i64, Vec<String>) =
-            sqlx::query_as("SELECT last_allocated, inflight FROM prism_horizon_probe()").fetch_one(pool).await?;
+            sqlx::query_as("SELECT last_allocated, inflight FROM prism_horizon_probe()")
+                .fetch_one(pool)
+                .await?;
         Ok(self.observe(upto, inflight))
     }
 
     /// Folds one probe into the state: pending probes whose appenders have all finished ripen.
     fn observe(&self, upto: i64, inflight: Vec<String>) -> i64 {
         let now: HashSet<&str> = inflight.iter().map(String::as_str).collect();
-        let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (safe, pending) = &mut *guard;
         for p in pending.iter_mut() {
             p.waiting_on.retain(|v| now.contains(v.as_str()));
@@ -59,7 +64,10 @@ impl Horizon {
         if inflight.is_empty() {
             *safe = (*safe).max(upto);
         } else {
-            pending.push_back(Probe { upto, waiting_on: inflight });
+            pending.push_back(Probe {
+                upto,
+                waiting_on: inflight,
+            });
         }
         for p in pending.iter().filter(|p| p.waiting_on.is_empty()) {
             *safe = (*safe).max(p.upto);

@@ -27,33 +27,55 @@ pub use store::{verify_chain, PgEventStore, RawHistory, Snapshot};
 
 /// Appends one command's events atomically, with an expected version.
 pub trait AppendEvents {
-    fn append(&self, batch: AppendBatch) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    fn append(
+        &self,
+        batch: AppendBatch,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 }
 
 /// Reads one aggregate's history.
 pub trait ReadAggregate {
-    fn load_history(&self, aggregate_type: &str, id: uuid::Uuid) -> impl Future<Output = Result<RawHistory, StoreError>> + Send;
+    fn load_history(
+        &self,
+        aggregate_type: &str,
+        id: uuid::Uuid,
+    ) -> impl Future<Output = Result<RawHistory, StoreError>> + Send;
 }
 
 /// Reads the whole log in global order, never past the safe horizon.
 pub trait ReadAll {
-    fn read_all(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+    fn read_all(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 }
 
 impl AppendEvents for PgEventStore {
-    fn append(&self, batch: AppendBatch) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+    fn append(
+        &self,
+        batch: AppendBatch,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         PgEventStore::append(self, batch)
     }
 }
 
 impl ReadAggregate for PgEventStore {
-    fn load_history(&self, aggregate_type: &str, id: uuid::Uuid) -> impl Future<Output = Result<RawHistory, StoreError>> + Send {
+    fn load_history(
+        &self,
+        aggregate_type: &str,
+        id: uuid::Uuid,
+    ) -> impl Future<Output = Result<RawHistory, StoreError>> + Send {
         PgEventStore::load_history(self, aggregate_type, id)
     }
 }
 
 impl ReadAll for PgEventStore {
-    fn read_all(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
+    fn read_all(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
         PgEventStore::read_all(self, after, limit)
     }
 }

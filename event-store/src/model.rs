@@ -42,7 +42,10 @@ pub struct Claim {
 
 impl Claim {
     pub fn new(scope: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { scope: scope.into(), value: value.into() }
+        Self {
+            scope: scope.into(),
+            value: value.into(),
+        }
     }
 }
 

@@ -15,6 +15,14 @@ use crate::horizon::Horizon;
 use crate::model::*;
 use crate::StoreError;
 
+/// The envelope's columns, as a literal so queries are `concat!`-ed at compile time.
+macro_rules! envelope_columns {
+    () => {
+        "global_position, event_id, tenant_id, aggregate_type, aggregate_id, sequence, \
+         event_type, event_version, payload, metadata, recorded_at, hash"
+    };
+}
+
 /// The Postgres event log. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct PgEventStore {
@@ -40,14 +48,16 @@ pub struct RawHistory {
     pub events: Vec<StoredEvent>,
 }
 
-const ENVELOPE_COLUMNS: &str = "global_position, event_id, tenant_id, aggregate_type, aggregate_id, sequence, \
-     event_type, event_version, payload, metadata, recorded_at, hash";
-
 impl PgEventStore {
     /// `snapshot_every`: take a snapshot each time an aggregate's version crosses a multiple of it
     /// (0 disables snapshots).
     pub fn new(pool: PgPool, snapshot_every: i64) -> Self {
-        Self { pool, upcasts: Arc::new(upcast::all()), horizon: Arc::new(Horizon::default()), snapshot_every }
+        Self {
+            pool,
+            upcasts: Arc::new(upcast::all()),
+            horizon: Arc::new(Horizon::default()),
+            snapshot_every,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -66,13 +76,23 @@ impl PgEventStore {
 
     /// Like [`append`](Self::append) on a caller's connection, so a caller may wrap it in a
     /// transaction with writes of its own (e.g. credentials at registration).
-    pub async fn append_on(&self, conn: &mut PgConnection, batch: AppendBatch) -> Result<Appended, StoreError> {
+    pub async fn append_on(
+        &self,
+        conn: &mut PgConnection,
+        batch: AppendBatch,
+    ) -> Result<Appended, StoreError> {
         let expected = batch.expected_version;
         let prepared = prepare(&batch)?;
-        let (claim_scopes, claim_values): (Vec<_>, Vec<_>) =
-            batch.claims.iter().map(|c| (c.scope.clone(), c.value.clone())).unzip();
-        let (release_scopes, release_values): (Vec<_>, Vec<_>) =
-            batch.releases.iter().map(|c| (c.scope.clone(), c.value.clone())).unzip();
+        let (claim_scopes, claim_values): (Vec<_>, Vec<_>) = batch
+            .claims
+            .iter()
+            .map(|c| (c.scope.clone(), c.value.clone()))
+            .unzip();
+        let (release_scopes, release_values): (Vec<_>, Vec<_>) = batch
+            .releases
+            .iter()
+            .map(|c| (c.scope.clone(), c.value.clone()))
+            .unzip();
         let idem = batch.idempotency.as_ref();
         let row = sqlx::query(
             "SELECT first_position, last_position FROM prism_append($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
@@ -113,8 +133,12 @@ impl PgEventStore {
     }
 
     /// An aggregate's latest snapshot and the events after it, in one round trip, upcast.
-    pub async fn load_history(&self, aggregate_type: &str, id: Uuid) -> Result<RawHistory, StoreError> {
-        let rows = sqlx::query(&format!(
+    pub async fn load_history(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+    ) -> Result<RawHistory, StoreError> {
+        let rows = sqlx::query(
             "WITH s AS (SELECT version, last_position, state, hash FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2)
              SELECT 0 AS kind, s.version AS sequence, s.last_position AS global_position, s.state AS payload, s.hash,
                     NULL::uuid AS event_id, NULL::uuid AS tenant_id, NULL::text AS aggregate_type, NULL::uuid AS aggregate_id,
@@ -126,13 +150,16 @@ impl PgEventStore {
                FROM events e
               WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
                 AND e.sequence > coalesce((SELECT version FROM s), 0)
-             ORDER BY kind, sequence"
-        ))
+             ORDER BY kind, sequence",
+        )
         .bind(aggregate_type)
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let mut history = RawHistory { snapshot: None, events: Vec::with_capacity(rows.len()) };
+        let mut history = RawHistory {
+            snapshot: None,
+            events: Vec::with_capacity(rows.len()),
+        };
         for row in rows {
             if row.try_get::<i32, _>("kind")? == 0 {
                 history.snapshot = Some(Snapshot {
@@ -149,22 +176,37 @@ impl PgEventStore {
     }
 
     /// The events of one aggregate after `version` (for catching a cached state up).
-    pub async fn load_after(&self, aggregate_type: &str, id: Uuid, version: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence"
+    pub async fn load_after(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+        version: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence"
         ))
         .bind(aggregate_type)
         .bind(id)
         .bind(version)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+        rows.iter()
+            .map(|r| envelope(r).map(|e| self.upcast(e)))
+            .collect()
     }
 
     /// One aggregate's events exactly as stored (not upcast): what the hash chain covers.
-    pub async fn load_raw(&self, aggregate_type: &str, id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+    pub async fn load_raw(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
         ))
         .bind(aggregate_type)
         .bind(id)
@@ -174,7 +216,12 @@ impl PgEventStore {
     }
 
     /// Stores a snapshot unless a newer one is already there.
-    pub async fn save_snapshot(&self, aggregate_type: &str, id: Uuid, snap: &Snapshot) -> Result<(), StoreError> {
+    pub async fn save_snapshot(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+        snap: &Snapshot,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, last_position, state, hash)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -206,8 +253,10 @@ impl PgEventStore {
         if horizon <= after {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(&format!(
-            "SELECT {ENVELOPE_COLUMNS} FROM events WHERE global_position > $1 AND global_position <= $2
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE global_position > $1 AND global_position <= $2
              ORDER BY global_position LIMIT $3"
         ))
         .bind(after)
@@ -215,11 +264,17 @@ impl PgEventStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+        rows.iter()
+            .map(|r| envelope(r).map(|e| self.upcast(e)))
+            .collect()
     }
 
     /// The stored first answer for an idempotency key, if any.
-    pub async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>, StoreError> {
+    pub async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotentResponse>, StoreError> {
         let row = sqlx::query("SELECT fingerprint, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
             .bind(scope)
             .bind(key)
@@ -237,20 +292,29 @@ impl PgEventStore {
 
     /// Who holds a uniqueness claim, if anyone.
     pub async fn claim_owner(&self, claim: &Claim) -> Result<Option<Uuid>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT owner_id FROM uniqueness WHERE scope = $1 AND value = $2")
-            .bind(&claim.scope)
-            .bind(&claim.value)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT owner_id FROM uniqueness WHERE scope = $1 AND value = $2")
+                .bind(&claim.scope)
+                .bind(&claim.value)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// This log's store id (made when it was first migrated).
     pub async fn store_id(&self) -> Result<Uuid, StoreError> {
-        Ok(sqlx::query_scalar("SELECT store_id FROM store_identity").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT store_id FROM store_identity")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     fn upcast(&self, mut e: StoredEvent) -> StoredEvent {
-        let (v, p) = upcast::upcast(&e.event_type, e.event_version, std::mem::take(&mut e.payload), &self.upcasts);
+        let (v, p) = upcast::upcast(
+            &e.event_type,
+            e.event_version,
+            std::mem::take(&mut e.payload),
+            &self.upcasts,
+        );
         e.event_version = v;
         e.payload = p;
         e

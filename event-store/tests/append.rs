@@ -21,10 +21,18 @@ fn batch(id: Uuid, expected: i64, prev: hash::Hash, events: &[DocEvent]) -> Appe
             .iter()
             .map(|e| {
                 let (t, p) = to_parts(e).expect("serialise");
-                NewEvent { event_type: t, event_version: e.schema_version(), payload: p }
+                NewEvent {
+                    event_type: t,
+                    event_version: e.schema_version(),
+                    payload: p,
+                }
             })
             .collect(),
-        metadata: Metadata { actor_kind: "user".into(), correlation_id: Uuid::now_v7(), ..Default::default() },
+        metadata: Metadata {
+            actor_kind: "user".into(),
+            correlation_id: Uuid::now_v7(),
+            ..Default::default()
+        },
         claims: vec![],
         releases: vec![],
         idempotency: None,
@@ -32,32 +40,57 @@ fn batch(id: Uuid, expected: i64, prev: hash::Hash, events: &[DocEvent]) -> Appe
 }
 
 fn created(id: Uuid) -> DocEvent {
-    DocEvent::Created { doc_id: DocId(id), workspace_id: WorkspaceId::new(), author_id: UserId::new(), title: "T".into(), body: "b".into() }
+    DocEvent::Created {
+        doc_id: DocId(id),
+        workspace_id: WorkspaceId::new(),
+        author_id: UserId::new(),
+        title: "T".into(),
+        body: "b".into(),
+    }
 }
 fn edit(body: &str) -> DocEvent {
-    DocEvent::Updated { title: None, body: Some(body.into()), edited_by: UserId::new() }
+    DocEvent::Updated {
+        title: None,
+        body: Some(body.into()),
+        edited_by: UserId::new(),
+    }
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn appended_events_load_back_in_order(pool: PgPool) {
     let store = PgEventStore::new(pool, 0);
     let id = Uuid::now_v7();
-    let a = store.append(batch(id, 0, GENESIS, &[created(id), edit("two")])).await.expect("append");
+    let a = store
+        .append(batch(id, 0, GENESIS, &[created(id), edit("two")]))
+        .await
+        .expect("append");
     assert_eq!(a.version, 2);
     assert_eq!(a.last_position, a.first_position + 1);
-    let b = store.append(batch(id, 2, a.last_hash, &[edit("three")])).await.expect("append");
+    let b = store
+        .append(batch(id, 2, a.last_hash, &[edit("three")]))
+        .await
+        .expect("append");
     assert_eq!(b.version, 3);
     let doc = store.load::<Doc>(id).await.expect("load");
-    assert_eq!((doc.version, doc.state.body.as_str(), doc.last_position), (3, "three", b.last_position));
+    assert_eq!(
+        (doc.version, doc.state.body.as_str(), doc.last_position),
+        (3, "three", b.last_position)
+    );
     assert_eq!(doc.last_hash, b.last_hash);
-    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), None);
+    assert_eq!(
+        verify_chain(&store.load_raw("doc", id).await.expect("raw")),
+        None
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn two_writers_one_expected_version_exactly_one_wins(pool: PgPool) {
     let store = PgEventStore::new(pool, 0);
     let id = Uuid::now_v7();
-    let a = store.append(batch(id, 0, GENESIS, &[created(id)])).await.expect("append");
+    let a = store
+        .append(batch(id, 0, GENESIS, &[created(id)]))
+        .await
+        .expect("append");
     let (x, y) = tokio::join!(
         store.append(batch(id, 1, a.last_hash, &[edit("x")])),
         store.append(batch(id, 1, a.last_hash, &[edit("y")])),
@@ -65,7 +98,10 @@ async fn two_writers_one_expected_version_exactly_one_wins(pool: PgPool) {
     let wins = [x.is_ok(), y.is_ok()].iter().filter(|w| **w).count();
     assert_eq!(wins, 1, "exactly one writer must win: {x:?} {y:?}");
     let loser = if x.is_err() { x } else { y };
-    assert!(matches!(loser, Err(StoreError::VersionConflict { expected: 1 })), "{loser:?}");
+    assert!(
+        matches!(loser, Err(StoreError::VersionConflict { expected: 1 })),
+        "{loser:?}"
+    );
     assert_eq!(store.load::<Doc>(id).await.expect("load").version, 2);
 }
 
@@ -73,11 +109,20 @@ async fn two_writers_one_expected_version_exactly_one_wins(pool: PgPool) {
 async fn an_expected_version_ahead_of_the_log_or_a_forged_hash_is_refused(pool: PgPool) {
     let store = PgEventStore::new(pool, 0);
     let id = Uuid::now_v7();
-    let a = store.append(batch(id, 0, GENESIS, &[created(id)])).await.expect("append");
+    let a = store
+        .append(batch(id, 0, GENESIS, &[created(id)]))
+        .await
+        .expect("append");
     let gap = store.append(batch(id, 5, a.last_hash, &[edit("x")])).await;
-    assert!(matches!(gap, Err(StoreError::VersionConflict { .. })), "{gap:?}");
+    assert!(
+        matches!(gap, Err(StoreError::VersionConflict { .. })),
+        "{gap:?}"
+    );
     let forged = store.append(batch(id, 1, [7u8; 32], &[edit("x")])).await;
-    assert!(matches!(forged, Err(StoreError::VersionConflict { .. })), "{forged:?}");
+    assert!(
+        matches!(forged, Err(StoreError::VersionConflict { .. })),
+        "{forged:?}"
+    );
     assert_eq!(store.load_raw("doc", id).await.expect("raw").len(), 1);
 }
 
@@ -85,14 +130,34 @@ async fn an_expected_version_ahead_of_the_log_or_a_forged_hash_is_refused(pool: 
 async fn a_snapshot_replaces_the_events_before_it(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 2);
     let id = Uuid::now_v7();
-    let a = store.append(batch(id, 0, GENESIS, &[created(id), edit("two")])).await.expect("append");
+    let a = store
+        .append(batch(id, 0, GENESIS, &[created(id), edit("two")]))
+        .await
+        .expect("append");
     let loaded = store.load::<Doc>(id).await.expect("load");
-    store.save_snapshot("doc", id, &loaded.snapshot().expect("snap")).await.expect("save");
-    store.append(batch(id, 2, a.last_hash, &[edit("three")])).await.expect("append");
+    store
+        .save_snapshot("doc", id, &loaded.snapshot().expect("snap"))
+        .await
+        .expect("save");
+    store
+        .append(batch(id, 2, a.last_hash, &[edit("three")]))
+        .await
+        .expect("append");
     // Prove the snapshot is used: remove the events it covers, the state still loads.
-    sqlx::query("DELETE FROM events WHERE aggregate_id = $1 AND sequence <= 2").bind(id).execute(&pool).await.expect("delete");
+    sqlx::query("DELETE FROM events WHERE aggregate_id = $1 AND sequence <= 2")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("delete");
     let doc = store.load::<Doc>(id).await.expect("load");
-    assert_eq!((doc.version, doc.state.title.as_str(), doc.state.body.as_str()), (3, "T", "three"));
+    assert_eq!(
+        (
+            doc.version,
+            doc.state.title.as_str(),
+            doc.state.body.as_str()
+        ),
+        (3, "T", "three")
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -129,25 +194,53 @@ async fn a_taken_claim_refuses_the_whole_append(pool: PgPool) {
     let mut second = batch(b, 0, GENESIS, &[created(b)]);
     second.claims = vec![Claim::new("email", "ann@example.com")];
     let refused = store.append(second).await;
-    assert!(matches!(&refused, Err(StoreError::Taken { scope }) if scope == "email"), "{refused:?}");
-    assert!(store.load_raw("doc", b).await.expect("raw").is_empty(), "nothing half written");
-    assert_eq!(store.claim_owner(&Claim::new("email", "ann@example.com")).await.expect("owner"), Some(a));
+    assert!(
+        matches!(&refused, Err(StoreError::Taken { scope }) if scope == "email"),
+        "{refused:?}"
+    );
+    assert!(
+        store.load_raw("doc", b).await.expect("raw").is_empty(),
+        "nothing half written"
+    );
+    assert_eq!(
+        store
+            .claim_owner(&Claim::new("email", "ann@example.com"))
+            .await
+            .expect("owner"),
+        Some(a)
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn an_idempotency_record_commits_with_its_events(pool: PgPool) {
     let store = PgEventStore::new(pool, 0);
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    let idem = IdempotencyWrite { scope: "u1".into(), key: "k1".into(), fingerprint: "f".into(), status: 201, response: json!({"id": a}) };
+    let idem = IdempotencyWrite {
+        scope: "u1".into(),
+        key: "k1".into(),
+        fingerprint: "f".into(),
+        status: 201,
+        response: json!({"id": a}),
+    };
     let mut first = batch(a, 0, GENESIS, &[created(a)]);
     first.idempotency = Some(idem.clone());
     let done = store.append(first).await.expect("append");
-    let stored = store.idempotent_response("u1", "k1").await.expect("lookup").expect("stored");
-    assert_eq!(stored.response, json!({"id": a, "position": done.last_position}));
+    let stored = store
+        .idempotent_response("u1", "k1")
+        .await
+        .expect("lookup")
+        .expect("stored");
+    assert_eq!(
+        stored.response,
+        json!({"id": a, "position": done.last_position})
+    );
     assert_eq!(stored.status, 201);
     let mut again = batch(b, 0, GENESIS, &[created(b)]);
     again.idempotency = Some(idem);
-    assert!(matches!(store.append(again).await, Err(StoreError::DuplicateIdempotencyKey)));
+    assert!(matches!(
+        store.append(again).await,
+        Err(StoreError::DuplicateIdempotencyKey)
+    ));
     assert!(store.load_raw("doc", b).await.expect("raw").is_empty());
 }
 
@@ -155,11 +248,17 @@ async fn an_idempotency_record_commits_with_its_events(pool: PgPool) {
 async fn the_hash_chain_catches_a_changed_payload(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0);
     let id = Uuid::now_v7();
-    store.append(batch(id, 0, GENESIS, &[created(id), edit("2"), edit("3")])).await.expect("append");
+    store
+        .append(batch(id, 0, GENESIS, &[created(id), edit("2"), edit("3")]))
+        .await
+        .expect("append");
     sqlx::query("UPDATE events SET payload = jsonb_set(payload, '{body}', '\"tampered\"') WHERE aggregate_id = $1 AND sequence = 2")
         .bind(id)
         .execute(&pool)
         .await
         .expect("tamper");
-    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), Some(2));
+    assert_eq!(
+        verify_chain(&store.load_raw("doc", id).await.expect("raw")),
+        Some(2)
+    );
 }

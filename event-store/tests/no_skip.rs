@@ -17,8 +17,16 @@ fn one_event(id: Uuid) -> AppendBatch {
         aggregate_id: id,
         expected_version: 0,
         prev_hash: GENESIS,
-        events: vec![NewEvent { event_type: "probe.happened".into(), event_version: 1, payload: json!({}) }],
-        metadata: Metadata { actor_kind: "system".into(), correlation_id: id, ..Default::default() },
+        events: vec![NewEvent {
+            event_type: "probe.happened".into(),
+            event_version: 1,
+            payload: json!({}),
+        }],
+        metadata: Metadata {
+            actor_kind: "system".into(),
+            correlation_id: id,
+            ..Default::default()
+        },
         claims: vec![],
         releases: vec![],
         idempotency: None,
@@ -37,7 +45,10 @@ async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
         let mut checkpoint = 0i64;
         loop {
             let done = *stop_rx.borrow();
-            let batch = reader_store.read_all(checkpoint, 100).await.expect("read_all");
+            let batch = reader_store
+                .read_all(checkpoint, 100)
+                .await
+                .expect("read_all");
             for e in &batch {
                 seen.push(e.global_position);
                 checkpoint = e.global_position;
@@ -57,7 +68,10 @@ async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
     let slow_pool = pool.clone();
     let slow = tokio::spawn(async move {
         let mut tx = slow_pool.begin().await.expect("begin");
-        let appended = slow_store.append_on(&mut tx, one_event(Uuid::now_v7())).await.expect("slow append");
+        let appended = slow_store
+            .append_on(&mut tx, one_event(Uuid::now_v7()))
+            .await
+            .expect("slow append");
         tokio::time::sleep(Duration::from_millis(700)).await;
         tx.commit().await.expect("commit");
         appended.last_position
@@ -72,10 +86,16 @@ async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
             for i in 0..60 {
                 if (w + i) % 17 == 0 {
                     let mut tx = pool.begin().await.expect("begin");
-                    store.append_on(&mut tx, one_event(Uuid::now_v7())).await.expect("append");
+                    store
+                        .append_on(&mut tx, one_event(Uuid::now_v7()))
+                        .await
+                        .expect("append");
                     tx.rollback().await.expect("rollback");
                 } else {
-                    store.append(one_event(Uuid::now_v7())).await.expect("append");
+                    store
+                        .append(one_event(Uuid::now_v7()))
+                        .await
+                        .expect("append");
                 }
             }
         }));
@@ -87,12 +107,19 @@ async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
     stop_tx.send(true).expect("stop");
     let seen = reader.await.expect("reader");
 
-    let all: Vec<i64> = sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
-        .fetch_all(&pool)
-        .await
-        .expect("table");
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
+            .fetch_all(&pool)
+            .await
+            .expect("table");
     assert!(all.contains(&slow_position));
     // The slow transaction's position was overtaken by later commits: the case that skips.
-    assert!(all.iter().filter(|p| **p > slow_position).count() > 100, "the slow append was not overtaken");
-    assert_eq!(seen, all, "the reader's sequence must be the table's, with nothing skipped");
+    assert!(
+        all.iter().filter(|p| **p > slow_position).count() > 100,
+        "the slow append was not overtaken"
+    );
+    assert_eq!(
+        seen, all,
+        "the reader's sequence must be the table's, with nothing skipped"
+    );
 }

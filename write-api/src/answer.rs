@@ -17,7 +17,10 @@ impl IntoResponse for Answer {
             res.headers_mut().insert(axum::http::header::ETAG, etag);
         }
         if replayed {
-            res.headers_mut().insert(HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true"));
+            res.headers_mut().insert(
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
         }
         res
     }

@@ -13,9 +13,15 @@ use serde_json::json;
 pub enum ApiError {
     Command(CommandError),
     /// The request itself is malformed (bad JSON, wrong types, a bad header). → 400
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
     /// Missing, expired or invalid credentials. → 401
-    Unauthenticated { code: &'static str, message: &'static str },
+    Unauthenticated {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The body is larger than the limit. → 413
     TooLarge,
     /// The body is not JSON. → 415
@@ -25,7 +31,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -36,16 +45,22 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
         ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
         ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
         ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ApiError::UnsupportedMediaType => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
         ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         ApiError::Command(c) => match c {
-            C::Domain(DomainError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            C::Domain(DomainError::Invalid { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
             C::Domain(DomainError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
             C::Domain(DomainError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
             C::Domain(DomainError::Rule { code, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             C::Domain(DomainError::Conflict { code, .. }) => (StatusCode::CONFLICT, code),
             C::Conflict | C::DuplicateRequest => (StatusCode::CONFLICT, "conflict"),
-            C::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            C::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
             C::Taken(_) => (StatusCode::CONFLICT, "already_exists"),
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
@@ -75,12 +90,18 @@ impl IntoResponse for ApiError {
             }
             ApiError::Command(c) => c.to_string(),
         };
-        let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        let mut res = (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
     }
@@ -112,6 +133,9 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        Self::bad_request("invalid_id", format!("the path is not valid: {}", r.body_text()))
+        Self::bad_request(
+            "invalid_id",
+            format!("the path is not valid: {}", r.body_text()),
+        )
     }
 }

@@ -30,18 +30,38 @@ pub struct Authenticated(pub Actor);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = match header.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) {
             Some(t) if !t.trim().is_empty() => t.trim(),
             _ => {
-                return Err(ApiError::Unauthenticated { code: "unauthenticated", message: "send Authorization: Bearer <access token>" })
+                return Err(ApiError::Unauthenticated {
+                    code: "unauthenticated",
+                    message: "send Authorization: Bearer <access token>",
+                })
             }
         };
         match state.jwt.verify(token) {
-            Ok(claims) => Ok(Self(Actor { user_id: UserId(claims.sub) })),
-            Err(AuthError::Expired) => Err(ApiError::Unauthenticated { code: "token_expired", message: "the access token has expired; refresh it" }),
-            Err(_) => Err(ApiError::Unauthenticated { code: "invalid_token", message: "the access token is not valid" }),
+            Ok(claims) => Ok(Self(Actor {
+                user_id: UserId(claims.sub),
+            })),
+            Err(AuthError::Expired) => Err(ApiError::Unauthenticated {
+                code: "token_expired",
+                message: "the access token has expired; refresh it",
+            }),
+            Err(_) => Err(ApiError::Unauthenticated {
+                code: "invalid_token",
+                message: "the access token is not valid",
+            }),
         }
     }
 }
@@ -59,21 +79,53 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let text = |name: &str| parts.headers.get(name).map(|v| v.to_str().map(str::to_owned));
+        let text = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .map(|v| v.to_str().map(str::to_owned))
+        };
         let idempotency_key = match text("idempotency-key") {
             None => None,
-            Some(Ok(k)) if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) => Some(k),
-            Some(_) => return Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1–255 visible ASCII characters")),
+            Some(Ok(k))
+                if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) =>
+            {
+                Some(k)
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1–255 visible ASCII characters",
+                ))
+            }
         };
         let if_match = match text("if-match") {
             None => None,
             Some(Ok(v)) => Some(parse_if_match(&v).ok_or_else(|| {
-                ApiError::bad_request("invalid_if_match", "If-Match must be the version as an entity tag, e.g. \"3\"")
+                ApiError::bad_request(
+                    "invalid_if_match",
+                    "If-Match must be the version as an entity tag, e.g. \"3\"",
+                )
             })?),
-            Some(Err(_)) => return Err(ApiError::bad_request("invalid_if_match", "If-Match must be ASCII")),
+            Some(Err(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_if_match",
+                    "If-Match must be ASCII",
+                ))
+            }
         };
-        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Self { method: parts.method.clone(), path: parts.uri.path().to_owned(), idempotency_key, if_match, request_id })
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            idempotency_key,
+            if_match,
+            request_id,
+        })
     }
 }
 

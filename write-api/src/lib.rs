@@ -41,7 +41,11 @@ pub struct AppState {
 impl AppState {
     pub fn new(commands: Commands) -> Self {
         let jwt = commands.jwt().clone();
-        Self { commands, jwt, metrics: metrics_handle() }
+        Self {
+            commands,
+            jwt,
+            metrics: metrics_handle(),
+        }
     }
 }
 
@@ -69,16 +73,34 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/workspaces", post(workspaces::create))
-        .route("/v1/workspaces/{id}", patch(workspaces::rename).delete(workspaces::delete))
+        .route(
+            "/v1/workspaces/{id}",
+            patch(workspaces::rename).delete(workspaces::delete),
+        )
         .route("/v1/workspaces/{id}/join", post(workspaces::join))
-        .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
-        .route("/v1/workspaces/{id}/members/{user_id}", patch(members::change_role).delete(members::remove))
+        .route(
+            "/v1/workspaces/{id}/join-code",
+            post(workspaces::rotate_join_code),
+        )
+        .route(
+            "/v1/workspaces/{id}/members/{user_id}",
+            patch(members::change_role).delete(members::remove),
+        )
         .route("/v1/workspaces/{id}/channels", post(channels::create))
-        .route("/v1/channels/{id}", patch(channels::rename).delete(channels::delete))
+        .route(
+            "/v1/channels/{id}",
+            patch(channels::rename).delete(channels::delete),
+        )
         .route("/v1/channels/{id}/messages", post(messages::post))
-        .route("/v1/messages/{id}", patch(messages::edit).delete(messages::delete))
+        .route(
+            "/v1/messages/{id}",
+            patch(messages::edit).delete(messages::delete),
+        )
         .route("/v1/messages/{id}/reactions", post(messages::react))
-        .route("/v1/workspaces/{id}/conversations", post(conversations::start))
+        .route(
+            "/v1/workspaces/{id}/conversations",
+            post(conversations::start),
+        )
         .route("/v1/workspaces/{id}/docs", post(docs::create))
         .route("/v1/docs/{id}", patch(docs::update).delete(docs::delete))
         .route("/v1/docs/{id}/archive", post(docs::archive))
@@ -107,10 +129,20 @@ pub fn app(state: AppState) -> Router {
 async fn record_metrics(State(_): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
-    let labels = [("service", "write-api".to_owned()), ("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
+    let labels = [
+        ("service", "write-api".to_owned()),
+        ("method", method),
+        ("route", route),
+        ("status", res.status().as_u16().to_string()),
+    ];
     metrics::counter!("prism_http_requests_total", &labels).increment(1);
-    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("prism_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     res
 }

@@ -13,39 +13,137 @@ async fn members_write_docs_strangers_do_not(pool: PgPool) {
     let t = TestApp::new(pool);
     let w = world(&t).await;
     let path = format!("/v1/workspaces/{}/docs", w.ws);
-    let d = t.post(&path, &w.member.token, json!({"title": "Plan", "body": "v1"})).await.expect(201).id();
-    t.post(&path, &w.stranger.token, json!({"title": "Plan", "body": "v1"})).await.expect_error(404, "not_found");
-    t.post(&path, &w.member.token, json!({"title": "", "body": "v1"})).await.expect_error(422, "validation_failed");
-    assert_rejects_bad_input(&t, Method::POST, &path, &w.member.token, json!({"title": 1})).await;
+    let d = t
+        .post(
+            &path,
+            &w.member.token,
+            json!({"title": "Plan", "body": "v1"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    t.post(
+        &path,
+        &w.stranger.token,
+        json!({"title": "Plan", "body": "v1"}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    t.post(&path, &w.member.token, json!({"title": "", "body": "v1"}))
+        .await
+        .expect_error(422, "validation_failed");
+    assert_rejects_bad_input(
+        &t,
+        Method::POST,
+        &path,
+        &w.member.token,
+        json!({"title": 1}),
+    )
+    .await;
     let doc = format!("/v1/docs/{d}");
-    let r = t.patch(&doc, &w.admin.token, json!({"body": "v2"})).await.expect(200);
+    let r = t
+        .patch(&doc, &w.admin.token, json!({"body": "v2"}))
+        .await
+        .expect(200);
     assert_eq!(r.body["version"], 2);
-    t.patch(&doc, &w.admin.token, json!({})).await.expect_error(422, "validation_failed");
-    t.patch(&doc, &w.stranger.token, json!({"body": "x"})).await.expect_error(404, "not_found");
-    assert_rejects_bad_input(&t, Method::PATCH, &doc, &w.admin.token, json!({"title": []})).await;
+    t.patch(&doc, &w.admin.token, json!({}))
+        .await
+        .expect_error(422, "validation_failed");
+    t.patch(&doc, &w.stranger.token, json!({"body": "x"}))
+        .await
+        .expect_error(404, "not_found");
+    assert_rejects_bad_input(
+        &t,
+        Method::PATCH,
+        &doc,
+        &w.admin.token,
+        json!({"title": []}),
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn archived_docs_must_be_restored_before_editing(pool: PgPool) {
     let t = TestApp::new(pool);
     let w = world(&t).await;
-    let d = t.post(&format!("/v1/workspaces/{}/docs", w.ws), &w.member.token, json!({"title": "Plan", "body": "v1"})).await.expect(201).id();
-    t.call(Method::POST, &format!("/v1/docs/{d}/archive"), Some(&w.member.token), None).await.expect(200);
-    t.patch(&format!("/v1/docs/{d}"), &w.member.token, json!({"body": "v2"})).await.expect_error(422, "doc_archived");
-    t.call(Method::POST, &format!("/v1/docs/{d}/restore"), Some(&w.stranger.token), None).await.expect_error(404, "not_found");
-    t.call(Method::POST, &format!("/v1/docs/{d}/restore"), Some(&w.member.token), None).await.expect(200);
-    t.patch(&format!("/v1/docs/{d}"), &w.member.token, json!({"body": "v2"})).await.expect(200);
+    let d = t
+        .post(
+            &format!("/v1/workspaces/{}/docs", w.ws),
+            &w.member.token,
+            json!({"title": "Plan", "body": "v1"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    t.call(
+        Method::POST,
+        &format!("/v1/docs/{d}/archive"),
+        Some(&w.member.token),
+        None,
+    )
+    .await
+    .expect(200);
+    t.patch(
+        &format!("/v1/docs/{d}"),
+        &w.member.token,
+        json!({"body": "v2"}),
+    )
+    .await
+    .expect_error(422, "doc_archived");
+    t.call(
+        Method::POST,
+        &format!("/v1/docs/{d}/restore"),
+        Some(&w.stranger.token),
+        None,
+    )
+    .await
+    .expect_error(404, "not_found");
+    t.call(
+        Method::POST,
+        &format!("/v1/docs/{d}/restore"),
+        Some(&w.member.token),
+        None,
+    )
+    .await
+    .expect(200);
+    t.patch(
+        &format!("/v1/docs/{d}"),
+        &w.member.token,
+        json!({"body": "v2"}),
+    )
+    .await
+    .expect(200);
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn only_the_author_or_an_admin_deletes(pool: PgPool) {
     let t = TestApp::new(pool);
     let w = world(&t).await;
-    let d = t.post(&format!("/v1/workspaces/{}/docs", w.ws), &w.owner.token, json!({"title": "Plan"})).await.expect(201).id();
-    t.delete(&format!("/v1/docs/{d}"), &w.member.token).await.expect_error(403, "forbidden");
-    t.delete(&format!("/v1/docs/{d}"), &w.stranger.token).await.expect_error(404, "not_found");
-    t.delete(&format!("/v1/docs/{d}"), &w.admin.token).await.expect(200);
-    t.patch(&format!("/v1/docs/{d}"), &w.owner.token, json!({"body": "x"})).await.expect_error(404, "not_found");
+    let d = t
+        .post(
+            &format!("/v1/workspaces/{}/docs", w.ws),
+            &w.owner.token,
+            json!({"title": "Plan"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    t.delete(&format!("/v1/docs/{d}"), &w.member.token)
+        .await
+        .expect_error(403, "forbidden");
+    t.delete(&format!("/v1/docs/{d}"), &w.stranger.token)
+        .await
+        .expect_error(404, "not_found");
+    t.delete(&format!("/v1/docs/{d}"), &w.admin.token)
+        .await
+        .expect(200);
+    t.patch(
+        &format!("/v1/docs/{d}"),
+        &w.owner.token,
+        json!({"body": "x"}),
+    )
+    .await
+    .expect_error(404, "not_found");
 }
 
 fn patch_if_match(d: uuid::Uuid, token: &str, version: &str, body: &str) -> Request<Body> {
@@ -63,10 +161,24 @@ fn patch_if_match(d: uuid::Uuid, token: &str, version: &str, body: &str) -> Requ
 async fn if_match_makes_a_stale_edit_a_412(pool: PgPool) {
     let t = TestApp::new(pool);
     let w = world(&t).await;
-    let d = t.post(&format!("/v1/workspaces/{}/docs", w.ws), &w.member.token, json!({"title": "Plan", "body": "v1"})).await.expect(201).id();
-    t.send(patch_if_match(d, &w.member.token, "\"1\"", "v2")).await.expect(200);
-    t.send(patch_if_match(d, &w.admin.token, "\"1\"", "stale")).await.expect_error(412, "precondition_failed");
-    t.send(patch_if_match(d, &w.admin.token, "one", "x")).await.expect_error(400, "invalid_if_match");
+    let d = t
+        .post(
+            &format!("/v1/workspaces/{}/docs", w.ws),
+            &w.member.token,
+            json!({"title": "Plan", "body": "v1"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    t.send(patch_if_match(d, &w.member.token, "\"1\"", "v2"))
+        .await
+        .expect(200);
+    t.send(patch_if_match(d, &w.admin.token, "\"1\"", "stale"))
+        .await
+        .expect_error(412, "precondition_failed");
+    t.send(patch_if_match(d, &w.admin.token, "one", "x"))
+        .await
+        .expect_error(400, "invalid_if_match");
     // Two writers with the same If-Match at once: exactly one wins.
     let (a, b) = tokio::join!(
         t.send(patch_if_match(d, &w.member.token, "\"2\"", "from member")),

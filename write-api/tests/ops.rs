@@ -9,16 +9,47 @@ use sqlx::PgPool;
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn health_readiness_metrics_and_openapi(pool: PgPool) {
     let t = TestApp::new(pool);
-    assert_eq!(t.call(Method::GET, "/healthz", None, None).await.expect(200).body["status"], "ok");
-    assert_eq!(t.call(Method::GET, "/readyz", None, None).await.expect(200).body["status"], "ready");
+    assert_eq!(
+        t.call(Method::GET, "/healthz", None, None)
+            .await
+            .expect(200)
+            .body["status"],
+        "ok"
+    );
+    assert_eq!(
+        t.call(Method::GET, "/readyz", None, None)
+            .await
+            .expect(200)
+            .body["status"],
+        "ready"
+    );
     t.register("ann").await;
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    assert!(m.body.as_str().is_some_and(|s| s.contains("prism_http_requests_total")), "{}", m.body);
-    let api = t.call(Method::GET, "/openapi.json", None, None).await.expect(200);
-    for p in ["/v1/auth/register", "/v1/channels/{id}/messages", "/v1/docs/{id}/restore", "/v1/workspaces/{id}/members/{user_id}"] {
+    let m = t
+        .call(Method::GET, "/metrics", None, None)
+        .await
+        .expect(200);
+    assert!(
+        m.body
+            .as_str()
+            .is_some_and(|s| s.contains("prism_http_requests_total")),
+        "{}",
+        m.body
+    );
+    let api = t
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200);
+    for p in [
+        "/v1/auth/register",
+        "/v1/channels/{id}/messages",
+        "/v1/docs/{id}/restore",
+        "/v1/workspaces/{id}/members/{user_id}",
+    ] {
         assert!(api.body["paths"][p].is_object(), "{p} missing from openapi");
     }
-    t.call(Method::GET, "/v1/nothing-here", None, None).await.expect_error(404, "not_found");
+    t.call(Method::GET, "/v1/nothing-here", None, None)
+        .await
+        .expect_error(404, "not_found");
     let r = t.call(Method::GET, "/healthz", None, None).await;
     assert!(r.headers.get("x-request-id").is_some());
 }

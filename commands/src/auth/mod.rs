@@ -26,11 +26,19 @@ pub struct Tokens {
 
 impl Commands {
     /// A new access token, and a refresh token in `family` (a new family at login).
-    pub(crate) async fn issue_tokens<'c, E>(&self, exec: E, user: UserId, family: Option<Uuid>) -> Result<Tokens, CommandError>
+    pub(crate) async fn issue_tokens<'c, E>(
+        &self,
+        exec: E,
+        user: UserId,
+        family: Option<Uuid>,
+    ) -> Result<Tokens, CommandError>
     where
         E: sqlx::PgExecutor<'c>,
     {
-        let access_token = self.jwt.issue(user, vec![]).map_err(|e| CommandError::Internal(e.to_string()))?;
+        let access_token = self
+            .jwt
+            .issue(user, vec![])
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
         let refresh_token = prism_auth::random_token(32);
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(prism_auth::token_digest(&refresh_token))
@@ -39,11 +47,21 @@ impl Commands {
             .bind(chrono::Utc::now() + self.refresh_ttl)
             .execute(exec)
             .await?;
-        Ok(Tokens { user_id: user, access_token, refresh_token, token_type: "Bearer", expires_in: self.jwt.ttl().as_secs() })
+        Ok(Tokens {
+            user_id: user,
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: self.jwt.ttl().as_secs(),
+        })
     }
 
     /// Runs argon2 off the async runtime: it is deliberately CPU-heavy.
-    pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
-        tokio::task::spawn_blocking(f).await.map_err(|e| CommandError::Internal(e.to_string()))
+    pub(crate) async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CommandError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| CommandError::Internal(e.to_string()))
     }
 }

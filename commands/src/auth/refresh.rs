@@ -19,25 +19,32 @@ impl Commands {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((family, user)) = used {
-            let tokens = self.issue_tokens(&mut *tx, UserId(user), Some(family)).await?;
+            let tokens = self
+                .issue_tokens(&mut *tx, UserId(user), Some(family))
+                .await?;
             tx.commit().await?;
             return Ok(tokens);
         }
         tx.rollback().await?;
-        let reused: Option<Uuid> =
-            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL")
-                .bind(&digest)
-                .fetch_optional(self.store.pool())
-                .await?;
+        let reused: Option<Uuid> = sqlx::query_scalar(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+        )
+        .bind(&digest)
+        .fetch_optional(self.store.pool())
+        .await?;
         if let Some(family) = reused {
             sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
                 .bind(family)
                 .execute(self.store.pool())
                 .await?;
             tracing::warn!(%family, "refresh token reused; family revoked");
-            return Err(CommandError::Unauthorized("this refresh token was already used; sign in again"));
+            return Err(CommandError::Unauthorized(
+                "this refresh token was already used; sign in again",
+            ));
         }
-        Err(CommandError::Unauthorized("the refresh token is not valid or has expired"))
+        Err(CommandError::Unauthorized(
+            "the refresh token is not valid or has expired",
+        ))
     }
 
     /// `POST /v1/auth/logout`: revokes the token's family. Unknown tokens are not an error.

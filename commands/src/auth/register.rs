@@ -10,7 +10,13 @@ use crate::{valid, CommandContext, CommandError, Commands};
 impl Commands {
     /// `POST /v1/auth/register`: one account per email (a uniqueness claim committed with the
     /// `user.registered` event and the credentials).
-    pub async fn register(&self, email: &str, password: &str, name: &str, request_id: Option<String>) -> Result<Tokens, CommandError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        request_id: Option<String>,
+    ) -> Result<Tokens, CommandError> {
         let email = valid(Email::parse(email))?;
         let name = valid(DisplayName::parse(name))?;
         let password = valid(Password::parse(password))?;
@@ -23,9 +29,25 @@ impl Commands {
         let mut ctx = CommandContext::new(id);
         ctx.request_id = request_id;
         let mut tx = self.store.pool().begin().await?;
-        let effects = Effects { claims: vec![Claim::new("email", email.as_str())], ..Effects::created() };
-        let cmd = UserCommand::Register { id, email: email.clone(), name };
-        self.decide_on::<User>(Some(&mut tx), &ctx, id.0, None, Default::default(), cmd, effects).await?;
+        let effects = Effects {
+            claims: vec![Claim::new("email", email.as_str())],
+            ..Effects::created()
+        };
+        let cmd = UserCommand::Register {
+            id,
+            email: email.clone(),
+            name,
+        };
+        self.decide_on::<User>(
+            Some(&mut tx),
+            &ctx,
+            id.0,
+            None,
+            Default::default(),
+            cmd,
+            effects,
+        )
+        .await?;
         sqlx::query("INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3)")
             .bind(id.0)
             .bind(email.as_str())

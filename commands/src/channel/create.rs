@@ -7,15 +7,30 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces/{id}/channels`: admins and owners; names are unique per workspace.
-    pub async fn create_channel(&self, ctx: &CommandContext, ws: WorkspaceId, name: &str) -> Result<Outcome, CommandError> {
+    pub async fn create_channel(
+        &self,
+        ctx: &CommandContext,
+        ws: WorkspaceId,
+        name: &str,
+    ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
         self.idempotent(ctx, || async {
             let role = self.role_in(ctx, ws).await?;
             let id = ChannelId::new();
             let claim = super::name_claim(ws, name.as_str());
-            let cmd = ChannelCommand::Create { id, workspace_id: ws, name: name.clone(), actor: ctx.actor.user_id, role };
-            let effects = Effects { claims: vec![claim], ..Effects::created() };
-            self.decide::<Channel>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects).await
+            let cmd = ChannelCommand::Create {
+                id,
+                workspace_id: ws,
+                name: name.clone(),
+                actor: ctx.actor.user_id,
+                role,
+            };
+            let effects = Effects {
+                claims: vec![claim],
+                ..Effects::created()
+            };
+            self.decide::<Channel>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
+                .await
         })
         .await
     }

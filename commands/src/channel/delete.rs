@@ -6,7 +6,11 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `DELETE /v1/channels/{id}`: admins and owners; the name becomes free again.
-    pub async fn delete_channel(&self, ctx: &CommandContext, id: ChannelId) -> Result<Outcome, CommandError> {
+    pub async fn delete_channel(
+        &self,
+        ctx: &CommandContext,
+        id: ChannelId,
+    ) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
             self.retrying(ctx, id.0, || async {
                 let ch = self.load::<Channel>(id.0).await?;
@@ -15,8 +19,14 @@ impl Commands {
                 }
                 let ws = ch.state.workspace_id;
                 let role = self.role_in(ctx, ws).await?;
-                let effects = Effects { releases: vec![super::name_claim(ws, &ch.state.name)], ..Default::default() };
-                let cmd = ChannelCommand::Delete { actor: ctx.actor.user_id, role };
+                let effects = Effects {
+                    releases: vec![super::name_claim(ws, &ch.state.name)],
+                    ..Default::default()
+                };
+                let cmd = ChannelCommand::Delete {
+                    actor: ctx.actor.user_id,
+                    role,
+                };
                 self.decide(ctx, id.0, Some(ws.0), ch, cmd, effects).await
             })
         })

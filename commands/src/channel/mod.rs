@@ -16,8 +16,14 @@ pub(crate) fn name_claim(ws: WorkspaceId, name: &str) -> Claim {
 
 impl Commands {
     /// The caller's role in a workspace, from the workspace's own, current state.
-    pub(crate) async fn role_in(&self, ctx: &CommandContext, ws: WorkspaceId) -> Result<Option<Role>, CommandError> {
-        let ws = self.load_fresh::<prism_domain::aggregates::Workspace>(ws.0).await?;
+    pub(crate) async fn role_in(
+        &self,
+        ctx: &CommandContext,
+        ws: WorkspaceId,
+    ) -> Result<Option<Role>, CommandError> {
+        let ws = self
+            .load_fresh::<prism_domain::aggregates::Workspace>(ws.0)
+            .await?;
         Ok(ws.state.role_of(ctx.actor.user_id))
     }
 }

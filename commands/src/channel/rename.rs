@@ -7,7 +7,12 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `PATCH /v1/channels/{id}`: admins and owners; the old name is freed, the new one claimed.
-    pub async fn rename_channel(&self, ctx: &CommandContext, id: ChannelId, name: &str) -> Result<Outcome, CommandError> {
+    pub async fn rename_channel(
+        &self,
+        ctx: &CommandContext,
+        id: ChannelId,
+        name: &str,
+    ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
         self.idempotent(ctx, || {
             self.retrying(ctx, id.0, || async {
@@ -22,7 +27,11 @@ impl Commands {
                     effects.releases.push(super::name_claim(ws, &ch.state.name));
                     effects.claims.push(super::name_claim(ws, name.as_str()));
                 }
-                let cmd = ChannelCommand::Rename { actor: ctx.actor.user_id, role, name: name.clone() };
+                let cmd = ChannelCommand::Rename {
+                    actor: ctx.actor.user_id,
+                    role,
+                    name: name.clone(),
+                };
                 self.decide(ctx, id.0, Some(ws.0), ch, cmd, effects).await
             })
         })

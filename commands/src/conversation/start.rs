@@ -9,7 +9,12 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 impl Commands {
     /// `POST /v1/workspaces/{id}/conversations`: the one conversation of the pair, created on
     /// first use (201) and returned as it is afterwards (200).
-    pub async fn start_conversation(&self, ctx: &CommandContext, ws: WorkspaceId, other: UserId) -> Result<Outcome, CommandError> {
+    pub async fn start_conversation(
+        &self,
+        ctx: &CommandContext,
+        ws: WorkspaceId,
+        other: UserId,
+    ) -> Result<Outcome, CommandError> {
         let [a, b] = pair(ctx.actor.user_id, other);
         let claim = Claim::new("conversation", format!("{ws}/{a}/{b}"));
         self.idempotent(ctx, || async {
@@ -21,12 +26,31 @@ impl Commands {
                     // Members only: a stranger must not learn that the pair talks.
                     prism_domain::authorize(actor_role, prism_domain::Action::StartConversation)?;
                     let conv = self.load::<Conversation>(existing).await?;
-                    return Ok(Outcome::new(200, existing, conv.last_position, conv.version, Default::default()));
+                    return Ok(Outcome::new(
+                        200,
+                        existing,
+                        conv.last_position,
+                        conv.version,
+                        Default::default(),
+                    ));
                 }
                 let id = ConversationId::new();
-                let cmd = ConversationCommand::Start { id, workspace_id: ws, actor: ctx.actor.user_id, actor_role, other, other_role };
-                let effects = Effects { claims: vec![claim.clone()], ..Effects::created() };
-                match self.decide::<Conversation>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects).await {
+                let cmd = ConversationCommand::Start {
+                    id,
+                    workspace_id: ws,
+                    actor: ctx.actor.user_id,
+                    actor_role,
+                    other,
+                    other_role,
+                };
+                let effects = Effects {
+                    claims: vec![claim.clone()],
+                    ..Effects::created()
+                };
+                match self
+                    .decide::<Conversation>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
+                    .await
+                {
                     // Someone started the same pair's conversation at the same moment: use theirs.
                     Err(CommandError::Taken(_)) if attempt == 0 => continue,
                     other => return other,

@@ -7,14 +7,35 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces/{id}/docs`: members.
-    pub async fn create_doc(&self, ctx: &CommandContext, ws: WorkspaceId, title: &str, body: &str) -> Result<Outcome, CommandError> {
+    pub async fn create_doc(
+        &self,
+        ctx: &CommandContext,
+        ws: WorkspaceId,
+        title: &str,
+        body: &str,
+    ) -> Result<Outcome, CommandError> {
         let title = valid(DocTitle::parse(title))?;
         let body = valid(DocBody::parse(body))?;
         self.idempotent(ctx, || async {
             let role = self.role_in(ctx, ws).await?;
             let id = DocId::new();
-            let cmd = DocCommand::Create { id, workspace_id: ws, actor: ctx.actor.user_id, role, title: title.clone(), body: body.clone() };
-            self.decide::<Doc>(ctx, id.0, Some(ws.0), Default::default(), cmd, Effects::created()).await
+            let cmd = DocCommand::Create {
+                id,
+                workspace_id: ws,
+                actor: ctx.actor.user_id,
+                role,
+                title: title.clone(),
+                body: body.clone(),
+            };
+            self.decide::<Doc>(
+                ctx,
+                id.0,
+                Some(ws.0),
+                Default::default(),
+                cmd,
+                Effects::created(),
+            )
+            .await
         })
         .await
     }

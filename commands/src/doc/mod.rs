@@ -14,7 +14,11 @@ use crate::{CommandContext, CommandError, Commands};
 
 impl Commands {
     /// A doc that exists, with the caller's role in its workspace.
-    pub(crate) async fn doc_and_role(&self, ctx: &CommandContext, id: DocId) -> Result<(Loaded<Doc>, Option<Role>), CommandError> {
+    pub(crate) async fn doc_and_role(
+        &self,
+        ctx: &CommandContext,
+        id: DocId,
+    ) -> Result<(Loaded<Doc>, Option<Role>), CommandError> {
         let doc = self.load::<Doc>(id.0).await?;
         if !doc.exists() {
             return Err(DomainError::NotFound("doc").into());

@@ -7,7 +7,13 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `PATCH /v1/docs/{id}`: members; `If-Match` makes a stale edit a 412 instead of last-writer-wins.
-    pub async fn update_doc(&self, ctx: &CommandContext, id: DocId, title: Option<&str>, body: Option<&str>) -> Result<Outcome, CommandError> {
+    pub async fn update_doc(
+        &self,
+        ctx: &CommandContext,
+        id: DocId,
+        title: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Outcome, CommandError> {
         let title = title.map(DocTitle::parse).transpose();
         let title = valid(title)?;
         let body = valid(body.map(DocBody::parse).transpose())?;
@@ -15,8 +21,14 @@ impl Commands {
             self.retrying(ctx, id.0, || async {
                 let (doc, role) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
-                let cmd = DocCommand::Update { actor: ctx.actor.user_id, role, title: title.clone(), body: body.clone() };
-                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default()).await
+                let cmd = DocCommand::Update {
+                    actor: ctx.actor.user_id,
+                    role,
+                    title: title.clone(),
+                    body: body.clone(),
+                };
+                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default())
+                    .await
             })
         })
         .await

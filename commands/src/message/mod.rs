@@ -15,7 +15,11 @@ use crate::{CommandContext, CommandError, Commands};
 impl Commands {
     /// The workspace of a channel or conversation, and the caller's role for posting there
     /// (`None` outside the workspace, or outside a conversation it is not part of).
-    pub(crate) async fn posting_role(&self, ctx: &CommandContext, target: Uuid) -> Result<(WorkspaceId, Option<Role>), CommandError> {
+    pub(crate) async fn posting_role(
+        &self,
+        ctx: &CommandContext,
+        target: Uuid,
+    ) -> Result<(WorkspaceId, Option<Role>), CommandError> {
         let ch = self.load_fresh::<Channel>(target).await?;
         if ch.exists() {
             if !ch.state.is_open() {
@@ -28,7 +32,11 @@ impl Commands {
         let conv = self.load::<Conversation>(target).await?;
         if conv.exists() {
             let ws = conv.state.workspace_id;
-            let role = if conv.state.includes(ctx.actor.user_id) { self.role_in(ctx, ws).await? } else { None };
+            let role = if conv.state.includes(ctx.actor.user_id) {
+                self.role_in(ctx, ws).await?
+            } else {
+                None
+            };
             return Ok((ws, role));
         }
         Err(DomainError::NotFound("channel").into())

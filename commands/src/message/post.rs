@@ -22,7 +22,11 @@ impl Commands {
             if let (Some(parent), Some(_)) = (parent, role) {
                 let p = self.load::<Message>(parent.0).await?;
                 if !p.state.is_live() || p.state.channel_id != target {
-                    return Err(DomainError::rule("invalid_parent", "parent_id must be a message of the same channel").into());
+                    return Err(DomainError::rule(
+                        "invalid_parent",
+                        "parent_id must be a message of the same channel",
+                    )
+                    .into());
                 }
             }
             let id = MessageId::new();
@@ -35,7 +39,15 @@ impl Commands {
                 body: body.clone(),
                 parent_id: parent,
             };
-            self.decide::<Message>(ctx, id.0, Some(ws.0), Default::default(), cmd, Effects::created()).await
+            self.decide::<Message>(
+                ctx,
+                id.0,
+                Some(ws.0),
+                Default::default(),
+                cmd,
+                Effects::created(),
+            )
+            .await
         })
         .await
     }

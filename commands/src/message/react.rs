@@ -8,7 +8,12 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 impl Commands {
     /// `POST /v1/messages/{id}/reactions`: members toggle an emoji; answers `added`.
     /// Safe to re-decide on a conflict: the toggle is decided on the state it lands on.
-    pub async fn toggle_reaction(&self, ctx: &CommandContext, id: MessageId, emoji: &str) -> Result<Outcome, CommandError> {
+    pub async fn toggle_reaction(
+        &self,
+        ctx: &CommandContext,
+        id: MessageId,
+        emoji: &str,
+    ) -> Result<Outcome, CommandError> {
         let emoji = valid(Emoji::parse(emoji))?;
         self.idempotent(ctx, || {
             self.retrying(ctx, id.0, || async {
@@ -17,9 +22,25 @@ impl Commands {
                     return Err(DomainError::NotFound("message").into());
                 }
                 let (ws, role) = self.posting_role(ctx, msg.state.channel_id).await?;
-                let already = msg.state.reactions.get(emoji.as_str()).is_some_and(|who| who.contains(&ctx.actor.user_id));
-                let cmd = MessageCommand::ToggleReaction { actor: ctx.actor.user_id, role, emoji: emoji.clone() };
-                self.decide(ctx, id.0, Some(ws.0), msg, cmd, Effects::default().with("added", !already)).await
+                let already = msg
+                    .state
+                    .reactions
+                    .get(emoji.as_str())
+                    .is_some_and(|who| who.contains(&ctx.actor.user_id));
+                let cmd = MessageCommand::ToggleReaction {
+                    actor: ctx.actor.user_id,
+                    role,
+                    emoji: emoji.clone(),
+                };
+                self.decide(
+                    ctx,
+                    id.0,
+                    Some(ws.0),
+                    msg,
+                    cmd,
+                    Effects::default().with("added", !already),
+                )
+                .await
             })
         })
         .await

@@ -7,7 +7,11 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces`: any user; the creator becomes its owner. Answers the join code.
-    pub async fn create_workspace(&self, ctx: &CommandContext, name: &str) -> Result<Outcome, CommandError> {
+    pub async fn create_workspace(
+        &self,
+        ctx: &CommandContext,
+        name: &str,
+    ) -> Result<Outcome, CommandError> {
         let name = valid(WorkspaceName::parse(name))?;
         self.idempotent(ctx, || async {
             let id = WorkspaceId::new();
@@ -20,7 +24,15 @@ impl Commands {
             };
             // A new id: nothing to load.
             let fresh = Default::default();
-            self.decide::<Workspace>(ctx, id.0, Some(id.0), fresh, cmd, Effects::created().with("join_code", code)).await
+            self.decide::<Workspace>(
+                ctx,
+                id.0,
+                Some(id.0),
+                fresh,
+                cmd,
+                Effects::created().with("join_code", code),
+            )
+            .await
         })
         .await
     }

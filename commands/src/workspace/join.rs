@@ -6,12 +6,28 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces/{id}/join`: any user with the current join code becomes a member.
-    pub async fn join_workspace(&self, ctx: &CommandContext, id: WorkspaceId, code: &str) -> Result<Outcome, CommandError> {
+    pub async fn join_workspace(
+        &self,
+        ctx: &CommandContext,
+        id: WorkspaceId,
+        code: &str,
+    ) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
             self.retrying(ctx, id.0, || async {
                 let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::Join { actor: ctx.actor.user_id, code: code.to_owned() };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default().with("role", "member")).await
+                let cmd = WorkspaceCommand::Join {
+                    actor: ctx.actor.user_id,
+                    code: code.to_owned(),
+                };
+                self.decide(
+                    ctx,
+                    id.0,
+                    Some(id.0),
+                    ws,
+                    cmd,
+                    Effects::default().with("role", "member"),
+                )
+                .await
             })
         })
         .await

@@ -7,13 +7,22 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `PATCH /v1/workspaces/{id}`: admins and owners.
-    pub async fn rename_workspace(&self, ctx: &CommandContext, id: WorkspaceId, name: &str) -> Result<Outcome, CommandError> {
+    pub async fn rename_workspace(
+        &self,
+        ctx: &CommandContext,
+        id: WorkspaceId,
+        name: &str,
+    ) -> Result<Outcome, CommandError> {
         let name = valid(WorkspaceName::parse(name))?;
         self.idempotent(ctx, || {
             self.retrying(ctx, id.0, || async {
                 let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::Rename { actor: ctx.actor.user_id, name: name.clone() };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
+                let cmd = WorkspaceCommand::Rename {
+                    actor: ctx.actor.user_id,
+                    name: name.clone(),
+                };
+                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default())
+                    .await
             })
         })
         .await

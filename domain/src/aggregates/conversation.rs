@@ -38,7 +38,12 @@ pub enum ConversationCommand {
 #[serde(tag = "type", content = "data")]
 pub enum ConversationEvent {
     #[serde(rename = "conversation.created")]
-    Created { conversation_id: ConversationId, workspace_id: WorkspaceId, members: Vec<UserId>, started_by: UserId },
+    Created {
+        conversation_id: ConversationId,
+        workspace_id: WorkspaceId,
+        members: Vec<UserId>,
+        started_by: UserId,
+    },
 }
 crate::kernel_event!(ConversationEvent);
 
@@ -58,17 +63,35 @@ impl Aggregate for Conversation {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(&mut self, command: ConversationCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
-        let ConversationCommand::Start { id, workspace_id, actor, actor_role, other, other_role } = command;
+    async fn handle(
+        &mut self,
+        command: ConversationCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        let ConversationCommand::Start {
+            id,
+            workspace_id,
+            actor,
+            actor_role,
+            other,
+            other_role,
+        } = command;
         authorize(actor_role, Action::StartConversation)?;
         if other_role.is_none() {
             return Err(DomainError::NotFound("member"));
         }
         if other == actor {
-            return Err(DomainError::rule("self_conversation", "a conversation needs another member"));
+            return Err(DomainError::rule(
+                "self_conversation",
+                "a conversation needs another member",
+            ));
         }
         if self.id.is_some() {
-            return Err(DomainError::conflict("conversation_exists", "this conversation already exists"));
+            return Err(DomainError::conflict(
+                "conversation_exists",
+                "this conversation already exists",
+            ));
         }
         let e = ConversationEvent::Created {
             conversation_id: id,
@@ -81,7 +104,12 @@ impl Aggregate for Conversation {
     }
 
     fn apply(&mut self, event: ConversationEvent) {
-        let ConversationEvent::Created { conversation_id, workspace_id, members, .. } = event;
+        let ConversationEvent::Created {
+            conversation_id,
+            workspace_id,
+            members,
+            ..
+        } = event;
         self.id = Some(conversation_id);
         self.workspace_id = workspace_id;
         self.members = members;
@@ -95,20 +123,62 @@ mod tests {
 
     #[test]
     fn two_members_start_a_conversation() {
-        let (id, ws, a, b) = (ConversationId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
-        TestFramework::<Conversation>::with(()).given_no_previous_events()
-            .when(ConversationCommand::Start { id, workspace_id: ws, actor: b, actor_role: Some(Role::Member), other: a, other_role: Some(Role::Admin) })
-            .then_expect_events(vec![ConversationEvent::Created { conversation_id: id, workspace_id: ws, members: pair(a, b).to_vec(), started_by: b }]);
+        let (id, ws, a, b) = (
+            ConversationId::new(),
+            WorkspaceId::new(),
+            UserId::new(),
+            UserId::new(),
+        );
+        TestFramework::<Conversation>::with(())
+            .given_no_previous_events()
+            .when(ConversationCommand::Start {
+                id,
+                workspace_id: ws,
+                actor: b,
+                actor_role: Some(Role::Member),
+                other: a,
+                other_role: Some(Role::Admin),
+            })
+            .then_expect_events(vec![ConversationEvent::Created {
+                conversation_id: id,
+                workspace_id: ws,
+                members: pair(a, b).to_vec(),
+                started_by: b,
+            }]);
     }
 
     #[test]
     fn not_with_a_non_member_nor_with_oneself() {
-        let (id, ws, a, b) = (ConversationId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
-        TestFramework::<Conversation>::with(()).given_no_previous_events()
-            .when(ConversationCommand::Start { id, workspace_id: ws, actor: a, actor_role: Some(Role::Member), other: b, other_role: None })
+        let (id, ws, a, b) = (
+            ConversationId::new(),
+            WorkspaceId::new(),
+            UserId::new(),
+            UserId::new(),
+        );
+        TestFramework::<Conversation>::with(())
+            .given_no_previous_events()
+            .when(ConversationCommand::Start {
+                id,
+                workspace_id: ws,
+                actor: a,
+                actor_role: Some(Role::Member),
+                other: b,
+                other_role: None,
+            })
             .then_expect_error(DomainError::NotFound("member"));
-        TestFramework::<Conversation>::with(()).given_no_previous_events()
-            .when(ConversationCommand::Start { id, workspace_id: ws, actor: a, actor_role: Some(Role::Member), other: a, other_role: Some(Role::Member) })
-            .then_expect_error(DomainError::rule("self_conversation", "a conversation needs another member"));
+        TestFramework::<Conversation>::with(())
+            .given_no_previous_events()
+            .when(ConversationCommand::Start {
+                id,
+                workspace_id: ws,
+                actor: a,
+                actor_role: Some(Role::Member),
+                other: a,
+                other_role: Some(Role::Member),
+            })
+            .then_expect_error(DomainError::rule(
+                "self_conversation",
+                "a conversation needs another member",
+            ));
     }
 }

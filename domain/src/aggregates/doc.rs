@@ -32,20 +32,51 @@ impl Doc {
 
 #[derive(Debug, Clone)]
 pub enum DocCommand {
-    Create { id: DocId, workspace_id: WorkspaceId, actor: UserId, role: Option<Role>, title: DocTitle, body: DocBody },
-    Update { actor: UserId, role: Option<Role>, title: Option<DocTitle>, body: Option<DocBody> },
-    Archive { actor: UserId, role: Option<Role> },
-    Restore { actor: UserId, role: Option<Role> },
-    Delete { actor: UserId, role: Option<Role> },
+    Create {
+        id: DocId,
+        workspace_id: WorkspaceId,
+        actor: UserId,
+        role: Option<Role>,
+        title: DocTitle,
+        body: DocBody,
+    },
+    Update {
+        actor: UserId,
+        role: Option<Role>,
+        title: Option<DocTitle>,
+        body: Option<DocBody>,
+    },
+    Archive {
+        actor: UserId,
+        role: Option<Role>,
+    },
+    Restore {
+        actor: UserId,
+        role: Option<Role>,
+    },
+    Delete {
+        actor: UserId,
+        role: Option<Role>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum DocEvent {
     #[serde(rename = "doc.created")]
-    Created { doc_id: DocId, workspace_id: WorkspaceId, author_id: UserId, title: String, body: String },
+    Created {
+        doc_id: DocId,
+        workspace_id: WorkspaceId,
+        author_id: UserId,
+        title: String,
+        body: String,
+    },
     #[serde(rename = "doc.updated")]
-    Updated { title: Option<String>, body: Option<String>, edited_by: UserId },
+    Updated {
+        title: Option<String>,
+        body: Option<String>,
+        edited_by: UserId,
+    },
     #[serde(rename = "doc.archived")]
     Archived { by: UserId },
     #[serde(rename = "doc.restored")]
@@ -62,30 +93,70 @@ impl Aggregate for Doc {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(&mut self, command: DocCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+    async fn handle(
+        &mut self,
+        command: DocCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
         match command {
-            DocCommand::Create { id, workspace_id, actor, role, title, body } => {
+            DocCommand::Create {
+                id,
+                workspace_id,
+                actor,
+                role,
+                title,
+                body,
+            } => {
                 authorize(role, Action::WriteDocs)?;
                 if self.id.is_some() {
-                    return Err(DomainError::conflict("doc_exists", "this doc already exists"));
+                    return Err(DomainError::conflict(
+                        "doc_exists",
+                        "this doc already exists",
+                    ));
                 }
-                let e = DocEvent::Created { doc_id: id, workspace_id, author_id: actor, title: title.into_inner(), body: body.into_inner() };
+                let e = DocEvent::Created {
+                    doc_id: id,
+                    workspace_id,
+                    author_id: actor,
+                    title: title.into_inner(),
+                    body: body.into_inner(),
+                };
                 sink.write(e, self).await;
             }
-            DocCommand::Update { actor, role, title, body } => {
+            DocCommand::Update {
+                actor,
+                role,
+                title,
+                body,
+            } => {
                 self.live()?;
                 authorize(role, Action::WriteDocs)?;
                 if self.archived {
-                    return Err(DomainError::rule("doc_archived", "an archived doc must be restored before it is edited"));
+                    return Err(DomainError::rule(
+                        "doc_archived",
+                        "an archived doc must be restored before it is edited",
+                    ));
                 }
                 if title.is_none() && body.is_none() {
-                    return Err(DomainError::invalid("body", "give a title, a body, or both"));
+                    return Err(DomainError::invalid(
+                        "body",
+                        "give a title, a body, or both",
+                    ));
                 }
                 // Only what changes goes into the event.
                 let title = title.map(DocTitle::into_inner).filter(|t| *t != self.title);
                 let body = body.map(DocBody::into_inner).filter(|b| *b != self.body);
                 if title.is_some() || body.is_some() {
-                    sink.write(DocEvent::Updated { title, body, edited_by: actor }, self).await;
+                    sink.write(
+                        DocEvent::Updated {
+                            title,
+                            body,
+                            edited_by: actor,
+                        },
+                        self,
+                    )
+                    .await;
                 }
             }
             DocCommand::Archive { actor, role } => {
@@ -117,7 +188,13 @@ impl Aggregate for Doc {
 
     fn apply(&mut self, event: DocEvent) {
         match event {
-            DocEvent::Created { doc_id, workspace_id, author_id, title, body } => {
+            DocEvent::Created {
+                doc_id,
+                workspace_id,
+                author_id,
+                title,
+                body,
+            } => {
                 self.id = Some(doc_id);
                 self.workspace_id = workspace_id;
                 self.author_id = author_id;
@@ -145,45 +222,95 @@ mod tests {
     use cqrs_es::test::TestFramework;
 
     fn created(id: DocId, ws: WorkspaceId, author: UserId) -> DocEvent {
-        DocEvent::Created { doc_id: id, workspace_id: ws, author_id: author, title: "Plan".into(), body: "v1".into() }
+        DocEvent::Created {
+            doc_id: id,
+            workspace_id: ws,
+            author_id: author,
+            title: "Plan".into(),
+            body: "v1".into(),
+        }
     }
 
     #[test]
     fn updates_carry_only_what_changed() {
         let (id, ws, a) = (DocId::new(), WorkspaceId::new(), UserId::new());
-        TestFramework::<Doc>::with(()).given(vec![created(id, ws, a)])
-            .when(DocCommand::Update { actor: a, role: Some(Role::Member), title: Some(DocTitle::parse("Plan").expect("ok")), body: Some(DocBody::parse("v2").expect("ok")) })
-            .then_expect_events(vec![DocEvent::Updated { title: None, body: Some("v2".into()), edited_by: a }]);
+        TestFramework::<Doc>::with(())
+            .given(vec![created(id, ws, a)])
+            .when(DocCommand::Update {
+                actor: a,
+                role: Some(Role::Member),
+                title: Some(DocTitle::parse("Plan").expect("ok")),
+                body: Some(DocBody::parse("v2").expect("ok")),
+            })
+            .then_expect_events(vec![DocEvent::Updated {
+                title: None,
+                body: Some("v2".into()),
+                edited_by: a,
+            }]);
     }
 
     #[test]
     fn an_archived_doc_cannot_be_edited_until_restored() {
         let (id, ws, a) = (DocId::new(), WorkspaceId::new(), UserId::new());
         let h = vec![created(id, ws, a), DocEvent::Archived { by: a }];
-        TestFramework::<Doc>::with(()).given(h.clone())
-            .when(DocCommand::Update { actor: a, role: Some(Role::Member), title: None, body: Some(DocBody::parse("x").expect("ok")) })
-            .then_expect_error(DomainError::rule("doc_archived", "an archived doc must be restored before it is edited"));
-        TestFramework::<Doc>::with(()).given(h)
-            .when(DocCommand::Restore { actor: a, role: Some(Role::Member) })
+        TestFramework::<Doc>::with(())
+            .given(h.clone())
+            .when(DocCommand::Update {
+                actor: a,
+                role: Some(Role::Member),
+                title: None,
+                body: Some(DocBody::parse("x").expect("ok")),
+            })
+            .then_expect_error(DomainError::rule(
+                "doc_archived",
+                "an archived doc must be restored before it is edited",
+            ));
+        TestFramework::<Doc>::with(())
+            .given(h)
+            .when(DocCommand::Restore {
+                actor: a,
+                role: Some(Role::Member),
+            })
             .then_expect_events(vec![DocEvent::Restored { by: a }]);
     }
 
     #[test]
     fn only_the_author_or_an_admin_deletes() {
-        let (id, ws, a, b) = (DocId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
-        TestFramework::<Doc>::with(()).given(vec![created(id, ws, a)])
-            .when(DocCommand::Delete { actor: b, role: Some(Role::Member) })
+        let (id, ws, a, b) = (
+            DocId::new(),
+            WorkspaceId::new(),
+            UserId::new(),
+            UserId::new(),
+        );
+        TestFramework::<Doc>::with(())
+            .given(vec![created(id, ws, a)])
+            .when(DocCommand::Delete {
+                actor: b,
+                role: Some(Role::Member),
+            })
             .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
-        TestFramework::<Doc>::with(()).given(vec![created(id, ws, a)])
-            .when(DocCommand::Delete { actor: b, role: Some(Role::Admin) })
+        TestFramework::<Doc>::with(())
+            .given(vec![created(id, ws, a)])
+            .when(DocCommand::Delete {
+                actor: b,
+                role: Some(Role::Admin),
+            })
             .then_expect_events(vec![DocEvent::Deleted { by: b }]);
     }
 
     #[test]
     fn a_non_member_cannot_create() {
         let (id, ws, a) = (DocId::new(), WorkspaceId::new(), UserId::new());
-        TestFramework::<Doc>::with(()).given_no_previous_events()
-            .when(DocCommand::Create { id, workspace_id: ws, actor: a, role: None, title: DocTitle::parse("t").expect("ok"), body: DocBody::parse("b").expect("ok") })
+        TestFramework::<Doc>::with(())
+            .given_no_previous_events()
+            .when(DocCommand::Create {
+                id,
+                workspace_id: ws,
+                actor: a,
+                role: None,
+                title: DocTitle::parse("t").expect("ok"),
+                body: DocBody::parse("b").expect("ok"),
+            })
             .then_expect_error(DomainError::NotFound("workspace"));
     }
 }

@@ -52,9 +52,20 @@ pub enum MessageCommand {
         body: MessageBody,
         parent_id: Option<MessageId>,
     },
-    Edit { actor: UserId, role: Option<Role>, body: MessageBody },
-    Delete { actor: UserId, role: Option<Role> },
-    ToggleReaction { actor: UserId, role: Option<Role>, emoji: Emoji },
+    Edit {
+        actor: UserId,
+        role: Option<Role>,
+        body: MessageBody,
+    },
+    Delete {
+        actor: UserId,
+        role: Option<Role>,
+    },
+    ToggleReaction {
+        actor: UserId,
+        role: Option<Role>,
+        emoji: Emoji,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,7 +86,11 @@ pub enum MessageEvent {
     #[serde(rename = "message.deleted")]
     Deleted { deleted_by: UserId },
     #[serde(rename = "reaction.toggled")]
-    ReactionToggled { user_id: UserId, emoji: String, added: bool },
+    ReactionToggled {
+        user_id: UserId,
+        emoji: String,
+        added: bool,
+    },
 }
 crate::kernel_event!(MessageEvent, Created => 2);
 
@@ -86,12 +101,28 @@ impl Aggregate for Message {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(&mut self, command: MessageCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+    async fn handle(
+        &mut self,
+        command: MessageCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
         match command {
-            MessageCommand::Post { id, workspace_id, channel_id, author, role, body, parent_id } => {
+            MessageCommand::Post {
+                id,
+                workspace_id,
+                channel_id,
+                author,
+                role,
+                body,
+                parent_id,
+            } => {
                 authorize(role, Action::PostMessage)?;
                 if self.id.is_some() {
-                    return Err(DomainError::conflict("message_exists", "this message already exists"));
+                    return Err(DomainError::conflict(
+                        "message_exists",
+                        "this message already exists",
+                    ));
                 }
                 let e = MessageEvent::Created {
                     message_id: id,
@@ -110,7 +141,14 @@ impl Aggregate for Message {
                     return Err(DomainError::Forbidden("only its author may edit a message"));
                 }
                 if self.body != body.as_str() {
-                    sink.write(MessageEvent::Updated { body: body.into_inner(), edited_by: actor }, self).await;
+                    sink.write(
+                        MessageEvent::Updated {
+                            body: body.into_inner(),
+                            edited_by: actor,
+                        },
+                        self,
+                    )
+                    .await;
                 }
             }
             MessageCommand::Delete { actor, role } => {
@@ -120,13 +158,25 @@ impl Aggregate for Message {
                 } else {
                     authorize(role, Action::DeleteAnyMessage)?;
                 }
-                sink.write(MessageEvent::Deleted { deleted_by: actor }, self).await;
+                sink.write(MessageEvent::Deleted { deleted_by: actor }, self)
+                    .await;
             }
             MessageCommand::ToggleReaction { actor, role, emoji } => {
                 self.live()?;
                 authorize(role, Action::React)?;
-                let added = !self.reactions.get(emoji.as_str()).is_some_and(|who| who.contains(&actor));
-                sink.write(MessageEvent::ReactionToggled { user_id: actor, emoji: emoji.into_inner(), added }, self).await;
+                let added = !self
+                    .reactions
+                    .get(emoji.as_str())
+                    .is_some_and(|who| who.contains(&actor));
+                sink.write(
+                    MessageEvent::ReactionToggled {
+                        user_id: actor,
+                        emoji: emoji.into_inner(),
+                        added,
+                    },
+                    self,
+                )
+                .await;
             }
         }
         Ok(())
@@ -134,7 +184,14 @@ impl Aggregate for Message {
 
     fn apply(&mut self, event: MessageEvent) {
         match event {
-            MessageEvent::Created { message_id, workspace_id, channel_id, author_id, body, parent_id } => {
+            MessageEvent::Created {
+                message_id,
+                workspace_id,
+                channel_id,
+                author_id,
+                body,
+                parent_id,
+            } => {
                 self.id = Some(message_id);
                 self.workspace_id = workspace_id;
                 self.channel_id = channel_id;
@@ -147,7 +204,11 @@ impl Aggregate for Message {
                 self.deleted = true;
                 self.body.clear();
             }
-            MessageEvent::ReactionToggled { user_id, emoji, added } => {
+            MessageEvent::ReactionToggled {
+                user_id,
+                emoji,
+                added,
+            } => {
                 let who = self.reactions.entry(emoji.clone()).or_default();
                 if added {
                     who.insert(user_id);
@@ -175,10 +236,23 @@ mod tests {
         other: UserId,
     }
     fn w() -> W {
-        W { id: MessageId::new(), ws: WorkspaceId::new(), ch: Uuid::now_v7(), author: UserId::new(), other: UserId::new() }
+        W {
+            id: MessageId::new(),
+            ws: WorkspaceId::new(),
+            ch: Uuid::now_v7(),
+            author: UserId::new(),
+            other: UserId::new(),
+        }
     }
     fn created(w: &W) -> MessageEvent {
-        MessageEvent::Created { message_id: w.id, workspace_id: w.ws, channel_id: w.ch, author_id: w.author, body: "hi".into(), parent_id: None }
+        MessageEvent::Created {
+            message_id: w.id,
+            workspace_id: w.ws,
+            channel_id: w.ch,
+            author_id: w.author,
+            body: "hi".into(),
+            parent_id: None,
+        }
     }
     fn body(s: &str) -> MessageBody {
         MessageBody::parse(s).expect("valid")
@@ -190,61 +264,143 @@ mod tests {
     #[test]
     fn a_member_posts() {
         let w = w();
-        TestFramework::<Message>::with(()).given_no_previous_events()
-            .when(MessageCommand::Post { id: w.id, workspace_id: w.ws, channel_id: w.ch, author: w.author, role: Some(Role::Member), body: body("hi"), parent_id: None })
+        TestFramework::<Message>::with(())
+            .given_no_previous_events()
+            .when(MessageCommand::Post {
+                id: w.id,
+                workspace_id: w.ws,
+                channel_id: w.ch,
+                author: w.author,
+                role: Some(Role::Member),
+                body: body("hi"),
+                parent_id: None,
+            })
             .then_expect_events(vec![created(&w)]);
     }
 
     #[test]
     fn a_removed_member_cannot_post() {
         let w = w();
-        TestFramework::<Message>::with(()).given_no_previous_events()
-            .when(MessageCommand::Post { id: w.id, workspace_id: w.ws, channel_id: w.ch, author: w.author, role: None, body: body("hi"), parent_id: None })
+        TestFramework::<Message>::with(())
+            .given_no_previous_events()
+            .when(MessageCommand::Post {
+                id: w.id,
+                workspace_id: w.ws,
+                channel_id: w.ch,
+                author: w.author,
+                role: None,
+                body: body("hi"),
+                parent_id: None,
+            })
             .then_expect_error(DomainError::NotFound("workspace"));
     }
 
     #[test]
     fn only_the_author_edits() {
         let w = w();
-        TestFramework::<Message>::with(()).given(vec![created(&w)])
-            .when(MessageCommand::Edit { actor: w.other, role: Some(Role::Owner), body: body("x") })
+        TestFramework::<Message>::with(())
+            .given(vec![created(&w)])
+            .when(MessageCommand::Edit {
+                actor: w.other,
+                role: Some(Role::Owner),
+                body: body("x"),
+            })
             .then_expect_error(DomainError::Forbidden("only its author may edit a message"));
-        TestFramework::<Message>::with(()).given(vec![created(&w)])
-            .when(MessageCommand::Edit { actor: w.author, role: Some(Role::Member), body: body("x") })
-            .then_expect_events(vec![MessageEvent::Updated { body: "x".into(), edited_by: w.author }]);
+        TestFramework::<Message>::with(())
+            .given(vec![created(&w)])
+            .when(MessageCommand::Edit {
+                actor: w.author,
+                role: Some(Role::Member),
+                body: body("x"),
+            })
+            .then_expect_events(vec![MessageEvent::Updated {
+                body: "x".into(),
+                edited_by: w.author,
+            }]);
     }
 
     #[test]
     fn a_deleted_message_cannot_be_edited() {
         let w = w();
-        TestFramework::<Message>::with(()).given(vec![created(&w), MessageEvent::Deleted { deleted_by: w.author }])
-            .when(MessageCommand::Edit { actor: w.author, role: Some(Role::Member), body: body("x") })
+        TestFramework::<Message>::with(())
+            .given(vec![
+                created(&w),
+                MessageEvent::Deleted {
+                    deleted_by: w.author,
+                },
+            ])
+            .when(MessageCommand::Edit {
+                actor: w.author,
+                role: Some(Role::Member),
+                body: body("x"),
+            })
             .then_expect_error(DomainError::NotFound("message"));
     }
 
     #[test]
     fn an_admin_deletes_any_message_a_member_only_their_own() {
         let w = w();
-        TestFramework::<Message>::with(()).given(vec![created(&w)])
-            .when(MessageCommand::Delete { actor: w.other, role: Some(Role::Member) })
+        TestFramework::<Message>::with(())
+            .given(vec![created(&w)])
+            .when(MessageCommand::Delete {
+                actor: w.other,
+                role: Some(Role::Member),
+            })
             .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
-        TestFramework::<Message>::with(()).given(vec![created(&w)])
-            .when(MessageCommand::Delete { actor: w.other, role: Some(Role::Admin) })
-            .then_expect_events(vec![MessageEvent::Deleted { deleted_by: w.other }]);
-        TestFramework::<Message>::with(()).given(vec![created(&w)])
-            .when(MessageCommand::Delete { actor: w.author, role: Some(Role::Member) })
-            .then_expect_events(vec![MessageEvent::Deleted { deleted_by: w.author }]);
+        TestFramework::<Message>::with(())
+            .given(vec![created(&w)])
+            .when(MessageCommand::Delete {
+                actor: w.other,
+                role: Some(Role::Admin),
+            })
+            .then_expect_events(vec![MessageEvent::Deleted {
+                deleted_by: w.other,
+            }]);
+        TestFramework::<Message>::with(())
+            .given(vec![created(&w)])
+            .when(MessageCommand::Delete {
+                actor: w.author,
+                role: Some(Role::Member),
+            })
+            .then_expect_events(vec![MessageEvent::Deleted {
+                deleted_by: w.author,
+            }]);
     }
 
     #[test]
     fn reactions_toggle_per_user() {
         let w = w();
-        let given = vec![created(&w), MessageEvent::ReactionToggled { user_id: w.other, emoji: "👍".into(), added: true }];
-        TestFramework::<Message>::with(()).given(given.clone())
-            .when(MessageCommand::ToggleReaction { actor: w.other, role: Some(Role::Member), emoji: emoji("👍") })
-            .then_expect_events(vec![MessageEvent::ReactionToggled { user_id: w.other, emoji: "👍".into(), added: false }]);
-        TestFramework::<Message>::with(()).given(given)
-            .when(MessageCommand::ToggleReaction { actor: w.author, role: Some(Role::Member), emoji: emoji("👍") })
-            .then_expect_events(vec![MessageEvent::ReactionToggled { user_id: w.author, emoji: "👍".into(), added: true }]);
+        let given = vec![
+            created(&w),
+            MessageEvent::ReactionToggled {
+                user_id: w.other,
+                emoji: "👍".into(),
+                added: true,
+            },
+        ];
+        TestFramework::<Message>::with(())
+            .given(given.clone())
+            .when(MessageCommand::ToggleReaction {
+                actor: w.other,
+                role: Some(Role::Member),
+                emoji: emoji("👍"),
+            })
+            .then_expect_events(vec![MessageEvent::ReactionToggled {
+                user_id: w.other,
+                emoji: "👍".into(),
+                added: false,
+            }]);
+        TestFramework::<Message>::with(())
+            .given(given)
+            .when(MessageCommand::ToggleReaction {
+                actor: w.author,
+                role: Some(Role::Member),
+                emoji: emoji("👍"),
+            })
+            .then_expect_events(vec![MessageEvent::ReactionToggled {
+                user_id: w.author,
+                emoji: "👍".into(),
+                added: true,
+            }]);
     }
 }

@@ -17,14 +17,22 @@ pub struct User {
 
 #[derive(Debug, Clone)]
 pub enum UserCommand {
-    Register { id: UserId, email: Email, name: DisplayName },
+    Register {
+        id: UserId,
+        email: Email,
+        name: DisplayName,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum UserEvent {
     #[serde(rename = "user.registered")]
-    Registered { user_id: UserId, email: String, name: String },
+    Registered {
+        user_id: UserId,
+        email: String,
+        name: String,
+    },
 }
 crate::kernel_event!(UserEvent);
 
@@ -35,13 +43,25 @@ impl Aggregate for User {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
         match command {
             UserCommand::Register { id, email, name } => {
                 if self.id.is_some() {
-                    return Err(DomainError::conflict("user_exists", "this user is already registered"));
+                    return Err(DomainError::conflict(
+                        "user_exists",
+                        "this user is already registered",
+                    ));
                 }
-                let event = UserEvent::Registered { user_id: id, email: email.into_inner(), name: name.into_inner() };
+                let event = UserEvent::Registered {
+                    user_id: id,
+                    email: email.into_inner(),
+                    name: name.into_inner(),
+                };
                 sink.write(event, self).await;
             }
         }
@@ -50,7 +70,11 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::Registered { user_id, email, name } => {
+            UserEvent::Registered {
+                user_id,
+                email,
+                name,
+            } => {
                 self.id = Some(user_id);
                 self.email = email;
                 self.name = name;
@@ -75,16 +99,25 @@ mod tests {
     #[test]
     fn given_nothing_when_registering_then_registered() {
         let id = UserId::new();
-        TestFramework::<User>::with(()).given_no_previous_events().when(register(id)).then_expect_events(vec![
-            UserEvent::Registered { user_id: id, email: "ann@example.com".into(), name: "Ann".into() },
-        ]);
+        TestFramework::<User>::with(())
+            .given_no_previous_events()
+            .when(register(id))
+            .then_expect_events(vec![UserEvent::Registered {
+                user_id: id,
+                email: "ann@example.com".into(),
+                name: "Ann".into(),
+            }]);
     }
 
     #[test]
     fn given_registered_when_registering_again_then_conflict() {
         let id = UserId::new();
         TestFramework::<User>::with(())
-            .given(vec![UserEvent::Registered { user_id: id, email: "a@b.io".into(), name: "A".into() }])
+            .given(vec![UserEvent::Registered {
+                user_id: id,
+                email: "a@b.io".into(),
+                name: "A".into(),
+            }])
             .when(register(id))
             .then_expect_error_message("this user is already registered");
     }

@@ -43,20 +43,48 @@ impl Workspace {
 
 #[derive(Debug, Clone)]
 pub enum WorkspaceCommand {
-    Create { id: WorkspaceId, name: WorkspaceName, owner: UserId, join_code: JoinCode },
-    Rename { actor: UserId, name: WorkspaceName },
-    Delete { actor: UserId },
-    Join { actor: UserId, code: String },
-    RotateJoinCode { actor: UserId, code: JoinCode },
-    ChangeRole { actor: UserId, member: UserId, role: Role },
-    RemoveMember { actor: UserId, member: UserId },
+    Create {
+        id: WorkspaceId,
+        name: WorkspaceName,
+        owner: UserId,
+        join_code: JoinCode,
+    },
+    Rename {
+        actor: UserId,
+        name: WorkspaceName,
+    },
+    Delete {
+        actor: UserId,
+    },
+    Join {
+        actor: UserId,
+        code: String,
+    },
+    RotateJoinCode {
+        actor: UserId,
+        code: JoinCode,
+    },
+    ChangeRole {
+        actor: UserId,
+        member: UserId,
+        role: Role,
+    },
+    RemoveMember {
+        actor: UserId,
+        member: UserId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum WorkspaceEvent {
     #[serde(rename = "workspace.created")]
-    Created { workspace_id: WorkspaceId, name: String, owner_id: UserId, join_code: String },
+    Created {
+        workspace_id: WorkspaceId,
+        name: String,
+        owner_id: UserId,
+        join_code: String,
+    },
     #[serde(rename = "workspace.renamed")]
     Renamed { name: String },
     #[serde(rename = "workspace.deleted")]
@@ -66,9 +94,16 @@ pub enum WorkspaceEvent {
     #[serde(rename = "member.joined")]
     MemberJoined { user_id: UserId, role: Role },
     #[serde(rename = "member.role_changed")]
-    MemberRoleChanged { user_id: UserId, role: Role, previous_role: Role },
+    MemberRoleChanged {
+        user_id: UserId,
+        role: Role,
+        previous_role: Role,
+    },
     #[serde(rename = "member.left")]
-    MemberLeft { user_id: UserId, removed_by: Option<UserId> },
+    MemberLeft {
+        user_id: UserId,
+        removed_by: Option<UserId>,
+    },
 }
 crate::kernel_event!(WorkspaceEvent);
 
@@ -79,13 +114,26 @@ impl Aggregate for Workspace {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(&mut self, command: WorkspaceCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
+    async fn handle(
+        &mut self,
+        command: WorkspaceCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
         use WorkspaceCommand as C;
         use WorkspaceEvent as E;
         match command {
-            C::Create { id, name, owner, join_code } => {
+            C::Create {
+                id,
+                name,
+                owner,
+                join_code,
+            } => {
                 if self.id.is_some() {
-                    return Err(DomainError::conflict("workspace_exists", "this workspace already exists"));
+                    return Err(DomainError::conflict(
+                        "workspace_exists",
+                        "this workspace already exists",
+                    ));
                 }
                 let created = E::Created {
                     workspace_id: id,
@@ -94,12 +142,25 @@ impl Aggregate for Workspace {
                     join_code: join_code.into_inner(),
                 };
                 sink.write(created, self).await;
-                sink.write(E::MemberJoined { user_id: owner, role: Role::Owner }, self).await;
+                sink.write(
+                    E::MemberJoined {
+                        user_id: owner,
+                        role: Role::Owner,
+                    },
+                    self,
+                )
+                .await;
             }
             C::Rename { actor, name } => {
                 authorize(self.role_of(actor), Action::RenameWorkspace)?;
                 if self.name != name.as_str() {
-                    sink.write(E::Renamed { name: name.into_inner() }, self).await;
+                    sink.write(
+                        E::Renamed {
+                            name: name.into_inner(),
+                        },
+                        self,
+                    )
+                    .await;
                 }
             }
             C::Delete { actor } => {
@@ -109,20 +170,42 @@ impl Aggregate for Workspace {
             C::Join { actor, code } => {
                 self.live()?;
                 if self.members.contains_key(&actor) {
-                    return Err(DomainError::conflict("already_member", "you are already a member"));
+                    return Err(DomainError::conflict(
+                        "already_member",
+                        "you are already a member",
+                    ));
                 }
                 if !JoinCode::from_generated(self.join_code.clone()).matches(&code) {
                     return Err(DomainError::Forbidden("the join code is not valid"));
                 }
-                sink.write(E::MemberJoined { user_id: actor, role: Role::Member }, self).await;
+                sink.write(
+                    E::MemberJoined {
+                        user_id: actor,
+                        role: Role::Member,
+                    },
+                    self,
+                )
+                .await;
             }
             C::RotateJoinCode { actor, code } => {
                 authorize(self.role_of(actor), Action::RotateJoinCode)?;
-                sink.write(E::JoinCodeRotated { join_code: code.into_inner() }, self).await;
+                sink.write(
+                    E::JoinCodeRotated {
+                        join_code: code.into_inner(),
+                    },
+                    self,
+                )
+                .await;
             }
-            C::ChangeRole { actor, member, role } => {
+            C::ChangeRole {
+                actor,
+                member,
+                role,
+            } => {
                 authorize(self.role_of(actor), Action::ManageMembers)?;
-                let current = self.role_of(member).ok_or(DomainError::NotFound("member"))?;
+                let current = self
+                    .role_of(member)
+                    .ok_or(DomainError::NotFound("member"))?;
                 if current == role {
                     return Ok(());
                 }
@@ -130,9 +213,20 @@ impl Aggregate for Workspace {
                     authorize(self.role_of(actor), Action::GrantOwner)?;
                 }
                 if current == Role::Owner && self.owners() == 1 {
-                    return Err(DomainError::rule("last_owner", "a workspace must keep at least one owner"));
+                    return Err(DomainError::rule(
+                        "last_owner",
+                        "a workspace must keep at least one owner",
+                    ));
                 }
-                sink.write(E::MemberRoleChanged { user_id: member, role, previous_role: current }, self).await;
+                sink.write(
+                    E::MemberRoleChanged {
+                        user_id: member,
+                        role,
+                        previous_role: current,
+                    },
+                    self,
+                )
+                .await;
             }
             C::RemoveMember { actor, member } => {
                 let actor_role = self.role_of(actor);
@@ -145,15 +239,31 @@ impl Aggregate for Workspace {
                             "the last owner cannot leave; make someone else owner first",
                         ));
                     }
-                    sink.write(E::MemberLeft { user_id: member, removed_by: None }, self).await;
+                    sink.write(
+                        E::MemberLeft {
+                            user_id: member,
+                            removed_by: None,
+                        },
+                        self,
+                    )
+                    .await;
                     return Ok(());
                 }
                 authorize(actor_role, Action::ManageMembers)?;
-                let target = self.role_of(member).ok_or(DomainError::NotFound("member"))?;
+                let target = self
+                    .role_of(member)
+                    .ok_or(DomainError::NotFound("member"))?;
                 if target == Role::Owner {
                     authorize(actor_role, Action::GrantOwner)?;
                 }
-                sink.write(E::MemberLeft { user_id: member, removed_by: Some(actor) }, self).await;
+                sink.write(
+                    E::MemberLeft {
+                        user_id: member,
+                        removed_by: Some(actor),
+                    },
+                    self,
+                )
+                .await;
             }
         }
         Ok(())
@@ -162,7 +272,12 @@ impl Aggregate for Workspace {
     fn apply(&mut self, event: WorkspaceEvent) {
         use WorkspaceEvent as E;
         match event {
-            E::Created { workspace_id, name, join_code, .. } => {
+            E::Created {
+                workspace_id,
+                name,
+                join_code,
+                ..
+            } => {
                 self.id = Some(workspace_id);
                 self.name = name;
                 self.join_code = join_code;
@@ -204,10 +319,24 @@ mod tests {
             stranger: UserId::new(),
         };
         let history = vec![
-            WorkspaceEvent::Created { workspace_id: w.ws, name: "Acme".into(), owner_id: w.owner, join_code: "ABC123".into() },
-            WorkspaceEvent::MemberJoined { user_id: w.owner, role: Role::Owner },
-            WorkspaceEvent::MemberJoined { user_id: w.admin, role: Role::Admin },
-            WorkspaceEvent::MemberJoined { user_id: w.member, role: Role::Member },
+            WorkspaceEvent::Created {
+                workspace_id: w.ws,
+                name: "Acme".into(),
+                owner_id: w.owner,
+                join_code: "ABC123".into(),
+            },
+            WorkspaceEvent::MemberJoined {
+                user_id: w.owner,
+                role: Role::Owner,
+            },
+            WorkspaceEvent::MemberJoined {
+                user_id: w.admin,
+                role: Role::Admin,
+            },
+            WorkspaceEvent::MemberJoined {
+                user_id: w.member,
+                role: Role::Member,
+            },
         ];
         (w, history)
     }
@@ -221,115 +350,255 @@ mod tests {
         let (ws, owner) = (WorkspaceId::new(), UserId::new());
         Given::with(())
             .given_no_previous_events()
-            .when(WorkspaceCommand::Create { id: ws, name: name("Acme"), owner, join_code: JoinCode::from_generated("XYZ".into()) })
+            .when(WorkspaceCommand::Create {
+                id: ws,
+                name: name("Acme"),
+                owner,
+                join_code: JoinCode::from_generated("XYZ".into()),
+            })
             .then_expect_events(vec![
-                WorkspaceEvent::Created { workspace_id: ws, name: "Acme".into(), owner_id: owner, join_code: "XYZ".into() },
-                WorkspaceEvent::MemberJoined { user_id: owner, role: Role::Owner },
+                WorkspaceEvent::Created {
+                    workspace_id: ws,
+                    name: "Acme".into(),
+                    owner_id: owner,
+                    join_code: "XYZ".into(),
+                },
+                WorkspaceEvent::MemberJoined {
+                    user_id: owner,
+                    role: Role::Owner,
+                },
             ]);
     }
 
     #[test]
     fn only_an_owner_deletes_a_workspace() {
         let (w, h) = world();
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Delete { actor: w.admin })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Delete { actor: w.admin })
             .then_expect_error(DomainError::Forbidden("only an owner may do this"));
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Delete { actor: w.stranger })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Delete { actor: w.stranger })
             .then_expect_error(DomainError::NotFound("workspace"));
-        Given::with(()).given(h).when(WorkspaceCommand::Delete { actor: w.owner })
-            .then_expect_events(vec![WorkspaceEvent::Deleted { deleted_by: w.owner }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Delete { actor: w.owner })
+            .then_expect_events(vec![WorkspaceEvent::Deleted {
+                deleted_by: w.owner,
+            }]);
     }
 
     #[test]
     fn a_member_cannot_rename_but_an_admin_can() {
         let (w, h) = world();
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Rename { actor: w.member, name: name("X") })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Rename {
+                actor: w.member,
+                name: name("X"),
+            })
             .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
-        Given::with(()).given(h).when(WorkspaceCommand::Rename { actor: w.admin, name: name("X") })
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Rename {
+                actor: w.admin,
+                name: name("X"),
+            })
             .then_expect_events(vec![WorkspaceEvent::Renamed { name: "X".into() }]);
     }
 
     #[test]
     fn the_last_owner_cannot_leave() {
         let (w, h) = world();
-        Given::with(()).given(h).when(WorkspaceCommand::RemoveMember { actor: w.owner, member: w.owner })
-            .then_expect_error(DomainError::rule("last_owner", "the last owner cannot leave; make someone else owner first"));
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.owner,
+                member: w.owner,
+            })
+            .then_expect_error(DomainError::rule(
+                "last_owner",
+                "the last owner cannot leave; make someone else owner first",
+            ));
     }
 
     #[test]
     fn the_last_owner_cannot_be_demoted() {
         let (w, h) = world();
-        Given::with(()).given(h).when(WorkspaceCommand::ChangeRole { actor: w.owner, member: w.owner, role: Role::Admin })
-            .then_expect_error(DomainError::rule("last_owner", "a workspace must keep at least one owner"));
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.owner,
+                member: w.owner,
+                role: Role::Admin,
+            })
+            .then_expect_error(DomainError::rule(
+                "last_owner",
+                "a workspace must keep at least one owner",
+            ));
     }
 
     #[test]
     fn an_owner_may_leave_once_there_is_another() {
         let (w, mut h) = world();
-        h.push(WorkspaceEvent::MemberRoleChanged { user_id: w.admin, role: Role::Owner, previous_role: Role::Admin });
-        Given::with(()).given(h).when(WorkspaceCommand::RemoveMember { actor: w.owner, member: w.owner })
-            .then_expect_events(vec![WorkspaceEvent::MemberLeft { user_id: w.owner, removed_by: None }]);
+        h.push(WorkspaceEvent::MemberRoleChanged {
+            user_id: w.admin,
+            role: Role::Owner,
+            previous_role: Role::Admin,
+        });
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.owner,
+                member: w.owner,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberLeft {
+                user_id: w.owner,
+                removed_by: None,
+            }]);
     }
 
     #[test]
     fn a_member_may_leave() {
         let (w, h) = world();
-        Given::with(()).given(h).when(WorkspaceCommand::RemoveMember { actor: w.member, member: w.member })
-            .then_expect_events(vec![WorkspaceEvent::MemberLeft { user_id: w.member, removed_by: None }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.member,
+                member: w.member,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberLeft {
+                user_id: w.member,
+                removed_by: None,
+            }]);
     }
 
     #[test]
     fn only_an_owner_grants_owner() {
         let (w, h) = world();
-        Given::with(()).given(h.clone())
-            .when(WorkspaceCommand::ChangeRole { actor: w.admin, member: w.member, role: Role::Owner })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.admin,
+                member: w.member,
+                role: Role::Owner,
+            })
             .then_expect_error(DomainError::Forbidden("only an owner may do this"));
-        Given::with(()).given(h)
-            .when(WorkspaceCommand::ChangeRole { actor: w.owner, member: w.member, role: Role::Owner })
-            .then_expect_events(vec![WorkspaceEvent::MemberRoleChanged { user_id: w.member, role: Role::Owner, previous_role: Role::Member }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.owner,
+                member: w.member,
+                role: Role::Owner,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberRoleChanged {
+                user_id: w.member,
+                role: Role::Owner,
+                previous_role: Role::Member,
+            }]);
     }
 
     #[test]
     fn an_admin_cannot_remove_an_owner_but_removes_a_member() {
         let (w, h) = world();
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::RemoveMember { actor: w.admin, member: w.owner })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.admin,
+                member: w.owner,
+            })
             .then_expect_error(DomainError::Forbidden("only an owner may do this"));
-        Given::with(()).given(h).when(WorkspaceCommand::RemoveMember { actor: w.admin, member: w.member })
-            .then_expect_events(vec![WorkspaceEvent::MemberLeft { user_id: w.member, removed_by: Some(w.admin) }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.admin,
+                member: w.member,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberLeft {
+                user_id: w.member,
+                removed_by: Some(w.admin),
+            }]);
     }
 
     #[test]
     fn a_member_cannot_remove_others() {
         let (w, h) = world();
-        Given::with(()).given(h).when(WorkspaceCommand::RemoveMember { actor: w.member, member: w.admin })
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.member,
+                member: w.admin,
+            })
             .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
     }
 
     #[test]
     fn joining_needs_the_right_code() {
         let (w, h) = world();
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Join { actor: w.stranger, code: "nope".into() })
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Join {
+                actor: w.stranger,
+                code: "nope".into(),
+            })
             .then_expect_error(DomainError::Forbidden("the join code is not valid"));
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Join { actor: w.stranger, code: "abc123".into() })
-            .then_expect_events(vec![WorkspaceEvent::MemberJoined { user_id: w.stranger, role: Role::Member }]);
-        Given::with(()).given(h).when(WorkspaceCommand::Join { actor: w.member, code: "ABC123".into() })
-            .then_expect_error(DomainError::conflict("already_member", "you are already a member"));
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Join {
+                actor: w.stranger,
+                code: "abc123".into(),
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberJoined {
+                user_id: w.stranger,
+                role: Role::Member,
+            }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Join {
+                actor: w.member,
+                code: "ABC123".into(),
+            })
+            .then_expect_error(DomainError::conflict(
+                "already_member",
+                "you are already a member",
+            ));
     }
 
     #[test]
     fn a_rotated_code_replaces_the_old_one() {
         let (w, mut h) = world();
-        h.push(WorkspaceEvent::JoinCodeRotated { join_code: "NEW999".into() });
-        Given::with(()).given(h).when(WorkspaceCommand::Join { actor: w.stranger, code: "ABC123".into() })
+        h.push(WorkspaceEvent::JoinCodeRotated {
+            join_code: "NEW999".into(),
+        });
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Join {
+                actor: w.stranger,
+                code: "ABC123".into(),
+            })
             .then_expect_error(DomainError::Forbidden("the join code is not valid"));
     }
 
     #[test]
     fn a_deleted_workspace_refuses_everything() {
         let (w, mut h) = world();
-        h.push(WorkspaceEvent::Deleted { deleted_by: w.owner });
-        Given::with(()).given(h.clone()).when(WorkspaceCommand::Rename { actor: w.owner, name: name("X") })
+        h.push(WorkspaceEvent::Deleted {
+            deleted_by: w.owner,
+        });
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Rename {
+                actor: w.owner,
+                name: name("X"),
+            })
             .then_expect_error(DomainError::NotFound("workspace"));
-        Given::with(()).given(h).when(WorkspaceCommand::Join { actor: w.stranger, code: "ABC123".into() })
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Join {
+                actor: w.stranger,
+                code: "ABC123".into(),
+            })
             .then_expect_error(DomainError::NotFound("workspace"));
     }
 }

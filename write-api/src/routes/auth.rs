@@ -39,30 +39,48 @@ pub struct TokensAnswer {
 }
 
 fn request_id(h: &HeaderMap) -> Option<String> {
-    h.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    h.get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
     responses((status = 201, body = TokensAnswer), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody)))]
-pub async fn register(State(s): State<AppState>, headers: HeaderMap, ApiJson(i): ApiJson<RegisterInput>) -> Result<impl IntoResponse, ApiError> {
-    let tokens = s.commands.register(&i.email, &i.password, &i.name, request_id(&headers)).await?;
+pub async fn register(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<RegisterInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tokens = s
+        .commands
+        .register(&i.email, &i.password, &i.name, request_id(&headers))
+        .await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
-pub async fn login(State(s): State<AppState>, ApiJson(i): ApiJson<LoginInput>) -> Result<impl IntoResponse, ApiError> {
+pub async fn login(
+    State(s): State<AppState>,
+    ApiJson(i): ApiJson<LoginInput>,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.commands.login(&i.email, &i.password).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
-pub async fn refresh(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<impl IntoResponse, ApiError> {
+pub async fn refresh(
+    State(s): State<AppState>,
+    ApiJson(i): ApiJson<RefreshInput>,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.commands.refresh(&i.refresh_token).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
-pub async fn logout(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(s): State<AppState>,
+    ApiJson(i): ApiJson<RefreshInput>,
+) -> Result<StatusCode, ApiError> {
     s.commands.logout(&i.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

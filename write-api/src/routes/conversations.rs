@@ -18,7 +18,16 @@ pub struct ConversationInput {
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/conversations", tag = "conversations", request_body = ConversationInput,
     responses((status = 201, description = "started", body = CommandAnswer), (status = 200, description = "the pair's existing conversation", body = CommandAnswer), (status = 404, body = ErrorBody)))]
-pub async fn start(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(ws): ApiPath<Uuid>, ApiJson(i): ApiJson<ConversationInput>) -> ApiResult {
+pub async fn start(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(ws): ApiPath<Uuid>,
+    ApiJson(i): ApiJson<ConversationInput>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.start_conversation(&ctx, WorkspaceId(ws), UserId(i.member_id)).await?.into())
+    Ok(s.commands
+        .start_conversation(&ctx, WorkspaceId(ws), UserId(i.member_id))
+        .await?
+        .into())
 }

@@ -26,32 +26,65 @@ pub struct DocPatch {
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/docs", tag = "docs", request_body = DocInput,
     responses((status = 201, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(ws): ApiPath<Uuid>, ApiJson(i): ApiJson<DocInput>) -> ApiResult {
+pub async fn create(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(ws): ApiPath<Uuid>,
+    ApiJson(i): ApiJson<DocInput>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.create_doc(&ctx, WorkspaceId(ws), &i.title, &i.body).await?.into())
+    Ok(s.commands
+        .create_doc(&ctx, WorkspaceId(ws), &i.title, &i.body)
+        .await?
+        .into())
 }
 
 #[utoipa::path(patch, path = "/v1/docs/{id}", tag = "docs", request_body = DocPatch,
     responses((status = 200, body = CommandAnswer), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>, ApiJson(i): ApiJson<DocPatch>) -> ApiResult {
+pub async fn update(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(i): ApiJson<DocPatch>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.update_doc(&ctx, DocId(id), i.title.as_deref(), i.body.as_deref()).await?.into())
+    Ok(s.commands
+        .update_doc(&ctx, DocId(id), i.title.as_deref(), i.body.as_deref())
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/v1/docs/{id}/archive", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
-pub async fn archive(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>) -> ApiResult {
+pub async fn archive(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.archive_doc(&ctx, DocId(id), true).await?.into())
 }
 
 #[utoipa::path(post, path = "/v1/docs/{id}/restore", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
-pub async fn restore(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>) -> ApiResult {
+pub async fn restore(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.archive_doc(&ctx, DocId(id), false).await?.into())
 }
 
 #[utoipa::path(delete, path = "/v1/docs/{id}", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody)))]
-pub async fn delete(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>) -> ApiResult {
+pub async fn delete(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.delete_doc(&ctx, DocId(id)).await?.into())
 }

@@ -27,12 +27,23 @@ pub async fn change_role(
     ApiJson(i): ApiJson<RoleInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.change_role(&ctx, WorkspaceId(id), UserId(user), &i.role).await?.into())
+    Ok(s.commands
+        .change_role(&ctx, WorkspaceId(id), UserId(user), &i.role)
+        .await?
+        .into())
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{id}/members/{user_id}", tag = "members",
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn remove(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath((id, user)): ApiPath<(Uuid, Uuid)>) -> ApiResult {
+pub async fn remove(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath((id, user)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult {
     let ctx = h.context(a, &());
-    Ok(s.commands.remove_member(&ctx, WorkspaceId(id), UserId(user)).await?.into())
+    Ok(s.commands
+        .remove_member(&ctx, WorkspaceId(id), UserId(user))
+        .await?
+        .into())
 }

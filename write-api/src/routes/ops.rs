@@ -19,16 +19,24 @@ pub async fn healthz() -> impl IntoResponse {
 
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(2), s.commands.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready", "checks": {"postgres": "ok"}}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": {"postgres": "ok"}})),
+        ),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "checks": {"postgres": "unreachable"}, "error": {"code": "unavailable", "message": "postgres is unreachable"}})),
+            Json(
+                json!({"status": "unavailable", "checks": {"postgres": "unreachable"}, "error": {"code": "unavailable", "message": "postgres is unreachable"}}),
+            ),
         ),
     }
 }
 
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
 }
 
 pub async fn openapi() -> impl IntoResponse {

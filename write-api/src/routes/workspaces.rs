@@ -23,35 +23,74 @@ pub struct JoinInput {
 
 #[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", request_body = NameInput,
     responses((status = 201, description = "created; also `join_code`", body = CommandAnswer), (status = 422, body = ErrorBody)))]
-pub async fn create(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiJson(i): ApiJson<NameInput>) -> ApiResult {
+pub async fn create(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiJson(i): ApiJson<NameInput>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
     Ok(s.commands.create_workspace(&ctx, &i.name).await?.into())
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{id}", tag = "workspaces", request_body = NameInput,
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn rename(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>, ApiJson(i): ApiJson<NameInput>) -> ApiResult {
+pub async fn rename(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(i): ApiJson<NameInput>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.rename_workspace(&ctx, WorkspaceId(id), &i.name).await?.into())
+    Ok(s.commands
+        .rename_workspace(&ctx, WorkspaceId(id), &i.name)
+        .await?
+        .into())
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{id}", tag = "workspaces",
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>) -> ApiResult {
+pub async fn delete(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult {
     let ctx = h.context(a, &());
-    Ok(s.commands.delete_workspace(&ctx, WorkspaceId(id)).await?.into())
+    Ok(s.commands
+        .delete_workspace(&ctx, WorkspaceId(id))
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/join", tag = "workspaces", request_body = JoinInput,
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn join(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>, ApiJson(i): ApiJson<JoinInput>) -> ApiResult {
+pub async fn join(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(i): ApiJson<JoinInput>,
+) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands.join_workspace(&ctx, WorkspaceId(id), &i.join_code).await?.into())
+    Ok(s.commands
+        .join_workspace(&ctx, WorkspaceId(id), &i.join_code)
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/join-code", tag = "workspaces",
     responses((status = 200, description = "also `join_code`", body = CommandAnswer), (status = 403, body = ErrorBody)))]
-pub async fn rotate_join_code(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders, ApiPath(id): ApiPath<Uuid>) -> ApiResult {
+pub async fn rotate_join_code(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult {
     let ctx = h.context(a, &());
-    Ok(s.commands.rotate_join_code(&ctx, WorkspaceId(id)).await?.into())
+    Ok(s.commands
+        .rotate_join_code(&ctx, WorkspaceId(id))
+        .await?
+        .into())
 }

@@ -29,20 +29,39 @@ pub struct Resp {
 
 impl Resp {
     pub fn id(&self) -> Uuid {
-        self.body["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no id in {}", self.body))
+        self.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
     }
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {}",
+            self.body
+        );
         self
     }
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!((self.status.as_u16(), self.code()), (status, code), "unexpected answer: {}", self.body);
-        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {}", self.body);
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "unexpected answer: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error without a message: {}",
+            self.body
+        );
         self
     }
 }
@@ -59,7 +78,10 @@ impl TestApp {
         // Cheap argon2 parameters: the tests check behaviour, not hash strength.
         let hasher = PasswordHasherId::new(1024, 1).expect("argon2 params");
         let commands = Commands::new(store, Jwt::new(SECRET, Jwt::DEFAULT_TTL), hasher);
-        Self { app: prism_write_api::app(prism_write_api::AppState::new(commands)), pool }
+        Self {
+            app: prism_write_api::app(prism_write_api::AppState::new(commands)),
+            pool,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
@@ -67,11 +89,25 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
-        Resp { status, body, headers }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
-    pub fn request(method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> axum::http::request::Builder {
+    pub fn request(
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> axum::http::request::Builder {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
@@ -82,9 +118,18 @@ impl TestApp {
         b
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let req = Self::request(method, path, token, body.as_ref())
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
             .expect("request");
         self.send(req).await
     }
@@ -93,15 +138,25 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Sends raw bytes with a JSON content type (for malformed bodies).
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, bytes: impl Into<Body>) -> Resp {
-        let mut b = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        bytes: impl Into<Body>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
         }
@@ -111,44 +166,94 @@ impl TestApp {
     pub async fn register(&self, name: &str) -> User {
         let email = format!("{name}-{}@example.com", Uuid::now_v7().simple());
         let r = self
-            .call(Method::POST, "/v1/auth/register", None, Some(json!({"email": email, "password": "correct horse battery", "name": name})))
+            .call(
+                Method::POST,
+                "/v1/auth/register",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery", "name": name})),
+            )
             .await
             .expect(201);
         User {
-            id: r.body["user_id"].as_str().and_then(|s| s.parse().ok()).expect("user_id"),
+            id: r.body["user_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user_id"),
             token: r.body["access_token"].as_str().expect("token").to_owned(),
-            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
+            refresh: r.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
         }
     }
 
     /// A workspace owned by `owner`: (id, join code).
     pub async fn workspace(&self, owner: &User) -> (Uuid, String) {
-        let r = self.post("/v1/workspaces", &owner.token, json!({"name": "Acme"})).await.expect(201);
-        (r.id(), r.body["join_code"].as_str().expect("join_code").to_owned())
+        let r = self
+            .post("/v1/workspaces", &owner.token, json!({"name": "Acme"}))
+            .await
+            .expect(201);
+        (
+            r.id(),
+            r.body["join_code"].as_str().expect("join_code").to_owned(),
+        )
     }
 
     pub async fn join(&self, ws: Uuid, code: &str, user: &User) {
-        self.post(&format!("/v1/workspaces/{ws}/join"), &user.token, json!({"join_code": code})).await.expect(200);
+        self.post(
+            &format!("/v1/workspaces/{ws}/join"),
+            &user.token,
+            json!({"join_code": code}),
+        )
+        .await
+        .expect(200);
     }
 
     pub async fn set_role(&self, ws: Uuid, by: &User, user: &User, role: &str) {
-        self.patch(&format!("/v1/workspaces/{ws}/members/{}", user.id), &by.token, json!({"role": role})).await.expect(200);
+        self.patch(
+            &format!("/v1/workspaces/{ws}/members/{}", user.id),
+            &by.token,
+            json!({"role": role}),
+        )
+        .await
+        .expect(200);
     }
 
     pub async fn channel(&self, ws: Uuid, by: &User, name: &str) -> Uuid {
-        self.post(&format!("/v1/workspaces/{ws}/channels"), &by.token, json!({"name": name})).await.expect(201).id()
+        self.post(
+            &format!("/v1/workspaces/{ws}/channels"),
+            &by.token,
+            json!({"name": name}),
+        )
+        .await
+        .expect(201)
+        .id()
     }
 
     pub async fn message(&self, channel: Uuid, by: &User, body: &str) -> Uuid {
-        self.post(&format!("/v1/channels/{channel}/messages"), &by.token, json!({"body": body})).await.expect(201).id()
+        self.post(
+            &format!("/v1/channels/{channel}/messages"),
+            &by.token,
+            json!({"body": body}),
+        )
+        .await
+        .expect(201)
+        .id()
     }
 
     pub async fn event_count(&self, aggregate_id: Uuid) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1").bind(aggregate_id).fetch_one(&self.pool).await.expect("count")
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+            .bind(aggregate_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
     }
 
     pub async fn total_events(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await.expect("count")
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
     }
 }
 
@@ -173,17 +278,44 @@ pub async fn world(t: &TestApp) -> World {
     t.join(ws, &code, &member).await;
     t.set_role(ws, &owner, &admin, "admin").await;
     let channel = t.channel(ws, &owner, "general").await;
-    World { owner, admin, member, stranger, ws, code, channel }
+    World {
+        owner,
+        admin,
+        member,
+        stranger,
+        ws,
+        code,
+        channel,
+    }
 }
 
 /// The unhappy paths every JSON endpoint shares: malformed JSON, wrong types, an oversized
 /// body, no token, a forged token.
-pub async fn assert_rejects_bad_input(t: &TestApp, method: Method, path: &str, token: &str, wrong_types: Value) {
-    t.raw(method.clone(), path, Some(token), "{not json").await.expect_error(400, "malformed_json");
-    t.raw(method.clone(), path, Some(token), wrong_types.to_string()).await.expect_error(400, "invalid_body");
-    let huge = json!({"body": "x".repeat(prism_write_api::BODY_LIMIT + 10), "name": "x", "title": "x"});
-    t.raw(method.clone(), path, Some(token), huge.to_string()).await.expect_error(413, "payload_too_large");
-    t.raw(method.clone(), path, None, "{}").await.expect_error(401, "unauthenticated");
-    let forged = Jwt::new(b"another-secret-another-secret-another", Jwt::DEFAULT_TTL).issue(prism_domain::UserId::new(), vec![]).expect("jwt");
-    t.raw(method, path, Some(&forged), "{}").await.expect_error(401, "invalid_token");
+pub async fn assert_rejects_bad_input(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    wrong_types: Value,
+) {
+    t.raw(method.clone(), path, Some(token), "{not json")
+        .await
+        .expect_error(400, "malformed_json");
+    t.raw(method.clone(), path, Some(token), wrong_types.to_string())
+        .await
+        .expect_error(400, "invalid_body");
+    let huge =
+        json!({"body": "x".repeat(prism_write_api::BODY_LIMIT + 10), "name": "x", "title": "x"});
+    t.raw(method.clone(), path, Some(token), huge.to_string())
+        .await
+        .expect_error(413, "payload_too_large");
+    t.raw(method.clone(), path, None, "{}")
+        .await
+        .expect_error(401, "unauthenticated");
+    let forged = Jwt::new(b"another-secret-another-secret-another", Jwt::DEFAULT_TTL)
+        .issue(prism_domain::UserId::new(), vec![])
+        .expect("jwt");
+    t.raw(method, path, Some(&forged), "{}")
+        .await
+        .expect_error(401, "invalid_token");
 }
