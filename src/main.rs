@@ -36,6 +36,8 @@ async fn main() {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
+        // Colours only for a person at a terminal; plain text for pipes and log collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     if let Err(e) = run(Cli::parse()).await {
         // One clear line, not a backtrace.

@@ -203,6 +203,26 @@ impl Commands {
         ))
     }
 
+    /// The generic command path for a command that needs nothing but its own aggregate:
+    /// load (cache or snapshot + tail) → handle → append, retried on a conflict.
+    pub async fn execute<A: Kernel>(
+        &self,
+        ctx: &CommandContext,
+        id: Uuid,
+        tenant: Option<Uuid>,
+        command: A::Command,
+    ) -> Result<Outcome, CommandError>
+    where
+        A::Command: Clone,
+    {
+        self.retrying(ctx, id, || async {
+            let loaded = self.load::<A>(id).await?;
+            self.decide(ctx, id, tenant, loaded, command.clone(), Effects::default())
+                .await
+        })
+        .await
+    }
+
     fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
         let every = self.store.snapshot_every();
         if every <= 0 || loaded.version / every == before / every {

@@ -1,0 +1,177 @@
+//! End to end, across processes: the real `prism` binary, the README's walk-through over
+//! HTTP, graceful shutdown on SIGTERM, and one clear line when Postgres is unreachable.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn base_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(name: &str) -> String {
+    let base = base_url();
+    let cut = base.rfind('/').unwrap_or(base.len());
+    format!("{}/{name}", &base[..cut])
+}
+
+/// Starts `prism serve` on a free port with its own new database; returns it and its address.
+fn spawn_prism(db: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .arg("serve")
+        .env("PRISM_DATABASE_URL", database_url(db))
+        .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
+        .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn prism");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                let _ = tx.send(
+                    addr.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("prism did not start listening");
+    (child, addr)
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Kills the server if the test fails half-way, so no process outlives it.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_then_a_graceful_stop() {
+    let db = format!("prism_e2e_{}", uuid::Uuid::now_v7().simple());
+    let (child, addr) = spawn_prism(&db);
+    let mut guard = Guard(child);
+    let c = reqwest::Client::new();
+    let url = |p: &str| format!("http://{addr}{p}");
+
+    let (s, reg) = post(
+        &c,
+        url("/v1/auth/register"),
+        None,
+        json!({"email": "ann@example.com", "password": "correct horse battery", "name": "Ann"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{reg}");
+    let token = reg["access_token"].as_str().expect("token").to_owned();
+    let (s, ws) = post(
+        &c,
+        url("/v1/workspaces"),
+        Some(&token),
+        json!({"name": "Acme"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{ws}");
+    let (s, ch) = post(
+        &c,
+        url(&format!(
+            "/v1/workspaces/{}/channels",
+            ws["id"].as_str().expect("id")
+        )),
+        Some(&token),
+        json!({"name": "general"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{ch}");
+    let (s, msg) = post(
+        &c,
+        url(&format!(
+            "/v1/channels/{}/messages",
+            ch["id"].as_str().expect("id")
+        )),
+        Some(&token),
+        json!({"body": "hello"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{msg}");
+    assert_eq!(msg["version"], 1);
+    assert!(
+        msg["position"].as_i64().expect("position") > ws["position"].as_i64().expect("position")
+    );
+
+    // SIGTERM: the server drains and exits cleanly.
+    let status = Command::new("kill")
+        .args(["-TERM", &guard.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(s) = guard.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "prism did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "prism exited with {exit}");
+
+    let admin = sqlx::PgPool::connect(&base_url())
+        .await
+        .expect("admin connection");
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await;
+}
+
+#[test]
+fn an_unreachable_postgres_is_one_clear_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .arg("migrate")
+        .env(
+            "PRISM_DATABASE_URL",
+            "postgres://postgres:hunter2@127.0.0.1:1/prism",
+        )
+        .output()
+        .expect("run prism");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(
+            "error: cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/prism"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+}
