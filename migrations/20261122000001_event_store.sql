@@ -58,79 +58,95 @@ CREATE TABLE store_identity (
 );
 INSERT INTO store_identity (store_id) VALUES (gen_random_uuid());
 
--- Appends one command's events (and its uniqueness claims and idempotency record) in one
--- statement, so one round trip and one implicit transaction.
+-- Appends the events of one or more commands (each for its own aggregate), with their
+-- uniqueness claims and idempotency records, in one statement: one round trip and one
+-- transaction. The event store groups concurrent commands into one call (group commit), so a
+-- busy server commits many commands per WAL flush; a call that fails is retried command by
+-- command, so one command's conflict never fails another's.
 --
 -- It first takes a shared transaction-level advisory lock: every appender holds it from
 -- before it allocates a global position until it commits or aborts. `prism_horizon_probe`
 -- reads that lock table to know which positions may still be in flight; see
 -- event-store/src/horizon.rs for why `max(global_position)` is not safe to read up to.
+--
+-- Items are numbered from 1; `e_item`, `c_item` and `r_item` say which item an event, a claim
+-- or a release belongs to.
 CREATE FUNCTION prism_append(
-    p_tenant uuid, p_aggregate_type text, p_aggregate_id uuid, p_expected bigint, p_prev_hash bytea,
-    p_event_ids uuid[], p_event_types text[], p_event_versions integer[],
-    p_payloads jsonb[], p_metadata jsonb[], p_hashes bytea[], p_recorded_at timestamptz,
-    p_claim_scopes text[], p_claim_values text[], p_release_scopes text[], p_release_values text[],
-    p_idem_scope text, p_idem_key text, p_idem_fingerprint text, p_idem_status integer, p_idem_response jsonb
-) RETURNS TABLE (first_position bigint, last_position bigint)
+    p_tenants uuid[], p_types text[], p_ids uuid[], p_expected bigint[], p_prev_hashes bytea[],
+    p_idem_scopes text[], p_idem_keys text[], p_idem_fingerprints text[], p_idem_status integer[], p_idem_responses jsonb[],
+    e_item integer[], e_ids uuid[], e_types text[], e_versions integer[], e_payloads jsonb[], e_metadata jsonb[],
+    e_hashes bytea[], e_sequences bigint[], e_recorded_at timestamptz[],
+    c_item integer[], c_scopes text[], c_values text[],
+    r_item integer[], r_scopes text[], r_values text[]
+) RETURNS TABLE (item integer, first_position bigint, last_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_first bigint;
-    v_last bigint;
-    v_prev bytea;
+    v_bad integer;
     v_claimed integer;
+    v_items integer[];
+    v_first bigint[];
+    v_last bigint[];
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(1347569997, 1);
 
-    -- The expected version must be the aggregate's last event, and the chain must go on from its
-    -- hash: a stale or forged expected version can neither leave a gap nor fork the chain.
-    IF p_expected > 0 THEN
-        SELECT e.hash INTO v_prev FROM events e
-         WHERE e.aggregate_type = p_aggregate_type AND e.aggregate_id = p_aggregate_id AND e.sequence = p_expected;
-        IF v_prev IS NULL OR v_prev <> p_prev_hash THEN
-            RAISE EXCEPTION 'expected version % does not match the log', p_expected USING ERRCODE = 'PR002';
-        END IF;
+    -- Each expected version must be its aggregate's last event, and each chain must go on from
+    -- that event's hash: a stale or forged expected version can neither leave a gap nor fork
+    -- the chain. (A concurrent duplicate is caught by the unique sequence below.)
+    SELECT count(*) INTO v_bad
+      FROM unnest(p_types, p_ids, p_expected, p_prev_hashes) AS i(typ, id, expected, prev)
+     WHERE i.expected > 0
+       AND NOT EXISTS (SELECT 1 FROM events e
+                        WHERE e.aggregate_type = i.typ AND e.aggregate_id = i.id
+                          AND e.sequence = i.expected AND e.hash = i.prev);
+    IF v_bad > 0 THEN
+        RAISE EXCEPTION 'an expected version does not match the log' USING ERRCODE = 'PR002';
     END IF;
 
     WITH ins AS (
         INSERT INTO events (event_id, tenant_id, aggregate_type, aggregate_id, sequence, event_type,
                             event_version, payload, metadata, hash, recorded_at)
-        SELECT e.id, p_tenant, p_aggregate_type, p_aggregate_id, p_expected + e.ord, e.typ, e.ver, e.pl, e.md, e.h, p_recorded_at
-          FROM unnest(p_event_ids, p_event_types, p_event_versions, p_payloads, p_metadata, p_hashes)
-               WITH ORDINALITY AS e(id, typ, ver, pl, md, h, ord)
-         ORDER BY e.ord
-        RETURNING global_position
+        SELECT ev.id, p_tenants[ev.item], p_types[ev.item], p_ids[ev.item], ev.seq, ev.typ, ev.ver,
+               ev.pl, ev.md, ev.h, ev.at
+          FROM unnest(e_item, e_ids, e_types, e_versions, e_payloads, e_metadata, e_hashes, e_sequences, e_recorded_at)
+               WITH ORDINALITY AS ev(item, id, typ, ver, pl, md, h, seq, at, ord)
+         ORDER BY ev.ord
+        RETURNING events.event_id, events.global_position
     )
-    SELECT min(global_position), max(global_position) INTO v_first, v_last FROM ins;
+    SELECT array_agg(x.item ORDER BY x.item), array_agg(x.f ORDER BY x.item), array_agg(x.l ORDER BY x.item)
+      INTO v_items, v_first, v_last
+      FROM (SELECT m.item, min(ins.global_position) AS f, max(ins.global_position) AS l
+              FROM ins JOIN unnest(e_ids, e_item) AS m(id, item) ON m.id = ins.event_id
+             GROUP BY m.item) x;
 
-    IF p_release_scopes IS NOT NULL AND cardinality(p_release_scopes) > 0 THEN
+    IF cardinality(r_item) > 0 THEN
         DELETE FROM uniqueness u
-         USING unnest(p_release_scopes, p_release_values) AS r(scope, value)
-         WHERE u.scope = r.scope AND u.value = r.value AND u.owner_id = p_aggregate_id;
+         USING unnest(r_item, r_scopes, r_values) AS r(item, scope, value)
+         WHERE u.scope = r.scope AND u.value = r.value AND u.owner_id = p_ids[r.item];
     END IF;
 
-    IF p_claim_scopes IS NOT NULL AND cardinality(p_claim_scopes) > 0 THEN
+    IF cardinality(c_item) > 0 THEN
         INSERT INTO uniqueness (scope, value, owner_id)
-        SELECT c.scope, c.value, p_aggregate_id FROM unnest(p_claim_scopes, p_claim_values) AS c(scope, value)
+        SELECT c.scope, c.value, p_ids[c.item] FROM unnest(c_item, c_scopes, c_values) AS c(item, scope, value)
         -- Re-claiming what this aggregate already holds is fine; another owner's claim is not.
         ON CONFLICT (scope, value) DO UPDATE SET owner_id = EXCLUDED.owner_id
            WHERE uniqueness.owner_id = EXCLUDED.owner_id;
         GET DIAGNOSTICS v_claimed = ROW_COUNT;
-        IF v_claimed < cardinality(p_claim_scopes) THEN
+        IF v_claimed < cardinality(c_item) THEN
             RAISE EXCEPTION 'uniqueness claim refused' USING ERRCODE = 'PR001',
-                DETAIL = (SELECT string_agg(c.scope, ',') FROM unnest(p_claim_scopes, p_claim_values) AS c(scope, value)
-                           WHERE EXISTS (SELECT 1 FROM uniqueness u WHERE u.scope = c.scope AND u.value = c.value AND u.owner_id <> p_aggregate_id));
+                DETAIL = coalesce((SELECT string_agg(DISTINCT c.scope, ',')
+                                     FROM unnest(c_item, c_scopes, c_values) AS c(item, scope, value)
+                                    WHERE EXISTS (SELECT 1 FROM uniqueness u WHERE u.scope = c.scope AND u.value = c.value
+                                                    AND u.owner_id <> p_ids[c.item])), 'value');
         END IF;
     END IF;
 
-    IF p_idem_key IS NOT NULL THEN
-        INSERT INTO idempotency_keys (scope, key, fingerprint, status, response)
-        VALUES (p_idem_scope, p_idem_key, p_idem_fingerprint, p_idem_status,
-                p_idem_response || jsonb_build_object('position', v_last));
-    END IF;
+    INSERT INTO idempotency_keys (scope, key, fingerprint, status, response)
+    SELECT i.scope, i.key, i.fp, i.status, i.resp || jsonb_build_object('position', v_last[array_position(v_items, i.ord::integer)])
+      FROM unnest(p_idem_scopes, p_idem_keys, p_idem_fingerprints, p_idem_status, p_idem_responses)
+           WITH ORDINALITY AS i(scope, key, fp, status, resp, ord)
+     WHERE i.key IS NOT NULL;
 
-    first_position := v_first;
-    last_position := v_last;
-    RETURN NEXT;
+    RETURN QUERY SELECT * FROM unnest(v_items, v_first, v_last);
 END
 $$;
 

@@ -12,6 +12,8 @@ pub struct Config {
     pub jwt_secret: String,
     pub snapshot_every: i64,
     pub db_pool: u32,
+    /// Concurrent group-commit writers (see event-store's batcher).
+    pub group_commit_flushers: usize,
 }
 
 impl Config {
@@ -38,6 +40,9 @@ impl Config {
             db_pool: var("PRISM_DB_POOL", "32")
                 .parse()
                 .context("PRISM_DB_POOL must be a number")?,
+            group_commit_flushers: var("PRISM_GROUP_COMMIT_WRITERS", "2")
+                .parse()
+                .context("PRISM_GROUP_COMMIT_WRITERS must be a number")?,
         })
     }
 

@@ -72,7 +72,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve_write_api(cfg: &Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
+    let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every)
+        .with_group_commit(cfg.group_commit_flushers, 64);
     let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
     let commands = prism_commands::Commands::new(store, cfg.jwt(), hasher);
     let app = prism_write_api::app(prism_write_api::AppState::new(commands));

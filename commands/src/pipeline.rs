@@ -223,6 +223,27 @@ impl Commands {
         .await
     }
 
+    /// The creation path: a new aggregate under a freshly minted (UUIDv7) id has no history,
+    /// so nothing is loaded; the append expects version 0, and the log's unique sequence
+    /// refuses the (practically impossible) case of an id already in use.
+    pub async fn create<A: Kernel>(
+        &self,
+        ctx: &CommandContext,
+        id: Uuid,
+        tenant: Option<Uuid>,
+        command: A::Command,
+    ) -> Result<Outcome, CommandError> {
+        self.decide(
+            ctx,
+            id,
+            tenant,
+            Loaded::<A>::default(),
+            command,
+            Effects::created(),
+        )
+        .await
+    }
+
     fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
         let every = self.store.snapshot_every();
         if every <= 0 || loaded.version / every == before / every {

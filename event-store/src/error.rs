@@ -32,6 +32,12 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was unreachable for a grouped append.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else that went wrong, as text (shared by every command of a failed group).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl StoreError {
@@ -41,7 +47,17 @@ impl StoreError {
             self,
             StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
+            ) | StoreError::Unavailable(_)
+        )
+    }
+
+    /// True for a failure caused by one command's content rather than by the database.
+    pub fn belongs_to_one_command(&self) -> bool {
+        matches!(
+            self,
+            StoreError::VersionConflict { .. }
+                | StoreError::Taken { .. }
+                | StoreError::DuplicateIdempotencyKey
         )
     }
 }

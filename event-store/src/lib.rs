@@ -11,6 +11,7 @@
 //! an embedded backend can implement the same contract later.
 
 pub mod aggregate;
+mod batcher;
 pub mod db;
 pub mod error;
 pub mod hash;

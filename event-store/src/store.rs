@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use prism_domain::upcast::{self, Upcast};
 
+use crate::batcher::Batcher;
 use crate::hash::{self, Hash, Hashed};
 use crate::horizon::Horizon;
 use crate::model::*;
@@ -30,6 +31,7 @@ pub struct PgEventStore {
     upcasts: Arc<Vec<Upcast>>,
     horizon: Arc<Horizon>,
     snapshot_every: i64,
+    batcher: Option<Batcher>,
 }
 
 /// A snapshot: an aggregate's serialised state at a version.
@@ -57,7 +59,15 @@ impl PgEventStore {
             upcasts: Arc::new(upcast::all()),
             horizon: Arc::new(Horizon::default()),
             snapshot_every,
+            batcher: None,
         }
+    }
+
+    /// Turns on group commit: concurrent appends are written together, up to `max_batch`
+    /// commands per statement, by `flushers` concurrent writers. Needs a Tokio runtime.
+    pub fn with_group_commit(mut self, flushers: usize, max_batch: usize) -> Self {
+        self.batcher = Some(Batcher::spawn(self.pool.clone(), flushers, max_batch));
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -68,8 +78,13 @@ impl PgEventStore {
         self.snapshot_every
     }
 
-    /// Appends one command's events, claims and idempotency record in one statement.
+    /// Appends one command's events, claims and idempotency record atomically. With group
+    /// commit on (the default for servers), concurrent appends share one statement and one
+    /// transaction ([`crate::batcher`]).
     pub async fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
+        if let Some(b) = &self.batcher {
+            return b.submit(batch).await;
+        }
         let mut conn = self.pool.acquire().await?;
         self.append_on(&mut conn, batch).await
     }
@@ -81,55 +96,9 @@ impl PgEventStore {
         conn: &mut PgConnection,
         batch: AppendBatch,
     ) -> Result<Appended, StoreError> {
-        let expected = batch.expected_version;
-        let prepared = prepare(&batch)?;
-        let (claim_scopes, claim_values): (Vec<_>, Vec<_>) = batch
-            .claims
-            .iter()
-            .map(|c| (c.scope.clone(), c.value.clone()))
-            .unzip();
-        let (release_scopes, release_values): (Vec<_>, Vec<_>) = batch
-            .releases
-            .iter()
-            .map(|c| (c.scope.clone(), c.value.clone()))
-            .unzip();
-        let idem = batch.idempotency.as_ref();
-        let row = sqlx::query(
-            "SELECT first_position, last_position FROM prism_append($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
-        )
-        .bind(batch.tenant_id)
-        .bind(&batch.aggregate_type)
-        .bind(batch.aggregate_id)
-        .bind(expected)
-        .bind(&batch.prev_hash[..])
-        .bind(&prepared.ids)
-        .bind(&prepared.types)
-        .bind(&prepared.versions)
-        .bind(&prepared.payloads)
-        .bind(&prepared.metadata)
-        .bind(&prepared.hashes)
-        .bind(prepared.recorded_at)
-        .bind(&claim_scopes)
-        .bind(&claim_values)
-        .bind(&release_scopes)
-        .bind(&release_values)
-        .bind(idem.map(|i| i.scope.as_str()))
-        .bind(idem.map(|i| i.key.as_str()))
-        .bind(idem.map(|i| i.fingerprint.as_str()))
-        .bind(idem.map(|i| i32::from(i.status)))
-        .bind(idem.map(|i| &i.response))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::VersionConflict { .. } => StoreError::VersionConflict { expected },
-            other => other,
-        })?;
-        Ok(Appended {
-            first_position: row.try_get(0)?,
-            last_position: row.try_get(1)?,
-            version: expected + batch.events.len() as i64,
-            last_hash: prepared.last_hash,
-        })
+        let mut out = append_many(conn, std::slice::from_ref(&batch)).await?;
+        out.pop()
+            .ok_or_else(|| StoreError::Failed("the append returned nothing".into()))
     }
 
     /// An aggregate's latest snapshot and the events after it, in one round trip, upcast.
@@ -321,58 +290,159 @@ impl PgEventStore {
     }
 }
 
-struct Prepared {
-    ids: Vec<Uuid>,
+/// The parallel arrays `prism_append` takes, for one or more commands.
+#[derive(Default)]
+struct Columns {
+    tenants: Vec<Option<Uuid>>,
     types: Vec<String>,
-    versions: Vec<i32>,
-    payloads: Vec<Value>,
-    metadata: Vec<Value>,
-    hashes: Vec<Vec<u8>>,
-    recorded_at: DateTime<Utc>,
-    last_hash: Hash,
+    ids: Vec<Uuid>,
+    expected: Vec<i64>,
+    prev_hashes: Vec<Vec<u8>>,
+    idem_scopes: Vec<Option<String>>,
+    idem_keys: Vec<Option<String>>,
+    idem_fingerprints: Vec<Option<String>>,
+    idem_status: Vec<Option<i32>>,
+    idem_responses: Vec<Option<Value>>,
+    e_item: Vec<i32>,
+    e_ids: Vec<Uuid>,
+    e_types: Vec<String>,
+    e_versions: Vec<i32>,
+    e_payloads: Vec<Value>,
+    e_metadata: Vec<Value>,
+    e_hashes: Vec<Vec<u8>>,
+    e_sequences: Vec<i64>,
+    e_recorded_at: Vec<DateTime<Utc>>,
+    c_item: Vec<i32>,
+    c_scopes: Vec<String>,
+    c_values: Vec<String>,
+    r_item: Vec<i32>,
+    r_scopes: Vec<String>,
+    r_values: Vec<String>,
 }
 
-/// Gives each event its id and chains its hash.
-fn prepare(batch: &AppendBatch) -> Result<Prepared, StoreError> {
-    let recorded_at = Utc::now().trunc_subsecs(6);
-    let metadata = serde_json::to_value(&batch.metadata)?;
-    let mut prev = batch.prev_hash;
-    let mut p = Prepared {
-        ids: Vec::with_capacity(batch.events.len()),
-        types: Vec::with_capacity(batch.events.len()),
-        versions: Vec::with_capacity(batch.events.len()),
-        payloads: Vec::with_capacity(batch.events.len()),
-        metadata: Vec::with_capacity(batch.events.len()),
-        hashes: Vec::with_capacity(batch.events.len()),
-        recorded_at,
-        last_hash: prev,
-    };
-    for (i, e) in batch.events.iter().enumerate() {
-        let id = Uuid::now_v7();
-        prev = hash::chain(
-            &prev,
-            &Hashed {
-                event_id: id,
-                tenant_id: batch.tenant_id,
-                aggregate_type: &batch.aggregate_type,
-                aggregate_id: batch.aggregate_id,
-                sequence: batch.expected_version + 1 + i as i64,
-                event_type: &e.event_type,
-                event_version: e.event_version,
-                payload: &e.payload,
-                metadata: &metadata,
-                recorded_at,
-            },
-        );
-        p.ids.push(id);
-        p.types.push(e.event_type.clone());
-        p.versions.push(e.event_version);
-        p.payloads.push(e.payload.clone());
-        p.metadata.push(metadata.clone());
-        p.hashes.push(prev.to_vec());
+impl Columns {
+    /// Adds one command: gives each event its id and chains its hash. Returns the last hash.
+    fn push(&mut self, item: i32, batch: &AppendBatch) -> Result<Hash, StoreError> {
+        let recorded_at = Utc::now().trunc_subsecs(6);
+        let metadata = serde_json::to_value(&batch.metadata)?;
+        let mut prev = batch.prev_hash;
+        for (i, e) in batch.events.iter().enumerate() {
+            let id = Uuid::now_v7();
+            let sequence = batch.expected_version + 1 + i as i64;
+            prev = hash::chain(
+                &prev,
+                &Hashed {
+                    event_id: id,
+                    tenant_id: batch.tenant_id,
+                    aggregate_type: &batch.aggregate_type,
+                    aggregate_id: batch.aggregate_id,
+                    sequence,
+                    event_type: &e.event_type,
+                    event_version: e.event_version,
+                    payload: &e.payload,
+                    metadata: &metadata,
+                    recorded_at,
+                },
+            );
+            self.e_item.push(item);
+            self.e_ids.push(id);
+            self.e_types.push(e.event_type.clone());
+            self.e_versions.push(e.event_version);
+            self.e_payloads.push(e.payload.clone());
+            self.e_metadata.push(metadata.clone());
+            self.e_hashes.push(prev.to_vec());
+            self.e_sequences.push(sequence);
+            self.e_recorded_at.push(recorded_at);
+        }
+        self.tenants.push(batch.tenant_id);
+        self.types.push(batch.aggregate_type.clone());
+        self.ids.push(batch.aggregate_id);
+        self.expected.push(batch.expected_version);
+        self.prev_hashes.push(batch.prev_hash.to_vec());
+        let idem = batch.idempotency.as_ref();
+        self.idem_scopes.push(idem.map(|i| i.scope.clone()));
+        self.idem_keys.push(idem.map(|i| i.key.clone()));
+        self.idem_fingerprints
+            .push(idem.map(|i| i.fingerprint.clone()));
+        self.idem_status.push(idem.map(|i| i32::from(i.status)));
+        self.idem_responses.push(idem.map(|i| i.response.clone()));
+        for c in &batch.claims {
+            self.c_item.push(item);
+            self.c_scopes.push(c.scope.clone());
+            self.c_values.push(c.value.clone());
+        }
+        for r in &batch.releases {
+            self.r_item.push(item);
+            self.r_scopes.push(r.scope.clone());
+            self.r_values.push(r.value.clone());
+        }
+        Ok(prev)
     }
-    p.last_hash = prev;
-    Ok(p)
+}
+
+/// Appends several commands' events in one statement (one transaction unless the caller's
+/// connection is in one). All or nothing: any conflict fails the whole call.
+pub(crate) async fn append_many(
+    conn: &mut PgConnection,
+    batches: &[AppendBatch],
+) -> Result<Vec<Appended>, StoreError> {
+    let mut cols = Columns::default();
+    let mut hashes = Vec::with_capacity(batches.len());
+    for (i, b) in batches.iter().enumerate() {
+        hashes.push(cols.push(i as i32 + 1, b)?);
+    }
+    let rows: Vec<(i32, i64, i64)> = sqlx::query_as(
+        "SELECT item, first_position, last_position FROM prism_append(
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+    )
+    .bind(&cols.tenants)
+    .bind(&cols.types)
+    .bind(&cols.ids)
+    .bind(&cols.expected)
+    .bind(&cols.prev_hashes)
+    .bind(&cols.idem_scopes)
+    .bind(&cols.idem_keys)
+    .bind(&cols.idem_fingerprints)
+    .bind(&cols.idem_status)
+    .bind(&cols.idem_responses)
+    .bind(&cols.e_item)
+    .bind(&cols.e_ids)
+    .bind(&cols.e_types)
+    .bind(&cols.e_versions)
+    .bind(&cols.e_payloads)
+    .bind(&cols.e_metadata)
+    .bind(&cols.e_hashes)
+    .bind(&cols.e_sequences)
+    .bind(&cols.e_recorded_at)
+    .bind(&cols.c_item)
+    .bind(&cols.c_scopes)
+    .bind(&cols.c_values)
+    .bind(&cols.r_item)
+    .bind(&cols.r_scopes)
+    .bind(&cols.r_values)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::VersionConflict { .. } if batches.len() == 1 => {
+            StoreError::VersionConflict { expected: batches[0].expected_version }
+        }
+        other => other,
+    })?;
+    let mut out = Vec::with_capacity(batches.len());
+    for (i, b) in batches.iter().enumerate() {
+        let (_, first, last) = rows
+            .iter()
+            .find(|(item, _, _)| *item == i as i32 + 1)
+            .copied()
+            .ok_or_else(|| StoreError::Failed(format!("no positions for item {}", i + 1)))?;
+        out.push(Appended {
+            first_position: first,
+            last_position: last,
+            version: b.expected_version + b.events.len() as i64,
+            last_hash: hashes[i],
+        });
+    }
+    Ok(out)
 }
 
 fn envelope(row: &PgRow) -> Result<StoredEvent, StoreError> {

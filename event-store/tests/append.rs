@@ -262,3 +262,47 @@ async fn the_hash_chain_catches_a_changed_payload(pool: PgPool) {
         Some(2)
     );
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn group_commit_keeps_one_commands_conflict_from_failing_the_others(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0).with_group_commit(1, 64);
+    let taken = Uuid::now_v7();
+    let mut first = batch(taken, 0, GENESIS, &[created(taken)]);
+    first.claims = vec![Claim::new("email", "taken@example.com")];
+    store.append(first).await.expect("claim");
+    // Many commands at once; one of them claims a taken email, one appends at a stale version.
+    let ids: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
+    let mut batches: Vec<AppendBatch> = ids
+        .iter()
+        .map(|id| batch(*id, 0, GENESIS, &[created(*id)]))
+        .collect();
+    batches[7].claims = vec![Claim::new("email", "taken@example.com")];
+    batches[20] = batch(taken, 0, GENESIS, &[created(taken)]);
+    let results = futures::future::join_all(batches.into_iter().map(|b| store.append(b))).await;
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            7 => assert!(
+                matches!(r, Err(StoreError::Taken { scope }) if scope == "email"),
+                "{r:?}"
+            ),
+            20 => assert!(
+                matches!(r, Err(StoreError::VersionConflict { .. })),
+                "{r:?}"
+            ),
+            _ => assert!(r.is_ok(), "command {i} failed: {r:?}"),
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let n = store.load_raw("doc", *id).await.expect("raw").len();
+        assert_eq!(n, usize::from(i != 7 && i != 20), "doc {i}");
+    }
+    // Positions are distinct and each command's own.
+    let mut positions: Vec<i64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|a| a.last_position)
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 38);
+}

@@ -35,7 +35,19 @@ fn one_event(id: Uuid) -> AppendBatch {
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
-    let store = PgEventStore::new(pool.clone(), 0);
+    no_skip(PgEventStore::new(pool.clone(), 0), pool).await;
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_checkpointing_reader_never_skips_an_event_with_group_commit(pool: PgPool) {
+    no_skip(
+        PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64),
+        pool,
+    )
+    .await;
+}
+
+async fn no_skip(store: PgEventStore, pool: PgPool) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     // The reader: tails the log from a checkpoint, as the relay and projectors do.

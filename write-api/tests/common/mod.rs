@@ -74,7 +74,7 @@ pub struct User {
 
 impl TestApp {
     pub fn new(pool: PgPool) -> Self {
-        let store = PgEventStore::new(pool.clone(), 3);
+        let store = PgEventStore::new(pool.clone(), 3).with_group_commit(2, 64);
         // Cheap argon2 parameters: the tests check behaviour, not hash strength.
         let hasher = PasswordHasherId::new(1024, 1).expect("argon2 params");
         let commands = Commands::new(store, Jwt::new(SECRET, Jwt::DEFAULT_TTL), hasher);

@@ -1,0 +1,149 @@
+//! The write API over HTTP: the real binary on a fresh database, loaded at N connections.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::drive::{drive, Run};
+use crate::kernel::pool;
+
+pub async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
+    let admin = pool(&format!("{server}/postgres"), 1)
+        .await
+        .context("connecting to postgres")?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    Ok(format!("{server}/{name}"))
+}
+
+/// Starts the write API binary on a free port; answers the child and its address.
+fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
+    let status = Command::new(bin)
+        .arg("migrate")
+        .env("PRISM_DATABASE_URL", db_url)
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "prism migrate failed");
+    let mut child = Command::new(bin)
+        .arg("write-api")
+        .env("PRISM_DATABASE_URL", db_url)
+        .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
+        .env("PRISM_JWT_SECRET", "bench-secret-bench-secret-bench-secret")
+        .env("RUST_LOG", "warn,prism=info")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                let _ = tx.send(
+                    addr.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .context("write api did not start")?;
+    Ok((child, addr))
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+pub async fn run_http(
+    bin: &str,
+    server: &str,
+    connections: usize,
+    secs: u64,
+) -> anyhow::Result<(Run, f64)> {
+    let db = fresh_database(server, "prism_bench_http").await?;
+    let (mut child, addr) = spawn_write_api(bin, &db)?;
+    let base = format!("http://{addr}");
+    let c = reqwest::Client::new();
+    let reg: Value = c
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = reg["access_token"].as_str().context("no token")?.to_owned();
+    let ws: Value = c
+        .post(format!("{base}/v1/workspaces"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ws = ws["id"].as_str().context("no workspace")?.to_owned();
+    let ch: Value = c
+        .post(format!("{base}/v1/workspaces/{ws}/channels"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "load"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = Arc::new(format!(
+        "{base}/v1/channels/{}/messages",
+        ch["id"].as_str().context("no channel")?
+    ));
+    let token = Arc::new(format!("Bearer {token}"));
+    // One client per connection, as a load tool would hold them.
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
+        (0..connections)
+            .map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build())
+            .collect::<Result<_, _>>()?,
+    );
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
+    let run = drive(connections, secs, move || {
+        let (url, token, clients, next) =
+            (url.clone(), token.clone(), clients.clone(), next.clone());
+        async move {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % clients.len();
+            let res = clients[i]
+                .post(url.as_str())
+                .header("authorization", token.as_str())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            matches!(res, Ok(r) if r.status().as_u16() == 201)
+        }
+    })
+    .await;
+    let rss = peak_rss_mb(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    Ok((run, rss))
+}
