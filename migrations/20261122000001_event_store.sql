@@ -70,14 +70,15 @@ INSERT INTO store_identity (store_id) VALUES (gen_random_uuid());
 -- event-store/src/horizon.rs for why `max(global_position)` is not safe to read up to.
 --
 -- Items are numbered from 1; `e_item`, `c_item` and `r_item` say which item an event, a claim
--- or a release belongs to.
+-- or a release belongs to. Guards (`g_*`) are checked for the whole call.
 CREATE FUNCTION prism_append(
     p_tenants uuid[], p_types text[], p_ids uuid[], p_expected bigint[], p_prev_hashes bytea[],
     p_idem_scopes text[], p_idem_keys text[], p_idem_fingerprints text[], p_idem_status integer[], p_idem_responses jsonb[],
     e_item integer[], e_ids uuid[], e_types text[], e_versions integer[], e_payloads jsonb[], e_metadata jsonb[],
     e_hashes bytea[], e_sequences bigint[], e_recorded_at timestamptz[],
     c_item integer[], c_scopes text[], c_values text[],
-    r_item integer[], r_scopes text[], r_values text[]
+    r_item integer[], r_scopes text[], r_values text[],
+    g_types text[], g_ids uuid[], g_versions bigint[]
 ) RETURNS TABLE (item integer, first_position bigint, last_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -100,6 +101,16 @@ BEGIN
                           AND e.sequence = i.expected AND e.hash = i.prev);
     IF v_bad > 0 THEN
         RAISE EXCEPTION 'an expected version does not match the log' USING ERRCODE = 'PR002';
+    END IF;
+
+    -- Guards: the other aggregates a command was decided on (the workspace whose member list
+    -- authorized it, the channel it posts to) must not have moved since they were read. This
+    -- lets the application decide on cached state without a round trip to check freshness.
+    IF cardinality(g_ids) > 0 AND EXISTS (
+        SELECT 1 FROM unnest(g_types, g_ids, g_versions) AS g(typ, id, ver)
+         WHERE EXISTS (SELECT 1 FROM events e
+                        WHERE e.aggregate_type = g.typ AND e.aggregate_id = g.id AND e.sequence > g.ver)) THEN
+        RAISE EXCEPTION 'an aggregate the command was decided on has changed' USING ERRCODE = 'PR003';
     END IF;
 
     WITH ins AS (

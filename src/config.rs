@@ -23,15 +23,14 @@ impl Config {
             Ok(s) if s.len() >= 32 => s,
             Ok(_) => anyhow::bail!("PRISM_JWT_SECRET must be at least 32 characters"),
             Err(_) => {
-                tracing::warn!("PRISM_JWT_SECRET is not set: using the built-in development secret. NEVER do this in production");
+                tracing::warn!(
+                    "PRISM_JWT_SECRET is not set: using the built-in development secret. NEVER do this in production"
+                );
                 DEV_JWT_SECRET.to_owned()
             }
         };
         Ok(Self {
-            database_url: var(
-                "PRISM_DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/prism",
-            ),
+            database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             jwt_secret,
             snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100")
@@ -58,12 +57,8 @@ impl Config {
             prism_event_store::db::connect(&self.database_url, self.db_pool),
         )
         .await
-        .map_err(|_| {
-            anyhow::anyhow!("timed out connecting to PostgreSQL at {shown} (PRISM_DATABASE_URL)")
-        })?
-        .map_err(|e| {
-            anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}")
-        })?;
+        .map_err(|_| anyhow::anyhow!("timed out connecting to PostgreSQL at {shown} (PRISM_DATABASE_URL)"))?
+        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}"))?;
         Ok(pool)
     }
 }

@@ -33,9 +33,7 @@ enum Command {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         // Colours only for a person at a terminal; plain text for pipes and log collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
@@ -72,8 +70,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve_write_api(cfg: &Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every)
-        .with_group_commit(cfg.group_commit_flushers, 64);
+    let store =
+        prism_event_store::PgEventStore::new(pool, cfg.snapshot_every).with_group_commit(cfg.group_commit_flushers, 64);
     let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
     let commands = prism_commands::Commands::new(store, cfg.jwt(), hasher);
     let app = prism_write_api::app(prism_write_api::AppState::new(commands));

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 fn base_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn database_url(name: &str) -> String {
@@ -35,12 +34,7 @@ fn spawn_prism(db: &str) -> (Child, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(
-                    addr.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
             }
         }
     });
@@ -50,12 +44,7 @@ fn spawn_prism(db: &str) -> (Child, String) {
     (child, addr)
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
     let mut req = client.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -91,20 +80,11 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     .await;
     assert_eq!(s, 201, "{reg}");
     let token = reg["access_token"].as_str().expect("token").to_owned();
-    let (s, ws) = post(
-        &c,
-        url("/v1/workspaces"),
-        Some(&token),
-        json!({"name": "Acme"}),
-    )
-    .await;
+    let (s, ws) = post(&c, url("/v1/workspaces"), Some(&token), json!({"name": "Acme"})).await;
     assert_eq!(s, 201, "{ws}");
     let (s, ch) = post(
         &c,
-        url(&format!(
-            "/v1/workspaces/{}/channels",
-            ws["id"].as_str().expect("id")
-        )),
+        url(&format!("/v1/workspaces/{}/channels", ws["id"].as_str().expect("id"))),
         Some(&token),
         json!({"name": "general"}),
     )
@@ -112,19 +92,14 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     assert_eq!(s, 201, "{ch}");
     let (s, msg) = post(
         &c,
-        url(&format!(
-            "/v1/channels/{}/messages",
-            ch["id"].as_str().expect("id")
-        )),
+        url(&format!("/v1/channels/{}/messages", ch["id"].as_str().expect("id"))),
         Some(&token),
         json!({"body": "hello"}),
     )
     .await;
     assert_eq!(s, 201, "{msg}");
     assert_eq!(msg["version"], 1);
-    assert!(
-        msg["position"].as_i64().expect("position") > ws["position"].as_i64().expect("position")
-    );
+    assert!(msg["position"].as_i64().expect("position") > ws["position"].as_i64().expect("position"));
 
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")
@@ -145,9 +120,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     };
     assert!(exit.success(), "prism exited with {exit}");
 
-    let admin = sqlx::PgPool::connect(&base_url())
-        .await
-        .expect("admin connection");
+    let admin = sqlx::PgPool::connect(&base_url()).await.expect("admin connection");
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&admin)
         .await;
@@ -157,10 +130,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
 fn an_unreachable_postgres_is_one_clear_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_prism"))
         .arg("migrate")
-        .env(
-            "PRISM_DATABASE_URL",
-            "postgres://postgres:hunter2@127.0.0.1:1/prism",
-        )
+        .env("PRISM_DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/prism")
         .output()
         .expect("run prism");
     assert_eq!(out.status.code(), Some(1));
@@ -168,9 +138,7 @@ fn an_unreachable_postgres_is_one_clear_line() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
-        lines[0].starts_with(
-            "error: cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/prism"
-        ),
+        lines[0].starts_with("error: cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/prism"),
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");

@@ -7,14 +7,10 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
-use jsonwebtoken::{
-    decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation,
-};
+use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -89,13 +85,10 @@ impl Jwt {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let data =
-            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-                match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
-                    _ => AuthError::Invalid,
-                }
-            })?;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid,
+        })?;
         if data.claims.typ != "access" {
             return Err(AuthError::Invalid);
         }
@@ -145,10 +138,7 @@ impl PasswordHasherId {
         let Ok(parsed) = PasswordHash::new(target) else {
             return false;
         };
-        let ok = self
-            .argon()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = self.argon().verify_password(password.as_bytes(), &parsed).is_ok();
         ok && stored.is_some()
     }
 }

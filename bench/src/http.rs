@@ -17,9 +17,7 @@ pub async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> 
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&admin)
         .await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     Ok(format!("{server}/{name}"))
 }
 
@@ -43,17 +41,9 @@ fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(
-                    addr.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
             }
         }
     });
@@ -76,12 +66,7 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-pub async fn run_http(
-    bin: &str,
-    server: &str,
-    connections: usize,
-    secs: u64,
-) -> anyhow::Result<(Run, f64)> {
+pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<(Run, f64)> {
     let db = fresh_database(server, "prism_bench_http").await?;
     let (mut child, addr) = spawn_write_api(bin, &db)?;
     let base = format!("http://{addr}");
@@ -125,8 +110,7 @@ pub async fn run_http(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
     let run = drive(connections, secs, move || {
-        let (url, token, clients, next) =
-            (url.clone(), token.clone(), clients.clone(), next.clone());
+        let (url, token, clients, next) = (url.clone(), token.clone(), clients.clone(), next.clone());
         async move {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % clients.len();
             let res = clients[i]
@@ -141,9 +125,7 @@ pub async fn run_http(
     })
     .await;
     let rss = peak_rss_mb(child.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     Ok((run, rss))
 }

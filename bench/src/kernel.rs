@@ -52,18 +52,12 @@ fn doc_update(n: usize) -> DocCommand {
         actor: UserId(uuid::Uuid::nil()),
         role: Some(Role::Member),
         title: None,
-        body: Some(valid(DocBody::parse(&format!(
-            "revision {n} of a short body"
-        )))),
+        body: Some(valid(DocBody::parse(&format!("revision {n} of a short body")))),
     }
 }
 
 fn doc_ids(writers: usize) -> Arc<Vec<DocId>> {
-    Arc::new(
-        (0..writers * DOCS_PER_WRITER)
-            .map(|_| DocId::new())
-            .collect(),
-    )
+    Arc::new((0..writers * DOCS_PER_WRITER).map(|_| DocId::new()).collect())
 }
 
 /// Stock postgres-es 0.5: cqrs-es's `CqrsFramework`, no snapshots. Every command loads the
@@ -114,9 +108,7 @@ pub async fn ours(url: &str, writers: usize, secs: u64, w: Workload) -> anyhow::
     let docs = doc_ids(writers);
     if w == Workload::Update {
         for id in docs.iter() {
-            commands
-                .create::<Doc>(&ctx, id.0, None, doc_create(*id))
-                .await?;
+            commands.create::<Doc>(&ctx, id.0, None, doc_create(*id)).await?;
         }
     }
     let n = Arc::new(AtomicUsize::new(0));
@@ -126,18 +118,12 @@ pub async fn ours(url: &str, writers: usize, secs: u64, w: Workload) -> anyhow::
             match w {
                 Workload::Create => {
                     let id = DocId::new();
-                    commands
-                        .create::<Doc>(&ctx, id.0, None, doc_create(id))
-                        .await
-                        .is_ok()
+                    commands.create::<Doc>(&ctx, id.0, None, doc_create(id)).await.is_ok()
                 }
                 Workload::Update => {
                     let i = n.fetch_add(1, Ordering::Relaxed);
                     let id = docs[i % docs.len()];
-                    commands
-                        .execute::<Doc>(&ctx, id.0, None, doc_update(i))
-                        .await
-                        .is_ok()
+                    commands.execute::<Doc>(&ctx, id.0, None, doc_update(i)).await.is_ok()
                 }
             }
         }

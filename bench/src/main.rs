@@ -65,10 +65,7 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query(ddl).execute(&setup).await?;
     }
     let mut out = serde_json::Map::new();
-    for (w, tag, name) in [
-        (Workload::Create, "", "create"),
-        (Workload::Update, "upd_", "update"),
-    ] {
+    for (w, tag, name) in [(Workload::Create, "", "create"), (Workload::Update, "upd_", "update")] {
         for writers in [16usize, 64] {
             let p = kernel::pges(&url, writers, a.seconds, w).await?;
             println!("{}", p.line(&format!("{name} pges {writers} writers")));
@@ -76,10 +73,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", o.line(&format!("{name} ours {writers} writers")));
             out.insert(format!("pges_{tag}{writers}"), json!(p.per_sec.round()));
             out.insert(format!("ours_{tag}{writers}"), json!(o.per_sec.round()));
-            out.insert(
-                format!("ratio_{tag}{writers}"),
-                round2(o.per_sec / p.per_sec),
-            );
+            out.insert(format!("ratio_{tag}{writers}"), round2(o.per_sec / p.per_sec));
             out.insert(format!("pges_{tag}p99_ms_{writers}"), round2(p.p99_ms));
             out.insert(format!("ours_{tag}p99_ms_{writers}"), round2(o.p99_ms));
         }

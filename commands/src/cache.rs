@@ -43,4 +43,8 @@ impl AggregateCache {
     pub fn evict<A: Aggregate>(&self, id: Uuid) {
         self.inner.remove(&(A::TYPE, id));
     }
+
+    pub fn evict_key(&self, aggregate_type: &'static str, id: Uuid) {
+        self.inner.remove(&(aggregate_type, id));
+    }
 }

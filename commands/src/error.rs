@@ -37,12 +37,10 @@ pub enum CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::VersionConflict { .. } => CommandError::Conflict,
+            StoreError::VersionConflict { .. } | StoreError::GuardMoved => CommandError::Conflict,
             StoreError::Taken { scope } => CommandError::Taken(match scope.as_str() {
                 "email" => "an account with this email already exists".into(),
-                s if s.starts_with("channel_name") => {
-                    "a channel with this name already exists in the workspace".into()
-                }
+                s if s.starts_with("channel_name") => "a channel with this name already exists in the workspace".into(),
                 s => format!("{s} is already taken"),
             }),
             StoreError::DuplicateIdempotencyKey => CommandError::DuplicateRequest,

@@ -13,13 +13,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn new(
-        status: u16,
-        id: Uuid,
-        position: i64,
-        version: i64,
-        extra: Map<String, Value>,
-    ) -> Self {
+    pub fn new(status: u16, id: Uuid, position: i64, version: i64, extra: Map<String, Value>) -> Self {
         let mut body = json!({"id": id, "position": position, "version": version});
         if let Value::Object(m) = &mut body {
             m.extend(extra);
@@ -31,21 +25,12 @@ impl Outcome {
         }
     }
     pub fn position(&self) -> i64 {
-        self.body
-            .get("position")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
+        self.body.get("position").and_then(Value::as_i64).unwrap_or(0)
     }
     pub fn version(&self) -> i64 {
-        self.body
-            .get("version")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
+        self.body.get("version").and_then(Value::as_i64).unwrap_or(0)
     }
     pub fn id(&self) -> Option<Uuid> {
-        self.body
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
+        self.body.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok())
     }
 }

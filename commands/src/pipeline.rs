@@ -7,9 +7,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use prism_domain::event::{to_parts, KernelEvent};
 use prism_domain::DomainError;
-use prism_event_store::{
-    AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, NewEvent, StoreError,
-};
+use prism_event_store::Guard as StoreGuard;
+use prism_event_store::{AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, NewEvent, StoreError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -27,6 +26,25 @@ pub struct Effects {
     pub status: Option<u16>,
     /// Extra answer fields (e.g. `join_code`).
     pub extra: Map<String, Value>,
+    /// The other aggregates the command was decided on, at the versions read ([`guard`]).
+    pub guards: Vec<Guard>,
+}
+
+/// Another aggregate a decision rested on (type, id, version read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    pub aggregate_type: &'static str,
+    pub id: Uuid,
+    pub version: i64,
+}
+
+/// A guard on `loaded`: the append fails if it changes before the command commits.
+pub fn guard<A: Aggregate>(id: Uuid, loaded: &Loaded<A>) -> Guard {
+    Guard {
+        aggregate_type: A::TYPE,
+        id,
+        version: loaded.version,
+    }
 }
 
 impl Effects {
@@ -40,17 +58,15 @@ impl Effects {
         self.extra.insert(key.into(), value.into());
         self
     }
+    pub fn guarded(mut self, guards: impl IntoIterator<Item = Guard>) -> Self {
+        self.guards.extend(guards);
+        self
+    }
 }
 
 /// Aggregates the pipeline can run: the domain's, with its one error type and no services.
-pub trait Kernel:
-    Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static
-{
-}
-impl<A> Kernel for A where
-    A: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static
-{
-}
+pub trait Kernel: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
+impl<A> Kernel for A where A: Aggregate<Error = DomainError, Services = (), Event: KernelEvent> + Clone + 'static {}
 
 impl Commands {
     /// Loads an aggregate, from the cache when it is there (it may be stale: fine for the
@@ -66,22 +82,6 @@ impl Commands {
         Ok(loaded)
     }
 
-    /// Loads an aggregate and makes sure it is current: for aggregates a command only reads to
-    /// authorize (a workspace's members), where no expected version would catch staleness.
-    pub async fn load_fresh<A: Kernel>(&self, id: Uuid) -> Result<Loaded<A>, CommandError> {
-        match self.cache.get::<A>(id) {
-            Some(mut hit) => {
-                let before = hit.version;
-                self.store.catch_up(id, &mut hit).await?;
-                if hit.version != before {
-                    self.cache.put(id, hit.clone());
-                }
-                Ok(hit)
-            }
-            None => self.load::<A>(id).await,
-        }
-    }
-
     /// Handles `command` on `loaded` and appends what it decided. No events: a no-op answer
     /// with the current version.
     pub async fn decide<A: Kernel>(
@@ -93,8 +93,7 @@ impl Commands {
         command: A::Command,
         effects: Effects,
     ) -> Result<Outcome, CommandError> {
-        self.decide_on(None, ctx, id, tenant, loaded, command, effects)
-            .await
+        self.decide_on(None, ctx, id, tenant, loaded, command, effects).await
     }
 
     /// [`decide`](Self::decide) on a caller's connection (inside the caller's transaction, for
@@ -174,6 +173,15 @@ impl Commands {
             },
             claims: effects.claims,
             releases: effects.releases,
+            guards: effects
+                .guards
+                .iter()
+                .map(|g| StoreGuard {
+                    aggregate_type: g.aggregate_type.to_owned(),
+                    aggregate_id: g.id,
+                    version: g.version,
+                })
+                .collect(),
             idempotency,
         };
         let result = match conn {
@@ -183,8 +191,15 @@ impl Commands {
         let appended = match result {
             Ok(a) => a,
             Err(e) => {
-                if matches!(e, StoreError::VersionConflict { .. }) {
-                    self.cache.evict::<A>(id);
+                match e {
+                    StoreError::VersionConflict { .. } => self.cache.evict::<A>(id),
+                    // Reload what moved (we do not know which guard it was) on the retry.
+                    StoreError::GuardMoved => {
+                        for g in &effects.guards {
+                            self.cache.evict_key(g.aggregate_type, g.id);
+                        }
+                    }
+                    _ => {}
                 }
                 return Err(e.into());
             }
@@ -215,7 +230,7 @@ impl Commands {
     where
         A::Command: Clone,
     {
-        self.retrying(ctx, id, || async {
+        self.retrying(ctx, Some(id), || async {
             let loaded = self.load::<A>(id).await?;
             self.decide(ctx, id, tenant, loaded, command.clone(), Effects::default())
                 .await
@@ -233,15 +248,8 @@ impl Commands {
         tenant: Option<Uuid>,
         command: A::Command,
     ) -> Result<Outcome, CommandError> {
-        self.decide(
-            ctx,
-            id,
-            tenant,
-            Loaded::<A>::default(),
-            command,
-            Effects::created(),
-        )
-        .await
+        self.decide(ctx, id, tenant, Loaded::<A>::default(), command, Effects::created())
+            .await
     }
 
     fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
@@ -263,31 +271,31 @@ impl Commands {
     /// decides on), at most [`MAX_ATTEMPTS`] times; with `If-Match` the client decides, so
     /// there is no retry.
     ///
-    /// Commands on one aggregate within this process take turns (a striped lock): a hot
-    /// message with many reactions queues instead of conflicting. Conflicts then come only
-    /// from other processes, and a jittered backoff keeps those from colliding again.
+    /// Commands on one aggregate within this process take turns (a striped lock on `key`): a
+    /// hot message with many reactions queues instead of conflicting. Conflicts then come only
+    /// from other processes or from a guard that moved, and a jittered backoff keeps those
+    /// from colliding again. Creations pass no key: their aggregate is new, nobody else has it.
     pub async fn retrying<F, Fut>(
         &self,
         ctx: &CommandContext,
-        key: Uuid,
+        key: Option<Uuid>,
         attempt: F,
     ) -> Result<Outcome, CommandError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
     {
-        let tries = if ctx.if_match.is_some() {
-            1
-        } else {
-            MAX_ATTEMPTS
-        };
+        let tries = if ctx.if_match.is_some() { 1 } else { MAX_ATTEMPTS };
         let mut last = CommandError::Conflict;
         for n in 0..tries {
             if n > 0 {
                 let jitter = rand::random::<u64>() % (2 << n);
                 tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
             }
-            let _turn = self.locks.lock(key).await;
+            let _turn = match key {
+                Some(k) => Some(self.locks.lock(k).await),
+                None => None,
+            };
             match attempt().await {
                 Err(CommandError::Conflict) => last = CommandError::Conflict,
                 other => return other,
@@ -302,11 +310,7 @@ impl Commands {
 
     /// Honors `Idempotency-Key`: a repeat returns the stored first answer and appends nothing;
     /// the key with another request is refused.
-    pub async fn idempotent<F, Fut>(
-        &self,
-        ctx: &CommandContext,
-        run: F,
-    ) -> Result<Outcome, CommandError>
+    pub async fn idempotent<F, Fut>(&self, ctx: &CommandContext, run: F) -> Result<Outcome, CommandError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
@@ -320,22 +324,18 @@ impl Commands {
         }
         match run().await {
             // A concurrent twin committed first: answer what it answered.
-            Err(
-                CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_),
-            ) if self.replay(&scope, key, fingerprint).await?.is_some() => self
-                .replay(&scope, key, fingerprint)
-                .await?
-                .ok_or(CommandError::Conflict),
+            Err(CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))
+                if self.replay(&scope, key, fingerprint).await?.is_some() =>
+            {
+                self.replay(&scope, key, fingerprint)
+                    .await?
+                    .ok_or(CommandError::Conflict)
+            }
             other => other,
         }
     }
 
-    async fn replay(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-    ) -> Result<Option<Outcome>, CommandError> {
+    async fn replay(&self, scope: &str, key: &str, fingerprint: &str) -> Result<Option<Outcome>, CommandError> {
         match self.store.idempotent_response(scope, key).await? {
             Some(s) if s.fingerprint != fingerprint => Err(CommandError::IdempotencyKeyReused),
             Some(s) => Ok(Some(Outcome {

@@ -6,10 +6,7 @@
 pub enum DomainError {
     /// A value failed validation (bad email, empty name, body too long). → 422
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     /// The thing does not exist, or the caller may not know it exists. → 404
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -24,18 +24,12 @@ pub fn to_parts<E: Serialize>(event: &E) -> Result<(String, Value), serde_json::
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| serde::ser::Error::custom("event enums must be tagged with `type`"))?;
-    let data = v
-        .get_mut("data")
-        .map(Value::take)
-        .unwrap_or_else(|| json!({}));
+    let data = v.get_mut("data").map(Value::take).unwrap_or_else(|| json!({}));
     Ok((ty, data))
 }
 
 /// Rebuilds an event from its dotted type name and (already upcast) payload.
-pub fn from_parts<E: DeserializeOwned>(
-    event_type: &str,
-    payload: Value,
-) -> Result<E, serde_json::Error> {
+pub fn from_parts<E: DeserializeOwned>(event_type: &str, payload: Value) -> Result<E, serde_json::Error> {
     serde_json::from_value(json!({"type": event_type, "data": payload}))
 }
 

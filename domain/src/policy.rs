@@ -28,10 +28,7 @@ impl Role {
             "member" => Ok(Self::Member),
             "admin" => Ok(Self::Admin),
             "owner" => Ok(Self::Owner),
-            _ => Err(DomainError::invalid(
-                "role",
-                "must be one of owner, admin, member",
-            )),
+            _ => Err(DomainError::invalid("role", "must be one of owner, admin, member")),
         }
     }
     pub fn as_str(&self) -> &'static str {
@@ -66,8 +63,8 @@ impl Action {
         use Action::*;
         match self {
             View | PostMessage | React | WriteDocs | StartConversation => Role::Member,
-            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | RenameWorkspace
-            | RotateJoinCode | ViewAudit => Role::Admin,
+            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | RenameWorkspace | RotateJoinCode
+            | ViewAudit => Role::Admin,
             DeleteWorkspace | GrantOwner => Role::Owner,
         }
     }

@@ -33,12 +33,7 @@ fn message_created_v1_to_v2(mut v: Value) -> Value {
 }
 
 /// Lifts `payload` from `version` to the newest version known for `event_type`.
-pub fn upcast(
-    event_type: &str,
-    mut version: i32,
-    mut payload: Value,
-    upcasts: &[Upcast],
-) -> (i32, Value) {
+pub fn upcast(event_type: &str, mut version: i32, mut payload: Value, upcasts: &[Upcast]) -> (i32, Value) {
     while let Some(u) = upcasts
         .iter()
         .find(|u| u.event_type == event_type && u.from_version == version)
@@ -56,17 +51,9 @@ mod tests {
 
     #[test]
     fn message_created_v1_is_lifted() {
-        let (v, p) = upcast(
-            "message.created",
-            1,
-            json!({"text": "hi", "author_id": "a"}),
-            &all(),
-        );
+        let (v, p) = upcast("message.created", 1, json!({"text": "hi", "author_id": "a"}), &all());
         assert_eq!(v, 2);
-        assert_eq!(
-            p,
-            json!({"body": "hi", "author_id": "a", "parent_id": null})
-        );
+        assert_eq!(p, json!({"body": "hi", "author_id": "a", "parent_id": null}));
     }
 
     #[test]

@@ -18,16 +18,10 @@ fn bounded(field: &'static str, raw: &str, min: usize, max: usize) -> Result<Str
         ));
     }
     if n > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(DomainError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(DomainError::invalid(field, "must not contain control characters"));
     }
     Ok(s.to_owned())
 }
@@ -109,10 +103,7 @@ impl ChannelName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim().trim_start_matches('#').to_lowercase();
         let s = bounded("name", &s, 1, 80)?;
-        if !s
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        {
+        if !s.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
             return Err(DomainError::invalid(
                 "name",
                 "may contain only letters, digits, '-' and '_'",
@@ -178,10 +169,7 @@ impl DocBody {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         // Bodies keep their leading/trailing whitespace: it can be meaningful in a document.
         if raw.chars().count() > 200_000 {
-            return Err(DomainError::invalid(
-                "body",
-                "must be at most 200000 characters",
-            ));
+            return Err(DomainError::invalid("body", "must be at most 200000 characters"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -209,16 +197,10 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let n = raw.chars().count();
         if n < 10 {
-            return Err(DomainError::invalid(
-                "password",
-                "must be at least 10 characters",
-            ));
+            return Err(DomainError::invalid("password", "must be at least 10 characters"));
         }
         if n > 256 {
-            return Err(DomainError::invalid(
-                "password",
-                "must be at most 256 characters",
-            ));
+            return Err(DomainError::invalid("password", "must be at most 256 characters"));
         }
         let distinct: std::collections::HashSet<char> = raw.chars().collect();
         if distinct.len() < 5 {
@@ -264,10 +246,7 @@ mod tests {
     fn names_are_bounded() {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"x".repeat(81)).is_err());
-        assert_eq!(
-            DisplayName::parse(" Ann ").map(|n| n.into_inner()),
-            Ok("Ann".into())
-        );
+        assert_eq!(DisplayName::parse(" Ann ").map(|n| n.into_inner()), Ok("Ann".into()));
     }
 
     #[test]

@@ -98,11 +98,7 @@ impl PgEventStore {
     }
 
     /// Brings a (cached) state up to date with the log.
-    pub async fn catch_up<A: Aggregate>(
-        &self,
-        id: Uuid,
-        loaded: &mut Loaded<A>,
-    ) -> Result<(), StoreError> {
+    pub async fn catch_up<A: Aggregate>(&self, id: Uuid, loaded: &mut Loaded<A>) -> Result<(), StoreError> {
         for e in &self.load_after(A::TYPE, id, loaded.version).await? {
             loaded.apply_stored(e)?;
         }

@@ -69,8 +69,7 @@ impl Batcher {
 }
 
 async fn flush(pool: &PgPool, group: Vec<Pending>) {
-    let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
-        group.into_iter().map(|p| (p.batch, p.reply)).unzip();
+    let (batches, replies): (Vec<AppendBatch>, Vec<_>) = group.into_iter().map(|p| (p.batch, p.reply)).unzip();
     let result = match pool.acquire().await {
         Ok(mut conn) => append_many(&mut conn, &batches).await,
         Err(e) => Err(e.into()),
@@ -93,9 +92,8 @@ async fn flush(pool: &PgPool, group: Vec<Pending>) {
                     Ok(mut conn) => append_many(&mut conn, std::slice::from_ref(&b))
                         .await
                         .and_then(|mut v| {
-                            v.pop().ok_or_else(|| {
-                                StoreError::Failed("the append returned nothing".into())
-                            })
+                            v.pop()
+                                .ok_or_else(|| StoreError::Failed("the append returned nothing".into()))
                         }),
                     Err(e) => Err(e.into()),
                 };

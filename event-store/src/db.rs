@@ -36,11 +36,10 @@ async fn ensure_database(opts: &PgConnectOptions) -> Result<(), StoreError> {
         Err(sqlx::Error::Database(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
         if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}"))

@@ -8,6 +8,8 @@ pub mod sqlstate {
     pub const UNIQUENESS_CLAIM_REFUSED: &str = "PR001";
     /// Raised by `prism_append` when the expected version is not the log's last event.
     pub const EXPECTED_VERSION_MISMATCH: &str = "PR002";
+    /// Raised by `prism_append` when a guard aggregate has changed since it was read.
+    pub const GUARD_MOVED: &str = "PR003";
     /// serialization_failure / deadlock_detected: safe to retry.
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const DEADLOCK_DETECTED: &str = "40P01";
@@ -18,6 +20,9 @@ pub enum StoreError {
     /// Another writer appended to this aggregate first: reload and decide again, or answer 409.
     #[error("the aggregate was changed concurrently (expected version {expected})")]
     VersionConflict { expected: i64 },
+    /// An aggregate the command was decided on (a guard) has changed: decide again.
+    #[error("an aggregate the command was decided on has changed")]
+    GuardMoved,
     /// A set rule refused a claim (e.g. `email` or `channel_name`).
     #[error("{scope} is already taken")]
     Taken { scope: String },
@@ -45,9 +50,8 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            ) | StoreError::Unavailable(_)
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+                | StoreError::Unavailable(_)
         )
     }
 
@@ -56,6 +60,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::VersionConflict { .. }
+                | StoreError::GuardMoved
                 | StoreError::Taken { .. }
                 | StoreError::DuplicateIdempotencyKey
         )
@@ -67,15 +72,9 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &e {
             match db.code().as_deref() {
                 Some(sqlstate::UNIQUE_VIOLATION) => match db.constraint() {
-                    Some("events_aggregate_sequence_key") => {
-                        return StoreError::VersionConflict { expected: -1 }
-                    }
+                    Some("events_aggregate_sequence_key") => return StoreError::VersionConflict { expected: -1 },
                     Some("idempotency_keys_pkey") => return StoreError::DuplicateIdempotencyKey,
-                    Some("uniqueness_pkey") => {
-                        return StoreError::Taken {
-                            scope: "value".into(),
-                        }
-                    }
+                    Some("uniqueness_pkey") => return StoreError::Taken { scope: "value".into() },
                     _ => {}
                 },
                 Some(sqlstate::UNIQUENESS_CLAIM_REFUSED) => {
@@ -86,9 +85,8 @@ impl From<sqlx::Error> for StoreError {
                         .to_owned();
                     return StoreError::Taken { scope };
                 }
-                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => {
-                    return StoreError::VersionConflict { expected: -1 }
-                }
+                Some(sqlstate::GUARD_MOVED) => return StoreError::GuardMoved,
+                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: -1 },
                 _ => {}
             }
         }

@@ -88,10 +88,8 @@ mod tests {
 
     #[test]
     fn key_order_does_not_matter() {
-        let a: Value =
-            serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"y":2,"x":1}],"c":"é"}}"#).expect("json");
-        let b: Value =
-            serde_json::from_str(r#"{"a":{"c":"é","d":[1,{"x":1,"y":2}]},"b":1}"#).expect("json");
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"y":2,"x":1}],"c":"é"}}"#).expect("json");
+        let b: Value = serde_json::from_str(r#"{"a":{"c":"é","d":[1,{"x":1,"y":2}]},"b":1}"#).expect("json");
         let (mut x, mut y) = (vec![], vec![]);
         write_canonical(&a, &mut x);
         write_canonical(&b, &mut y);

@@ -52,10 +52,7 @@ impl Horizon {
     /// Folds one probe into the state: pending probes whose appenders have all finished ripen.
     fn observe(&self, upto: i64, inflight: Vec<String>) -> i64 {
         let now: HashSet<&str> = inflight.iter().map(String::as_str).collect();
-        let mut guard = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (safe, pending) = &mut *guard;
         for p in pending.iter_mut() {
             p.waiting_on.retain(|v| now.contains(v.as_str()));

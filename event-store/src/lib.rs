@@ -28,10 +28,7 @@ pub use store::{verify_chain, PgEventStore, RawHistory, Snapshot};
 
 /// Appends one command's events atomically, with an expected version.
 pub trait AppendEvents {
-    fn append(
-        &self,
-        batch: AppendBatch,
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    fn append(&self, batch: AppendBatch) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 }
 
 /// Reads one aggregate's history.
@@ -45,18 +42,11 @@ pub trait ReadAggregate {
 
 /// Reads the whole log in global order, never past the safe horizon.
 pub trait ReadAll {
-    fn read_all(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+    fn read_all(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 }
 
 impl AppendEvents for PgEventStore {
-    fn append(
-        &self,
-        batch: AppendBatch,
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+    fn append(&self, batch: AppendBatch) -> impl Future<Output = Result<Appended, StoreError>> + Send {
         PgEventStore::append(self, batch)
     }
 }
@@ -72,11 +62,7 @@ impl ReadAggregate for PgEventStore {
 }
 
 impl ReadAll for PgEventStore {
-    fn read_all(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
+    fn read_all(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
         PgEventStore::read_all(self, after, limit)
     }
 }

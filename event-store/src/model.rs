@@ -49,6 +49,15 @@ impl Claim {
     }
 }
 
+/// Another aggregate a command was decided on, at the version it was read: the append fails
+/// (`StoreError::GuardMoved`) if that aggregate has changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub version: i64,
+}
+
 /// The first answer to a request with an `Idempotency-Key`, stored with its events.
 #[derive(Debug, Clone)]
 pub struct IdempotencyWrite {
@@ -83,6 +92,7 @@ pub struct AppendBatch {
     pub metadata: Metadata,
     pub claims: Vec<Claim>,
     pub releases: Vec<Claim>,
+    pub guards: Vec<Guard>,
     pub idempotency: Option<IdempotencyWrite>,
 }
 

@@ -91,22 +91,14 @@ impl PgEventStore {
 
     /// Like [`append`](Self::append) on a caller's connection, so a caller may wrap it in a
     /// transaction with writes of its own (e.g. credentials at registration).
-    pub async fn append_on(
-        &self,
-        conn: &mut PgConnection,
-        batch: AppendBatch,
-    ) -> Result<Appended, StoreError> {
+    pub async fn append_on(&self, conn: &mut PgConnection, batch: AppendBatch) -> Result<Appended, StoreError> {
         let mut out = append_many(conn, std::slice::from_ref(&batch)).await?;
         out.pop()
             .ok_or_else(|| StoreError::Failed("the append returned nothing".into()))
     }
 
     /// An aggregate's latest snapshot and the events after it, in one round trip, upcast.
-    pub async fn load_history(
-        &self,
-        aggregate_type: &str,
-        id: Uuid,
-    ) -> Result<RawHistory, StoreError> {
+    pub async fn load_history(&self, aggregate_type: &str, id: Uuid) -> Result<RawHistory, StoreError> {
         let rows = sqlx::query(
             "WITH s AS (SELECT version, last_position, state, hash FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2)
              SELECT 0 AS kind, s.version AS sequence, s.last_position AS global_position, s.state AS payload, s.hash,
@@ -161,17 +153,11 @@ impl PgEventStore {
         .bind(version)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| envelope(r).map(|e| self.upcast(e)))
-            .collect()
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
     }
 
     /// One aggregate's events exactly as stored (not upcast): what the hash chain covers.
-    pub async fn load_raw(
-        &self,
-        aggregate_type: &str,
-        id: Uuid,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn load_raw(&self, aggregate_type: &str, id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             envelope_columns!(),
@@ -185,12 +171,7 @@ impl PgEventStore {
     }
 
     /// Stores a snapshot unless a newer one is already there.
-    pub async fn save_snapshot(
-        &self,
-        aggregate_type: &str,
-        id: Uuid,
-        snap: &Snapshot,
-    ) -> Result<(), StoreError> {
+    pub async fn save_snapshot(&self, aggregate_type: &str, id: Uuid, snap: &Snapshot) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, last_position, state, hash)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -233,22 +214,17 @@ impl PgEventStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| envelope(r).map(|e| self.upcast(e)))
-            .collect()
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
     }
 
     /// The stored first answer for an idempotency key, if any.
-    pub async fn idempotent_response(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<IdempotentResponse>, StoreError> {
-        let row = sqlx::query("SELECT fingerprint, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>, StoreError> {
+        let row =
+            sqlx::query("SELECT fingerprint, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             Ok(IdempotentResponse {
                 fingerprint: r.try_get(0)?,
@@ -318,6 +294,9 @@ struct Columns {
     r_item: Vec<i32>,
     r_scopes: Vec<String>,
     r_values: Vec<String>,
+    g_types: Vec<String>,
+    g_ids: Vec<Uuid>,
+    g_versions: Vec<i64>,
 }
 
 impl Columns {
@@ -362,14 +341,18 @@ impl Columns {
         let idem = batch.idempotency.as_ref();
         self.idem_scopes.push(idem.map(|i| i.scope.clone()));
         self.idem_keys.push(idem.map(|i| i.key.clone()));
-        self.idem_fingerprints
-            .push(idem.map(|i| i.fingerprint.clone()));
+        self.idem_fingerprints.push(idem.map(|i| i.fingerprint.clone()));
         self.idem_status.push(idem.map(|i| i32::from(i.status)));
         self.idem_responses.push(idem.map(|i| i.response.clone()));
         for c in &batch.claims {
             self.c_item.push(item);
             self.c_scopes.push(c.scope.clone());
             self.c_values.push(c.value.clone());
+        }
+        for g in &batch.guards {
+            self.g_types.push(g.aggregate_type.clone());
+            self.g_ids.push(g.aggregate_id);
+            self.g_versions.push(g.version);
         }
         for r in &batch.releases {
             self.r_item.push(item);
@@ -382,10 +365,7 @@ impl Columns {
 
 /// Appends several commands' events in one statement (one transaction unless the caller's
 /// connection is in one). All or nothing: any conflict fails the whole call.
-pub(crate) async fn append_many(
-    conn: &mut PgConnection,
-    batches: &[AppendBatch],
-) -> Result<Vec<Appended>, StoreError> {
+pub(crate) async fn append_many(conn: &mut PgConnection, batches: &[AppendBatch]) -> Result<Vec<Appended>, StoreError> {
     let mut cols = Columns::default();
     let mut hashes = Vec::with_capacity(batches.len());
     for (i, b) in batches.iter().enumerate() {
@@ -393,7 +373,7 @@ pub(crate) async fn append_many(
     }
     let rows: Vec<(i32, i64, i64)> = sqlx::query_as(
         "SELECT item, first_position, last_position FROM prism_append(
-            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(&cols.tenants)
     .bind(&cols.types)
@@ -420,6 +400,9 @@ pub(crate) async fn append_many(
     .bind(&cols.r_item)
     .bind(&cols.r_scopes)
     .bind(&cols.r_values)
+    .bind(&cols.g_types)
+    .bind(&cols.g_ids)
+    .bind(&cols.g_versions)
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| match StoreError::from(e) {

@@ -35,6 +35,7 @@ fn batch(id: Uuid, expected: i64, prev: hash::Hash, events: &[DocEvent]) -> Appe
         },
         claims: vec![],
         releases: vec![],
+        guards: vec![],
         idempotency: None,
     }
 }
@@ -77,10 +78,7 @@ async fn appended_events_load_back_in_order(pool: PgPool) {
         (3, "three", b.last_position)
     );
     assert_eq!(doc.last_hash, b.last_hash);
-    assert_eq!(
-        verify_chain(&store.load_raw("doc", id).await.expect("raw")),
-        None
-    );
+    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), None);
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -114,15 +112,9 @@ async fn an_expected_version_ahead_of_the_log_or_a_forged_hash_is_refused(pool: 
         .await
         .expect("append");
     let gap = store.append(batch(id, 5, a.last_hash, &[edit("x")])).await;
-    assert!(
-        matches!(gap, Err(StoreError::VersionConflict { .. })),
-        "{gap:?}"
-    );
+    assert!(matches!(gap, Err(StoreError::VersionConflict { .. })), "{gap:?}");
     let forged = store.append(batch(id, 1, [7u8; 32], &[edit("x")])).await;
-    assert!(
-        matches!(forged, Err(StoreError::VersionConflict { .. })),
-        "{forged:?}"
-    );
+    assert!(matches!(forged, Err(StoreError::VersionConflict { .. })), "{forged:?}");
     assert_eq!(store.load_raw("doc", id).await.expect("raw").len(), 1);
 }
 
@@ -151,11 +143,7 @@ async fn a_snapshot_replaces_the_events_before_it(pool: PgPool) {
         .expect("delete");
     let doc = store.load::<Doc>(id).await.expect("load");
     assert_eq!(
-        (
-            doc.version,
-            doc.state.title.as_str(),
-            doc.state.body.as_str()
-        ),
+        (doc.version, doc.state.title.as_str(), doc.state.body.as_str()),
         (3, "T", "three")
     );
 }
@@ -230,10 +218,7 @@ async fn an_idempotency_record_commits_with_its_events(pool: PgPool) {
         .await
         .expect("lookup")
         .expect("stored");
-    assert_eq!(
-        stored.response,
-        json!({"id": a, "position": done.last_position})
-    );
+    assert_eq!(stored.response, json!({"id": a, "position": done.last_position}));
     assert_eq!(stored.status, 201);
     let mut again = batch(b, 0, GENESIS, &[created(b)]);
     again.idempotency = Some(idem);
@@ -257,10 +242,7 @@ async fn the_hash_chain_catches_a_changed_payload(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("tamper");
-    assert_eq!(
-        verify_chain(&store.load_raw("doc", id).await.expect("raw")),
-        Some(2)
-    );
+    assert_eq!(verify_chain(&store.load_raw("doc", id).await.expect("raw")), Some(2));
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -272,10 +254,7 @@ async fn group_commit_keeps_one_commands_conflict_from_failing_the_others(pool: 
     store.append(first).await.expect("claim");
     // Many commands at once; one of them claims a taken email, one appends at a stale version.
     let ids: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
-    let mut batches: Vec<AppendBatch> = ids
-        .iter()
-        .map(|id| batch(*id, 0, GENESIS, &[created(*id)]))
-        .collect();
+    let mut batches: Vec<AppendBatch> = ids.iter().map(|id| batch(*id, 0, GENESIS, &[created(*id)])).collect();
     batches[7].claims = vec![Claim::new("email", "taken@example.com")];
     batches[20] = batch(taken, 0, GENESIS, &[created(taken)]);
     let results = futures::future::join_all(batches.into_iter().map(|b| store.append(b))).await;
@@ -285,10 +264,7 @@ async fn group_commit_keeps_one_commands_conflict_from_failing_the_others(pool: 
                 matches!(r, Err(StoreError::Taken { scope }) if scope == "email"),
                 "{r:?}"
             ),
-            20 => assert!(
-                matches!(r, Err(StoreError::VersionConflict { .. })),
-                "{r:?}"
-            ),
+            20 => assert!(matches!(r, Err(StoreError::VersionConflict { .. })), "{r:?}"),
             _ => assert!(r.is_ok(), "command {i} failed: {r:?}"),
         }
     }

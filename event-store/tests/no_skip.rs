@@ -29,6 +29,7 @@ fn one_event(id: Uuid) -> AppendBatch {
         },
         claims: vec![],
         releases: vec![],
+        guards: vec![],
         idempotency: None,
     }
 }
@@ -40,11 +41,7 @@ async fn a_checkpointing_reader_never_skips_an_event(pool: PgPool) {
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn a_checkpointing_reader_never_skips_an_event_with_group_commit(pool: PgPool) {
-    no_skip(
-        PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64),
-        pool,
-    )
-    .await;
+    no_skip(PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64), pool).await;
 }
 
 async fn no_skip(store: PgEventStore, pool: PgPool) {
@@ -57,10 +54,7 @@ async fn no_skip(store: PgEventStore, pool: PgPool) {
         let mut checkpoint = 0i64;
         loop {
             let done = *stop_rx.borrow();
-            let batch = reader_store
-                .read_all(checkpoint, 100)
-                .await
-                .expect("read_all");
+            let batch = reader_store.read_all(checkpoint, 100).await.expect("read_all");
             for e in &batch {
                 seen.push(e.global_position);
                 checkpoint = e.global_position;
@@ -104,10 +98,7 @@ async fn no_skip(store: PgEventStore, pool: PgPool) {
                         .expect("append");
                     tx.rollback().await.expect("rollback");
                 } else {
-                    store
-                        .append(one_event(Uuid::now_v7()))
-                        .await
-                        .expect("append");
+                    store.append(one_event(Uuid::now_v7())).await.expect("append");
                 }
             }
         }));
@@ -119,11 +110,10 @@ async fn no_skip(store: PgEventStore, pool: PgPool) {
     stop_tx.send(true).expect("stop");
     let seen = reader.await.expect("reader");
 
-    let all: Vec<i64> =
-        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
-            .fetch_all(&pool)
-            .await
-            .expect("table");
+    let all: Vec<i64> = sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
+        .fetch_all(&pool)
+        .await
+        .expect("table");
     assert!(all.contains(&slow_position));
     // The slow transaction's position was overtaken by later commits: the case that skips.
     assert!(

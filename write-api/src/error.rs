@@ -45,22 +45,16 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
         ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
         ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
         ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        ApiError::UnsupportedMediaType => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-        }
+        ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         ApiError::Command(c) => match c {
-            C::Domain(DomainError::Invalid { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            }
+            C::Domain(DomainError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             C::Domain(DomainError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
             C::Domain(DomainError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
             C::Domain(DomainError::Rule { code, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             C::Domain(DomainError::Conflict { code, .. }) => (StatusCode::CONFLICT, code),
             C::Conflict | C::DuplicateRequest => (StatusCode::CONFLICT, "conflict"),
-            C::PreconditionFailed { .. } => {
-                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
-            }
+            C::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             C::Taken(_) => (StatusCode::CONFLICT, "already_exists"),
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
@@ -90,11 +84,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Command(c) => c.to_string(),
         };
-        let mut res = (
-            status,
-            axum::Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response();
+        let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -133,9 +123,6 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        Self::bad_request(
-            "invalid_id",
-            format!("the path is not valid: {}", r.body_text()),
-        )
+        Self::bad_request("invalid_id", format!("the path is not valid: {}", r.body_text()))
     }
 }

@@ -30,18 +30,9 @@ pub struct Authenticated(pub Actor);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        }) {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
             Some(t) if !t.trim().is_empty() => t.trim(),
             _ => {
                 return Err(ApiError::Unauthenticated {
@@ -79,19 +70,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let text = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .map(|v| v.to_str().map(str::to_owned))
-        };
+        let text = |name: &str| parts.headers.get(name).map(|v| v.to_str().map(str::to_owned));
         let idempotency_key = match text("idempotency-key") {
             None => None,
-            Some(Ok(k))
-                if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) =>
-            {
-                Some(k)
-            }
+            Some(Ok(k)) if (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) => Some(k),
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "invalid_idempotency_key",
@@ -107,12 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
                     "If-Match must be the version as an entity tag, e.g. \"3\"",
                 )
             })?),
-            Some(Err(_)) => {
-                return Err(ApiError::bad_request(
-                    "invalid_if_match",
-                    "If-Match must be ASCII",
-                ))
-            }
+            Some(Err(_)) => return Err(ApiError::bad_request("invalid_if_match", "If-Match must be ASCII")),
         };
         let request_id = parts
             .headers

@@ -78,29 +78,17 @@ pub fn app(state: AppState) -> Router {
             patch(workspaces::rename).delete(workspaces::delete),
         )
         .route("/v1/workspaces/{id}/join", post(workspaces::join))
-        .route(
-            "/v1/workspaces/{id}/join-code",
-            post(workspaces::rotate_join_code),
-        )
+        .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
         .route(
             "/v1/workspaces/{id}/members/{user_id}",
             patch(members::change_role).delete(members::remove),
         )
         .route("/v1/workspaces/{id}/channels", post(channels::create))
-        .route(
-            "/v1/channels/{id}",
-            patch(channels::rename).delete(channels::delete),
-        )
+        .route("/v1/channels/{id}", patch(channels::rename).delete(channels::delete))
         .route("/v1/channels/{id}/messages", post(messages::post))
-        .route(
-            "/v1/messages/{id}",
-            patch(messages::edit).delete(messages::delete),
-        )
+        .route("/v1/messages/{id}", patch(messages::edit).delete(messages::delete))
         .route("/v1/messages/{id}/reactions", post(messages::react))
-        .route(
-            "/v1/workspaces/{id}/conversations",
-            post(conversations::start),
-        )
+        .route("/v1/workspaces/{id}/conversations", post(conversations::start))
         .route("/v1/workspaces/{id}/docs", post(docs::create))
         .route("/v1/docs/{id}", patch(docs::update).delete(docs::delete))
         .route("/v1/docs/{id}/archive", post(docs::archive))
@@ -114,12 +102,14 @@ pub fn app(state: AppState) -> Router {
         .fallback(ops::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
@@ -142,7 +132,6 @@ async fn record_metrics(State(_): State<AppState>, req: Request, next: Next) -> 
         ("status", res.status().as_u16().to_string()),
     ];
     metrics::counter!("prism_http_requests_total", &labels).increment(1);
-    metrics::histogram!("prism_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     res
 }

@@ -51,9 +51,7 @@ async fn register_then_login(pool: PgPool) {
     }
     assert_eq!(r.body["expires_in"], 900);
     // Emails are case-insensitive.
-    let l = login(&t, "ann@example.COM", "correct horse battery")
-        .await
-        .expect(200);
+    let l = login(&t, "ann@example.COM", "correct horse battery").await.expect(200);
     assert_eq!(l.body["user_id"], r.body["user_id"]);
     // The token works on a command.
     t.post(
@@ -64,11 +62,10 @@ async fn register_then_login(pool: PgPool) {
     .await
     .expect(201);
     // The log has the registration, and no password hash anywhere in it.
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload::text || metadata::text FROM events")
-            .fetch_all(&t.pool)
-            .await
-            .expect("events");
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload::text || metadata::text FROM events")
+        .fetch_all(&t.pool)
+        .await
+        .expect("events");
     assert!(payloads.iter().any(|p| p.contains("ann@example.com")));
     assert!(payloads.iter().all(|p| !p.contains("argon2")));
 }
@@ -113,14 +110,9 @@ async fn weak_passwords_and_bad_emails_are_422(pool: PgPool) {
     )
     .await
     .expect_error(400, "invalid_body");
-    t.raw(
-        Method::POST,
-        "/v1/auth/register",
-        None,
-        r#"{"email": "a@b.io"}"#,
-    )
-    .await
-    .expect_error(400, "invalid_body");
+    t.raw(Method::POST, "/v1/auth/register", None, r#"{"email": "a@b.io"}"#)
+        .await
+        .expect_error(400, "invalid_body");
     let huge = json!({"email": "a@b.io", "password": "x".repeat(2_000_000), "name": "y"});
     t.raw(Method::POST, "/v1/auth/register", None, huge.to_string())
         .await
@@ -130,9 +122,7 @@ async fn weak_passwords_and_bad_emails_are_422(pool: PgPool) {
         .uri("/v1/auth/register")
         .body(axum::body::Body::from("{}"))
         .expect("req");
-    t.send(plain)
-        .await
-        .expect_error(415, "unsupported_media_type");
+    t.send(plain).await.expect_error(415, "unsupported_media_type");
     assert_eq!(t.total_events().await, 0);
 }
 
@@ -149,9 +139,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
         .await
         .expect_error(401, "invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
-    login(&t, "garbage", "x")
-        .await
-        .expect_error(401, "invalid_credentials");
+    login(&t, "garbage", "x").await.expect_error(401, "invalid_credentials");
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -162,22 +150,13 @@ async fn refresh_rotates_and_a_reused_token_revokes_its_family(pool: PgPool) {
         .expect(201);
     let r1 = first.body["refresh_token"].as_str().expect("r1").to_owned();
     let second = refresh(&t, &r1).await.expect(200);
-    let r2 = second.body["refresh_token"]
-        .as_str()
-        .expect("r2")
-        .to_owned();
+    let r2 = second.body["refresh_token"].as_str().expect("r2").to_owned();
     assert_ne!(r1, r2);
     // r1 again: someone replayed it. It fails, and so does r2 from then on.
-    refresh(&t, &r1)
-        .await
-        .expect_error(401, "invalid_credentials");
-    refresh(&t, &r2)
-        .await
-        .expect_error(401, "invalid_credentials");
+    refresh(&t, &r1).await.expect_error(401, "invalid_credentials");
+    refresh(&t, &r2).await.expect_error(401, "invalid_credentials");
     // A fresh login starts a new family that works.
-    let l = login(&t, "ann@example.com", "correct horse battery")
-        .await
-        .expect(200);
+    let l = login(&t, "ann@example.com", "correct horse battery").await.expect(200);
     refresh(&t, l.body["refresh_token"].as_str().expect("r"))
         .await
         .expect(200);
@@ -200,9 +179,7 @@ async fn logout_revokes_the_refresh_token(pool: PgPool) {
         .await
         .expect(204);
     assert!(out.body.is_null());
-    refresh(&t, &u.refresh)
-        .await
-        .expect_error(401, "invalid_credentials");
+    refresh(&t, &u.refresh).await.expect_error(401, "invalid_credentials");
     t.call(
         Method::POST,
         "/v1/auth/logout",
@@ -225,29 +202,17 @@ async fn commands_refuse_missing_expired_forged_and_alg_none_tokens(pool: PgPool
         .await
         .expect_error(401, "unauthenticated");
     let r = t
-        .call(
-            Method::POST,
-            "/v1/workspaces",
-            Some("garbage"),
-            body.clone(),
-        )
+        .call(Method::POST, "/v1/workspaces", Some("garbage"), body.clone())
         .await
         .expect_error(401, "invalid_token");
     assert_eq!(
-        r.headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
+        r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
         Some("Bearer")
     );
 
     let now = chrono::Utc::now().timestamp();
     let expired = json!({"sub": u.id, "exp": now - 120, "iat": now - 1000, "typ": "access"});
-    let expired = encode(
-        &Header::default(),
-        &expired,
-        &EncodingKey::from_secret(SECRET),
-    )
-    .expect("jwt");
+    let expired = encode(&Header::default(), &expired, &EncodingKey::from_secret(SECRET)).expect("jwt");
     t.call(Method::POST, "/v1/workspaces", Some(&expired), body.clone())
         .await
         .expect_error(401, "token_expired");

@@ -24,14 +24,7 @@ async fn admins_create_channels_members_and_strangers_cannot(pool: PgPool) {
     t.post(&path, &w.admin.token, json!({"name": "two words"}))
         .await
         .expect_error(422, "validation_failed");
-    assert_rejects_bad_input(
-        &t,
-        Method::POST,
-        &path,
-        &w.admin.token,
-        json!({"name": null}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::POST, &path, &w.admin.token, json!({"name": null})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

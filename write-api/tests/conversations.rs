@@ -27,11 +27,10 @@ async fn one_conversation_per_pair_whoever_starts_it(pool: PgPool) {
         t.post(&path, &w.member.token, json!({"member_id": w.owner.id})),
     );
     assert_eq!(a.id(), b.id());
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'conversation.created'")
-            .fetch_one(&t.pool)
-            .await
-            .expect("count");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'conversation.created'")
+        .fetch_one(&t.pool)
+        .await
+        .expect("count");
     assert_eq!(n, 2);
 }
 
@@ -52,14 +51,7 @@ async fn not_with_strangers_nor_oneself(pool: PgPool) {
     t.post(&path, &w.member.token, json!({"member_id": "x"}))
         .await
         .expect_error(400, "invalid_body");
-    assert_rejects_bad_input(
-        &t,
-        Method::POST,
-        &path,
-        &w.member.token,
-        json!({"member_id": 5}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::POST, &path, &w.member.token, json!({"member_id": 5})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

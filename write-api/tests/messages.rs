@@ -29,13 +29,9 @@ async fn members_post_strangers_and_bad_bodies_do_not(pool: PgPool) {
     t.post(&path, &w.member.token, json!({"body": "x".repeat(40_000)}))
         .await
         .expect(201);
-    t.post(
-        &path,
-        &w.member.token,
-        json!({"body": "x", "parent_id": "nope"}),
-    )
-    .await
-    .expect_error(400, "invalid_body");
+    t.post(&path, &w.member.token, json!({"body": "x", "parent_id": "nope"}))
+        .await
+        .expect_error(400, "invalid_body");
     t.post(
         &format!("/v1/channels/{}/messages", uuid::Uuid::now_v7()),
         &w.member.token,
@@ -43,14 +39,7 @@ async fn members_post_strangers_and_bad_bodies_do_not(pool: PgPool) {
     )
     .await
     .expect_error(404, "not_found");
-    assert_rejects_bad_input(
-        &t,
-        Method::POST,
-        &path,
-        &w.member.token,
-        json!({"body": {"text": "x"}}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::POST, &path, &w.member.token, json!({"body": {"text": "x"}})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -59,13 +48,9 @@ async fn a_reply_needs_a_parent_in_the_same_channel(pool: PgPool) {
     let w = world(&t).await;
     let parent = t.message(w.channel, &w.member, "question").await;
     let path = format!("/v1/channels/{}/messages", w.channel);
-    t.post(
-        &path,
-        &w.admin.token,
-        json!({"body": "answer", "parent_id": parent}),
-    )
-    .await
-    .expect(201);
+    t.post(&path, &w.admin.token, json!({"body": "answer", "parent_id": parent}))
+        .await
+        .expect(201);
     let elsewhere = t.channel(w.ws, &w.owner, "elsewhere").await;
     t.post(
         &format!("/v1/channels/{elsewhere}/messages"),
@@ -100,14 +85,7 @@ async fn only_the_author_edits_and_a_deleted_message_stays_deleted(pool: PgPool)
         .await
         .expect(200);
     assert_eq!(e.body["version"], 2);
-    assert_rejects_bad_input(
-        &t,
-        Method::PATCH,
-        &path,
-        &w.member.token,
-        json!({"body": 7}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::PATCH, &path, &w.member.token, json!({"body": 7})).await;
     // A member cannot delete someone else's message; an admin can.
     let other = t.message(w.channel, &w.owner, "owner's").await;
     t.delete(&format!("/v1/messages/{other}"), &w.member.token)
@@ -116,23 +94,15 @@ async fn only_the_author_edits_and_a_deleted_message_stays_deleted(pool: PgPool)
     t.delete(&format!("/v1/messages/{other}"), &w.admin.token)
         .await
         .expect(200);
-    t.delete(&path, &w.stranger.token)
-        .await
-        .expect_error(404, "not_found");
+    t.delete(&path, &w.stranger.token).await.expect_error(404, "not_found");
     t.delete(&path, &w.member.token).await.expect(200);
     t.patch(&path, &w.member.token, json!({"body": "third"}))
         .await
         .expect_error(404, "not_found");
-    t.delete(&path, &w.member.token)
+    t.delete(&path, &w.member.token).await.expect_error(404, "not_found");
+    t.post(&format!("{path}/reactions"), &w.member.token, json!({"emoji": "👍"}))
         .await
         .expect_error(404, "not_found");
-    t.post(
-        &format!("{path}/reactions"),
-        &w.member.token,
-        json!({"emoji": "👍"}),
-    )
-    .await
-    .expect_error(404, "not_found");
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -184,12 +154,8 @@ async fn concurrent_reactions_on_one_message_all_land(pool: PgPool) {
     }
     let path = format!("/v1/messages/{m}/reactions");
     // Every request races for the same aggregate version; losers reload and decide again.
-    let answers = futures::future::join_all(
-        users
-            .iter()
-            .map(|u| t.post(&path, &u.token, json!({"emoji": "🎉"}))),
-    )
-    .await;
+    let answers =
+        futures::future::join_all(users.iter().map(|u| t.post(&path, &u.token, json!({"emoji": "🎉"})))).await;
     for a in answers {
         assert_eq!(a.expect(200).body["added"], true);
     }

@@ -10,35 +10,21 @@ use sqlx::PgPool;
 async fn health_readiness_metrics_and_openapi(pool: PgPool) {
     let t = TestApp::new(pool);
     assert_eq!(
-        t.call(Method::GET, "/healthz", None, None)
-            .await
-            .expect(200)
-            .body["status"],
+        t.call(Method::GET, "/healthz", None, None).await.expect(200).body["status"],
         "ok"
     );
     assert_eq!(
-        t.call(Method::GET, "/readyz", None, None)
-            .await
-            .expect(200)
-            .body["status"],
+        t.call(Method::GET, "/readyz", None, None).await.expect(200).body["status"],
         "ready"
     );
     t.register("ann").await;
-    let m = t
-        .call(Method::GET, "/metrics", None, None)
-        .await
-        .expect(200);
+    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
     assert!(
-        m.body
-            .as_str()
-            .is_some_and(|s| s.contains("prism_http_requests_total")),
+        m.body.as_str().is_some_and(|s| s.contains("prism_http_requests_total")),
         "{}",
         m.body
     );
-    let api = t
-        .call(Method::GET, "/openapi.json", None, None)
-        .await
-        .expect(200);
+    let api = t.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     for p in [
         "/v1/auth/register",
         "/v1/channels/{id}/messages",

@@ -18,21 +18,11 @@ async fn creating_a_workspace_answers_id_position_version_and_join_code(pool: Pg
     assert_eq!(r.body["version"], 2, "created + owner joined");
     assert!(r.body["position"].as_i64().is_some_and(|p| p > 0));
     assert_eq!(r.body["join_code"].as_str().map(str::len), Some(8));
-    assert_eq!(
-        r.headers.get("etag").and_then(|v| v.to_str().ok()),
-        Some("\"2\"")
-    );
+    assert_eq!(r.headers.get("etag").and_then(|v| v.to_str().ok()), Some("\"2\""));
     t.post("/v1/workspaces", &u.token, json!({"name": "  "}))
         .await
         .expect_error(422, "validation_failed");
-    assert_rejects_bad_input(
-        &t,
-        Method::POST,
-        "/v1/workspaces",
-        &u.token,
-        json!({"name": 42}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::POST, "/v1/workspaces", &u.token, json!({"name": 42})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -49,13 +39,9 @@ async fn renaming_needs_admin_and_strangers_see_nothing(pool: PgPool) {
     t.patch(&path, &w.admin.token, json!({"name": "Renamed"}))
         .await
         .expect(200);
-    t.patch(
-        "/v1/workspaces/not-a-uuid",
-        &w.admin.token,
-        json!({"name": "X"}),
-    )
-    .await
-    .expect_error(400, "invalid_id");
+    t.patch("/v1/workspaces/not-a-uuid", &w.admin.token, json!({"name": "X"}))
+        .await
+        .expect_error(400, "invalid_id");
     t.patch(
         &format!("/v1/workspaces/{}", uuid::Uuid::now_v7()),
         &w.admin.token,
@@ -63,14 +49,7 @@ async fn renaming_needs_admin_and_strangers_see_nothing(pool: PgPool) {
     )
     .await
     .expect_error(404, "not_found");
-    assert_rejects_bad_input(
-        &t,
-        Method::PATCH,
-        &path,
-        &w.admin.token,
-        json!({"name": ["X"]}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::PATCH, &path, &w.admin.token, json!({"name": ["X"]})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -78,12 +57,8 @@ async fn only_an_owner_deletes_and_then_everything_is_gone(pool: PgPool) {
     let t = TestApp::new(pool);
     let w = world(&t).await;
     let path = format!("/v1/workspaces/{}", w.ws);
-    t.delete(&path, &w.admin.token)
-        .await
-        .expect_error(403, "forbidden");
-    t.delete(&path, &w.stranger.token)
-        .await
-        .expect_error(404, "not_found");
+    t.delete(&path, &w.admin.token).await.expect_error(403, "forbidden");
+    t.delete(&path, &w.stranger.token).await.expect_error(404, "not_found");
     t.delete(&path, &w.owner.token).await.expect(200);
     t.patch(&path, &w.owner.token, json!({"name": "X"}))
         .await
@@ -135,21 +110,10 @@ async fn joining_takes_the_current_code(pool: PgPool) {
     t.post(&join, &w.stranger.token, json!({"join_code": w.code}))
         .await
         .expect_error(403, "forbidden");
-    t.post(
-        &join,
-        &w.stranger.token,
-        json!({"join_code": new_code.to_lowercase()}),
-    )
-    .await
-    .expect(200);
-    assert_rejects_bad_input(
-        &t,
-        Method::POST,
-        &join,
-        &w.stranger.token,
-        json!({"join_code": 1}),
-    )
-    .await;
+    t.post(&join, &w.stranger.token, json!({"join_code": new_code.to_lowercase()}))
+        .await
+        .expect(200);
+    assert_rejects_bad_input(&t, Method::POST, &join, &w.stranger.token, json!({"join_code": 1})).await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -190,14 +154,7 @@ async fn roles_follow_the_matrix(pool: PgPool) {
     t.delete(&owner_path, &w.admin.token)
         .await
         .expect_error(403, "forbidden");
-    assert_rejects_bad_input(
-        &t,
-        Method::PATCH,
-        &member_path,
-        &w.owner.token,
-        json!({"role": true}),
-    )
-    .await;
+    assert_rejects_bad_input(&t, Method::PATCH, &member_path, &w.owner.token, json!({"role": true})).await;
     t.patch(
         &format!("/v1/workspaces/{}/members/nope", w.ws),
         &w.owner.token,

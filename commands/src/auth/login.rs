@@ -11,9 +11,7 @@ impl Commands {
     /// `POST /v1/auth/login`: the same answer, in about the same time, for an unknown email
     /// and for a wrong password.
     pub async fn login(&self, email: &str, password: &str) -> Result<Tokens, CommandError> {
-        let email = Email::parse(email)
-            .map(Email::into_inner)
-            .unwrap_or_default();
+        let email = Email::parse(email).map(Email::into_inner).unwrap_or_default();
         let row: Option<(Uuid, String)> =
             sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
                 .bind(&email)
@@ -24,10 +22,7 @@ impl Commands {
         let stored = row.as_ref().map(|(_, h)| h.clone());
         let ok = Self::blocking(move || hasher.verify(&password, stored.as_deref())).await?;
         match row {
-            Some((user, _)) if ok => {
-                self.issue_tokens(self.store.pool(), UserId(user), None)
-                    .await
-            }
+            Some((user, _)) if ok => self.issue_tokens(self.store.pool(), UserId(user), None).await,
             _ => {
                 tracing::info!("login refused");
                 Err(CommandError::Unauthorized(WRONG))

@@ -57,9 +57,7 @@ impl Commands {
     }
 
     /// Runs argon2 off the async runtime: it is deliberately CPU-heavy.
-    pub(crate) async fn blocking<T: Send + 'static>(
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, CommandError> {
+    pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| CommandError::Internal(e.to_string()))

@@ -19,19 +19,16 @@ impl Commands {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((family, user)) = used {
-            let tokens = self
-                .issue_tokens(&mut *tx, UserId(user), Some(family))
-                .await?;
+            let tokens = self.issue_tokens(&mut *tx, UserId(user), Some(family)).await?;
             tx.commit().await?;
             return Ok(tokens);
         }
         tx.rollback().await?;
-        let reused: Option<Uuid> = sqlx::query_scalar(
-            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
-        )
-        .bind(&digest)
-        .fetch_optional(self.store.pool())
-        .await?;
+        let reused: Option<Uuid> =
+            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL")
+                .bind(&digest)
+                .fetch_optional(self.store.pool())
+                .await?;
         if let Some(family) = reused {
             sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
                 .bind(family)

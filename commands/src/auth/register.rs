@@ -38,16 +38,8 @@ impl Commands {
             email: email.clone(),
             name,
         };
-        self.decide_on::<User>(
-            Some(&mut tx),
-            &ctx,
-            id.0,
-            None,
-            Default::default(),
-            cmd,
-            effects,
-        )
-        .await?;
+        self.decide_on::<User>(Some(&mut tx), &ctx, id.0, None, Default::default(), cmd, effects)
+            .await?;
         sqlx::query("INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3)")
             .bind(id.0)
             .bind(email.as_str())

@@ -14,23 +14,26 @@ impl Commands {
         name: &str,
     ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
-        self.idempotent(ctx, || async {
-            let role = self.role_in(ctx, ws).await?;
-            let id = ChannelId::new();
-            let claim = super::name_claim(ws, name.as_str());
-            let cmd = ChannelCommand::Create {
-                id,
-                workspace_id: ws,
-                name: name.clone(),
-                actor: ctx.actor.user_id,
-                role,
-            };
-            let effects = Effects {
-                claims: vec![claim],
-                ..Effects::created()
-            };
-            self.decide::<Channel>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
-                .await
+        self.idempotent(ctx, || {
+            self.retrying(ctx, None, || async {
+                let (role, g) = self.role_in(ctx, ws).await?;
+                let id = ChannelId::new();
+                let claim = super::name_claim(ws, name.as_str());
+                let cmd = ChannelCommand::Create {
+                    id,
+                    workspace_id: ws,
+                    name: name.clone(),
+                    actor: ctx.actor.user_id,
+                    role,
+                };
+                let effects = Effects {
+                    claims: vec![claim],
+                    ..Effects::created()
+                }
+                .guarded([g]);
+                self.decide::<Channel>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
+                    .await
+            })
         })
         .await
     }

@@ -6,23 +6,20 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `DELETE /v1/channels/{id}`: admins and owners; the name becomes free again.
-    pub async fn delete_channel(
-        &self,
-        ctx: &CommandContext,
-        id: ChannelId,
-    ) -> Result<Outcome, CommandError> {
+    pub async fn delete_channel(&self, ctx: &CommandContext, id: ChannelId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ch = self.load::<Channel>(id.0).await?;
                 if ch.state.id.is_none() {
                     return Err(DomainError::NotFound("channel").into());
                 }
                 let ws = ch.state.workspace_id;
-                let role = self.role_in(ctx, ws).await?;
+                let (role, g) = self.role_in(ctx, ws).await?;
                 let effects = Effects {
                     releases: vec![super::name_claim(ws, &ch.state.name)],
                     ..Default::default()
-                };
+                }
+                .guarded([g]);
                 let cmd = ChannelCommand::Delete {
                     actor: ctx.actor.user_id,
                     role,

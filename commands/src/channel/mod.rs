@@ -8,6 +8,9 @@ mod rename;
 use prism_domain::{Role, WorkspaceId};
 use prism_event_store::Claim;
 
+use prism_domain::aggregates::Workspace;
+
+use crate::pipeline::{guard, Guard};
 use crate::{CommandContext, CommandError, Commands};
 
 pub(crate) fn name_claim(ws: WorkspaceId, name: &str) -> Claim {
@@ -15,15 +18,14 @@ pub(crate) fn name_claim(ws: WorkspaceId, name: &str) -> Claim {
 }
 
 impl Commands {
-    /// The caller's role in a workspace, from the workspace's own, current state.
+    /// The caller's role in a workspace, from the workspace's own state (cached), with a guard
+    /// so the append fails, and the command is decided again, if that state has moved since.
     pub(crate) async fn role_in(
         &self,
         ctx: &CommandContext,
         ws: WorkspaceId,
-    ) -> Result<Option<Role>, CommandError> {
-        let ws = self
-            .load_fresh::<prism_domain::aggregates::Workspace>(ws.0)
-            .await?;
-        Ok(ws.state.role_of(ctx.actor.user_id))
+    ) -> Result<(Option<Role>, Guard), CommandError> {
+        let loaded = self.load::<Workspace>(ws.0).await?;
+        Ok((loaded.state.role_of(ctx.actor.user_id), guard(ws.0, &loaded)))
     }
 }

@@ -15,14 +15,14 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ch = self.load::<Channel>(id.0).await?;
                 if ch.state.id.is_none() {
                     return Err(DomainError::NotFound("channel").into());
                 }
                 let ws = ch.state.workspace_id;
-                let role = self.role_in(ctx, ws).await?;
-                let mut effects = Effects::default();
+                let (role, g) = self.role_in(ctx, ws).await?;
+                let mut effects = Effects::default().guarded([g]);
                 if ch.state.name != name.as_str() {
                     effects.releases.push(super::name_claim(ws, &ch.state.name));
                     effects.claims.push(super::name_claim(ws, name.as_str()));

@@ -3,7 +3,7 @@ use prism_domain::aggregates::{Conversation, ConversationCommand, Workspace};
 use prism_domain::{ConversationId, UserId, WorkspaceId};
 use prism_event_store::Claim;
 
-use crate::pipeline::Effects;
+use crate::pipeline::{guard, Effects};
 use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -18,7 +18,8 @@ impl Commands {
         let [a, b] = pair(ctx.actor.user_id, other);
         let claim = Claim::new("conversation", format!("{ws}/{a}/{b}"));
         self.idempotent(ctx, || async {
-            let workspace = self.load_fresh::<Workspace>(ws.0).await?;
+            let workspace = self.load::<Workspace>(ws.0).await?;
+            let g = guard(ws.0, &workspace);
             let actor_role = workspace.state.role_of(ctx.actor.user_id);
             let other_role = workspace.state.role_of(other);
             for attempt in 0..2 {
@@ -46,7 +47,8 @@ impl Commands {
                 let effects = Effects {
                     claims: vec![claim.clone()],
                     ..Effects::created()
-                };
+                }
+                .guarded([g]);
                 match self
                     .decide::<Conversation>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
                     .await

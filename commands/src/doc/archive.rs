@@ -6,15 +6,10 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/docs/{id}/archive` (`archive = true`) and `/restore` (`false`): members.
-    pub async fn archive_doc(
-        &self,
-        ctx: &CommandContext,
-        id: DocId,
-        archive: bool,
-    ) -> Result<Outcome, CommandError> {
+    pub async fn archive_doc(&self, ctx: &CommandContext, id: DocId, archive: bool) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
-                let (doc, role) = self.doc_and_role(ctx, id).await?;
+            self.retrying(ctx, Some(id.0), || async {
+                let (doc, role, g) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
                 let actor = ctx.actor.user_id;
                 let cmd = if archive {
@@ -28,7 +23,7 @@ impl Commands {
                     Some(ws.0),
                     doc,
                     cmd,
-                    Effects::default().with("archived", archive),
+                    Effects::default().guarded([g]).with("archived", archive),
                 )
                 .await
             })

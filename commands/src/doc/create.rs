@@ -16,26 +16,28 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let title = valid(DocTitle::parse(title))?;
         let body = valid(DocBody::parse(body))?;
-        self.idempotent(ctx, || async {
-            let role = self.role_in(ctx, ws).await?;
-            let id = DocId::new();
-            let cmd = DocCommand::Create {
-                id,
-                workspace_id: ws,
-                actor: ctx.actor.user_id,
-                role,
-                title: title.clone(),
-                body: body.clone(),
-            };
-            self.decide::<Doc>(
-                ctx,
-                id.0,
-                Some(ws.0),
-                Default::default(),
-                cmd,
-                Effects::created(),
-            )
-            .await
+        self.idempotent(ctx, || {
+            self.retrying(ctx, None, || async {
+                let (role, g) = self.role_in(ctx, ws).await?;
+                let id = DocId::new();
+                let cmd = DocCommand::Create {
+                    id,
+                    workspace_id: ws,
+                    actor: ctx.actor.user_id,
+                    role,
+                    title: title.clone(),
+                    body: body.clone(),
+                };
+                self.decide::<Doc>(
+                    ctx,
+                    id.0,
+                    Some(ws.0),
+                    Default::default(),
+                    cmd,
+                    Effects::created().guarded([g]),
+                )
+                .await
+            })
         })
         .await
     }

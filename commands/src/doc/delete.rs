@@ -6,20 +6,16 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `DELETE /v1/docs/{id}`: its author, an admin or an owner.
-    pub async fn delete_doc(
-        &self,
-        ctx: &CommandContext,
-        id: DocId,
-    ) -> Result<Outcome, CommandError> {
+    pub async fn delete_doc(&self, ctx: &CommandContext, id: DocId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
-                let (doc, role) = self.doc_and_role(ctx, id).await?;
+            self.retrying(ctx, Some(id.0), || async {
+                let (doc, role, g) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
                 let cmd = DocCommand::Delete {
                     actor: ctx.actor.user_id,
                     role,
                 };
-                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default())
+                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default().guarded([g]))
                     .await
             })
         })

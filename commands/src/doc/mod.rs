@@ -10,6 +10,7 @@ use prism_domain::aggregates::Doc;
 use prism_domain::{DocId, DomainError, Role};
 use prism_event_store::Loaded;
 
+use crate::pipeline::Guard;
 use crate::{CommandContext, CommandError, Commands};
 
 impl Commands {
@@ -18,12 +19,12 @@ impl Commands {
         &self,
         ctx: &CommandContext,
         id: DocId,
-    ) -> Result<(Loaded<Doc>, Option<Role>), CommandError> {
+    ) -> Result<(Loaded<Doc>, Option<Role>, Guard), CommandError> {
         let doc = self.load::<Doc>(id.0).await?;
         if !doc.exists() {
             return Err(DomainError::NotFound("doc").into());
         }
-        let role = self.role_in(ctx, doc.state.workspace_id).await?;
-        Ok((doc, role))
+        let (role, g) = self.role_in(ctx, doc.state.workspace_id).await?;
+        Ok((doc, role, g))
     }
 }

@@ -18,8 +18,8 @@ impl Commands {
         let title = valid(title)?;
         let body = valid(body.map(DocBody::parse).transpose())?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
-                let (doc, role) = self.doc_and_role(ctx, id).await?;
+            self.retrying(ctx, Some(id.0), || async {
+                let (doc, role, g) = self.doc_and_role(ctx, id).await?;
                 let ws = doc.state.workspace_id;
                 let cmd = DocCommand::Update {
                     actor: ctx.actor.user_id,
@@ -27,7 +27,7 @@ impl Commands {
                     title: title.clone(),
                     body: body.clone(),
                 };
-                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default())
+                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default().guarded([g]))
                     .await
             })
         })

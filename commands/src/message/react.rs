@@ -16,12 +16,12 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let emoji = valid(Emoji::parse(emoji))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let msg = self.load::<Message>(id.0).await?;
                 if !msg.exists() {
                     return Err(DomainError::NotFound("message").into());
                 }
-                let (ws, role) = self.posting_role(ctx, msg.state.channel_id).await?;
+                let (ws, role, guards) = self.posting_role(ctx, msg.state.channel_id).await?;
                 let already = msg
                     .state
                     .reactions
@@ -38,7 +38,7 @@ impl Commands {
                     Some(ws.0),
                     msg,
                     cmd,
-                    Effects::default().with("added", !already),
+                    Effects::default().guarded(guards).with("added", !already),
                 )
                 .await
             })

@@ -16,7 +16,7 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let role = valid(Role::parse(role))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::ChangeRole {
                     actor: ctx.actor.user_id,

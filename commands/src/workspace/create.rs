@@ -7,11 +7,7 @@ use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces`: any user; the creator becomes its owner. Answers the join code.
-    pub async fn create_workspace(
-        &self,
-        ctx: &CommandContext,
-        name: &str,
-    ) -> Result<Outcome, CommandError> {
+    pub async fn create_workspace(&self, ctx: &CommandContext, name: &str) -> Result<Outcome, CommandError> {
         let name = valid(WorkspaceName::parse(name))?;
         self.idempotent(ctx, || async {
             let id = WorkspaceId::new();

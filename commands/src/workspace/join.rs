@@ -13,7 +13,7 @@ impl Commands {
         code: &str,
     ) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::Join {
                     actor: ctx.actor.user_id,

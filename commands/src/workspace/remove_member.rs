@@ -14,14 +14,13 @@ impl Commands {
         member: UserId,
     ) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::RemoveMember {
                     actor: ctx.actor.user_id,
                     member,
                 };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default())
-                    .await
+                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
             })
         })
         .await

@@ -15,14 +15,13 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let name = valid(WorkspaceName::parse(name))?;
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let cmd = WorkspaceCommand::Rename {
                     actor: ctx.actor.user_id,
                     name: name.clone(),
                 };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default())
-                    .await
+                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
             })
         })
         .await

@@ -7,13 +7,9 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces/{id}/join-code`: admins and owners get a new code; the old one stops working.
-    pub async fn rotate_join_code(
-        &self,
-        ctx: &CommandContext,
-        id: WorkspaceId,
-    ) -> Result<Outcome, CommandError> {
+    pub async fn rotate_join_code(&self, ctx: &CommandContext, id: WorkspaceId) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || {
-            self.retrying(ctx, id.0, || async {
+            self.retrying(ctx, Some(id.0), || async {
                 let ws = self.load::<Workspace>(id.0).await?;
                 let code = prism_auth::join_code();
                 let cmd = WorkspaceCommand::RotateJoinCode {

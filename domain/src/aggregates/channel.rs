@@ -76,12 +76,7 @@ impl Aggregate for Channel {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: ChannelCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), DomainError> {
+    async fn handle(&mut self, command: ChannelCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
             ChannelCommand::Create {
                 id,
@@ -92,10 +87,7 @@ impl Aggregate for Channel {
             } => {
                 authorize(role, Action::ManageChannels)?;
                 if self.id.is_some() {
-                    return Err(DomainError::conflict(
-                        "channel_exists",
-                        "this channel already exists",
-                    ));
+                    return Err(DomainError::conflict("channel_exists", "this channel already exists"));
                 }
                 let e = ChannelEvent::Created {
                     channel_id: id,
@@ -123,8 +115,7 @@ impl Aggregate for Channel {
             ChannelCommand::Delete { actor, role } => {
                 self.open()?;
                 authorize(role, Action::ManageChannels)?;
-                sink.write(ChannelEvent::Deleted { deleted_by: actor }, self)
-                    .await;
+                sink.write(ChannelEvent::Deleted { deleted_by: actor }, self).await;
             }
         }
         Ok(())

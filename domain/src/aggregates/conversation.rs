@@ -123,12 +123,7 @@ mod tests {
 
     #[test]
     fn two_members_start_a_conversation() {
-        let (id, ws, a, b) = (
-            ConversationId::new(),
-            WorkspaceId::new(),
-            UserId::new(),
-            UserId::new(),
-        );
+        let (id, ws, a, b) = (ConversationId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
         TestFramework::<Conversation>::with(())
             .given_no_previous_events()
             .when(ConversationCommand::Start {
@@ -149,12 +144,7 @@ mod tests {
 
     #[test]
     fn not_with_a_non_member_nor_with_oneself() {
-        let (id, ws, a, b) = (
-            ConversationId::new(),
-            WorkspaceId::new(),
-            UserId::new(),
-            UserId::new(),
-        );
+        let (id, ws, a, b) = (ConversationId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
         TestFramework::<Conversation>::with(())
             .given_no_previous_events()
             .when(ConversationCommand::Start {

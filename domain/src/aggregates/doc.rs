@@ -93,12 +93,7 @@ impl Aggregate for Doc {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: DocCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), DomainError> {
+    async fn handle(&mut self, command: DocCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
             DocCommand::Create {
                 id,
@@ -110,10 +105,7 @@ impl Aggregate for Doc {
             } => {
                 authorize(role, Action::WriteDocs)?;
                 if self.id.is_some() {
-                    return Err(DomainError::conflict(
-                        "doc_exists",
-                        "this doc already exists",
-                    ));
+                    return Err(DomainError::conflict("doc_exists", "this doc already exists"));
                 }
                 let e = DocEvent::Created {
                     doc_id: id,
@@ -139,10 +131,7 @@ impl Aggregate for Doc {
                     ));
                 }
                 if title.is_none() && body.is_none() {
-                    return Err(DomainError::invalid(
-                        "body",
-                        "give a title, a body, or both",
-                    ));
+                    return Err(DomainError::invalid("body", "give a title, a body, or both"));
                 }
                 // Only what changes goes into the event.
                 let title = title.map(DocTitle::into_inner).filter(|t| *t != self.title);
@@ -276,12 +265,7 @@ mod tests {
 
     #[test]
     fn only_the_author_or_an_admin_deletes() {
-        let (id, ws, a, b) = (
-            DocId::new(),
-            WorkspaceId::new(),
-            UserId::new(),
-            UserId::new(),
-        );
+        let (id, ws, a, b) = (DocId::new(), WorkspaceId::new(), UserId::new(), UserId::new());
         TestFramework::<Doc>::with(())
             .given(vec![created(id, ws, a)])
             .when(DocCommand::Delete {

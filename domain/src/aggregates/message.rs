@@ -101,12 +101,7 @@ impl Aggregate for Message {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: MessageCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), DomainError> {
+    async fn handle(&mut self, command: MessageCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
             MessageCommand::Post {
                 id,
@@ -119,10 +114,7 @@ impl Aggregate for Message {
             } => {
                 authorize(role, Action::PostMessage)?;
                 if self.id.is_some() {
-                    return Err(DomainError::conflict(
-                        "message_exists",
-                        "this message already exists",
-                    ));
+                    return Err(DomainError::conflict("message_exists", "this message already exists"));
                 }
                 let e = MessageEvent::Created {
                     message_id: id,
@@ -158,8 +150,7 @@ impl Aggregate for Message {
                 } else {
                     authorize(role, Action::DeleteAnyMessage)?;
                 }
-                sink.write(MessageEvent::Deleted { deleted_by: actor }, self)
-                    .await;
+                sink.write(MessageEvent::Deleted { deleted_by: actor }, self).await;
             }
             MessageCommand::ToggleReaction { actor, role, emoji } => {
                 self.live()?;
@@ -204,11 +195,7 @@ impl Aggregate for Message {
                 self.deleted = true;
                 self.body.clear();
             }
-            MessageEvent::ReactionToggled {
-                user_id,
-                emoji,
-                added,
-            } => {
+            MessageEvent::ReactionToggled { user_id, emoji, added } => {
                 let who = self.reactions.entry(emoji.clone()).or_default();
                 if added {
                     who.insert(user_id);
@@ -323,12 +310,7 @@ mod tests {
     fn a_deleted_message_cannot_be_edited() {
         let w = w();
         TestFramework::<Message>::with(())
-            .given(vec![
-                created(&w),
-                MessageEvent::Deleted {
-                    deleted_by: w.author,
-                },
-            ])
+            .given(vec![created(&w), MessageEvent::Deleted { deleted_by: w.author }])
             .when(MessageCommand::Edit {
                 actor: w.author,
                 role: Some(Role::Member),
@@ -353,18 +335,14 @@ mod tests {
                 actor: w.other,
                 role: Some(Role::Admin),
             })
-            .then_expect_events(vec![MessageEvent::Deleted {
-                deleted_by: w.other,
-            }]);
+            .then_expect_events(vec![MessageEvent::Deleted { deleted_by: w.other }]);
         TestFramework::<Message>::with(())
             .given(vec![created(&w)])
             .when(MessageCommand::Delete {
                 actor: w.author,
                 role: Some(Role::Member),
             })
-            .then_expect_events(vec![MessageEvent::Deleted {
-                deleted_by: w.author,
-            }]);
+            .then_expect_events(vec![MessageEvent::Deleted { deleted_by: w.author }]);
     }
 
     #[test]

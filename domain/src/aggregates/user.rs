@@ -43,19 +43,11 @@ impl Aggregate for User {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: UserCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), DomainError> {
+    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
             UserCommand::Register { id, email, name } => {
                 if self.id.is_some() {
-                    return Err(DomainError::conflict(
-                        "user_exists",
-                        "this user is already registered",
-                    ));
+                    return Err(DomainError::conflict("user_exists", "this user is already registered"));
                 }
                 let event = UserEvent::Registered {
                     user_id: id,
@@ -70,11 +62,7 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::Registered {
-                user_id,
-                email,
-                name,
-            } => {
+            UserEvent::Registered { user_id, email, name } => {
                 self.id = Some(user_id);
                 self.email = email;
                 self.name = name;

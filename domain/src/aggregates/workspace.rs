@@ -114,12 +114,7 @@ impl Aggregate for Workspace {
     type Error = DomainError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: WorkspaceCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), DomainError> {
+    async fn handle(&mut self, command: WorkspaceCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         use WorkspaceCommand as C;
         use WorkspaceEvent as E;
         match command {
@@ -170,10 +165,7 @@ impl Aggregate for Workspace {
             C::Join { actor, code } => {
                 self.live()?;
                 if self.members.contains_key(&actor) {
-                    return Err(DomainError::conflict(
-                        "already_member",
-                        "you are already a member",
-                    ));
+                    return Err(DomainError::conflict("already_member", "you are already a member"));
                 }
                 if !JoinCode::from_generated(self.join_code.clone()).matches(&code) {
                     return Err(DomainError::Forbidden("the join code is not valid"));
@@ -197,15 +189,9 @@ impl Aggregate for Workspace {
                 )
                 .await;
             }
-            C::ChangeRole {
-                actor,
-                member,
-                role,
-            } => {
+            C::ChangeRole { actor, member, role } => {
                 authorize(self.role_of(actor), Action::ManageMembers)?;
-                let current = self
-                    .role_of(member)
-                    .ok_or(DomainError::NotFound("member"))?;
+                let current = self.role_of(member).ok_or(DomainError::NotFound("member"))?;
                 if current == role {
                     return Ok(());
                 }
@@ -250,9 +236,7 @@ impl Aggregate for Workspace {
                     return Ok(());
                 }
                 authorize(actor_role, Action::ManageMembers)?;
-                let target = self
-                    .role_of(member)
-                    .ok_or(DomainError::NotFound("member"))?;
+                let target = self.role_of(member).ok_or(DomainError::NotFound("member"))?;
                 if target == Role::Owner {
                     authorize(actor_role, Action::GrantOwner)?;
                 }
@@ -384,9 +368,7 @@ mod tests {
         Given::with(())
             .given(h)
             .when(WorkspaceCommand::Delete { actor: w.owner })
-            .then_expect_events(vec![WorkspaceEvent::Deleted {
-                deleted_by: w.owner,
-            }]);
+            .then_expect_events(vec![WorkspaceEvent::Deleted { deleted_by: w.owner }]);
     }
 
     #[test]
@@ -559,10 +541,7 @@ mod tests {
                 actor: w.member,
                 code: "ABC123".into(),
             })
-            .then_expect_error(DomainError::conflict(
-                "already_member",
-                "you are already a member",
-            ));
+            .then_expect_error(DomainError::conflict("already_member", "you are already a member"));
     }
 
     #[test]
@@ -583,9 +562,7 @@ mod tests {
     #[test]
     fn a_deleted_workspace_refuses_everything() {
         let (w, mut h) = world();
-        h.push(WorkspaceEvent::Deleted {
-            deleted_by: w.owner,
-        });
+        h.push(WorkspaceEvent::Deleted { deleted_by: w.owner });
         Given::with(())
             .given(h.clone())
             .when(WorkspaceCommand::Rename {

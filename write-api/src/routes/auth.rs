@@ -39,9 +39,7 @@ pub struct TokensAnswer {
 }
 
 fn request_id(h: &HeaderMap) -> Option<String> {
-    h.get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    h.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
@@ -60,10 +58,7 @@ pub async fn register(
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
-pub async fn login(
-    State(s): State<AppState>,
-    ApiJson(i): ApiJson<LoginInput>,
-) -> Result<impl IntoResponse, ApiError> {
+pub async fn login(State(s): State<AppState>, ApiJson(i): ApiJson<LoginInput>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.commands.login(&i.email, &i.password).await?))
 }
 
@@ -77,10 +72,7 @@ pub async fn refresh(
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
-pub async fn logout(
-    State(s): State<AppState>,
-    ApiJson(i): ApiJson<RefreshInput>,
-) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<StatusCode, ApiError> {
     s.commands.logout(&i.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,10 +20,7 @@ pub async fn create(
     ApiJson(i): ApiJson<NameInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands
-        .create_channel(&ctx, WorkspaceId(ws), &i.name)
-        .await?
-        .into())
+    Ok(s.commands.create_channel(&ctx, WorkspaceId(ws), &i.name).await?.into())
 }
 
 #[utoipa::path(patch, path = "/v1/channels/{id}", tag = "channels", request_body = NameInput,
@@ -36,10 +33,7 @@ pub async fn rename(
     ApiJson(i): ApiJson<NameInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands
-        .rename_channel(&ctx, ChannelId(id), &i.name)
-        .await?
-        .into())
+    Ok(s.commands.rename_channel(&ctx, ChannelId(id), &i.name).await?.into())
 }
 
 #[utoipa::path(delete, path = "/v1/channels/{id}", tag = "channels",

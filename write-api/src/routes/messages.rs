@@ -54,10 +54,7 @@ pub async fn edit(
     ApiJson(i): ApiJson<EditInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands
-        .edit_message(&ctx, MessageId(id), &i.body)
-        .await?
-        .into())
+    Ok(s.commands.edit_message(&ctx, MessageId(id), &i.body).await?.into())
 }
 
 #[utoipa::path(delete, path = "/v1/messages/{id}", tag = "messages",
@@ -82,8 +79,5 @@ pub async fn react(
     ApiJson(i): ApiJson<ReactionInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    Ok(s.commands
-        .toggle_reaction(&ctx, MessageId(id), &i.emoji)
-        .await?
-        .into())
+    Ok(s.commands.toggle_reaction(&ctx, MessageId(id), &i.emoji).await?.into())
 }

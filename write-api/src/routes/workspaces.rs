@@ -58,10 +58,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
     let ctx = h.context(a, &());
-    Ok(s.commands
-        .delete_workspace(&ctx, WorkspaceId(id))
-        .await?
-        .into())
+    Ok(s.commands.delete_workspace(&ctx, WorkspaceId(id)).await?.into())
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/join", tag = "workspaces", request_body = JoinInput,
@@ -89,8 +86,5 @@ pub async fn rotate_join_code(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
     let ctx = h.context(a, &());
-    Ok(s.commands
-        .rotate_join_code(&ctx, WorkspaceId(id))
-        .await?
-        .into())
+    Ok(s.commands.rotate_join_code(&ctx, WorkspaceId(id)).await?.into())
 }

@@ -39,12 +39,7 @@ impl Resp {
     }
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected answer: {}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
         self
     }
     #[track_caller]
@@ -56,9 +51,7 @@ impl Resp {
             self.body
         );
         assert!(
-            self.body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
+            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "error without a message: {}",
             self.body
         );
@@ -95,11 +88,7 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Resp {
-            status,
-            body,
-            headers,
-        }
+        Resp { status, body, headers }
     }
 
     pub fn request(
@@ -118,18 +107,9 @@ impl TestApp {
         b
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Resp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
         let req = Self::request(method, path, token, body.as_ref())
-            .body(
-                body.map(|b| Body::from(b.to_string()))
-                    .unwrap_or_else(Body::empty),
-            )
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
             .expect("request");
         self.send(req).await
     }
@@ -138,21 +118,14 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Sends raw bytes with a JSON content type (for malformed bodies).
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        bytes: impl Into<Body>,
-    ) -> Resp {
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, bytes: impl Into<Body>) -> Resp {
         let mut b = Request::builder()
             .method(method)
             .uri(path)
@@ -180,10 +153,7 @@ impl TestApp {
                 .and_then(|s| s.parse().ok())
                 .expect("user_id"),
             token: r.body["access_token"].as_str().expect("token").to_owned(),
-            refresh: r.body["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_owned(),
+            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
         }
     }
 
@@ -193,10 +163,7 @@ impl TestApp {
             .post("/v1/workspaces", &owner.token, json!({"name": "Acme"}))
             .await
             .expect(201);
-        (
-            r.id(),
-            r.body["join_code"].as_str().expect("join_code").to_owned(),
-        )
+        (r.id(), r.body["join_code"].as_str().expect("join_code").to_owned())
     }
 
     pub async fn join(&self, ws: Uuid, code: &str, user: &User) {
@@ -291,21 +258,14 @@ pub async fn world(t: &TestApp) -> World {
 
 /// The unhappy paths every JSON endpoint shares: malformed JSON, wrong types, an oversized
 /// body, no token, a forged token.
-pub async fn assert_rejects_bad_input(
-    t: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    wrong_types: Value,
-) {
+pub async fn assert_rejects_bad_input(t: &TestApp, method: Method, path: &str, token: &str, wrong_types: Value) {
     t.raw(method.clone(), path, Some(token), "{not json")
         .await
         .expect_error(400, "malformed_json");
     t.raw(method.clone(), path, Some(token), wrong_types.to_string())
         .await
         .expect_error(400, "invalid_body");
-    let huge =
-        json!({"body": "x".repeat(prism_write_api::BODY_LIMIT + 10), "name": "x", "title": "x"});
+    let huge = json!({"body": "x".repeat(prism_write_api::BODY_LIMIT + 10), "name": "x", "title": "x"});
     t.raw(method.clone(), path, Some(token), huge.to_string())
         .await
         .expect_error(413, "payload_too_large");
