@@ -96,11 +96,31 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
         .await?
         .json()
         .await?;
-    let url = Arc::new(format!(
+    let url = format!(
         "{base}/v1/channels/{}/messages",
         ch["id"].as_str().context("no channel")?
-    ));
-    let token = Arc::new(format!("Bearer {token}"));
+    );
+    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
+    // wrk (C, a fraction of a core) when installed, so the load generator takes as little as
+    // possible of the two cores the server shares with it; our own client otherwise.
+    let run = match wrk(&url, &token, body, connections, secs) {
+        Some(run) => run,
+        None => builtin_client(url, token, body, connections, secs).await?,
+    };
+    let rss = peak_rss_mb(child.id());
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    Ok((run, rss))
+}
+
+async fn builtin_client(
+    url: String,
+    token: String,
+    body: &'static str,
+    connections: usize,
+    secs: u64,
+) -> anyhow::Result<Run> {
+    let (url, token) = (Arc::new(url), Arc::new(format!("Bearer {token}")));
     // One client per connection, as a load tool would hold them.
     let clients: Arc<Vec<reqwest::Client>> = Arc::new(
         (0..connections)
@@ -108,8 +128,7 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
             .collect::<Result<_, _>>()?,
     );
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
-    let run = drive(connections, secs, move || {
+    Ok(drive(connections, secs, move || {
         let (url, token, clients, next) = (url.clone(), token.clone(), clients.clone(), next.clone());
         async move {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % clients.len();
@@ -123,9 +142,61 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
             matches!(res, Ok(r) if r.status().as_u16() == 201)
         }
     })
-    .await;
-    let rss = peak_rss_mb(child.id());
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
-    Ok((run, rss))
+    .await)
+}
+
+/// Runs `wrk` with a POST script; `None` when wrk is not installed.
+fn wrk(url: &str, token: &str, body: &str, connections: usize, secs: u64) -> Option<Run> {
+    let script = std::env::temp_dir().join(format!("prism-bench-{}.lua", std::process::id()));
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+    );
+    std::fs::write(&script, lua).ok()?;
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let number = |prefix: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    let ms = |prefix: &str| -> Option<f64> {
+        let v = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))?
+            .trim()
+            .to_owned();
+        let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic())?);
+        let n: f64 = n.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => return None,
+        })
+    };
+    let errors = number("Non-2xx or 3xx responses:").unwrap_or(0.0) as u64
+        + text
+            .lines()
+            .find(|l| l.trim().starts_with("Socket errors:"))
+            .map(|_| 1)
+            .unwrap_or(0);
+    Some(Run {
+        per_sec: number("Requests/sec:")?,
+        p50_ms: ms("50%")?,
+        p99_ms: ms("99%")?,
+        errors,
+    })
 }
