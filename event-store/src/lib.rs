@@ -17,6 +17,7 @@ pub mod error;
 pub mod hash;
 pub mod horizon;
 pub mod model;
+pub mod relay;
 pub mod store;
 
 use std::future::Future;

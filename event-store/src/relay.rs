@@ -1,0 +1,243 @@
+//! The relay: tails the log below the safe horizon and publishes every event to NATS
+//! JetStream, in global order, each exactly once as far as the stream is concerned.
+//!
+//! - Subject `<prefix>.events.<tenant|_>.<aggregate_type>.<event_type>`, body the envelope
+//!   JSON, headers `Nats-Msg-Id` (the event id: a re-publish after a crash is dropped by the
+//!   server's duplicate window), `Prism-Store-Id` (projectors refuse another deployment's
+//!   events), `Prism-Position` and `Prism-Prev-Position` (the position published just before,
+//!   so a consumer can prove it missed nothing and otherwise catch up from Postgres).
+//! - Publishes are pipelined: a batch is sent, then its acks are awaited together; the
+//!   checkpoint moves only past acknowledged events.
+//! - One active relay per log: a session advisory lock. Others wait and take over when the
+//!   holder's connection goes away.
+//! - NATS down: commands are unaffected (Postgres is the source of truth); the relay retries
+//!   with backoff and catches up.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use async_nats::HeaderMap;
+use sqlx::postgres::PgListener;
+use sqlx::Connection;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{PgEventStore, StoreError, StoredEvent};
+
+/// The advisory lock that makes one relay active (second key 2; appenders use key 1).
+const RELAY_LOCK: (i32, i32) = (1_347_569_997, 2);
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `PRISM_NATS_PREFIX`: stream `<PREFIX>_EVENTS`, subjects `<prefix>.events.>`.
+    pub prefix: String,
+    /// How long the stream keeps events (projectors older than that catch up from Postgres).
+    pub max_age: Duration,
+    /// Events per publish batch.
+    pub batch: i64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "prism".into(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            batch: 512,
+        }
+    }
+}
+
+impl RelayConfig {
+    pub fn stream_name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+    pub fn subject(&self, e: &StoredEvent) -> String {
+        let tenant = e.tenant_id.map(|t| t.to_string()).unwrap_or_else(|| "_".into());
+        format!("{}.events.{tenant}.{}.{}", self.prefix, e.aggregate_type, e.event_type)
+    }
+    pub fn checkpoint_name(&self) -> String {
+        format!("relay:{}", self.prefix)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+impl From<sqlx::Error> for RelayError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Creates the stream, or updates its settings.
+pub async fn ensure_stream(js: &jetstream::Context, cfg: &RelayConfig) -> Result<stream::Stream, RelayError> {
+    let config = stream::Config {
+        name: cfg.stream_name(),
+        subjects: vec![format!("{}.events.>", cfg.prefix)],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        max_age: cfg.max_age,
+        ..Default::default()
+    };
+    match js.get_stream(&config.name).await {
+        Ok(_) => {
+            js.update_stream(&config)
+                .await
+                .map_err(|e| RelayError::Nats(e.to_string()))?;
+        }
+        Err(_) => {
+            js.create_stream(config.clone())
+                .await
+                .map_err(|e| RelayError::Nats(e.to_string()))?;
+        }
+    }
+    js.get_stream(&config.name)
+        .await
+        .map_err(|e| RelayError::Nats(e.to_string()))
+}
+
+/// Runs a relay until `shutdown` turns true. Waits (standing by) while another relay is active.
+pub async fn run(
+    store: PgEventStore,
+    nats_url: String,
+    cfg: RelayConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RelayError> {
+    // The lock lives on its own connection: if this process dies, Postgres frees it.
+    let mut lock_conn = store.pool().acquire().await?.detach();
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(RELAY_LOCK.0)
+            .bind(RELAY_LOCK.1)
+            .fetch_one(&mut lock_conn)
+            .await?;
+        if got {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
+    tracing::info!(prefix = %cfg.prefix, "relay active");
+    let store_id = store.store_id().await?;
+    let mut listener = PgListener::connect_with(store.pool()).await?;
+    listener.listen("prism_events").await?;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        match publish_loop(
+            &store,
+            &nats_url,
+            &cfg,
+            store_id,
+            &mut listener,
+            &mut shutdown,
+            &mut lock_conn,
+        )
+        .await
+        {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay interrupted; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let _ = lock_conn.close().await;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn publish_loop(
+    store: &PgEventStore,
+    nats_url: &str,
+    cfg: &RelayConfig,
+    store_id: Uuid,
+    listener: &mut PgListener,
+    shutdown: &mut watch::Receiver<bool>,
+    lock_conn: &mut sqlx::PgConnection,
+) -> Result<(), RelayError> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(nats_url)
+        .await
+        .map_err(|e| RelayError::Nats(e.to_string()))?;
+    let js = jetstream::new(client);
+    ensure_stream(&js, cfg).await?;
+    let mut checkpoint = checkpoint(store, cfg).await?;
+    loop {
+        let events = store.read_all(checkpoint, cfg.batch).await?;
+        if events.is_empty() {
+            // Prove we still hold the lock's connection, then sleep until the next commit.
+            sqlx::query("SELECT 1").execute(&mut *lock_conn).await?;
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                // A safety net: a notification lost to a reconnect costs at most this much lag.
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+            continue;
+        }
+        let mut acks = Vec::with_capacity(events.len());
+        let mut prev = checkpoint;
+        for e in &events {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", e.event_id.to_string().as_str());
+            headers.insert("Prism-Store-Id", store_id.to_string().as_str());
+            headers.insert("Prism-Position", e.global_position.to_string().as_str());
+            headers.insert("Prism-Prev-Position", prev.to_string().as_str());
+            let body = serde_json::to_vec(e).map_err(StoreError::from)?;
+            let ack = js
+                .publish_with_headers(cfg.subject(e), headers, body.into())
+                .await
+                .map_err(|e| RelayError::Nats(e.to_string()))?;
+            acks.push(ack);
+            prev = e.global_position;
+        }
+        for ack in acks {
+            ack.await.map_err(|e| RelayError::Nats(e.to_string()))?;
+        }
+        checkpoint = prev;
+        save_checkpoint(store, cfg, checkpoint).await?;
+        metrics_published(events.len());
+    }
+}
+
+fn metrics_published(n: usize) {
+    tracing::trace!(events = n, "relay published");
+}
+
+/// The relay's checkpoint for this prefix (0 before the first publish).
+pub async fn checkpoint(store: &PgEventStore, cfg: &RelayConfig) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT position FROM relay_checkpoints WHERE name = $1")
+            .bind(cfg.checkpoint_name())
+            .fetch_optional(store.pool())
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+async fn save_checkpoint(store: &PgEventStore, cfg: &RelayConfig, position: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (name, position) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+    )
+    .bind(cfg.checkpoint_name())
+    .bind(position)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
