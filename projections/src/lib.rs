@@ -1,0 +1,19 @@
+//! Projections: everything a client reads is built here, from the log.
+//!
+//! It owns the projector runtime ([`runtime`]: consume the JetStream stream, apply a batch and
+//! store the checkpoint in the same Postgres transaction, catch up from the Postgres log
+//! whenever the stream cannot prove it holds everything) and each projection, one folder or
+//! file each (`read_models/`). Projection status (position, lag, last error) is in
+//! `projection_status` and [`status`].
+//!
+//! It may import `prism-domain` and the read side of `prism-event-store`; never `commands`.
+
+pub mod error;
+pub mod projection;
+pub mod read_models;
+pub mod runtime;
+pub mod status;
+
+pub use error::ProjectionError;
+pub use projection::Projection;
+pub use runtime::{Projector, ProjectorConfig};

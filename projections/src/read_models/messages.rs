@@ -1,0 +1,79 @@
+use prism_domain::aggregates::MessageEvent;
+use prism_event_store::StoredEvent;
+use sqlx::PgConnection;
+
+use crate::ProjectionError;
+
+pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    let id = e.aggregate_id;
+    match super::typed::<MessageEvent>(e)? {
+        MessageEvent::Created {
+            workspace_id,
+            channel_id,
+            author_id,
+            body,
+            parent_id,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO rm_messages (message_id, workspace_id, channel_id, author_id, body, parent_id, created_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(workspace_id.0)
+            .bind(channel_id)
+            .bind(author_id.0)
+            .bind(body)
+            .bind(parent_id.map(|p| p.0))
+            .bind(e.recorded_at)
+            .bind(e.sequence)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(parent) = parent_id {
+                sqlx::query("UPDATE rm_messages SET reply_count = reply_count + 1 WHERE message_id = $1")
+                    .bind(parent.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            return Ok(());
+        }
+        MessageEvent::Updated { body, .. } => {
+            sqlx::query("UPDATE rm_messages SET body = $2, edited_at = $3 WHERE message_id = $1")
+                .bind(id)
+                .bind(body)
+                .bind(e.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        MessageEvent::Deleted { .. } => {
+            // The text goes; the row stays so that threads and positions still make sense.
+            sqlx::query("UPDATE rm_messages SET deleted = true, body = '' WHERE message_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM rm_reactions WHERE message_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        MessageEvent::ReactionToggled { user_id, emoji, added } => {
+            let sql = if added {
+                "INSERT INTO rm_reactions (message_id, emoji, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM rm_reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(emoji)
+                .bind(user_id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE rm_messages SET version = $2 WHERE message_id = $1")
+        .bind(id)
+        .bind(e.sequence)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The relational read models (`rm_*` tables): users, workspaces and members, channels,
+//! conversations, messages with reactions, docs with every version. One projection, one file
+//! per aggregate's events.
+
+mod channels;
+mod conversations;
+mod docs;
+mod messages;
+mod users;
+mod workspaces;
+
+use futures::future::BoxFuture;
+use prism_domain::event::from_parts;
+use prism_event_store::StoredEvent;
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
+
+use crate::{Projection, ProjectionError};
+
+pub struct ReadModels;
+
+pub const NAME: &str = "read_models";
+
+/// The typed event of a stored envelope, or a halt if it cannot be read.
+pub(crate) fn typed<E: DeserializeOwned>(e: &StoredEvent) -> Result<E, ProjectionError> {
+    from_parts(&e.event_type, e.payload.clone()).map_err(|err| ProjectionError::Unreadable {
+        position: e.global_position,
+        event_type: e.event_type.clone(),
+        reason: err.to_string(),
+    })
+}
+
+impl Projection for ReadModels {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, e: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            match e.aggregate_type.as_str() {
+                "user" => users::apply(tx, e).await,
+                "workspace" => workspaces::apply(tx, e).await,
+                "channel" => channels::apply(tx, e).await,
+                "conversation" => conversations::apply(tx, e).await,
+                "message" => messages::apply(tx, e).await,
+                "doc" => docs::apply(tx, e).await,
+                // Aggregates these read models do not show.
+                _ => Ok(()),
+            }
+        })
+    }
+}

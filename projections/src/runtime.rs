@@ -1,0 +1,236 @@
+//! The projector runtime: one durable JetStream consumer per projection, Postgres as the
+//! fallback and the proof.
+//!
+//! - A batch of events is applied and the checkpoint (the last global position) written in one
+//!   Postgres transaction, with the status row locked: a crash never applies an event twice or
+//!   skips one, and two projector processes of one projection cannot both apply an event.
+//! - Anything at or below the checkpoint is ignored (redeliveries, duplicates).
+//! - The relay stamps each message with the position published before it. If that is not our
+//!   checkpoint, something is missing from what the stream gave us (retention, a purge, a new
+//!   projection, a shared consumer): the projector catches up from the Postgres log, then
+//!   goes on with the stream. The same happens at start and while NATS is down.
+//! - An event the projection cannot apply halts this projection only, visibly (the status row
+//!   keeps the error; it retries with backoff) and is never skipped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use futures::{FutureExt, StreamExt};
+use prism_event_store::relay::{ensure_stream, RelayConfig};
+use prism_event_store::{PgEventStore, StoredEvent};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::{Projection, ProjectionError};
+
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    pub nats_url: String,
+    pub relay: RelayConfig,
+    /// Events applied per transaction at most.
+    pub batch: usize,
+}
+
+pub struct Projector {
+    pool: PgPool,
+    store: PgEventStore,
+    projection: Arc<dyn Projection>,
+    cfg: ProjectorConfig,
+    position: watch::Sender<i64>,
+}
+
+impl Projector {
+    pub fn new(store: PgEventStore, projection: Arc<dyn Projection>, cfg: ProjectorConfig) -> Self {
+        Self {
+            pool: store.pool().clone(),
+            store,
+            projection,
+            cfg,
+            position: watch::Sender::new(0),
+        }
+    }
+
+    /// The position applied so far, for in-process waiters (read-your-writes).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.position.subscribe()
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
+        let name = self.projection.name();
+        sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        let store_id = self.store.store_id().await?.to_string();
+        let mut backoff = Duration::from_millis(100);
+        while !*shutdown.borrow() {
+            let result = match self.catch_up().await {
+                Ok(cp) => self.consume(cp, &store_id, &mut shutdown).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => break,
+                Err(ProjectionError::Nats(e)) => {
+                    // Postgres is the path that always works: keep up from it until NATS is back.
+                    tracing::warn!(projection = name, error = %e, "nats unavailable; following the postgres log");
+                    let until = tokio::time::Instant::now() + backoff;
+                    while tokio::time::Instant::now() < until {
+                        if let Err(e) = self.catch_up().await {
+                            self.record_error(&e).await;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            _ = shutdown.changed() => return Ok(()),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(projection = name, error = %e, "projection halted; will retry");
+                    self.record_error(&e).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return Ok(()),
+                    }
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        Ok(())
+    }
+
+    /// Applies the Postgres log from the checkpoint to the safe horizon; answers the checkpoint.
+    pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
+        let mut cp = crate::status::position(&self.pool, self.projection.name()).await?;
+        loop {
+            let events = self.store.read_all(cp, self.cfg.batch as i64).await?;
+            match events.last() {
+                None => return Ok(cp),
+                Some(last) => {
+                    let last = last.global_position;
+                    self.apply_batch(&events).await?;
+                    cp = last;
+                }
+            }
+        }
+    }
+
+    /// Applies `events` (those above the checkpoint) and moves the checkpoint, atomically.
+    async fn apply_batch(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let Some(last) = events.last().map(|e| e.global_position) else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        let cp: i64 = sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1 FOR UPDATE")
+            .bind(self.projection.name())
+            .fetch_one(&mut *tx)
+            .await?;
+        for e in events.iter().filter(|e| e.global_position > cp) {
+            self.projection.apply(&mut tx, e).await?;
+        }
+        if last > cp {
+            sqlx::query(
+                "UPDATE projection_status SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL WHERE name = $1",
+            )
+            .bind(self.projection.name())
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.position.send_replace(last.max(cp));
+        Ok(())
+    }
+
+    async fn record_error(&self, e: &ProjectionError) {
+        let _ = sqlx::query(
+            "UPDATE projection_status SET last_error = $2, halted_at = coalesce(halted_at, now()) WHERE name = $1",
+        )
+        .bind(self.projection.name())
+        .bind(e.to_string())
+        .execute(&self.pool)
+        .await;
+    }
+
+    async fn consume(
+        &self,
+        mut cp: i64,
+        store_id: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), ProjectionError> {
+        let nats = |e: &dyn std::fmt::Display| ProjectionError::Nats(e.to_string());
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(2))
+            .connect(&self.cfg.nats_url)
+            .await
+            .map_err(|e| nats(&e))?;
+        let js = jetstream::new(client);
+        let stream = ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?;
+        let durable = format!("{}_{}", self.cfg.relay.prefix, self.projection.name());
+        let consumer = stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    // What came before the consumer existed is read from Postgres.
+                    deliver_policy: DeliverPolicy::New,
+                    ack_policy: AckPolicy::Explicit,
+                    max_ack_pending: 20_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| nats(&e))?;
+        let mut messages = consumer.messages().await.map_err(|e| nats(&e))?;
+        loop {
+            let first = tokio::select! {
+                m = messages.next() => m,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let mut batch = match first {
+                Some(Ok(m)) => vec![m],
+                Some(Err(e)) => return Err(nats(&e)),
+                None => return Err(ProjectionError::Nats("the consumer stopped".into())),
+            };
+            while batch.len() < self.cfg.batch {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(m))) => batch.push(m),
+                    _ => break,
+                }
+            }
+            let mut pending: Vec<StoredEvent> = Vec::with_capacity(batch.len());
+            for m in &batch {
+                let header = |k: &str| m.headers.as_ref().and_then(|h| h.get(k)).map(|v| v.as_str().to_owned());
+                if header("Prism-Store-Id").as_deref() != Some(store_id) {
+                    return Err(ProjectionError::ForeignStore(
+                        header("Prism-Store-Id").unwrap_or_default(),
+                    ));
+                }
+                let number = |k: &str| header(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+                let (pos, prev) = (number("Prism-Position"), number("Prism-Prev-Position"));
+                if pos <= cp {
+                    continue; // already applied
+                }
+                if prev != cp {
+                    // The stream cannot prove nothing is missing before this event: the log can.
+                    self.apply_batch(&pending).await?;
+                    pending.clear();
+                    cp = self.catch_up().await?;
+                    continue;
+                }
+                let e: StoredEvent = serde_json::from_slice(&m.payload).map_err(|err| ProjectionError::Unreadable {
+                    position: pos,
+                    event_type: m.subject.to_string(),
+                    reason: err.to_string(),
+                })?;
+                cp = pos;
+                pending.push(e);
+            }
+            self.apply_batch(&pending).await?;
+            for m in batch {
+                m.ack().await.map_err(|e| nats(&e))?;
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The read models, built through the real relay and NATS JetStream (a unique stream prefix per
+//! test), match the log exactly, whatever happens to the projector on the way.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prism_auth::{Jwt, PasswordHasherId};
+use prism_commands::{CommandContext, Commands};
+use prism_domain::{MessageId, UserId, WorkspaceId};
+use prism_event_store::relay::{self, RelayConfig};
+use prism_event_store::PgEventStore;
+use prism_projections::read_models::ReadModels;
+use prism_projections::{Projector, ProjectorConfig};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+fn nats_url() -> String {
+    std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn config(nats: &str) -> ProjectorConfig {
+    let relay = RelayConfig {
+        prefix: format!("t{}", &Uuid::now_v7().simple().to_string()[20..]),
+        batch: 128,
+        ..Default::default()
+    };
+    ProjectorConfig {
+        nats_url: nats.into(),
+        relay,
+        batch: 64,
+    }
+}
+
+fn commands(store: &PgEventStore) -> Commands {
+    Commands::new(
+        store.clone(),
+        Jwt::new(b"projection-tests-projection-tests!!", Jwt::DEFAULT_TTL),
+        PasswordHasherId::new(1024, 1).expect("params"),
+    )
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    relay: tokio::task::JoinHandle<Result<(), relay::RelayError>>,
+}
+
+fn start_relay(store: &PgEventStore, cfg: &ProjectorConfig) -> Running {
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        cfg.nats_url.clone(),
+        cfg.relay.clone(),
+        stopped,
+    ));
+    Running { stop, relay }
+}
+
+fn start_projector(store: &PgEventStore, cfg: &ProjectorConfig) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let p = Projector::new(store.clone(), Arc::new(ReadModels), cfg.clone());
+    let h = tokio::spawn(async move {
+        let _ = p.run(stopped).await;
+    });
+    (stop, h)
+}
+
+/// Writes a workspace with a channel, `n` messages, reactions and an edit; answers the head.
+async fn write(c: &Commands, n: usize) -> i64 {
+    let owner = CommandContext::new(UserId::new());
+    let ws = c.create_workspace(&owner, "Acme").await.expect("ws");
+    let ws_id = WorkspaceId(ws.id().expect("id"));
+    let ch = c
+        .create_channel(&owner, ws_id, "general")
+        .await
+        .expect("channel")
+        .id()
+        .expect("id");
+    let mut head = 0;
+    for i in 0..n {
+        let m = c
+            .post_message(&owner, ch, &format!("message {i}"), None)
+            .await
+            .expect("post");
+        head = m.position();
+        if i % 3 == 0 {
+            head = c
+                .toggle_reaction(&owner, MessageId(m.id().expect("id")), "👍")
+                .await
+                .expect("react")
+                .position();
+        }
+        if i % 5 == 0 {
+            head = c
+                .edit_message(&owner, MessageId(m.id().expect("id")), &format!("edited {i}"))
+                .await
+                .expect("edit")
+                .position();
+        }
+    }
+    head
+}
+
+async fn wait_for(pool: &PgPool, position: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = prism_projections::status::position(pool, "read_models")
+            .await
+            .expect("status");
+        if p >= position {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the projection stopped at {p}, wanted {position}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Every read-model count equals what the log says.
+async fn assert_matches_log(pool: &PgPool) {
+    let q = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.expect(sql) };
+    let created = q("SELECT count(*) FROM events WHERE event_type = 'message.created'").await;
+    assert_eq!(q("SELECT count(*) FROM rm_messages").await, created);
+    let reactions = q("SELECT count(*) FILTER (WHERE (payload->>'added')::boolean) - count(*) FILTER (WHERE NOT (payload->>'added')::boolean) FROM events WHERE event_type = 'reaction.toggled'").await;
+    assert_eq!(q("SELECT count(*) FROM rm_reactions").await, reactions);
+    let edits = q("SELECT count(*) FROM events WHERE event_type = 'message.updated'").await;
+    assert_eq!(
+        q("SELECT count(*) FROM rm_messages WHERE edited_at IS NOT NULL").await,
+        edits
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM rm_workspaces").await,
+        q("SELECT count(*) FROM events WHERE event_type = 'workspace.created'").await
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM rm_channels").await,
+        q("SELECT count(*) FROM events WHERE event_type = 'channel.created'").await
+    );
+    // Versions agree with the log, message by message.
+    let off = q("SELECT count(*) FROM rm_messages m WHERE m.version <> (SELECT max(sequence) FROM events e WHERE e.aggregate_id = m.message_id)").await;
+    assert_eq!(off, 0);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn read_models_follow_the_log_through_nats(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let cfg = config(&nats_url());
+    let relay = start_relay(&store, &cfg);
+    let (stop, projector) = start_projector(&store, &cfg);
+    let head = write(&commands(&store), 30).await;
+    wait_for(&pool, head).await;
+    assert_matches_log(&pool).await;
+    let body: String = sqlx::query_scalar("SELECT body FROM rm_messages ORDER BY message_id LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .expect("body");
+    assert_eq!(body, "edited 0");
+    stop.send(true).expect("stop");
+    projector.await.expect("projector");
+    relay.stop.send(true).expect("stop");
+    relay.relay.await.expect("join").expect("relay");
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let cfg = config(&nats_url());
+    let relay = start_relay(&store, &cfg);
+    let c = commands(&store);
+    let (_stop, first) = start_projector(&store, &cfg);
+    let writer = tokio::spawn({
+        let c = c.clone();
+        async move { write(&c, 60).await }
+    });
+    // Kill the projector while it is busy: its transaction in flight is rolled back.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    first.abort();
+    let _ = first.await;
+    let head = writer.await.expect("writer");
+    let (stop, second) = start_projector(&store, &cfg);
+    wait_for(&pool, head).await;
+    assert_matches_log(&pool).await;
+    stop.send(true).expect("stop");
+    second.await.expect("projector");
+    relay.stop.send(true).expect("stop");
+    relay.relay.await.expect("join").expect("relay");
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_purged_stream_is_caught_up_from_postgres(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let cfg = config(&nats_url());
+    let relay = start_relay(&store, &cfg);
+    let c = commands(&store);
+    let first_head = write(&c, 10).await;
+    // Wait for the relay, then purge everything it published; only then does a projector start.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while relay::checkpoint(&store, &cfg.relay).await.expect("cp") < first_head {
+        assert!(Instant::now() < deadline, "relay stuck");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
+    js.get_stream(cfg.relay.stream_name())
+        .await
+        .expect("stream")
+        .purge()
+        .await
+        .expect("purge");
+    let (stop, projector) = start_projector(&store, &cfg);
+    let head = write(&c, 10).await;
+    wait_for(&pool, head).await;
+    assert_matches_log(&pool).await;
+    stop.send(true).expect("stop");
+    projector.await.expect("projector");
+    relay.stop.send(true).expect("stop");
+    relay.relay.await.expect("join").expect("relay");
+    let _ = js.delete_stream(cfg.relay.stream_name()).await;
+}
