@@ -9,6 +9,9 @@ const DEV_JWT_SECRET: &str = "prism-local-development-secret-do-not-use-in-produ
 pub struct Config {
     pub database_url: String,
     pub write_addr: String,
+    pub read_addr: String,
+    pub nats_url: String,
+    pub nats_prefix: String,
     pub jwt_secret: String,
     pub snapshot_every: i64,
     pub db_pool: u32,
@@ -32,6 +35,9 @@ impl Config {
         Ok(Self {
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
+            read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
+            nats_url: var("PRISM_NATS_URL", "nats://127.0.0.1:4222"),
+            nats_prefix: var("PRISM_NATS_PREFIX", "prism"),
             jwt_secret,
             snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100")
                 .parse()
@@ -43,6 +49,21 @@ impl Config {
                 .parse()
                 .context("PRISM_GROUP_COMMIT_WRITERS must be a number")?,
         })
+    }
+
+    pub fn relay(&self) -> prism_event_store::relay::RelayConfig {
+        prism_event_store::relay::RelayConfig {
+            prefix: self.nats_prefix.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub fn projector(&self) -> prism_projections::ProjectorConfig {
+        prism_projections::ProjectorConfig {
+            nats_url: self.nats_url.clone(),
+            relay: self.relay(),
+            batch: 256,
+        }
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {

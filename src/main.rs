@@ -1,10 +1,14 @@
-//! `prism`: the one binary. `prism serve` runs everything for local use; the other
-//! subcommands run one part each, as `compose.yaml` does.
+//! `prism`: the one binary. `prism serve` runs everything in one process for local use; the
+//! other subcommands run one part each, as `compose.yaml` does.
 
 mod config;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tracing_subscriber::EnvFilter;
 
 use config::Config;
@@ -26,6 +30,12 @@ enum Command {
     Migrate,
     /// Run the write API (commands and auth).
     WriteApi,
+    /// Run the read API (queries over the projections).
+    ReadApi,
+    /// Run the relay (Postgres log → NATS JetStream); one is active, others stand by.
+    Relay,
+    /// Run the projectors (NATS JetStream → read models).
+    Project,
     /// Migrate, then run every part of Prism in this one process.
     Serve,
 }
@@ -46,43 +56,83 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::from_env()?;
-    match cli.command {
-        Command::Migrate => {
-            let pool = cfg.connect().await?;
-            prism_event_store::db::migrate(&pool)
-                .await
-                .context("migrating the database")?;
-            tracing::info!("migrations applied");
-            Ok(())
-        }
-        Command::WriteApi => {
-            let pool = cfg.connect().await?;
-            serve_write_api(&cfg, pool).await
-        }
-        Command::Serve => {
-            let pool = cfg.connect().await?;
-            prism_event_store::db::migrate(&pool)
-                .await
-                .context("migrating the database")?;
-            serve_write_api(&cfg, pool).await
+    let pool = cfg.connect().await?;
+    if matches!(cli.command, Command::Migrate | Command::Serve) {
+        prism_event_store::db::migrate(&pool)
+            .await
+            .context("migrating the database")?;
+        tracing::info!("migrations applied");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let mut parts: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let (write, read, relay, project) = match cli.command {
+        Command::Migrate => return Ok(()),
+        Command::WriteApi => (true, false, false, false),
+        Command::ReadApi => (false, true, false, false),
+        Command::Relay => (false, false, true, false),
+        Command::Project => (false, false, false, true),
+        Command::Serve => (true, true, true, true),
+    };
+    let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
+    if write {
+        let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
+        let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let app = prism_write_api::app(prism_write_api::AppState::new(prism_commands::Commands::new(
+            store,
+            cfg.jwt(),
+            hasher,
+        )));
+        parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
+    }
+    if read {
+        let app = prism_read_api::app(prism_read_api::AppState::new(pool.clone(), cfg.jwt()));
+        parts.spawn(serve_http("read api", cfg.read_addr.clone(), app, stopped.clone()));
+    }
+    if relay {
+        let (store, url, rc, s) = (store.clone(), cfg.nats_url.clone(), cfg.relay(), stopped.clone());
+        parts.spawn(async move { prism_event_store::relay::run(store, url, rc, s).await.context("relay") });
+    }
+    if project {
+        let projector = prism_projections::Projector::new(
+            store.clone(),
+            Arc::new(prism_projections::read_models::ReadModels),
+            cfg.projector(),
+        );
+        let s = stopped.clone();
+        parts.spawn(async move { projector.run(s).await.context("projector") });
+    }
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        Some(done) = parts.join_next() => {
+            // A part that ends on its own is an error: take the rest down and say why.
+            let _ = stop.send(true);
+            done.context("a part panicked")??;
         }
     }
+    let _ = stop.send(true);
+    while let Some(done) = parts.join_next().await {
+        done.context("a part panicked")??;
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
-async fn serve_write_api(cfg: &Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let store =
-        prism_event_store::PgEventStore::new(pool, cfg.snapshot_every).with_group_commit(cfg.group_commit_flushers, 64);
-    let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let commands = prism_commands::Commands::new(store, cfg.jwt(), hasher);
-    let app = prism_write_api::app(prism_write_api::AppState::new(commands));
-    let listener = tokio::net::TcpListener::bind(&cfg.write_addr)
+async fn serve_http(
+    what: &'static str,
+    addr: String,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .with_context(|| format!("cannot listen on {} (PRISM_WRITE_ADDR)", cfg.write_addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "write api listening");
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "{what} listening");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
         .await?;
-    tracing::info!("write api stopped");
+    tracing::info!("{what} stopped");
     Ok(())
 }
 

@@ -17,12 +17,19 @@ fn database_url(name: &str) -> String {
     format!("{}/{name}", &base[..cut])
 }
 
-/// Starts `prism serve` on a free port with its own new database; returns it and its address.
-fn spawn_prism(db: &str) -> (Child, String) {
+/// Starts `prism serve` on free ports with its own new database and NATS prefix; returns it
+/// and the write and read APIs' addresses.
+fn spawn_prism(db: &str) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_prism"))
         .arg("serve")
         .env("PRISM_DATABASE_URL", database_url(db))
         .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
+        .env("PRISM_READ_ADDR", "127.0.0.1:0")
+        .env(
+            "PRISM_NATS_URL",
+            std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        )
+        .env("PRISM_NATS_PREFIX", db.replace('_', ""))
         .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -34,14 +41,22 @@ fn spawn_prism(db: &str) -> (Child, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
+                let which = if line.contains("read api") { "read" } else { "write" };
+                let _ = tx.send((which, addr.split_whitespace().next().unwrap_or_default().to_owned()));
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("prism did not start listening");
-    (child, addr)
+    let (mut write, mut read) = (None, None);
+    while write.is_none() || read.is_none() {
+        match rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("prism did not start listening")
+        {
+            ("read", a) => read = Some(a),
+            (_, a) => write = Some(a),
+        }
+    }
+    (child, write.unwrap_or_default(), read.unwrap_or_default())
 }
 
 async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -66,7 +81,7 @@ impl Drop for Guard {
 #[tokio::test]
 async fn the_readme_walkthrough_then_a_graceful_stop() {
     let db = format!("prism_e2e_{}", uuid::Uuid::now_v7().simple());
-    let (child, addr) = spawn_prism(&db);
+    let (child, addr, read_addr) = spawn_prism(&db);
     let mut guard = Guard(child);
     let c = reqwest::Client::new();
     let url = |p: &str| format!("http://{addr}{p}");
@@ -100,6 +115,30 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     assert_eq!(s, 201, "{msg}");
     assert_eq!(msg["version"], 1);
     assert!(msg["position"].as_i64().expect("position") > ws["position"].as_i64().expect("position"));
+
+    // Read your write through the read API: no sleep, the read waits for the position.
+    let position = msg["position"].as_i64().expect("position");
+    let res = c
+        .get(format!(
+            "http://{read_addr}/v1/channels/{}/messages",
+            ch["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&token)
+        .header("x-min-position", position.to_string())
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(res.status().as_u16(), 200);
+    let at: i64 = res
+        .headers()
+        .get("x-projection-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("header");
+    assert!(at >= position);
+    let page: Value = res.json().await.expect("json");
+    assert_eq!(page["items"][0]["body"], "hello");
+    assert_eq!(page["items"][0]["id"], msg["id"]);
 
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")

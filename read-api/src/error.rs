@@ -1,0 +1,91 @@
+//! Read errors as HTTP, in the same JSON shape as the write API; one `status_code()`.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ReadError {
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    Unauthenticated {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// Not there, or not the caller's to see (never says which).
+    NotFound,
+    /// The projections have not reached the asked position in time.
+    ProjectionBehind {
+        wanted: i64,
+        at: i64,
+    },
+    Unavailable(String),
+}
+
+pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
+    match e {
+        ReadError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+        ReadError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
+        ReadError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
+        ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
+impl IntoResponse for ReadError {
+    fn into_response(self) -> Response {
+        let (status, code) = status_code(&self);
+        let message = match &self {
+            ReadError::BadRequest { message, .. } => message.clone(),
+            ReadError::Unauthenticated { message, .. } => (*message).to_owned(),
+            ReadError::NotFound => "no such resource".into(),
+            ReadError::ProjectionBehind { wanted, at } => {
+                format!("the read models are at position {at}, not yet {wanted}; retry shortly")
+            }
+            ReadError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "read failed");
+                "a dependency is unavailable; try again shortly".into()
+            }
+        };
+        let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+impl From<sqlx::Error> for ReadError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<PathRejection> for ReadError {
+    fn from(r: PathRejection) -> Self {
+        Self::BadRequest {
+            code: "invalid_id",
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ReadError {
+    fn from(r: QueryRejection) -> Self {
+        Self::BadRequest {
+            code: "invalid_query",
+            message: r.body_text(),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Extractors: the caller (same JWT as the write API), path and query parameters with our
+//! error answers, and list paging.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::header;
+use axum::http::request::Parts;
+use prism_auth::AuthError;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::ReadError;
+use crate::AppState;
+
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ReadError))]
+pub struct ApiPath<T>(pub T);
+
+/// The caller's user id.
+pub struct Caller(pub Uuid);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ReadError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ReadError::Unauthenticated {
+                code: "unauthenticated",
+                message: "send Authorization: Bearer <access token>",
+            })?;
+        match state.jwt.verify(token) {
+            Ok(c) => Ok(Self(c.sub)),
+            Err(AuthError::Expired) => Err(ReadError::Unauthenticated {
+                code: "token_expired",
+                message: "the access token has expired; refresh it",
+            }),
+            Err(_) => Err(ReadError::Unauthenticated {
+                code: "invalid_token",
+                message: "the access token is not valid",
+            }),
+        }
+    }
+}
+
+/// `?limit=&cursor=`: at most `limit` (1–200, default 50) items after the opaque cursor.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    pub fn limit(&self) -> Result<i64, ReadError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=200).contains(&n) => Ok(n),
+            Some(_) => Err(ReadError::BadRequest {
+                code: "invalid_query",
+                message: "limit must be between 1 and 200".into(),
+            }),
+        }
+    }
+    /// Cursors are the last item's id (ids are UUIDv7, so they order by time).
+    pub fn cursor(&self) -> Result<Option<Uuid>, ReadError> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                c.parse().map_err(|_| ReadError::BadRequest {
+                    code: "invalid_cursor",
+                    message: "the cursor is not one we gave".into(),
+                })
+            })
+            .transpose()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = ReadError;
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        let Query(p) = Query::<Page>::from_request_parts(parts, s).await?;
+        Ok(p)
+    }
+}

@@ -1,0 +1,64 @@
+//! The read API: an axum router for queries over the projections (`pub fn app(state)`).
+//!
+//! It owns HTTP concerns of the read side: routes (one file per group in `routes/`), the same
+//! JWT verification as the write API, tenant filtering on every query (a non-member gets 404,
+//! never data), cursor pagination, and read-your-writes ([`consistency`]).
+//!
+//! It may import `prism-projections` (the tables it reads), `prism-domain` and `prism-auth`;
+//! never `prism-commands`.
+
+pub mod consistency;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::time::Duration;
+
+use axum::middleware;
+use axum::routing::get;
+use axum::Router;
+use prism_auth::Jwt;
+use sqlx::PgPool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub jwt: Jwt,
+    /// How long a read may wait for `X-Min-Position`.
+    pub max_wait: Duration,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, jwt: Jwt) -> Self {
+        Self {
+            pool,
+            jwt,
+            max_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    use routes::*;
+    let v1 = Router::new()
+        .route("/v1/me", get(me::me))
+        .route("/v1/workspaces", get(workspaces::list))
+        .route("/v1/workspaces/{id}", get(workspaces::get))
+        .route("/v1/workspaces/{id}/members", get(workspaces::members))
+        .route("/v1/workspaces/{id}/channels", get(workspaces::channels))
+        .route("/v1/workspaces/{id}/docs", get(docs::list))
+        .route("/v1/channels/{id}/messages", get(messages::list))
+        .route("/v1/messages/{id}", get(messages::get))
+        .route("/v1/docs/{id}", get(docs::get))
+        .route("/v1/docs/{id}/history", get(docs::history))
+        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(ops::fallback)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,51 @@
+//! One file per route group. Every query is filtered by the caller's memberships: a
+//! workspace the caller is not in does not exist for them (404), and neither does anything in it.
+
+pub mod docs;
+pub mod me;
+pub mod messages;
+pub mod ops;
+pub mod workspaces;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ReadError;
+
+/// A cursor-paginated list.
+#[derive(Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    /// `rows` was fetched with `limit + 1` to know whether there is more.
+    pub fn page(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| id(r).to_string())
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+/// The caller's role in a live workspace, or 404.
+pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<String, ReadError> {
+    sqlx::query_scalar(
+        "SELECT m.role FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
+          WHERE m.workspace_id = $1 AND m.user_id = $2 AND NOT w.deleted",
+    )
+    .bind(workspace)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(ReadError::NotFound)
+}
