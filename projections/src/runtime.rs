@@ -59,10 +59,6 @@ impl Projector {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
         let name = self.projection.name();
-        sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
         let store_id = self.store.store_id().await?.to_string();
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
@@ -102,6 +98,10 @@ impl Projector {
 
     /// Applies the Postgres log from the checkpoint to the safe horizon; answers the checkpoint.
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
+        sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(self.projection.name())
+            .execute(&self.pool)
+            .await?;
         let mut cp = crate::status::position(&self.pool, self.projection.name()).await?;
         loop {
             let events = self.store.read_all(cp, self.cfg.batch as i64).await?;
