@@ -24,6 +24,9 @@ use tokio::sync::watch;
 
 use crate::{Projection, ProjectionError};
 
+/// How long a quiet stream is trusted before the projector checks the Postgres log itself.
+const IDLE_CHECK: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
     pub nats_url: String,
@@ -186,6 +189,12 @@ impl Projector {
         loop {
             let first = tokio::select! {
                 m = messages.next() => m,
+                // A quiet stream proves nothing (NATS may be reconnecting, the relay may be
+                // down): look at the log itself now and then.
+                _ = tokio::time::sleep(IDLE_CHECK) => {
+                    cp = self.catch_up().await?;
+                    continue;
+                }
                 _ = shutdown.changed() => return Ok(()),
             };
             let mut batch = match first {
