@@ -38,6 +38,20 @@ enum Command {
     Project,
     /// Migrate, then run every part of Prism in this one process.
     Serve,
+    /// Inspect or rebuild projections.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Every projection with its position, lag and last error.
+    Status,
+    /// Write a fresh copy of a projection's tables from the log, then swap it in.
+    Rebuild {
+        /// The projection (`read_models`).
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -63,6 +77,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .context("migrating the database")?;
         tracing::info!("migrations applied");
     }
+    if let Command::Projections(cmd) = cli.command {
+        return projections(cmd, pool, &cfg).await;
+    }
     let (stop, stopped) = watch::channel(false);
     let mut parts: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let (write, read, relay, project) = match cli.command {
@@ -72,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay => (false, false, true, false),
         Command::Project => (false, false, false, true),
         Command::Serve => (true, true, true, true),
+        Command::Projections(_) => unreachable!("handled above"),
     };
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
     if write {
@@ -115,6 +133,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Config) -> anyhow::Result<()> {
+    match cmd {
+        ProjectionsCommand::Status => {
+            println!(
+                "{:<16} {:>12} {:>10}  {:<25} last error",
+                "projection", "position", "lag", "updated"
+            );
+            for (s, lag) in prism_projections::status::all(&pool).await? {
+                let err = s.last_error.unwrap_or_default();
+                println!(
+                    "{:<16} {:>12} {:>10}  {:<25} {err}",
+                    s.name,
+                    s.position,
+                    lag,
+                    s.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            Ok(())
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            anyhow::ensure!(
+                name == prism_projections::read_models::NAME,
+                "unknown projection {name:?} (known: read_models)"
+            );
+            let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} positions  {msg}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = prism_projections::rebuild::rebuild(
+                &store,
+                &prism_projections::read_models::ReadModels,
+                prism_projections::read_models::TABLES,
+                5_000,
+                |p| {
+                    bar.set_length(p.head as u64);
+                    bar.set_position(p.position as u64);
+                    bar.set_message(format!("{:.0} events/s", p.events_per_s));
+                },
+            )
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rebuilt {name}: {} events in {:.1} s ({:.0} events/s), now at position {}",
+                report.applied,
+                report.seconds,
+                report.applied as f64 / report.seconds.max(1e-9),
+                report.position
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn serve_http(

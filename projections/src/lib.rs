@@ -11,6 +11,7 @@
 pub mod error;
 pub mod projection;
 pub mod read_models;
+pub mod rebuild;
 pub mod runtime;
 pub mod status;
 

@@ -21,6 +21,19 @@ pub struct ReadModels;
 
 pub const NAME: &str = "read_models";
 
+/// The tables this projection owns (a rebuild replaces exactly these).
+pub const TABLES: &[&str] = &[
+    "rm_users",
+    "rm_workspaces",
+    "rm_members",
+    "rm_channels",
+    "rm_conversations",
+    "rm_messages",
+    "rm_reactions",
+    "rm_docs",
+    "rm_doc_versions",
+];
+
 /// The typed event of a stored envelope, or a halt if it cannot be read.
 pub(crate) fn typed<E: DeserializeOwned>(e: &StoredEvent) -> Result<E, ProjectionError> {
     from_parts(&e.event_type, e.payload.clone()).map_err(|err| ProjectionError::Unreadable {
