@@ -217,6 +217,27 @@ impl PgEventStore {
         rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
     }
 
+    /// Like [`read_all`](Self::read_all), one tenant's events only (for live feeds).
+    pub async fn read_tenant(&self, tenant: Uuid, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE tenant_id = $1 AND global_position > $2 AND global_position <= $3
+             ORDER BY global_position LIMIT $4"
+        ))
+        .bind(tenant)
+        .bind(after)
+        .bind(horizon)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+    }
+
     /// The stored first answer for an idempotency key, if any.
     pub async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>, StoreError> {
         let row =

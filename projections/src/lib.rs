@@ -9,6 +9,7 @@
 //! It may import `prism-domain` and the read side of `prism-event-store`; never `commands`.
 
 pub mod error;
+pub mod feed;
 pub mod projection;
 pub mod read_models;
 pub mod rebuild;

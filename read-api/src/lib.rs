@@ -24,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub feed: prism_projections::feed::Feed,
     pub jwt: Jwt,
     /// How long a read may wait for `X-Min-Position`.
     pub max_wait: Duration,
@@ -32,6 +33,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
         Self {
+            feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,
             max_wait: Duration::from_secs(2),
@@ -52,7 +54,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/docs/{id}", get(docs::get))
         .route("/v1/docs/{id}/history", get(docs::history))
-        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency));
+        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency))
+        // Not behind the consistency layer: a stream has no single position to wait for.
+        .route("/v1/workspaces/{id}/stream", get(stream::stream));
     Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))

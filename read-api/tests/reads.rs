@@ -340,3 +340,75 @@ async fn messages_page_newest_first(pool: PgPool) {
     }
     assert_eq!(seen, ["n4", "n3", "n2", "n1", "n0", "secret plans"]);
 }
+
+/// Reads the SSE body until `until` appears in it (or the stream ends); answers what was read.
+async fn read_sse(body: Body, until: &str) -> String {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !text.contains(until) {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    text
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_stream_carries_live_events_and_ends_when_membership_does(pool: PgPool) {
+    let w = world(pool).await;
+    let code = w
+        .commands
+        .rotate_join_code(&w.owner, WorkspaceId(w.ws))
+        .await
+        .expect("code")
+        .body["join_code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let member = CommandContext::new(UserId::new());
+    w.commands
+        .join_workspace(&member, WorkspaceId(w.ws), &code)
+        .await
+        .expect("join");
+    w.projector.catch_up().await.expect("project");
+    let open = |who: &CommandContext| {
+        Request::builder()
+            .uri(format!("/v1/workspaces/{}/stream", w.ws))
+            .header("authorization", format!("Bearer {}", w.token(who)))
+            .body(Body::empty())
+            .expect("request")
+    };
+    // A stranger cannot listen.
+    let res = w.app.clone().oneshot(open(&w.stranger)).await.expect("infallible");
+    assert_eq!(res.status(), 404);
+    let res = w.app.clone().oneshot(open(&member)).await.expect("infallible");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let reader = tokio::spawn(read_sse(res.into_body(), "event: revoked"));
+    let posted = w
+        .commands
+        .post_message(&w.owner, w.channel, "live news", None)
+        .await
+        .expect("post");
+    // Another tenant's event never shows up.
+    w.commands
+        .post_message(&w.stranger, w.their_channel, "their news", None)
+        .await
+        .expect("post");
+    w.commands
+        .remove_member(&w.owner, WorkspaceId(w.ws), member.actor.user_id)
+        .await
+        .expect("remove");
+    let text = reader.await.expect("reader");
+    assert!(text.contains("event: message.created"), "{text}");
+    assert!(text.contains("live news"), "{text}");
+    assert!(text.contains(&format!("id: {}", posted.position())), "{text}");
+    assert!(!text.contains("their news"), "{text}");
+    assert!(text.contains("event: revoked"), "{text}");
+}

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod me;
 pub mod messages;
 pub mod ops;
+pub mod stream;
 pub mod workspaces;
 
 use serde::Serialize;
