@@ -103,7 +103,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
     }
     if read {
-        let app = prism_read_api::app(prism_read_api::AppState::new(pool.clone(), cfg.jwt()));
+        let state = prism_read_api::AppState {
+            metrics: Some(prism_write_api::metrics_handle()),
+            ..prism_read_api::AppState::new(pool.clone(), cfg.jwt())
+        };
+        let app = prism_read_api::app(state);
         parts.spawn(serve_http("read api", cfg.read_addr.clone(), app, stopped.clone()));
     }
     if relay {

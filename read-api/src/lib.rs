@@ -12,6 +12,51 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 
+/// The read API's OpenAPI document, served at `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Prism read API",
+        version = "1",
+        description = "Queries over the projections. Every read honours X-Min-Position (or ?min_position) and answers X-Projection-Position."
+    ),
+    paths(
+        routes::me::me,
+        routes::workspaces::list,
+        routes::workspaces::get,
+        routes::workspaces::members,
+        routes::workspaces::channels,
+        routes::messages::list,
+        routes::messages::get,
+        routes::docs::list,
+        routes::docs::get,
+        routes::docs::history,
+        routes::stream::stream,
+    )
+)]
+pub struct ReadApiDoc;
+
+/// Request count and latency per route and status.
+async fn record_metrics(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let start = std::time::Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    let labels = [
+        ("service", "read-api".to_owned()),
+        ("method", method),
+        ("route", route),
+        ("status", res.status().as_u16().to_string()),
+    ];
+    metrics::counter!("prism_http_requests_total", &labels).increment(1);
+    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}
+
 use std::time::Duration;
 
 use axum::middleware;
@@ -23,6 +68,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Renders `/metrics`; the process's recorder (shared with the write API in `prism serve`).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub pool: PgPool,
     pub feed: prism_projections::feed::Feed,
     pub jwt: Jwt,
@@ -33,6 +80,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
         Self {
+            metrics: None,
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,
@@ -61,7 +109,10 @@ pub fn app(state: AppState) -> Router {
         .merge(v1)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
         .fallback(ops::fallback)
+        .layer(middleware::from_fn(record_metrics))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

@@ -412,3 +412,35 @@ async fn the_stream_carries_live_events_and_ends_when_membership_does(pool: PgPo
     assert!(!text.contains("their news"), "{text}");
     assert!(text.contains("event: revoked"), "{text}");
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn health_readiness_openapi_and_metrics(pool: PgPool) {
+    let w = world(pool).await;
+    let (s, body, _) = w.get("/healthz", None, None).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, body, _) = w.get("/readyz", None, None).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ready")), "{body}");
+    assert_eq!(body["projections"][0]["name"], "read_models");
+    let (s, body, _) = w.get("/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    for p in [
+        "/v1/me",
+        "/v1/channels/{id}/messages",
+        "/v1/docs/{id}/history",
+        "/v1/workspaces/{id}/stream",
+    ] {
+        assert!(body["paths"][p].is_object(), "{p} missing");
+    }
+    // A halted projection makes the read API not ready, and says why.
+    sqlx::query("UPDATE projection_status SET halted_at = now(), last_error = 'boom'")
+        .execute(w.commands.store().pool())
+        .await
+        .expect("halt");
+    let (s, body, _) = w.get("/readyz", None, None).await;
+    assert_eq!(
+        (s, body["projections"][0]["last_error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("boom"))
+    );
+    let req = Request::builder().uri("/metrics").body(Body::empty()).expect("req");
+    assert_eq!(w.app.clone().oneshot(req).await.expect("infallible").status(), 200);
+}

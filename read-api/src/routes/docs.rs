@@ -33,6 +33,7 @@ pub struct Filter {
     pub archived: bool,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{id}/docs", tag = "docs", description = "docs (archived ones with ?archived=true)", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -65,6 +66,7 @@ async fn readable(s: &AppState, id: Uuid, user: Uuid) -> Result<Doc, ReadError> 
     Ok(doc)
 }
 
+#[utoipa::path(get, path = "/v1/docs/{id}", tag = "docs", description = "one doc", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -83,6 +85,7 @@ pub struct Version {
 }
 
 /// Every version of the doc, oldest first (they come from its events).
+#[utoipa::path(get, path = "/v1/docs/{id}/history", tag = "docs", description = "every version of the doc", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn history(
     State(s): State<AppState>,
     Caller(user): Caller,

@@ -9,6 +9,7 @@ use crate::error::ReadError;
 use crate::extract::Caller;
 use crate::AppState;
 
+#[utoipa::path(get, path = "/v1/me", tag = "me", description = "the caller, with memberships", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
     let row: Option<(String, String, chrono::DateTime<chrono::Utc>)> =
         sqlx::query_as("SELECT email, name, registered_at FROM rm_users WHERE user_id = $1")

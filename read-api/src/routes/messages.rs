@@ -75,6 +75,7 @@ async fn with_reactions(pool: &PgPool, mut rows: Vec<Message>) -> Result<Vec<Mes
     Ok(rows)
 }
 
+#[utoipa::path(get, path = "/v1/channels/{id}/messages", tag = "messages", description = "messages, newest first, with reaction counts", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -98,6 +99,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages", description = "one message", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,

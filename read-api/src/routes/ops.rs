@@ -44,6 +44,15 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let text = s.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    Json(<crate::ReadApiDoc as utoipa::OpenApi>::openapi())
+}
+
 pub async fn fallback() -> ReadError {
     ReadError::NotFound
 }

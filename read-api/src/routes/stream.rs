@@ -22,6 +22,7 @@ use crate::AppState;
 /// How often an idle stream looks for new events.
 const POLL: Duration = Duration::from_millis(100);
 
+#[utoipa::path(get, path = "/v1/workspaces/{id}/stream", tag = "stream", description = "Server-Sent Events of the workspace", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn stream(
     State(s): State<AppState>,
     Caller(user): Caller,

@@ -25,6 +25,7 @@ const WORKSPACE: &str = "SELECT w.workspace_id AS id, w.name, w.owner_id, m.role
      FROM rm_workspaces w JOIN rm_members m ON m.workspace_id = w.workspace_id AND m.user_id = $1
     WHERE NOT w.deleted";
 
+#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", description = "the caller's workspaces", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -42,6 +43,7 @@ pub async fn list(
     Ok(Json(List::page(rows, limit, |w| w.id)))
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{id}", tag = "workspaces", description = "one workspace", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -63,6 +65,7 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{id}/members", tag = "workspaces", description = "members with roles", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn members(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -91,6 +94,7 @@ pub struct Channel {
     pub created_at: DateTime<Utc>,
 }
 
+#[utoipa::path(get, path = "/v1/workspaces/{id}/channels", tag = "workspaces", description = "channels", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn channels(
     State(s): State<AppState>,
     Caller(user): Caller,
