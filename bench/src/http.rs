@@ -53,7 +53,7 @@ fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
     Ok((child, addr))
 }
 
-fn peak_rss_mb(pid: u32) -> f64 {
+pub fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -103,7 +103,7 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
     // wrk (C, a fraction of a core) when installed, so the load generator takes as little as
     // possible of the two cores the server shares with it; our own client otherwise.
-    let run = match wrk(&url, &token, body, connections, secs) {
+    let run = match wrk(&url, &token, Some(body), connections, secs) {
         Some(run) => run,
         None => builtin_client(url, token, body, connections, secs).await?,
     };
@@ -146,11 +146,15 @@ async fn builtin_client(
 }
 
 /// Runs `wrk` with a POST script; `None` when wrk is not installed.
-fn wrk(url: &str, token: &str, body: &str, connections: usize, secs: u64) -> Option<Run> {
+/// `body`: a POST of that JSON; `None`: a GET.
+pub fn wrk(url: &str, token: &str, body: Option<&str>, connections: usize, secs: u64) -> Option<Run> {
     let script = std::env::temp_dir().join(format!("prism-bench-{}.lua", std::process::id()));
-    let lua = format!(
-        "wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
-    );
+    let lua = match body {
+        Some(body) => format!(
+            "wrk.method = \"POST\"\nwrk.body = '{body}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ),
+        None => format!("wrk.method = \"GET\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
+    };
     std::fs::write(&script, lua).ok()?;
     let out = Command::new("wrk")
         .args([

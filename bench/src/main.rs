@@ -11,13 +11,11 @@
 //!   every event of the doc each time; Prism serves it from its cache, and the append's
 //!   expected version keeps the cache honest.
 
-mod drive;
-mod http;
-mod kernel;
+use prism_bench::{http, kernel};
 
 use serde_json::{json, Value};
 
-use kernel::Workload;
+use prism_bench::kernel::Workload;
 
 struct Args {
     seconds: u64,
