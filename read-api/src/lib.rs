@@ -75,9 +75,21 @@ pub struct AppState {
     pub jwt: Jwt,
     /// How long a read may wait for `X-Min-Position`.
     pub max_wait: Duration,
+    position_cache: std::sync::Arc<std::sync::Mutex<Option<(i64, std::time::Instant)>>>,
 }
 
 impl AppState {
+    /// How long a read may wait for `X-Min-Position`.
+    pub fn with_max_wait(mut self, d: Duration) -> Self {
+        self.max_wait = d;
+        self
+    }
+
+    pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
         Self {
             metrics: None,
@@ -85,6 +97,7 @@ impl AppState {
             pool,
             jwt,
             max_wait: Duration::from_secs(2),
+            position_cache: Default::default(),
         }
     }
 }

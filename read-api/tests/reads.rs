@@ -284,10 +284,10 @@ async fn min_position_waits_for_the_projection_or_says_it_is_behind(pool: PgPool
         .await
         .expect("post");
     // Nobody projects: the read waits its bound, then says so.
-    w.app = prism_read_api::app(prism_read_api::AppState {
-        max_wait: std::time::Duration::from_millis(200),
-        ..prism_read_api::AppState::new(w.commands.store().pool().clone(), w.jwt.clone())
-    });
+    w.app = prism_read_api::app(
+        prism_read_api::AppState::new(w.commands.store().pool().clone(), w.jwt.clone())
+            .with_max_wait(std::time::Duration::from_millis(200)),
+    );
     let path = format!("/v1/channels/{}/messages", w.channel);
     let (s, body, h) = w.get(&path, Some(&t), Some(posted.position())).await;
     assert_eq!(

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{role, List};
+use super::List;
 use crate::error::ReadError;
 use crate::extract::{ApiPath, Caller, Page};
 use crate::AppState;
@@ -29,50 +29,33 @@ pub struct Message {
     pub deleted: bool,
     pub reply_count: i32,
     pub version: i64,
-    #[sqlx(skip)]
+    /// emoji → how many reacted with it.
+    #[sqlx(json)]
     pub reactions: BTreeMap<String, i64>,
 }
 
+/// A message with its reaction counts, in one query.
 const MESSAGE: &str =
     "SELECT message_id AS id, workspace_id, channel_id, author_id, body, parent_id, created_at, edited_at,
-        edited_at IS NOT NULL AS edited, deleted, reply_count, version FROM rm_messages";
+        edited_at IS NOT NULL AS edited, deleted, reply_count, version,
+        coalesce((SELECT jsonb_object_agg(emoji, n) FROM (SELECT emoji, count(*) AS n FROM rm_reactions r
+                   WHERE r.message_id = rm_messages.message_id GROUP BY emoji) x), '{}'::jsonb) AS reactions
+   FROM rm_messages";
 
-/// May `user` read `target` (a channel or a conversation)?
+/// May `user` read `target` (a channel or a conversation)? One query: the channel (or the
+/// conversation the caller is part of) in a live workspace the caller is a member of.
 pub async fn can_read(pool: &PgPool, target: Uuid, user: Uuid) -> Result<(), ReadError> {
-    let channel: Option<Uuid> =
-        sqlx::query_scalar("SELECT workspace_id FROM rm_channels WHERE channel_id = $1 AND NOT deleted")
-            .bind(target)
-            .fetch_optional(pool)
-            .await?;
-    if let Some(ws) = channel {
-        return role(pool, ws, user).await.map(|_| ());
-    }
-    let conv: Option<Uuid> = sqlx::query_scalar(
-        "SELECT workspace_id FROM rm_conversations WHERE conversation_id = $1 AND (member_a = $2 OR member_b = $2)",
+    let ok: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM rm_members m JOIN rm_workspaces w ON w.workspace_id = m.workspace_id AND NOT w.deleted
+          WHERE m.user_id = $2 AND m.workspace_id = coalesce(
+                (SELECT c.workspace_id FROM rm_channels c WHERE c.channel_id = $1 AND NOT c.deleted),
+                (SELECT v.workspace_id FROM rm_conversations v WHERE v.conversation_id = $1 AND (v.member_a = $2 OR v.member_b = $2)))",
     )
     .bind(target)
     .bind(user)
     .fetch_optional(pool)
     .await?;
-    match conv {
-        Some(ws) => role(pool, ws, user).await.map(|_| ()),
-        None => Err(ReadError::NotFound),
-    }
-}
-
-async fn with_reactions(pool: &PgPool, mut rows: Vec<Message>) -> Result<Vec<Message>, ReadError> {
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
-    let counts: Vec<(Uuid, String, i64)> =
-        sqlx::query_as("SELECT message_id, emoji, count(*) FROM rm_reactions WHERE message_id = ANY($1) GROUP BY 1, 2")
-            .bind(&ids)
-            .fetch_all(pool)
-            .await?;
-    for (id, emoji, n) in counts {
-        if let Some(m) = rows.iter_mut().find(|m| m.id == id) {
-            m.reactions.insert(emoji, n);
-        }
-    }
-    Ok(rows)
+    ok.map(|_| ()).ok_or(ReadError::NotFound)
 }
 
 #[utoipa::path(get, path = "/v1/channels/{id}/messages", tag = "messages", description = "messages, newest first, with reaction counts", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
@@ -92,11 +75,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&s.pool)
     .await?;
-    let page = List::page(rows, limit, |m| m.id);
-    Ok(Json(List {
-        items: with_reactions(&s.pool, page.items).await?,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(List::page(rows, limit, |m| m.id)))
 }
 
 #[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages", description = "one message", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
@@ -111,6 +90,5 @@ pub async fn get(
         .await?;
     let m = row.ok_or(ReadError::NotFound)?;
     can_read(&s.pool, m.channel_id, user).await?;
-    let mut rows = with_reactions(&s.pool, vec![m]).await?;
-    rows.pop().map(Json).ok_or(ReadError::NotFound)
+    Ok(Json(m))
 }
