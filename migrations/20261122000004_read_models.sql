@@ -64,6 +64,8 @@ CREATE TABLE rm_messages (
     edited_at    timestamptz,
     deleted      boolean NOT NULL DEFAULT false,
     reply_count  integer NOT NULL DEFAULT 0,
+    -- emoji → count, kept by the projection so a page of messages is one index scan.
+    reactions    jsonb NOT NULL DEFAULT '{}',
     version      bigint NOT NULL
 );
 CREATE INDEX rm_messages_channel ON rm_messages (channel_id, message_id DESC);

@@ -47,7 +47,7 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         }
         MessageEvent::Deleted { .. } => {
             // The text goes; the row stays so that threads and positions still make sense.
-            sqlx::query("UPDATE rm_messages SET deleted = true, body = '' WHERE message_id = $1")
+            sqlx::query("UPDATE rm_messages SET deleted = true, body = '', reactions = '{}' WHERE message_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -68,6 +68,14 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .bind(user_id.0)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "UPDATE rm_messages SET reactions = coalesce((SELECT jsonb_object_agg(emoji, n) FROM
+                    (SELECT emoji, count(*) AS n FROM rm_reactions WHERE message_id = $1 GROUP BY emoji) x), '{}')
+                  WHERE message_id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     sqlx::query("UPDATE rm_messages SET version = $2 WHERE message_id = $1")
