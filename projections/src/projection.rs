@@ -17,4 +17,20 @@ pub trait Projection: Send + Sync + 'static {
         tx: &'a mut PgConnection,
         event: &'a StoredEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+
+    /// Applies several events in order. The default applies them one by one; a projection may
+    /// do better (set-based statements for runs of one event type), as long as the result is
+    /// the same as applying them one by one.
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [StoredEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            for e in events {
+                self.apply(tx, e).await?;
+            }
+            Ok(())
+        })
+    }
 }

@@ -61,9 +61,7 @@ pub async fn rebuild(
         sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
             .execute(&mut *tx)
             .await?;
-        for e in &events {
-            projection.apply(&mut tx, e).await?;
-        }
+        projection.apply_many(&mut tx, &events).await?;
         tx.commit().await?;
         applied += events.len() as u64;
         cp = last;
@@ -93,9 +91,7 @@ pub async fn rebuild(
         let Some(last) = events.last().map(|e| e.global_position) else {
             break;
         };
-        for e in &events {
-            projection.apply(&mut tx, e).await?;
-        }
+        projection.apply_many(&mut tx, &events).await?;
         applied += events.len() as u64;
         cp = last;
     }

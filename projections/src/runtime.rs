@@ -129,9 +129,8 @@ impl Projector {
             .bind(self.projection.name())
             .fetch_one(&mut *tx)
             .await?;
-        for e in events.iter().filter(|e| e.global_position > cp) {
-            self.projection.apply(&mut tx, e).await?;
-        }
+        let start = events.partition_point(|e| e.global_position <= cp);
+        self.projection.apply_many(&mut tx, &events[start..]).await?;
         if last > cp {
             sqlx::query(
                 "UPDATE projection_status SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL WHERE name = $1",

@@ -10,7 +10,7 @@ use prism_domain::{MessageId, UserId, WorkspaceId};
 use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::PgEventStore;
 use prism_projections::read_models::ReadModels;
-use prism_projections::{Projector, ProjectorConfig};
+use prism_projections::{Projection, Projector, ProjectorConfig};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -261,4 +261,73 @@ async fn a_rebuild_gives_the_same_read_models_and_swaps_them_in(pool: PgPool) {
             .expect("status"),
         head
     );
+}
+
+/// The read models applied one event at a time (the definition of right).
+struct OneByOne;
+impl prism_projections::Projection for OneByOne {
+    fn name(&self) -> &'static str {
+        "read_models"
+    }
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut sqlx::PgConnection,
+        e: &'a prism_event_store::StoredEvent,
+    ) -> futures::future::BoxFuture<'a, Result<(), prism_projections::ProjectionError>> {
+        ReadModels.apply(tx, e)
+    }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn set_based_apply_equals_one_by_one(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let c = commands(&store);
+    let owner = CommandContext::new(UserId::new());
+    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id"));
+    let ch = c
+        .create_channel(&owner, ws, "general")
+        .await
+        .expect("channel")
+        .id()
+        .expect("id");
+    // Long runs of message.created, with replies to messages of the same run and of earlier ones.
+    let mut parents = Vec::new();
+    for i in 0..40 {
+        let parent = if i % 4 == 3 { parents.last().copied() } else { None };
+        let m = c
+            .post_message(&owner, ch, &format!("m{i}"), parent.map(MessageId))
+            .await
+            .expect("post")
+            .id()
+            .expect("id");
+        parents.push(m);
+        if i == 20 {
+            c.toggle_reaction(&owner, MessageId(parents[0]), "👍")
+                .await
+                .expect("react");
+        }
+    }
+    let snapshot = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(message_id::text || body || reply_count::text || reactions::text || version::text, ',' ORDER BY message_id)
+               FROM rm_messages",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("snapshot")
+    };
+    let tables = prism_projections::read_models::TABLES;
+    prism_projections::rebuild::rebuild(&store, &OneByOne, tables, 1000, |_| {})
+        .await
+        .expect("one by one");
+    let expected = snapshot().await;
+    prism_projections::rebuild::rebuild(&store, &ReadModels, tables, 1000, |_| {})
+        .await
+        .expect("set based");
+    assert_eq!(snapshot().await, expected);
+    let replies: i64 = sqlx::query_scalar("SELECT sum(reply_count) FROM rm_messages")
+        .fetch_one(&pool)
+        .await
+        .expect("sum");
+    assert_eq!(replies, 10);
 }

@@ -85,3 +85,70 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         .await?;
     Ok(())
 }
+
+/// Many `message.created` events at once: the same rows as applying them one by one.
+pub(super) async fn insert_many(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    let n = events.len();
+    let (mut ids, mut wss, mut chs, mut authors, mut bodies, mut parents, mut ats, mut versions) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in events {
+        let MessageEvent::Created {
+            workspace_id,
+            channel_id,
+            author_id,
+            body,
+            parent_id,
+            ..
+        } = super::typed::<MessageEvent>(e)?
+        else {
+            return Err(ProjectionError::Unreadable {
+                position: e.global_position,
+                event_type: e.event_type.clone(),
+                reason: "expected message.created".into(),
+            });
+        };
+        ids.push(e.aggregate_id);
+        wss.push(workspace_id.0);
+        chs.push(channel_id);
+        authors.push(author_id.0);
+        bodies.push(body);
+        parents.push(parent_id.map(|p| p.0));
+        ats.push(e.recorded_at);
+        versions.push(e.sequence);
+    }
+    sqlx::query(
+        "INSERT INTO rm_messages (message_id, workspace_id, channel_id, author_id, body, parent_id, created_at, version)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[], $8::bigint[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&wss)
+    .bind(&chs)
+    .bind(&authors)
+    .bind(&bodies)
+    .bind(&parents)
+    .bind(&ats)
+    .bind(&versions)
+    .execute(&mut *tx)
+    .await?;
+    // Replies: each parent counts its new replies (a parent may be in this same run).
+    let replies: Vec<uuid::Uuid> = parents.into_iter().flatten().collect();
+    if !replies.is_empty() {
+        sqlx::query(
+            "UPDATE rm_messages m SET reply_count = m.reply_count + r.n
+               FROM (SELECT p, count(*) AS n FROM unnest($1::uuid[]) AS p GROUP BY p) r WHERE m.message_id = r.p",
+        )
+        .bind(&replies)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}

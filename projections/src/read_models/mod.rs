@@ -62,4 +62,30 @@ impl Projection for ReadModels {
             }
         })
     }
+
+    /// Runs of `message.created` (most of any chat log) go in as one multi-row insert; everything
+    /// else one by one, in order.
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [StoredEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            let mut i = 0;
+            while i < events.len() {
+                let run = events[i..]
+                    .iter()
+                    .take_while(|e| e.event_type == "message.created")
+                    .count();
+                if run > 1 {
+                    messages::insert_many(tx, &events[i..i + run]).await?;
+                    i += run;
+                } else {
+                    self.apply(tx, &events[i]).await?;
+                    i += 1;
+                }
+            }
+            Ok(())
+        })
+    }
 }
