@@ -61,6 +61,11 @@ pub async fn rebuild(
         sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
             .execute(&mut *tx)
             .await?;
+        // The copy is nobody's source of truth until the swap: a crash means rebuilding again,
+        // so its batches need not wait for the WAL to reach the disk.
+        sqlx::query("SET LOCAL synchronous_commit TO off")
+            .execute(&mut *tx)
+            .await?;
         projection.apply_many(&mut tx, &events).await?;
         tx.commit().await?;
         applied += events.len() as u64;

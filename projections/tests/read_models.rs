@@ -10,7 +10,7 @@ use prism_domain::{MessageId, UserId, WorkspaceId};
 use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::PgEventStore;
 use prism_projections::read_models::ReadModels;
-use prism_projections::{Projection, Projector, ProjectorConfig};
+use prism_projections::{Projector, ProjectorConfig};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
