@@ -119,8 +119,22 @@ impl Projector {
         }
     }
 
-    /// Applies `events` (those above the checkpoint) and moves the checkpoint, atomically.
+    /// Applies `events` (those above the checkpoint) and moves the checkpoint, atomically. If
+    /// the batch fails, its events are applied one per transaction, so the projection stops
+    /// exactly before the event it cannot apply (and the error names that event).
     async fn apply_batch(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        match self.apply_in_one_transaction(events).await {
+            Err(_) if events.len() > 1 => {
+                for e in events {
+                    self.apply_in_one_transaction(std::slice::from_ref(e)).await?;
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_in_one_transaction(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
         let Some(last) = events.last().map(|e| e.global_position) else {
             return Ok(());
         };

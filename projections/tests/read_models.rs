@@ -331,3 +331,54 @@ async fn set_based_apply_equals_one_by_one(pool: PgPool) {
         .expect("sum");
     assert_eq!(replies, 10);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_unreadable_event_halts_the_projection_visibly_and_is_never_skipped(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let c = commands(&store);
+    let before = write(&c, 2).await;
+    // An event this projection cannot read (a payload that is not a message.created).
+    sqlx::query(
+        "INSERT INTO events (event_id, tenant_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
+         VALUES (gen_random_uuid(), NULL, 'message', gen_random_uuid(), 1, 'message.created', 2, '{\"nonsense\": true}', '{}', now(), '\\x00')",
+    )
+    .execute(&pool)
+    .await
+    .expect("bad event");
+    let after = write(&c, 2).await;
+    let cfg = config("nats://127.0.0.1:1"); // no NATS at all: the projector follows Postgres
+    let (stop, stopped) = watch::channel(false);
+    let projector = tokio::spawn(Projector::new(store.clone(), Arc::new(ReadModels), cfg).run(stopped));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let all = prism_projections::status::all(&pool).await.expect("status");
+        if let Some((s, lag)) = all.into_iter().find(|(s, _)| s.last_error.is_some()) {
+            break (s, lag);
+        }
+        assert!(Instant::now() < deadline, "the projection never reported its error");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (s, lag) = status;
+    assert!(s.halted_at.is_some());
+    assert!(
+        s.last_error.as_deref().is_some_and(|e| e.contains("cannot be applied")),
+        "{:?}",
+        s.last_error
+    );
+    assert!(
+        s.position >= before && s.position < after,
+        "it stopped at the bad event, not past it: {} (ok up to {before})",
+        s.position
+    );
+    assert!(lag > 0);
+    // Still halted a moment later: it retries, it does not skip.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        prism_projections::status::position(&pool, "read_models")
+            .await
+            .expect("position")
+            < after
+    );
+    stop.send(true).expect("stop");
+    projector.await.expect("join").expect("projector");
+}
