@@ -169,7 +169,14 @@ async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool) {
     let cfg = config(&nats_url());
     let relay = start_relay(&store, &cfg);
     let c = commands(&store);
-    let (_stop, first) = start_projector(&store, &cfg);
+    // The projector we kill gets a pool of its own, as a process of its own would: killing a
+    // task mid-transaction must not hand a half-used connection to the writers.
+    let own_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .expect("second pool");
+    let (_stop, first) = start_projector(&PgEventStore::new(own_pool.clone(), 0), &cfg);
     let writer = tokio::spawn({
         let c = c.clone();
         async move { write(&c, 60).await }
@@ -178,6 +185,7 @@ async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool) {
     tokio::time::sleep(Duration::from_millis(150)).await;
     first.abort();
     let _ = first.await;
+    own_pool.close().await;
     let head = writer.await.expect("writer");
     let (stop, second) = start_projector(&store, &cfg);
     wait_for(&pool, head).await;
