@@ -12,6 +12,8 @@ pub struct Config {
     pub read_addr: String,
     pub nats_url: String,
     pub nats_prefix: String,
+    /// How long the stream keeps events (projectors further behind catch up from Postgres).
+    pub nats_max_age: std::time::Duration,
     pub jwt_secret: String,
     pub snapshot_every: i64,
     pub db_pool: u32,
@@ -38,6 +40,11 @@ impl Config {
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
             nats_url: var("PRISM_NATS_URL", "nats://127.0.0.1:4222"),
             nats_prefix: var("PRISM_NATS_PREFIX", "prism"),
+            nats_max_age: std::time::Duration::from_secs(
+                var("PRISM_NATS_MAX_AGE_SECS", "604800")
+                    .parse()
+                    .context("PRISM_NATS_MAX_AGE_SECS must be a number")?,
+            ),
             jwt_secret,
             snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100")
                 .parse()
