@@ -61,6 +61,7 @@ impl Config {
     pub fn relay(&self) -> prism_event_store::relay::RelayConfig {
         prism_event_store::relay::RelayConfig {
             prefix: self.nats_prefix.clone(),
+            max_age: self.nats_max_age,
             ..Default::default()
         }
     }
