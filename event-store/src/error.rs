@@ -8,6 +8,9 @@ pub mod sqlstate {
     pub const UNIQUENESS_CLAIM_REFUSED: &str = "PR001";
     /// Raised by `prism_append` when the expected version is not the log's last event.
     pub const EXPECTED_VERSION_MISMATCH: &str = "PR002";
+    /// cardinality_violation: two commands of one group claimed the same value (`ON CONFLICT`
+    /// cannot touch a row twice in one statement).
+    pub const CARDINALITY_VIOLATION: &str = "21000";
     /// Raised by `prism_append` when a guard aggregate has changed since it was read.
     pub const GUARD_MOVED: &str = "PR003";
     /// serialization_failure / deadlock_detected: safe to retry.
@@ -20,6 +23,10 @@ pub enum StoreError {
     /// Another writer appended to this aggregate first: reload and decide again, or answer 409.
     #[error("the aggregate was changed concurrently (expected version {expected})")]
     VersionConflict { expected: i64 },
+    /// Two commands grouped into one append collide (e.g. claim the same value): the group is
+    /// retried command by command, where one of them gets `Taken`.
+    #[error("commands of one group collide")]
+    GroupCollision,
     /// An aggregate the command was decided on (a guard) has changed: decide again.
     #[error("an aggregate the command was decided on has changed")]
     GuardMoved,
@@ -61,6 +68,7 @@ impl StoreError {
             self,
             StoreError::VersionConflict { .. }
                 | StoreError::GuardMoved
+                | StoreError::GroupCollision
                 | StoreError::Taken { .. }
                 | StoreError::DuplicateIdempotencyKey
         )
@@ -86,6 +94,7 @@ impl From<sqlx::Error> for StoreError {
                     return StoreError::Taken { scope };
                 }
                 Some(sqlstate::GUARD_MOVED) => return StoreError::GuardMoved,
+                Some(sqlstate::CARDINALITY_VIOLATION) => return StoreError::GroupCollision,
                 Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: -1 },
                 _ => {}
             }

@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
-use sqlx::postgres::PgListener;
 use sqlx::Connection;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{PgEventStore, StoreError, StoredEvent};
+
+const MIN_IDLE: Duration = Duration::from_millis(1);
+const MAX_IDLE: Duration = Duration::from_millis(50);
 
 /// The advisory lock that makes one relay active (second key 2; appenders use key 1).
 const RELAY_LOCK: (i32, i32) = (1_347_569_997, 2);
@@ -126,24 +128,12 @@ pub async fn run(
     }
     tracing::info!(prefix = %cfg.prefix, "relay active");
     let store_id = store.store_id().await?;
-    let mut listener = PgListener::connect_with(store.pool()).await?;
-    listener.listen("prism_events").await?;
     let mut backoff = Duration::from_millis(100);
     loop {
         if *shutdown.borrow() {
             break;
         }
-        match publish_loop(
-            &store,
-            &nats_url,
-            &cfg,
-            store_id,
-            &mut listener,
-            &mut shutdown,
-            &mut lock_conn,
-        )
-        .await
-        {
+        match publish_loop(&store, &nats_url, &cfg, store_id, &mut shutdown, &mut lock_conn).await {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay interrupted; retrying");
@@ -165,7 +155,6 @@ async fn publish_loop(
     nats_url: &str,
     cfg: &RelayConfig,
     store_id: Uuid,
-    listener: &mut PgListener,
     shutdown: &mut watch::Receiver<bool>,
     lock_conn: &mut sqlx::PgConnection,
 ) -> Result<(), RelayError> {
@@ -177,19 +166,22 @@ async fn publish_loop(
     let js = jetstream::new(client);
     ensure_stream(&js, cfg).await?;
     let mut checkpoint = checkpoint(store, cfg).await?;
+    let mut idle = MIN_IDLE;
     loop {
         let events = store.read_all(checkpoint, cfg.batch).await?;
         if events.is_empty() {
-            // Prove we still hold the lock's connection, then sleep until the next commit.
+            // Prove we still hold the lock's connection, then wait a little longer each time
+            // the log is quiet: 1 ms while events flow, up to 50 ms when idle. (A NOTIFY from
+            // every append would wake us sooner when idle, but it serialises commits.)
             sqlx::query("SELECT 1").execute(&mut *lock_conn).await?;
             tokio::select! {
-                n = listener.recv() => { n?; }
-                // A safety net: a notification lost to a reconnect costs at most this much lag.
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = tokio::time::sleep(idle) => {}
                 _ = shutdown.changed() => return Ok(()),
             }
+            idle = (idle * 2).min(MAX_IDLE);
             continue;
         }
+        idle = MIN_IDLE;
         let mut acks = Vec::with_capacity(events.len());
         let mut prev = checkpoint;
         for e in &events {

@@ -282,3 +282,28 @@ async fn group_commit_keeps_one_commands_conflict_from_failing_the_others(pool: 
     positions.dedup();
     assert_eq!(positions.len(), 38);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn two_commands_of_one_group_claiming_the_same_value_one_wins(pool: PgPool) {
+    let store = PgEventStore::new(pool, 0).with_group_commit(1, 64);
+    for round in 0..5 {
+        let value = format!("same-{round}@example.com");
+        let batches: Vec<AppendBatch> = (0..6)
+            .map(|_| {
+                let id = Uuid::now_v7();
+                let mut b = batch(id, 0, GENESIS, &[created(id)]);
+                b.claims = vec![Claim::new("email", value.as_str())];
+                b
+            })
+            .collect();
+        let results = futures::future::join_all(batches.into_iter().map(|b| store.append(b))).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .filter(|r| r.is_err())
+                .all(|r| matches!(r, Err(StoreError::Taken { .. }))),
+            "{results:?}"
+        );
+    }
+}
