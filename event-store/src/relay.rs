@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{PgEventStore, StoreError, StoredEvent};
 
 const MIN_IDLE: Duration = Duration::from_millis(1);
-const MAX_IDLE: Duration = Duration::from_millis(50);
+const MAX_IDLE: Duration = Duration::from_millis(5);
 
 /// The advisory lock that makes one relay active (second key 2; appenders use key 1).
 const RELAY_LOCK: (i32, i32) = (1_347_569_997, 2);
@@ -171,7 +171,7 @@ async fn publish_loop(
         let events = store.read_all(checkpoint, cfg.batch).await?;
         if events.is_empty() {
             // Prove we still hold the lock's connection, then wait a little longer each time
-            // the log is quiet: 1 ms while events flow, up to 50 ms when idle. (A NOTIFY from
+            // the log is quiet: 1 ms while events flow, up to 5 ms when idle. (A NOTIFY from
             // every append would wake us sooner when idle, but it serialises commits.)
             sqlx::query("SELECT 1").execute(&mut *lock_conn).await?;
             tokio::select! {
