@@ -323,13 +323,9 @@ impl Commands {
             return Ok(stored);
         }
         match run().await {
-            // A concurrent twin committed first: answer what it answered.
-            Err(CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))
-                if self.replay(&scope, key, fingerprint).await?.is_some() =>
-            {
-                self.replay(&scope, key, fingerprint)
-                    .await?
-                    .ok_or(CommandError::Conflict)
+            // A concurrent twin may have committed first: then answer what it answered.
+            Err(e @ (CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))) => {
+                Ok(self.replay(&scope, key, fingerprint).await?.ok_or(e)?)
             }
             other => other,
         }

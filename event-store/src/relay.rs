@@ -203,12 +203,8 @@ async fn publish_loop(
         }
         checkpoint = prev;
         save_checkpoint(store, cfg, checkpoint).await?;
-        metrics_published(events.len());
+        tracing::trace!(events = events.len(), position = checkpoint, "relay published");
     }
-}
-
-fn metrics_published(n: usize) {
-    tracing::trace!(events = n, "relay published");
 }
 
 /// The relay's checkpoint for this prefix (0 before the first publish).
