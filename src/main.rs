@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if read {
         let state =
-            prism_read_api::AppState::new(pool.clone(), cfg.jwt()).with_metrics(prism_write_api::metrics_handle());
+            prism_read_api::AppState::new(pool.clone(), cfg.jwt()).with_metrics(prism_telemetry::metrics_handle());
         let app = prism_read_api::app(state);
         parts.spawn(serve_http("read api", cfg.read_addr.clone(), app, stopped.clone()));
     }

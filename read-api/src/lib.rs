@@ -36,27 +36,6 @@ pub mod routes;
 )]
 pub struct ReadApiDoc;
 
-/// Request count and latency per route and status.
-async fn record_metrics(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let start = std::time::Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let res = next.run(req).await;
-    let labels = [
-        ("service", "read-api".to_owned()),
-        ("method", method),
-        ("route", route),
-        ("status", res.status().as_u16().to_string()),
-    ];
-    metrics::counter!("prism_http_requests_total", &labels).increment(1);
-    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
-    res
-}
-
 use std::time::Duration;
 
 use axum::middleware;
@@ -125,7 +104,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::fallback)
-        .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(
+            "read-api",
+            prism_telemetry::record_metrics,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

@@ -13,15 +13,11 @@ pub mod extract;
 pub mod openapi;
 pub mod routes;
 
-use std::sync::OnceLock;
-use std::time::Instant;
-
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
 use axum::routing::{get, patch, post};
 use axum::Router;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use prism_auth::Jwt;
 use prism_commands::Commands;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -44,24 +40,9 @@ impl AppState {
         Self {
             commands,
             jwt,
-            metrics: metrics_handle(),
+            metrics: prism_telemetry::metrics_handle(),
         }
     }
-}
-
-/// The process-wide Prometheus recorder (installed once, however many routers are built).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may already be installed (a test binary building several
-            // services); then this handle simply renders nothing.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
 }
 
 /// The write API's router.
@@ -101,7 +82,10 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(
+            "write-api",
+            prism_telemetry::record_metrics,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let request_id = req
                 .headers()
@@ -113,25 +97,4 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
-}
-
-/// Request count and latency per route and status.
-async fn record_metrics(State(_): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let res = next.run(req).await;
-    let labels = [
-        ("service", "write-api".to_owned()),
-        ("method", method),
-        ("route", route),
-        ("status", res.status().as_u16().to_string()),
-    ];
-    metrics::counter!("prism_http_requests_total", &labels).increment(1);
-    metrics::histogram!("prism_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
-    res
 }
