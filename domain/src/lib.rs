@@ -9,6 +9,7 @@
 //! here is tested given/when/then with cqrs-es's `TestFramework`, with no database.
 
 pub mod aggregates;
+pub mod auth_events;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -13,6 +13,8 @@ pub enum ProjectionError {
         event_type: String,
         reason: String,
     },
+    #[error("search index: {0}")]
+    Search(String),
     #[error("nats: {0}")]
     Nats(String),
     /// The stream carries another deployment's events.

@@ -8,14 +8,17 @@
 //!
 //! It may import `prism-domain` and the read side of `prism-event-store`; never `commands`.
 
+pub mod audit;
 pub mod error;
 pub mod feed;
 pub mod projection;
 pub mod read_models;
 pub mod rebuild;
 pub mod runtime;
+pub mod search;
+pub mod spectrum;
 pub mod status;
 
 pub use error::ProjectionError;
 pub use projection::Projection;
-pub use runtime::{Projector, ProjectorConfig};
+pub use runtime::{PgTarget, Projector, ProjectorConfig, Target};

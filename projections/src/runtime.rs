@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use prism_event_store::relay::{ensure_stream, RelayConfig};
 use prism_event_store::{PgEventStore, StoredEvent};
@@ -35,20 +36,142 @@ pub struct ProjectorConfig {
     pub batch: usize,
 }
 
-pub struct Projector {
+/// Where a projector writes, and where it keeps its checkpoint. The Postgres projections keep
+/// theirs in `projection_status`, in the transaction that applies the batch ([`PgTarget`]); the
+/// search index keeps its own in the Tantivy commit payload (`crate::search`).
+pub trait Target: Send + Sync + 'static {
+    /// Its name: the durable consumer's name.
+    fn name(&self) -> &'static str;
+
+    /// The position applied so far (catch-up reads the log after it).
+    fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>>;
+
+    /// Applies `events` in order (any at or below its position are ignored); answers the
+    /// position readers now see, if that moved.
+    fn apply<'a>(&'a self, events: &'a [StoredEvent]) -> BoxFuture<'a, Result<Option<i64>, ProjectionError>>;
+
+    /// Called when the stream is quiet (and with `force` at shutdown): make anything staged
+    /// visible.
+    fn flush(&self, _force: bool) -> BoxFuture<'_, Result<Option<i64>, ProjectionError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Makes a halt visible (status row, `/readyz`).
+    fn record_error<'a>(&'a self, e: &'a ProjectionError) -> BoxFuture<'a, ()>;
+}
+
+/// A Postgres projection: batch and checkpoint in one transaction, under the status-row lock.
+pub struct PgTarget {
     pool: PgPool,
-    store: PgEventStore,
     projection: Arc<dyn Projection>,
+}
+
+impl PgTarget {
+    pub fn new(pool: PgPool, projection: Arc<dyn Projection>) -> Self {
+        Self { pool, projection }
+    }
+
+    /// Applies `events` (those above the checkpoint) and moves the checkpoint, atomically. If
+    /// the batch fails, its events are applied one per transaction, so the projection stops
+    /// exactly before the event it cannot apply (and the error names that event).
+    async fn apply_batch(&self, events: &[StoredEvent]) -> Result<i64, ProjectionError> {
+        match self.apply_in_one_transaction(events).await {
+            Err(_) if events.len() > 1 => {
+                let mut at = 0;
+                for e in events {
+                    at = self.apply_in_one_transaction(std::slice::from_ref(e)).await?;
+                }
+                Ok(at)
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_in_one_transaction(&self, events: &[StoredEvent]) -> Result<i64, ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(self.projection.name())
+            .execute(&mut *tx)
+            .await?;
+        let cp: i64 = sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1 FOR UPDATE")
+            .bind(self.projection.name())
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(last) = events.last().map(|e| e.global_position) else {
+            return Ok(cp);
+        };
+        let start = events.partition_point(|e| e.global_position <= cp);
+        self.projection.apply_many(&mut tx, &events[start..]).await?;
+        if last > cp {
+            sqlx::query(
+                "UPDATE projection_status SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL WHERE name = $1",
+            )
+            .bind(self.projection.name())
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(last.max(cp))
+    }
+}
+
+impl Target for PgTarget {
+    fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(self.projection.name())
+                .execute(&self.pool)
+                .await?;
+            Ok(crate::status::position(&self.pool, self.projection.name()).await?)
+        })
+    }
+
+    fn apply<'a>(&'a self, events: &'a [StoredEvent]) -> BoxFuture<'a, Result<Option<i64>, ProjectionError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(self.apply_batch(events).await?))
+        })
+    }
+
+    fn record_error<'a>(&'a self, e: &'a ProjectionError) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = sqlx::query(
+                "INSERT INTO projection_status (name, last_error, halted_at) VALUES ($1, $2, now())
+                 ON CONFLICT (name) DO UPDATE SET last_error = $2, halted_at = coalesce(projection_status.halted_at, now())",
+            )
+            .bind(self.projection.name())
+            .bind(e.to_string())
+            .execute(&self.pool)
+            .await;
+        })
+    }
+}
+
+pub struct Projector {
+    store: PgEventStore,
+    target: Arc<dyn Target>,
     cfg: ProjectorConfig,
     position: watch::Sender<i64>,
 }
 
 impl Projector {
+    /// A projector for a Postgres projection.
     pub fn new(store: PgEventStore, projection: Arc<dyn Projection>, cfg: ProjectorConfig) -> Self {
+        let target = Arc::new(PgTarget::new(store.pool().clone(), projection));
+        Self::with_target(store, target, cfg)
+    }
+
+    pub fn with_target(store: PgEventStore, target: Arc<dyn Target>, cfg: ProjectorConfig) -> Self {
         Self {
-            pool: store.pool().clone(),
             store,
-            projection,
+            target,
             cfg,
             position: watch::Sender::new(0),
         }
@@ -61,7 +184,7 @@ impl Projector {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
-        let name = self.projection.name();
+        let name = self.target.name();
         let store_id = self.store.store_id().await?.to_string();
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
@@ -77,39 +200,48 @@ impl Projector {
                     let until = tokio::time::Instant::now() + backoff;
                     while tokio::time::Instant::now() < until {
                         if let Err(e) = self.catch_up().await {
-                            self.record_error(&e).await;
+                            self.target.record_error(&e).await;
                         }
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                            _ = shutdown.changed() => return Ok(()),
+                            _ = shutdown.changed() => return self.stop().await,
                         }
                     }
                 }
                 Err(e) => {
                     tracing::error!(projection = name, error = %e, "projection halted; will retry");
-                    self.record_error(&e).await;
+                    self.target.record_error(&e).await;
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return Ok(()),
+                        _ = shutdown.changed() => return self.stop().await,
                     }
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+        self.stop().await
+    }
+
+    /// At shutdown, what is staged is made durable (the search index commits).
+    async fn stop(&self) -> Result<(), ProjectionError> {
+        self.flush(true).await
+    }
+
+    async fn flush(&self, force: bool) -> Result<(), ProjectionError> {
+        if let Some(p) = self.target.flush(force).await? {
+            self.position.send_replace(p);
+        }
         Ok(())
     }
 
-    /// Applies the Postgres log from the checkpoint to the safe horizon; answers the checkpoint.
+    /// Applies the Postgres log from the checkpoint to the safe horizon, then makes it visible;
+    /// answers the checkpoint.
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
-        sqlx::query("INSERT INTO projection_status (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(self.projection.name())
-            .execute(&self.pool)
-            .await?;
-        let mut cp = crate::status::position(&self.pool, self.projection.name()).await?;
+        let mut cp = self.target.position().await?;
         loop {
             let events = self.store.read_all(cp, self.cfg.batch as i64).await?;
             match events.last() {
-                None => return Ok(cp),
+                None => break,
                 Some(last) => {
                     let last = last.global_position;
                     self.apply_batch(&events).await?;
@@ -117,56 +249,15 @@ impl Projector {
                 }
             }
         }
+        self.flush(false).await?;
+        Ok(cp)
     }
 
-    /// Applies `events` (those above the checkpoint) and moves the checkpoint, atomically. If
-    /// the batch fails, its events are applied one per transaction, so the projection stops
-    /// exactly before the event it cannot apply (and the error names that event).
     async fn apply_batch(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
-        match self.apply_in_one_transaction(events).await {
-            Err(_) if events.len() > 1 => {
-                for e in events {
-                    self.apply_in_one_transaction(std::slice::from_ref(e)).await?;
-                }
-                Ok(())
-            }
-            other => other,
+        if let Some(p) = self.target.apply(events).await? {
+            self.position.send_replace(p);
         }
-    }
-
-    async fn apply_in_one_transaction(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
-        let Some(last) = events.last().map(|e| e.global_position) else {
-            return Ok(());
-        };
-        let mut tx = self.pool.begin().await?;
-        let cp: i64 = sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1 FOR UPDATE")
-            .bind(self.projection.name())
-            .fetch_one(&mut *tx)
-            .await?;
-        let start = events.partition_point(|e| e.global_position <= cp);
-        self.projection.apply_many(&mut tx, &events[start..]).await?;
-        if last > cp {
-            sqlx::query(
-                "UPDATE projection_status SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL WHERE name = $1",
-            )
-            .bind(self.projection.name())
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.position.send_replace(last.max(cp));
         Ok(())
-    }
-
-    async fn record_error(&self, e: &ProjectionError) {
-        let _ = sqlx::query(
-            "UPDATE projection_status SET last_error = $2, halted_at = coalesce(halted_at, now()) WHERE name = $1",
-        )
-        .bind(self.projection.name())
-        .bind(e.to_string())
-        .execute(&self.pool)
-        .await;
     }
 
     async fn consume(
@@ -183,7 +274,7 @@ impl Projector {
             .map_err(|e| nats(&e))?;
         let js = jetstream::new(client);
         let stream = ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?;
-        let durable = format!("{}_{}", self.cfg.relay.prefix, self.projection.name());
+        let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.name());
         let consumer = stream
             .get_or_create_consumer(
                 &durable,

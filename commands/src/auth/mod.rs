@@ -7,7 +7,10 @@ mod login;
 mod refresh;
 mod register;
 
+use prism_domain::auth_events::{AuthEvent, AUTH_STREAM};
+use prism_domain::event::{to_parts, KernelEvent};
 use prism_domain::UserId;
+use prism_event_store::{hash, AppendBatch, Metadata, NewEvent};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -54,6 +57,47 @@ impl Commands {
             token_type: "Bearer",
             expires_in: self.jwt.ttl().as_secs(),
         })
+    }
+
+    /// Records a sign-in fact for the audit trail, as a one-event stream of its own. A failure
+    /// to record is logged, not answered: the sign-in itself has already been decided.
+    pub(crate) async fn record_auth(&self, event: AuthEvent, request_id: Option<String>) {
+        let user = event.user();
+        let version = event.schema_version();
+        let (event_type, payload) = match to_parts(&event) {
+            Ok(parts) => parts,
+            Err(e) => {
+                tracing::error!(error = %e, "auth event not serialisable");
+                return;
+            }
+        };
+        let batch = AppendBatch {
+            tenant_id: None,
+            aggregate_type: AUTH_STREAM.to_owned(),
+            aggregate_id: Uuid::now_v7(),
+            expected_version: 0,
+            prev_hash: hash::GENESIS,
+            events: vec![NewEvent {
+                event_type,
+                event_version: version,
+                payload,
+            }],
+            metadata: Metadata {
+                actor_id: user.map(|u| u.0),
+                actor_kind: if user.is_some() { "user" } else { "anonymous" }.into(),
+                correlation_id: Uuid::now_v7(),
+                causation_id: None,
+                request_id,
+                impersonator: None,
+            },
+            claims: vec![],
+            releases: vec![],
+            guards: vec![],
+            idempotency: None,
+        };
+        if let Err(e) = self.store.append(batch).await {
+            tracing::error!(error = %e, "auth event not recorded");
+        }
     }
 
     /// Runs argon2 off the async runtime: it is deliberately CPU-heavy.

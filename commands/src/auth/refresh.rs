@@ -1,3 +1,4 @@
+use prism_domain::auth_events::AuthEvent;
 use prism_domain::UserId;
 use uuid::Uuid;
 
@@ -7,7 +8,7 @@ use crate::{CommandError, Commands};
 impl Commands {
     /// `POST /v1/auth/refresh`: a refresh token is good once. Using it again means it leaked:
     /// its whole family is revoked, and the thief and the owner both sign in again.
-    pub async fn refresh(&self, token: &str) -> Result<Tokens, CommandError> {
+    pub async fn refresh(&self, token: &str, request_id: Option<String>) -> Result<Tokens, CommandError> {
         let digest = prism_auth::token_digest(token);
         let mut tx = self.store.pool().begin().await?;
         let used: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -24,17 +25,23 @@ impl Commands {
             return Ok(tokens);
         }
         tx.rollback().await?;
-        let reused: Option<Uuid> =
-            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL")
-                .bind(&digest)
-                .fetch_optional(self.store.pool())
-                .await?;
-        if let Some(family) = reused {
+        let reused: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+        )
+        .bind(&digest)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if let Some((family, user)) = reused {
             sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
                 .bind(family)
                 .execute(self.store.pool())
                 .await?;
             tracing::warn!(%family, "refresh token reused; family revoked");
+            let event = AuthEvent::RefreshReuseDetected {
+                user_id: UserId(user),
+                family_id: family,
+            };
+            self.record_auth(event, request_id).await;
             return Err(CommandError::Unauthorized(
                 "this refresh token was already used; sign in again",
             ));
@@ -45,14 +52,23 @@ impl Commands {
     }
 
     /// `POST /v1/auth/logout`: revokes the token's family. Unknown tokens are not an error.
-    pub async fn logout(&self, token: &str) -> Result<(), CommandError> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = now()
-              WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+    pub async fn logout(&self, token: &str, request_id: Option<String>) -> Result<(), CommandError> {
+        let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "WITH t AS (SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1),
+                  r AS (UPDATE refresh_tokens SET revoked_at = now()
+                         WHERE family_id = (SELECT family_id FROM t) AND revoked_at IS NULL RETURNING 1)
+             SELECT family_id, user_id FROM t WHERE (SELECT count(*) FROM r) > 0",
         )
         .bind(prism_auth::token_digest(token))
-        .execute(self.store.pool())
+        .fetch_optional(self.store.pool())
         .await?;
+        if let Some((family, user)) = revoked {
+            let event = AuthEvent::LoggedOut {
+                user_id: UserId(user),
+                family_id: family,
+            };
+            self.record_auth(event, request_id).await;
+        }
         Ok(())
     }
 }

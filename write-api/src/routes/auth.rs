@@ -58,21 +58,32 @@ pub async fn register(
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
-pub async fn login(State(s): State<AppState>, ApiJson(i): ApiJson<LoginInput>) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(s.commands.login(&i.email, &i.password).await?))
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<LoginInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        s.commands.login(&i.email, &i.password, request_id(&headers)).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
 pub async fn refresh(
     State(s): State<AppState>,
+    headers: HeaderMap,
     ApiJson(i): ApiJson<RefreshInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(s.commands.refresh(&i.refresh_token).await?))
+    Ok(Json(s.commands.refresh(&i.refresh_token, request_id(&headers)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
-pub async fn logout(State(s): State<AppState>, ApiJson(i): ApiJson<RefreshInput>) -> Result<StatusCode, ApiError> {
-    s.commands.logout(&i.refresh_token).await?;
+pub async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<RefreshInput>,
+) -> Result<StatusCode, ApiError> {
+    s.commands.logout(&i.refresh_token, request_id(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,43 @@
+//! Sign-in facts for the audit trail: logins that succeeded or failed, a refresh token used
+//! twice, a logout. They decide nothing, so they belong to no aggregate: each is recorded as a
+//! one-event stream of type [`AUTH_STREAM`] (its own id, sequence 1), which never contends with
+//! the user's own stream.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::UserId;
+
+/// The aggregate type under which sign-in facts are recorded.
+pub const AUTH_STREAM: &str = "auth";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum AuthEvent {
+    #[serde(rename = "auth.login_succeeded")]
+    LoginSucceeded { user_id: UserId },
+    /// `user_id` is known when the password was wrong; the email only as a digest (an unknown
+    /// address is personal data the log has no business keeping).
+    #[serde(rename = "auth.login_failed")]
+    LoginFailed {
+        user_id: Option<UserId>,
+        email_digest: String,
+    },
+    #[serde(rename = "auth.refresh_reuse_detected")]
+    RefreshReuseDetected { user_id: UserId, family_id: Uuid },
+    #[serde(rename = "auth.logged_out")]
+    LoggedOut { user_id: UserId, family_id: Uuid },
+}
+crate::kernel_event!(AuthEvent);
+
+impl AuthEvent {
+    /// The user the fact is about, if known.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Self::LoginSucceeded { user_id }
+            | Self::RefreshReuseDetected { user_id, .. }
+            | Self::LoggedOut { user_id, .. } => Some(*user_id),
+            Self::LoginFailed { user_id, .. } => *user_id,
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Full-text search over messages and docs: a Tantivy index on local disk, kept by its own
+//! projector ([`indexer::SearchIndexer`]) and read through [`SearchIndex::search`].
+//!
+//! The index is a node-local projection: each read-API process keeps its own in
+//! `PRISM_DATA_DIR/search`, from the same stream, with its checkpoint in the Tantivy commit
+//! payload (so the index and its position can never disagree). Its durable consumer is named
+//! after the node, so nodes do not share one.
+//!
+//! Tenancy is enforced inside the query: every document has an `audience` term
+//! (`ws:<workspace>` for channel messages and docs, `conv:<conversation>` for a direct
+//! conversation's messages) and a search is `user query AND audience ∈ the caller's`. Another
+//! tenant's documents are neither returned nor counted.
+
+pub mod indexer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde::Serialize;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, QueryParser, TermQuery, TermSetQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DateTime as TantivyDate, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use uuid::Uuid;
+
+pub use indexer::SearchIndexer;
+
+/// What can go wrong with a search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query text does not parse: the caller's mistake, answered with a 400.
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Directory(String),
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Fields {
+    pub id: Field,
+    pub kind: Field,
+    pub audience: Field,
+    pub workspace: Field,
+    pub channel: Field,
+    pub author: Field,
+    pub status: Field,
+    pub time: Field,
+    pub title: Field,
+    pub body: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_stored().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        audience: b.add_text_field("audience", STRING),
+        workspace: b.add_text_field("workspace", STRING | STORED),
+        channel: b.add_text_field("channel", STRING | STORED),
+        author: b.add_text_field("author", STRING | STORED),
+        status: b.add_text_field("status", STRING | STORED),
+        time: b.add_date_field("time", INDEXED | STORED | FAST),
+        title: b.add_text_field("title", text.clone()),
+        body: b.add_text_field("body", text),
+    };
+    (b.build(), fields)
+}
+
+/// A search request, already authorized: `audiences` are the caller's.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub text: String,
+    pub audiences: Vec<String>,
+    pub kind: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    pub kind: String,
+    pub id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub channel_id: Option<Uuid>,
+    pub author_id: Option<Uuid>,
+    pub title: Option<String>,
+    /// The best fragment, with the matched terms in `<mark>…</mark>` (the text is HTML-escaped).
+    pub snippet: String,
+    pub score: f32,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    /// Matches the caller may see, in all.
+    pub total: usize,
+}
+
+/// The index as readers see it (the last commit).
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// The log position of the last commit: what readers see.
+    position: AtomicI64,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it if needed.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(format!("{}: {e}", dir.display())))?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| SearchError::Directory(format!("{}: {e}", dir.display())))?;
+        let index = Index::open_or_create(mmap, schema)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let this = Self {
+            index,
+            reader,
+            fields,
+            position: AtomicI64::new(0),
+        };
+        let (position, _) = this.committed()?;
+        this.position.store(position, Ordering::SeqCst);
+        Ok(this)
+    }
+
+    /// The position and store id in the last commit's payload.
+    pub(crate) fn committed(&self) -> Result<(i64, Option<String>), SearchError> {
+        let payload = self.index.load_metas()?.payload;
+        let v: serde_json::Value = payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
+        Ok((
+            v.get("position").and_then(serde_json::Value::as_i64).unwrap_or(0),
+            v.get("store_id").and_then(serde_json::Value::as_str).map(str::to_owned),
+        ))
+    }
+
+    /// The log position readers see.
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn published(&self, position: i64) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        self.position.store(position, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Documents readers see (conversation markers included).
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, SearchError> {
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(f.title, 2.0);
+        let text = q.text.trim();
+        if text.is_empty() {
+            return Err(SearchError::BadQuery("q must not be empty".into()));
+        }
+        let user = parser
+            .parse_query(text)
+            .map_err(|e| SearchError::BadQuery(explain(&e)))?;
+        if q.audiences.is_empty() {
+            return Ok(SearchPage { hits: vec![], total: 0 });
+        }
+        let audiences = q.audiences.iter().map(|a| Term::from_field_text(f.audience, a));
+        let kinds: Vec<Term> = match q.kind.as_deref() {
+            Some(k) => vec![Term::from_field_text(f.kind, k)],
+            None => ["message", "doc"]
+                .iter()
+                .map(|k| Term::from_field_text(f.kind, k))
+                .collect(),
+        };
+        let filtered = BooleanQuery::new(vec![
+            (Occur::Must, user.box_clone()),
+            (Occur::Must, Box::new(TermSetQuery::new(audiences))),
+            (Occur::Must, Box::new(TermSetQuery::new(kinds))),
+            (
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.status, "archived"),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let searcher = self.reader.searcher();
+        let (top, total) = searcher.search(
+            &filtered,
+            &(TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset), Count),
+        )?;
+        let mut body_snippets = SnippetGenerator::create(&searcher, &*user, f.body)?;
+        body_snippets.set_max_num_chars(160);
+        let mut title_snippets = SnippetGenerator::create(&searcher, &*user, f.title)?;
+        title_snippets.set_max_num_chars(160);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let s = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+            let u = |field: Field| s(field).and_then(|v| v.parse::<Uuid>().ok());
+            let mut snippet = body_snippets.snippet_from_doc(&doc);
+            if snippet.highlighted().is_empty() {
+                let t = title_snippets.snippet_from_doc(&doc);
+                if !t.highlighted().is_empty() {
+                    snippet = t;
+                }
+            }
+            snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+            let at = doc
+                .get_first(f.time)
+                .and_then(|v| v.as_datetime())
+                .and_then(|d| chrono::DateTime::from_timestamp_micros(d.into_timestamp_micros()))
+                .unwrap_or_default();
+            let id = s(f.id)
+                .and_then(|v| v.split_once(':').and_then(|(_, id)| id.parse().ok()))
+                .unwrap_or_default();
+            hits.push(Hit {
+                kind: s(f.kind).unwrap_or_default(),
+                id,
+                workspace_id: u(f.workspace),
+                channel_id: u(f.channel),
+                author_id: u(f.author),
+                title: s(f.title),
+                snippet: snippet.to_html(),
+                score,
+                at,
+            });
+        }
+        Ok(SearchPage { hits, total })
+    }
+}
+
+pub(crate) fn to_date(at: chrono::DateTime<chrono::Utc>) -> TantivyDate {
+    TantivyDate::from_timestamp_micros(at.timestamp_micros())
+}
+
+/// A parser error in words a person can act on.
+fn explain(e: &tantivy::query::QueryParserError) -> String {
+    use tantivy::query::QueryParserError as E;
+    match e {
+        E::SyntaxError(s) => format!("the query has a syntax error ({s}): check quotes, parentheses and operators"),
+        E::FieldDoesNotExist(f) => {
+            format!("there is no field `{f}`: search the text, or use title: or body:")
+        }
+        E::AllButQueryForbidden => "a query cannot only exclude terms: add something to look for".into(),
+        E::NoDefaultFieldDeclared => "no field to search".into(),
+        other => format!("the query cannot be used: {other}"),
+    }
+}
