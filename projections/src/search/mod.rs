@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, QueryParser, TermQuery, TermSetQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RegexQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
 };
@@ -174,9 +174,7 @@ impl SearchIndex {
         if text.is_empty() {
             return Err(SearchError::BadQuery("q must not be empty".into()));
         }
-        let user = parser
-            .parse_query(text)
-            .map_err(|e| SearchError::BadQuery(explain(&e)))?;
+        let user = parse(&parser, f, text)?;
         if q.audiences.is_empty() {
             return Ok(SearchPage { hits: vec![], total: 0 });
         }
@@ -246,6 +244,67 @@ impl SearchIndex {
     }
 }
 
+/// The parser's language (terms, `"phrases"`, `"phrase prefixes"*`, AND/OR/NOT, `+`/`-`,
+/// `title:`/`body:`), plus bare `word*` prefixes, which Tantivy's parser does not take: those
+/// are pulled out and required (as if joined with AND) on the title or the body.
+fn parse(parser: &QueryParser, f: Fields, text: &str) -> Result<Box<dyn Query>, SearchError> {
+    let mut rest = String::with_capacity(text.len());
+    let mut prefixes = Vec::new();
+    let mut quoted = false;
+    for piece in text.split_inclusive(|c: char| c.is_whitespace() || c == '"') {
+        let word = piece.trim_end_matches(|c: char| c.is_whitespace() || c == '"');
+        let bare = !quoted
+            && word.len() > 1
+            && word.ends_with('*')
+            && word[..word.len() - 1].chars().all(char::is_alphanumeric);
+        if bare {
+            let stem = word[..word.len() - 1].to_lowercase();
+            if stem.chars().count() < 2 {
+                return Err(SearchError::BadQuery(format!(
+                    "the prefix `{word}` is too short: give at least 2 letters"
+                )));
+            }
+            prefixes.push(stem);
+            rest.push_str(&piece[word.len()..]);
+        } else {
+            rest.push_str(piece);
+        }
+        quoted ^= piece.ends_with('"');
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if !rest.trim().is_empty() {
+        let q = parser
+            .parse_query(&rest)
+            .map_err(|e| SearchError::BadQuery(explain(&e)))?;
+        clauses.push((Occur::Must, q));
+    }
+    for stem in prefixes {
+        let pattern = format!("{}.*", regex_escape(&stem));
+        let either: Vec<(Occur, Box<dyn Query>)> = [f.title, f.body]
+            .into_iter()
+            .map(|field| {
+                RegexQuery::from_pattern(&pattern, field)
+                    .map(|q| (Occur::Should, Box::new(q) as Box<dyn Query>))
+                    .map_err(|e| SearchError::BadQuery(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+    }
+    match clauses.len() {
+        1 => Ok(clauses.remove(0).1),
+        _ => Ok(Box::new(BooleanQuery::new(clauses))),
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = !c.is_alphanumeric();
+            special.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}
+
 pub(crate) fn to_date(at: chrono::DateTime<chrono::Utc>) -> TantivyDate {
     TantivyDate::from_timestamp_micros(at.timestamp_micros())
 }
@@ -261,5 +320,40 @@ fn explain(e: &tantivy::query::QueryParserError) -> String {
         E::AllButQueryForbidden => "a query cannot only exclude terms: add something to look for".into(),
         E::NoDefaultFieldDeclared => "no field to search".into(),
         other => format!("the query cannot be used: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_prefixes_become_regex_queries() {
+        let dir = tempfile::tempdir().expect("dir");
+        let idx = SearchIndex::open(dir.path()).expect("open");
+        let parser = QueryParser::for_index(&idx.index, vec![idx.fields.title, idx.fields.body]);
+        let q = parse(&parser, idx.fields, "deploy*").expect("parse");
+        assert!(format!("{q:?}").contains("Regex"), "{q:?}");
+        let mut w: tantivy::IndexWriter<TantivyDocument> = idx.index.writer(15_000_000).expect("writer");
+        let mut doc = TantivyDocument::default();
+        doc.add_text(idx.fields.body, "deployment checklist");
+        doc.add_text(idx.fields.audience, "ws:a");
+        doc.add_text(idx.fields.kind, "message");
+        doc.add_text(idx.fields.status, "live");
+        w.add_document(doc).expect("add");
+        w.commit().expect("commit");
+        idx.reader.reload().expect("reload");
+        let n = idx.reader.searcher().search(&*q, &Count).expect("search");
+        assert_eq!(n, 1);
+        let page = idx
+            .search(&SearchQuery {
+                text: "deploy*".into(),
+                audiences: vec!["ws:a".into()],
+                kind: None,
+                limit: 10,
+                offset: 0,
+            })
+            .expect("search");
+        assert_eq!(page.total, 1);
     }
 }
