@@ -19,6 +19,7 @@ pub mod horizon;
 pub mod model;
 pub mod relay;
 pub mod store;
+pub mod verify;
 
 use std::future::Future;
 

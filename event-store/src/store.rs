@@ -23,6 +23,7 @@ macro_rules! envelope_columns {
          event_type, event_version, payload, metadata, recorded_at, hash"
     };
 }
+pub(crate) use envelope_columns;
 
 /// The Postgres event log. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -156,6 +157,49 @@ impl PgEventStore {
         rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
     }
 
+    /// One aggregate's events up to a position (all if `None`), upcast: its history as of then.
+    pub async fn load_until(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+        at_position: Option<i64>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND global_position <= coalesce($3, 9223372036854775807)
+              ORDER BY sequence"
+        ))
+        .bind(aggregate_type)
+        .bind(id)
+        .bind(at_position)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+    }
+
+    /// Events after `after` as stored (not upcast, so their hashes verify), optionally one
+    /// tenant's, never past the safe horizon: for exports and auditors.
+    pub async fn read_raw(&self, after: i64, limit: i64, tenant: Option<Uuid>) -> Result<Vec<StoredEvent>, StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE global_position > $1 AND global_position <= $2 AND ($4::uuid IS NULL OR tenant_id = $4)
+              ORDER BY global_position LIMIT $3"
+        ))
+        .bind(after)
+        .bind(horizon)
+        .bind(limit)
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(envelope).collect()
+    }
+
     /// One aggregate's events exactly as stored (not upcast): what the hash chain covers.
     pub async fn load_raw(&self, aggregate_type: &str, id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(concat!(
@@ -274,7 +318,9 @@ impl PgEventStore {
             .await?)
     }
 
-    fn upcast(&self, mut e: StoredEvent) -> StoredEvent {
+    /// An event as stored, brought to the current schema version (for events read elsewhere,
+    /// such as from an export).
+    pub fn upcast(&self, mut e: StoredEvent) -> StoredEvent {
         let (v, p) = upcast::upcast(
             &e.event_type,
             e.event_version,
@@ -449,7 +495,7 @@ pub(crate) async fn append_many(conn: &mut PgConnection, batches: &[AppendBatch]
     Ok(out)
 }
 
-fn envelope(row: &PgRow) -> Result<StoredEvent, StoreError> {
+pub(crate) fn envelope(row: &PgRow) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         global_position: row.try_get("global_position")?,
         event_id: row.try_get("event_id")?,
@@ -468,30 +514,6 @@ fn envelope(row: &PgRow) -> Result<StoredEvent, StoreError> {
 
 /// Recomputes the hash chain of one aggregate's events as stored ([`PgEventStore::load_raw`]); the first bad sequence, if any.
 pub fn verify_chain(events: &[StoredEvent]) -> Option<i64> {
-    let mut prev = hash::GENESIS;
-    for (i, e) in events.iter().enumerate() {
-        if e.sequence != i as i64 + 1 {
-            return Some(e.sequence);
-        }
-        let h = hash::chain(
-            &prev,
-            &Hashed {
-                event_id: e.event_id,
-                tenant_id: e.tenant_id,
-                aggregate_type: &e.aggregate_type,
-                aggregate_id: e.aggregate_id,
-                sequence: e.sequence,
-                event_type: &e.event_type,
-                event_version: e.event_version,
-                payload: &e.payload,
-                metadata: &e.metadata,
-                recorded_at: e.recorded_at,
-            },
-        );
-        if h[..] != e.hash[..] {
-            return Some(e.sequence);
-        }
-        prev = h;
-    }
-    None
+    let mut chain = crate::verify::Chain::default();
+    events.iter().find(|e| chain.push(e).is_some()).map(|e| e.sequence)
 }
