@@ -72,7 +72,10 @@ impl Chain {
             return None;
         }
         let reason = if e.sequence != self.expected {
-            Some(format!("sequence {} where {} was expected: an event is missing or was renumbered", e.sequence, self.expected))
+            Some(format!(
+                "sequence {} where {} was expected: an event is missing or was renumbered",
+                e.sequence, self.expected
+            ))
         } else {
             let h = hash::chain(
                 &self.prev,

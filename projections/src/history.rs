@@ -5,7 +5,9 @@
 
 use cqrs_es::Aggregate;
 use prism_domain::aggregates::{Channel, Conversation, Doc, Message, User, Workspace};
-use prism_event_store::verify::{Finding, Report};
+pub use prism_event_store::verify::{Finding, Report};
+/// An event as stored: what history routes and exports carry.
+pub use prism_event_store::StoredEvent as Envelope;
 use prism_event_store::{Loaded, PgEventStore, StoredEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -38,12 +40,22 @@ impl History {
         Self { store }
     }
 
+    /// Reads the log behind `pool` (no appends, no snapshots).
+    pub fn from_pool(pool: sqlx::PgPool) -> Self {
+        Self::new(PgEventStore::new(pool, 0))
+    }
+
     pub fn store(&self) -> &PgEventStore {
         &self.store
     }
 
     /// Events after `after` in global order, as stored; one workspace's if given.
-    pub async fn events(&self, after: i64, limit: i64, workspace: Option<Uuid>) -> Result<Vec<StoredEvent>, ProjectionError> {
+    pub async fn events(
+        &self,
+        after: i64,
+        limit: i64,
+        workspace: Option<Uuid>,
+    ) -> Result<Vec<StoredEvent>, ProjectionError> {
         Ok(self.store.read_raw(after, limit, workspace).await?)
     }
 
@@ -54,17 +66,22 @@ impl History {
 
     /// Whether the aggregate exists, and its tenant: `None` if it has no events.
     pub async fn tenant_of(&self, aggregate_type: &str, id: Uuid) -> Result<Option<Option<Uuid>>, ProjectionError> {
-        Ok(
-            sqlx::query_scalar("SELECT tenant_id FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = 1")
-                .bind(aggregate_type)
-                .bind(id)
-                .fetch_optional(self.store.pool())
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT tenant_id FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = 1",
         )
+        .bind(aggregate_type)
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?)
     }
 
     /// The aggregate as it was at `at` (now if `None`); `None` if it did not exist then.
-    pub async fn state_at(&self, aggregate_type: &str, id: Uuid, at: Option<i64>) -> Result<Option<StateAt>, ProjectionError> {
+    pub async fn state_at(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+        at: Option<i64>,
+    ) -> Result<Option<StateAt>, ProjectionError> {
         let events = self.store.load_until(aggregate_type, id, at).await?;
         match aggregate_type {
             "user" => replay::<User>(aggregate_type, id, &events),
@@ -107,7 +124,11 @@ impl History {
     }
 }
 
-fn replay<A: Aggregate>(aggregate_type: &str, id: Uuid, events: &[StoredEvent]) -> Result<Option<StateAt>, ProjectionError> {
+fn replay<A: Aggregate>(
+    aggregate_type: &str,
+    id: Uuid,
+    events: &[StoredEvent],
+) -> Result<Option<StateAt>, ProjectionError> {
     if events.is_empty() {
         return Ok(None);
     }

@@ -1,6 +1,11 @@
-//! Read-your-writes: `X-Min-Position: N` (or `?min_position=N`) waits, bounded, until the read
-//! models have applied position N; past the bound the answer is 503 `projection_behind` with
-//! `Retry-After`. Every answer says where the read models stand in `X-Projection-Position`.
+//! Read-your-writes: `X-Min-Position: N` (or `?min_position=N`) waits, bounded, until the
+//! projection a route reads has applied position N; past the bound the answer is 503
+//! `projection_behind` with `Retry-After`. Every answer says where that projection stands in
+//! `X-Projection-Position`.
+//!
+//! Which projection a route reads follows from its path ([`Source::of`]): search reads the
+//! node's Tantivy index, audit and spectrum routes their own tables, history routes the log
+//! itself (its safe horizon), everything else the read models.
 
 use std::time::Duration;
 
@@ -34,15 +39,43 @@ fn min_position(req: &Request) -> Result<Option<i64>, ReadError> {
     Ok(None)
 }
 
+/// What a route reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Projection(&'static str),
+    Search,
+    Log,
+}
+
+impl Source {
+    pub fn of(path: &str) -> Self {
+        if path.starts_with("/v1/search") {
+            Self::Search
+        } else if path.starts_with("/v1/events")
+            || path.starts_with("/v1/aggregates")
+            || path.ends_with("/audit/verify")
+        {
+            Self::Log
+        } else if path.starts_with("/v1/audit") || path.ends_with("/audit") {
+            Self::Projection(prism_projections::audit::NAME)
+        } else if path.contains("/spectrum") {
+            Self::Projection(prism_projections::spectrum::NAME)
+        } else {
+            Self::Projection(prism_projections::read_models::NAME)
+        }
+    }
+}
+
 pub async fn consistency(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let wanted = match min_position(&req) {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
+    let source = Source::of(req.uri().path());
     let position = match wanted {
         // Nothing to wait for: a position at most a few milliseconds old will do for the header.
-        None => s.recent_position().await,
-        Some(w) => s.wait_for(w).await,
+        None => s.recent_position(source).await,
+        Some(w) => s.wait_for(source, w).await,
     };
     let position = match position {
         Ok(p) => p,
@@ -65,27 +98,43 @@ pub async fn consistency(State(s): State<AppState>, req: Request, next: Next) ->
 }
 
 impl AppState {
-    /// The read models' position, refreshed at most every 5 ms across all requests.
-    pub async fn recent_position(&self) -> Result<i64, ReadError> {
+    async fn position_of(&self, source: Source) -> Result<i64, ReadError> {
+        match source {
+            Source::Projection(name) => Ok(prism_projections::status::position(&self.pool, name).await?),
+            Source::Search => Ok(self.search.as_ref().map_or(0, |s| s.position())),
+            Source::Log => self
+                .history
+                .store()
+                .safe_horizon()
+                .await
+                .map_err(|e| ReadError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// A source's position, refreshed at most every 5 ms across all requests.
+    pub async fn recent_position(&self, source: Source) -> Result<i64, ReadError> {
         {
             let cached = self.position_cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((p, at)) = *cached {
+            if let Some((p, at)) = cached.get(&source) {
                 if at.elapsed() < Duration::from_millis(5) {
-                    return Ok(p);
+                    return Ok(*p);
                 }
             }
         }
-        let p = prism_projections::status::position(&self.pool, prism_projections::read_models::NAME).await?;
-        *self.position_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((p, std::time::Instant::now()));
+        let p = self.position_of(source).await?;
+        self.position_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(source, (p, std::time::Instant::now()));
         Ok(p)
     }
 
-    /// The read models' position, once it reaches `wanted` or the bound passes.
-    pub async fn wait_for(&self, wanted: i64) -> Result<i64, ReadError> {
+    /// A source's position, once it reaches `wanted` or the bound passes.
+    pub async fn wait_for(&self, source: Source, wanted: i64) -> Result<i64, ReadError> {
         let deadline = tokio::time::Instant::now() + self.max_wait;
         let mut pause = Duration::from_millis(1);
         loop {
-            let p = prism_projections::status::position(&self.pool, prism_projections::read_models::NAME).await?;
+            let p = self.position_of(source).await?;
             if p >= wanted || tokio::time::Instant::now() >= deadline {
                 return Ok(p);
             }

@@ -17,6 +17,9 @@ pub enum ReadError {
     },
     /// Not there, or not the caller's to see (never says which).
     NotFound,
+    /// The caller may see the resource exists but not read this (e.g. a member asking for the
+    /// audit trail, which is for admins and owners).
+    Forbidden(&'static str),
     /// The projections have not reached the asked position in time.
     ProjectionBehind {
         wanted: i64,
@@ -30,6 +33,7 @@ pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
         ReadError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
         ReadError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
         ReadError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ReadError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
         ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     }
@@ -42,6 +46,7 @@ impl IntoResponse for ReadError {
             ReadError::BadRequest { message, .. } => message.clone(),
             ReadError::Unauthenticated { message, .. } => (*message).to_owned(),
             ReadError::NotFound => "no such resource".into(),
+            ReadError::Forbidden(why) => (*why).to_owned(),
             ReadError::ProjectionBehind { wanted, at } => {
                 format!("the read models are at position {at}, not yet {wanted}; retry shortly")
             }
@@ -63,6 +68,21 @@ impl IntoResponse for ReadError {
             _ => {}
         }
         res
+    }
+}
+
+impl ReadError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<prism_projections::ProjectionError> for ReadError {
+    fn from(e: prism_projections::ProjectionError) -> Self {
+        Self::Unavailable(e.to_string())
     }
 }
 

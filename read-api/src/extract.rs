@@ -18,32 +18,55 @@ pub struct ApiPath<T>(pub T);
 /// The caller's user id.
 pub struct Caller(pub Uuid);
 
+/// The caller, with whether the token carries the platform `auditor` role (may read every
+/// workspace's history and audit trail).
+pub struct Principal {
+    pub user: Uuid,
+    pub auditor: bool,
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ReadError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ReadError::Unauthenticated {
-                code: "unauthenticated",
-                message: "send Authorization: Bearer <access token>",
-            })?;
-        match state.jwt.verify(token) {
-            Ok(c) => Ok(Self(c.sub)),
-            Err(AuthError::Expired) => Err(ReadError::Unauthenticated {
-                code: "token_expired",
-                message: "the access token has expired; refresh it",
-            }),
-            Err(_) => Err(ReadError::Unauthenticated {
-                code: "invalid_token",
-                message: "the access token is not valid",
-            }),
-        }
+        Ok(Self(claims(parts, state)?.sub))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ReadError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let c = claims(parts, state)?;
+        Ok(Self {
+            user: c.sub,
+            auditor: c.roles.iter().any(|r| r == "auditor"),
+        })
+    }
+}
+
+fn claims(parts: &Parts, state: &AppState) -> Result<prism_auth::Claims, ReadError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ReadError::Unauthenticated {
+            code: "unauthenticated",
+            message: "send Authorization: Bearer <access token>",
+        })?;
+    match state.jwt.verify(token) {
+        Ok(c) => Ok(c),
+        Err(AuthError::Expired) => Err(ReadError::Unauthenticated {
+            code: "token_expired",
+            message: "the access token has expired; refresh it",
+        }),
+        Err(_) => Err(ReadError::Unauthenticated {
+            code: "invalid_token",
+            message: "the access token is not valid",
+        }),
     }
 }
 
@@ -86,3 +109,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
         Ok(p)
     }
 }
+
+/// Query parameters, with our error answer when they do not parse.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ReadError))]
+pub struct ApiQuery<T>(pub T);

@@ -32,6 +32,16 @@ pub mod routes;
         routes::docs::get,
         routes::docs::history,
         routes::stream::stream,
+        routes::search::search,
+        routes::audit::workspace,
+        routes::audit::verify,
+        routes::audit::platform,
+        routes::history::events,
+        routes::history::aggregate_events,
+        routes::history::state,
+        routes::spectrum::weekly,
+        routes::spectrum::monthly,
+        routes::spectrum::workspace_weekly,
     )
 )]
 pub struct ReadApiDoc;
@@ -54,8 +64,15 @@ pub struct AppState {
     pub jwt: Jwt,
     /// How long a read may wait for `X-Min-Position`.
     pub max_wait: Duration,
-    position_cache: std::sync::Arc<std::sync::Mutex<Option<(i64, std::time::Instant)>>>,
+    /// The log, for auditors (history, verification).
+    pub history: prism_projections::history::History,
+    /// This node's search index, if it keeps one.
+    pub search: Option<std::sync::Arc<prism_projections::search::SearchIndex>>,
+    position_cache: PositionCache,
 }
+
+type PositionCache =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<consistency::Source, (i64, std::time::Instant)>>>;
 
 impl AppState {
     /// How long a read may wait for `X-Min-Position`.
@@ -69,9 +86,16 @@ impl AppState {
         self
     }
 
+    pub fn with_search(mut self, index: std::sync::Arc<prism_projections::search::SearchIndex>) -> Self {
+        self.search = Some(index);
+        self
+    }
+
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
         Self {
             metrics: None,
+            history: prism_projections::history::History::from_pool(pool.clone()),
+            search: None,
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,
@@ -94,6 +118,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/docs/{id}", get(docs::get))
         .route("/v1/docs/{id}/history", get(docs::history))
+        .route("/v1/search", get(search::search))
+        .route("/v1/audit", get(audit::platform))
+        .route("/v1/workspaces/{id}/audit", get(audit::workspace))
+        .route("/v1/workspaces/{id}/audit/verify", get(audit::verify))
+        .route("/v1/events", get(history::events))
+        .route("/v1/aggregates/{type}/{id}/events", get(history::aggregate_events))
+        .route("/v1/aggregates/{type}/{id}/state", get(history::state))
+        .route("/v1/spectrum/weekly", get(spectrum::weekly))
+        .route("/v1/spectrum/monthly", get(spectrum::monthly))
+        .route("/v1/workspaces/{id}/spectrum/weekly", get(spectrum::workspace_weekly))
         .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency))
         // Not behind the consistency layer: a stream has no single position to wait for.
         .route("/v1/workspaces/{id}/stream", get(stream::stream));

@@ -1,6 +1,6 @@
 //! `/v1/workspaces/{id}/docs`, `/v1/docs/{id}` and `/v1/docs/{id}/history`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{role, List};
 use crate::error::ReadError;
-use crate::extract::{ApiPath, Caller, Page};
+use crate::extract::{ApiPath, ApiQuery, Caller, Page};
 use crate::AppState;
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -38,7 +38,7 @@ pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
     ApiPath(ws): ApiPath<Uuid>,
-    Query(f): Query<Filter>,
+    ApiQuery(f): ApiQuery<Filter>,
     page: Page,
 ) -> Result<Json<List<Doc>>, ReadError> {
     role(&s.pool, ws, user).await?;

@@ -1,10 +1,14 @@
 //! One file per route group. Every query is filtered by the caller's memberships: a
 //! workspace the caller is not in does not exist for them (404), and neither does anything in it.
 
+pub mod audit;
 pub mod docs;
+pub mod history;
 pub mod me;
 pub mod messages;
 pub mod ops;
+pub mod search;
+pub mod spectrum;
 pub mod stream;
 pub mod workspaces;
 
@@ -49,4 +53,16 @@ pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<String, 
     .fetch_optional(pool)
     .await?
     .ok_or(ReadError::NotFound)
+}
+
+/// Admins and owners of the workspace, and platform auditors, may read its audit trail and
+/// history; other members get 403, everyone else 404.
+pub async fn oversee(s: &crate::AppState, who: &crate::extract::Principal, workspace: Uuid) -> Result<(), ReadError> {
+    if who.auditor {
+        return Ok(());
+    }
+    match role(&s.pool, workspace, who.user).await?.as_str() {
+        "owner" | "admin" => Ok(()),
+        _ => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
+    }
 }

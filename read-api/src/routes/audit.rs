@@ -1,0 +1,160 @@
+//! `/v1/workspaces/{id}/audit` (admins and owners), `/v1/workspaces/{id}/audit/verify`, and
+//! `/v1/audit` (the platform trail, sign-ins included, for the `auditor` role).
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use prism_projections::history::Finding;
+
+use super::oversee;
+use crate::error::ReadError;
+use crate::extract::{ApiPath, ApiQuery, Principal};
+use crate::AppState;
+
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub sequence: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AuditFilter {
+    /// Only this actor's events.
+    pub actor: Option<Uuid>,
+    /// Only this event type, e.g. `member.left`.
+    pub action: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (RFC 3339), exclusive.
+    pub to: Option<DateTime<Utc>>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `/v1/audit` only: one workspace.
+    pub workspace_id: Option<Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+async fn trail(s: &AppState, workspace: Option<Uuid>, f: &AuditFilter) -> Result<AuditPage, ReadError> {
+    let limit = match f.limit {
+        None => 50,
+        Some(n) if (1..=200).contains(&n) => n,
+        Some(_) => return Err(ReadError::bad("invalid_query", "limit must be between 1 and 200")),
+    };
+    let before = f
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))
+        })
+        .transpose()?;
+    if let (Some(a), Some(b)) = (f.from, f.to) {
+        if a >= b {
+            return Err(ReadError::bad("invalid_query", "from must be before to"));
+        }
+    }
+    let mut rows: Vec<AuditEntry> = sqlx::query_as(
+        "SELECT position, event_id, workspace_id, actor_id, actor_kind, action, resource_type, resource_id, sequence,
+                recorded_at, request_id, correlation_id
+           FROM audit_trail
+          WHERE ($1::uuid IS NULL OR workspace_id = $1)
+            AND ($2::uuid IS NULL OR actor_id = $2)
+            AND ($3::text IS NULL OR action = $3)
+            AND ($4::timestamptz IS NULL OR recorded_at >= $4)
+            AND ($5::timestamptz IS NULL OR recorded_at < $5)
+            AND ($6::bigint IS NULL OR position < $6)
+          ORDER BY position DESC LIMIT $7",
+    )
+    .bind(workspace)
+    .bind(f.actor)
+    .bind(f.action.as_deref())
+    .bind(f.from)
+    .bind(f.to)
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(&s.pool)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok(AuditPage {
+        next_cursor: if more {
+            rows.last().map(|r| r.position.to_string())
+        } else {
+            None
+        },
+        items: rows,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{id}/audit", tag = "audit", description = "the workspace's audit trail, newest first (admins, owners, auditors)",
+    params(AuditFilter), responses((status = 200, body = AuditPage), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn workspace(
+    State(s): State<AppState>,
+    who: Principal,
+    ApiPath(ws): ApiPath<Uuid>,
+    ApiQuery(f): ApiQuery<AuditFilter>,
+) -> Result<Json<AuditPage>, ReadError> {
+    oversee(&s, &who, ws).await?;
+    Ok(Json(trail(&s, Some(ws), &f).await?))
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", description = "the platform's audit trail, sign-ins included (auditors)",
+    params(AuditFilter), responses((status = 200, body = AuditPage), (status = 400), (status = 401), (status = 403)))]
+pub async fn platform(
+    State(s): State<AppState>,
+    who: Principal,
+    ApiQuery(f): ApiQuery<AuditFilter>,
+) -> Result<Json<AuditPage>, ReadError> {
+    if !who.auditor {
+        return Err(ReadError::Forbidden("the platform audit trail is for auditors"));
+    }
+    Ok(Json(trail(&s, f.workspace_id, &f).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    pub ok: bool,
+    pub checked: u64,
+    /// How many events did not verify.
+    pub bad: u64,
+    /// The earliest event (by position) that did not verify, and why.
+    #[schema(value_type = Option<Object>)]
+    pub first_bad: Option<Finding>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{id}/audit/verify", tag = "audit", description = "recomputes the workspace's hash chains from the log and checks the audit trail's copies",
+    responses((status = 200, body = Verification), (status = 401), (status = 403), (status = 404)))]
+pub async fn verify(
+    State(s): State<AppState>,
+    who: Principal,
+    ApiPath(ws): ApiPath<Uuid>,
+) -> Result<Json<Verification>, ReadError> {
+    oversee(&s, &who, ws).await?;
+    let r = s.history.verify(Some(ws)).await?;
+    Ok(Json(Verification {
+        ok: r.ok,
+        checked: r.checked,
+        bad: r.bad,
+        first_bad: r.first_bad,
+    }))
+}

@@ -1,0 +1,199 @@
+//! History for auditors: `/v1/events` (the log in global order; NDJSON streaming with
+//! `Accept: application/x-ndjson`), `/v1/aggregates/{type}/{id}/events` and
+//! `/v1/aggregates/{type}/{id}/state?at_position=`.
+//!
+//! Who may read what: a workspace's events, to its admins and owners; a user's own stream, to
+//! that user; everything, to the platform `auditor` role. Others get 404 (or 403 when they are
+//! a plain member of the workspace).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::stream;
+use prism_projections::history::{History, StateAt, AGGREGATE_TYPES};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::oversee;
+use crate::error::ReadError;
+use crate::extract::{ApiPath, ApiQuery, Principal};
+use crate::AppState;
+
+/// Types whose events can be listed: the aggregates, and sign-in records.
+const EVENT_STREAM_TYPES: &[&str] = &["user", "workspace", "channel", "message", "conversation", "doc", "auth"];
+
+const NDJSON: &str = "application/x-ndjson";
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// Events after this global position (default 0).
+    pub after: Option<i64>,
+    /// JSON: 1–1000, default 100. NDJSON: any number, default all up to now.
+    pub limit: Option<i64>,
+    /// One workspace's events (its admins and owners); without it, auditors only.
+    pub workspace_id: Option<Uuid>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsPage {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<prism_projections::history::Envelope>,
+    /// Pass as `after` for the next page; absent when this page reached the end of the log.
+    pub next_after: Option<i64>,
+}
+
+fn wants_ndjson(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(NDJSON))
+}
+
+#[utoipa::path(get, path = "/v1/events", tag = "history", description = "event envelopes in global order, as stored (their hashes verify); `Accept: application/x-ndjson` streams",
+    params(EventsQuery), responses((status = 200, body = EventsPage), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn events(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Response, ReadError> {
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ReadError::bad("invalid_query", "after must be a non-negative position"));
+    }
+    match q.workspace_id {
+        Some(ws) => oversee(&s, &who, ws).await?,
+        None if who.auditor => {}
+        None => {
+            return Err(ReadError::Forbidden(
+                "the whole log is for auditors; pass workspace_id for a workspace you administer",
+            ))
+        }
+    }
+    if wants_ndjson(&headers) {
+        let limit = match q.limit {
+            None => i64::MAX,
+            Some(n) if n >= 1 => n,
+            Some(_) => return Err(ReadError::bad("invalid_query", "limit must be at least 1")),
+        };
+        return Ok(ndjson(s.history.clone(), after, limit, q.workspace_id));
+    }
+    let limit = match q.limit {
+        None => 100,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(_) => return Err(ReadError::bad("invalid_query", "limit must be between 1 and 1000")),
+    };
+    let items = s.history.events(after, limit, q.workspace_id).await?;
+    let next_after = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.global_position))
+        .flatten();
+    Ok(Json(EventsPage { items, next_after }).into_response())
+}
+
+/// Streams pages of the log as NDJSON, one envelope a line, without holding it in memory. An
+/// error mid-stream ends the body early (the client sees a truncated stream, never a bad line).
+fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>) -> Response {
+    const PAGE: i64 = 1000;
+    let pages = stream::unfold((after, limit), move |(after, left)| {
+        let history = history.clone();
+        async move {
+            if left <= 0 {
+                return None;
+            }
+            match history.events(after, PAGE.min(left), workspace).await {
+                Ok(events) if events.is_empty() => None,
+                Ok(events) => {
+                    let mut out = Vec::with_capacity(events.len() * 512);
+                    for e in &events {
+                        if serde_json::to_writer(&mut out, e).is_err() {
+                            return Some((Err(std::io::Error::other("serialisation")), (after, 0)));
+                        }
+                        out.push(b'\n');
+                    }
+                    let last = events.last().map_or(after, |e| e.global_position);
+                    Some((Ok::<_, std::io::Error>(out), (last, left - events.len() as i64)))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream ended early");
+                    Some((Err(std::io::Error::other(e.to_string())), (after, 0)))
+                }
+            }
+        }
+    });
+    let mut res = Body::from_stream(pages).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    res
+}
+
+/// Whether the caller may read this aggregate's history; 404 if it does not exist (for them).
+async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<(), ReadError> {
+    if !EVENT_STREAM_TYPES.contains(&ty) {
+        return Err(ReadError::bad(
+            "invalid_aggregate_type",
+            format!(
+                "unknown aggregate type `{ty}`; one of {}",
+                EVENT_STREAM_TYPES.join(", ")
+            ),
+        ));
+    }
+    match s.history.tenant_of(ty, id).await? {
+        None => Err(ReadError::NotFound),
+        Some(Some(ws)) => match oversee(s, who, ws).await {
+            Err(ReadError::Forbidden(_)) => Err(ReadError::NotFound),
+            other => other,
+        },
+        Some(None) if who.auditor || (ty == "user" && id == who.user) => Ok(()),
+        Some(None) => Err(ReadError::NotFound),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/aggregates/{type}/{id}/events", tag = "history", description = "one aggregate's events, as stored",
+    responses((status = 200, body = EventsPage), (status = 400), (status = 401), (status = 404)))]
+pub async fn aggregate_events(
+    State(s): State<AppState>,
+    who: Principal,
+    ApiPath((ty, id)): ApiPath<(String, Uuid)>,
+) -> Result<Json<EventsPage>, ReadError> {
+    may_read(&s, &who, &ty, id).await?;
+    let items = s.history.aggregate_events(&ty, id).await?;
+    Ok(Json(EventsPage {
+        items,
+        next_after: None,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct StateQuery {
+    /// The aggregate as it was once the log reached this position (default: now).
+    pub at_position: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/aggregates/{type}/{id}/state", tag = "history", description = "the aggregate as it was at a position, replayed through the upcasters",
+    params(StateQuery), responses((status = 200, body = StateAt), (status = 400), (status = 401), (status = 404)))]
+pub async fn state(
+    State(s): State<AppState>,
+    who: Principal,
+    ApiPath((ty, id)): ApiPath<(String, Uuid)>,
+    ApiQuery(q): ApiQuery<StateQuery>,
+) -> Result<Json<StateAt>, ReadError> {
+    if !AGGREGATE_TYPES.contains(&ty.as_str()) {
+        return Err(ReadError::bad(
+            "invalid_aggregate_type",
+            format!("no state to replay for `{ty}`; one of {}", AGGREGATE_TYPES.join(", ")),
+        ));
+    }
+    if q.at_position.is_some_and(|p| p < 0) {
+        return Err(ReadError::bad(
+            "invalid_query",
+            "at_position must be a non-negative position",
+        ));
+    }
+    may_read(&s, &who, &ty, id).await?;
+    s.history
+        .state_at(&ty, id, q.at_position)
+        .await?
+        .map(Json)
+        .ok_or(ReadError::NotFound)
+}

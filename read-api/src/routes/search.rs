@@ -1,0 +1,122 @@
+//! `/v1/search`: full-text hits over messages and docs, with snippets, in the caller's
+//! workspaces (and direct conversations) only. The restriction is part of the index query, so
+//! another tenant's documents are neither returned nor counted.
+
+use axum::extract::State;
+use axum::Json;
+use prism_projections::search::{Hit, SearchError, SearchQuery};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ReadError;
+use crate::extract::{ApiQuery, Caller};
+use crate::AppState;
+
+/// Deeper than this, refine the query instead.
+const MAX_OFFSET: usize = 1000;
+const MAX_QUERY_CHARS: usize = 500;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SearchParams {
+    /// The query: words, "phrases", prefix*, AND / OR / NOT (or + and -), title: and body:.
+    pub q: String,
+    /// Only this workspace (one of the caller's).
+    pub workspace_id: Option<Uuid>,
+    /// `message` or `doc`.
+    pub kind: Option<String>,
+    /// 1–50, default 20.
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchAnswer {
+    pub items: Vec<Hit>,
+    /// Matches the caller may see, in all.
+    pub total: usize,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/search", tag = "search", description = "full-text hits (messages, docs) with snippets, only the caller's workspaces",
+    params(SearchParams), responses((status = 200, body = SearchAnswer), (status = 400), (status = 401), (status = 404), (status = 503)))]
+pub async fn search(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<SearchAnswer>, ReadError> {
+    let Some(index) = s.search.clone() else {
+        return Err(ReadError::Unavailable("this node keeps no search index".into()));
+    };
+    if p.q.trim().is_empty() {
+        return Err(ReadError::bad("invalid_query", "q must not be empty"));
+    }
+    if p.q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ReadError::bad(
+            "invalid_query",
+            format!("q is limited to {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if let Some(k) = p.kind.as_deref() {
+        if k != "message" && k != "doc" {
+            return Err(ReadError::bad("invalid_query", "kind must be message or doc"));
+        }
+    }
+    let limit = match p.limit {
+        None => 20,
+        Some(n) if (1..=50).contains(&n) => n,
+        Some(_) => return Err(ReadError::bad("invalid_query", "limit must be between 1 and 50")),
+    };
+    let offset = match p.cursor.as_deref() {
+        None => 0,
+        Some(c) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|o| *o <= MAX_OFFSET)
+            .ok_or_else(|| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))?,
+    };
+    let workspaces: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
+          WHERE m.user_id = $1 AND NOT w.deleted AND ($2::uuid IS NULL OR m.workspace_id = $2)",
+    )
+    .bind(user)
+    .bind(p.workspace_id)
+    .fetch_all(&s.pool)
+    .await?;
+    if p.workspace_id.is_some() && workspaces.is_empty() {
+        return Err(ReadError::NotFound);
+    }
+    let conversations: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT conversation_id FROM rm_conversations
+          WHERE (member_a = $1 OR member_b = $1) AND workspace_id = ANY($2)",
+    )
+    .bind(user)
+    .bind(&workspaces)
+    .fetch_all(&s.pool)
+    .await?;
+    let audiences = workspaces
+        .iter()
+        .map(|w| format!("ws:{w}"))
+        .chain(conversations.iter().map(|c| format!("conv:{c}")))
+        .collect();
+    let query = SearchQuery {
+        text: p.q,
+        audiences,
+        kind: p.kind,
+        limit,
+        offset,
+    };
+    let page = tokio::task::spawn_blocking(move || index.search(&query))
+        .await
+        .map_err(|e| ReadError::Unavailable(e.to_string()))?
+        .map_err(|e| match e {
+            SearchError::BadQuery(m) => ReadError::bad("invalid_search_query", m),
+            other => ReadError::Unavailable(other.to_string()),
+        })?;
+    let next = offset + page.hits.len();
+    Ok(Json(SearchAnswer {
+        next_cursor: (next < page.total && next <= MAX_OFFSET && !page.hits.is_empty()).then(|| next.to_string()),
+        total: page.total,
+        items: page.hits,
+    }))
+}
