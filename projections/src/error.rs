@@ -13,6 +13,8 @@ pub enum ProjectionError {
         event_type: String,
         reason: String,
     },
+    #[error("{0}")]
+    Io(String),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     #[error("search index: {0}")]

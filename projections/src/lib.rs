@@ -12,6 +12,7 @@ pub mod audit;
 pub mod error;
 pub mod feed;
 pub mod history;
+pub mod offline;
 pub mod projection;
 pub mod read_models;
 pub mod rebuild;

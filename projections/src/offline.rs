@@ -1,0 +1,342 @@
+//! Offline tools for analysts: export the log as NDJSON (zstd when the file name ends in
+//! `.zst`), and rebuild projections from an export or another database into a database of
+//! one's own, with no NATS and no running service.
+//!
+//! An export carries events exactly as stored, so its hash chains verify anywhere; a rebuild
+//! brings each event to the current schema (the upcasters) before applying it, exactly as the
+//! live projectors see it, so the rebuilt tables equal the live ones row for row.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use prism_event_store::{PgEventStore, StoredEvent};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::search::{SearchIndex, SearchIndexer};
+use crate::{audit, read_models, spectrum, Projection, ProjectionError};
+
+/// Where a long job stands, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: u64,
+    /// The position reached.
+    pub position: i64,
+    /// The last position there is to reach, when known.
+    pub head: Option<i64>,
+    pub per_s: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub events: u64,
+    pub last_position: i64,
+    pub seconds: f64,
+    pub bytes: u64,
+}
+
+fn progress(done: u64, position: i64, head: Option<i64>, started: Instant) -> Progress {
+    Progress {
+        done,
+        position,
+        head,
+        per_s: done as f64 / started.elapsed().as_secs_f64().max(1e-9),
+    }
+}
+
+/// Writes the log (or one workspace's events) after `after` to `out` as NDJSON, zstd-compressed
+/// when its name ends in `.zst`. The file is written beside and renamed into place at the end,
+/// so a failed export never leaves a truncated file under the asked name.
+pub async fn export(
+    store: &PgEventStore,
+    out: &Path,
+    workspace: Option<Uuid>,
+    after: i64,
+    mut on_progress: impl FnMut(Progress),
+) -> Result<Summary, ProjectionError> {
+    const PAGE: i64 = 10_000;
+    let started = Instant::now();
+    let head = store.safe_horizon().await?;
+    let partial = out.with_extension(format!(
+        "{}.partial",
+        out.extension().and_then(|e| e.to_str()).unwrap_or("ndjson")
+    ));
+    let file = std::fs::File::create(&partial).map_err(|e| io(&partial, e))?;
+    let zst = out.extension().is_some_and(|e| e == "zst");
+    let mut writer: Box<dyn Write + Send> = if zst {
+        let enc = zstd::Encoder::new(file, 3).map_err(|e| io(&partial, e))?;
+        Box::new(BufWriter::with_capacity(1 << 20, enc.auto_finish()))
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 20, file))
+    };
+    // Read the next page while this one is written.
+    let (tx, mut rx) = mpsc::channel::<Result<Vec<StoredEvent>, ProjectionError>>(2);
+    let reader_store = store.clone();
+    let reader = tokio::spawn(async move {
+        let mut at = after;
+        while at < head {
+            let page = reader_store
+                .read_raw(at, PAGE, workspace)
+                .await
+                .map_err(ProjectionError::from);
+            let last = match &page {
+                Ok(p) if p.is_empty() => break,
+                Ok(p) => p.last().map_or(at, |e| e.global_position),
+                Err(_) => head,
+            };
+            if tx.send(page).await.is_err() {
+                break;
+            }
+            at = last;
+        }
+    });
+    let (mut events, mut last, mut buf) = (0u64, after, Vec::with_capacity(1 << 22));
+    while let Some(page) = rx.recv().await {
+        let page = page?;
+        buf.clear();
+        for e in page.iter().filter(|e| e.global_position <= head) {
+            serde_json::to_writer(&mut buf, e)?;
+            buf.push(b'\n');
+            events += 1;
+            last = e.global_position;
+        }
+        // Compressing and writing is the only blocking work here, and the next page is being
+        // read meanwhile on the reader task.
+        writer.write_all(&buf).map_err(|e| io(&partial, e))?;
+        on_progress(progress(events, last, Some(head), started));
+    }
+    reader.await.map_err(|e| ProjectionError::Search(e.to_string()))?;
+    writer.flush().map_err(|e| io(&partial, e))?;
+    drop(writer);
+    std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
+    let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok(Summary {
+        events,
+        last_position: last,
+        seconds: started.elapsed().as_secs_f64(),
+        bytes,
+    })
+}
+
+fn io(path: &Path, e: std::io::Error) -> ProjectionError {
+    ProjectionError::Io(format!("{}: {e}", path.display()))
+}
+
+/// Where a rebuild reads the log from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An export (`.ndjson` or `.ndjson.zst`).
+    File(PathBuf),
+    /// Another Prism database (read only).
+    Postgres(PgPool),
+}
+
+/// The projections a rebuild can write.
+pub const PROJECTIONS: &[&str] = &[
+    read_models::NAME,
+    audit::NAME,
+    spectrum::NAME,
+    crate::search::indexer::NAME,
+];
+
+fn pg_projection(name: &str) -> Option<(Arc<dyn Projection>, &'static [&'static str])> {
+    match name {
+        read_models::NAME => Some((Arc::new(read_models::ReadModels), read_models::TABLES)),
+        audit::NAME => Some((Arc::new(audit::AuditTrail), audit::TABLES)),
+        spectrum::NAME => Some((Arc::new(spectrum::Spectrum), spectrum::TABLES)),
+        _ => None,
+    }
+}
+
+/// What to rebuild, and where.
+pub struct RebuildPlan {
+    pub source: Source,
+    /// A migrated Prism database; the chosen projections' tables are emptied first.
+    pub into: PgPool,
+    pub projections: Vec<String>,
+    /// Where the search index goes (required when `search` is chosen); emptied first.
+    pub index_dir: Option<PathBuf>,
+    pub batch: usize,
+}
+
+/// Rebuilds the chosen projections from `plan.source` into `plan.into`, batch by batch: each
+/// Postgres projection applies a batch in its own transaction, concurrently with the others
+/// and with the search index, while the next batch is read.
+pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -> Result<Summary, ProjectionError> {
+    let started = Instant::now();
+    let mut pg: Vec<(Arc<dyn Projection>, &'static [&'static str])> = Vec::new();
+    let mut search = None;
+    for name in &plan.projections {
+        if name == crate::search::indexer::NAME {
+            let dir = plan
+                .index_dir
+                .clone()
+                .ok_or_else(|| ProjectionError::Io("rebuilding search needs --index-dir".into()))?;
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+            }
+            let index = Arc::new(SearchIndex::open(&dir).map_err(|e| ProjectionError::Search(e.to_string()))?);
+            search = Some((index, dir));
+        } else {
+            pg.push(pg_projection(name).ok_or_else(|| {
+                ProjectionError::Io(format!(
+                    "unknown projection {name:?} (known: {})",
+                    PROJECTIONS.join(", ")
+                ))
+            })?);
+        }
+    }
+    for (p, tables) in &pg {
+        let mut tx = plan.into.begin().await?;
+        for t in *tables {
+            sqlx::query(&format!("TRUNCATE {t}")).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM projection_status WHERE name = $1")
+            .bind(p.name())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    let (mut batches, head, store_id) = read_source(&plan.source, plan.batch).await?;
+    let mut indexer: Option<Arc<SearchIndexer>> = None;
+    let upcaster = PgEventStore::new(plan.into.clone(), 0);
+    let (mut done, mut last) = (0u64, 0i64);
+    while let Some(batch) = batches.recv().await {
+        let batch: Arc<Vec<StoredEvent>> = Arc::new(batch?.into_iter().map(|e| upcaster.upcast(e)).collect());
+        if let (Some((index, _)), None) = (&search, &indexer) {
+            // The index records the log it was built from: the source's store id, or for an
+            // export (which does not carry it) the log's first event id, stable for that log.
+            let id = store_id
+                .or_else(|| batch.first().map(|e| e.event_id))
+                .unwrap_or_default();
+            let ix = SearchIndexer::new(index.clone(), id, 200_000_000)
+                .map_err(|e| ProjectionError::Search(e.to_string()))?;
+            indexer = Some(Arc::new(ix));
+        }
+        let mut work = tokio::task::JoinSet::new();
+        for (p, _) in &pg {
+            let (p, batch, pool) = (p.clone(), batch.clone(), plan.into.clone());
+            work.spawn(async move {
+                let mut tx = pool.begin().await?;
+                // A rebuilt database is nobody's source of truth until it is done.
+                sqlx::query("SET LOCAL synchronous_commit TO off")
+                    .execute(&mut *tx)
+                    .await?;
+                p.apply_many(&mut tx, &batch).await?;
+                tx.commit().await?;
+                Ok::<_, ProjectionError>(())
+            });
+        }
+        if let Some(ix) = &indexer {
+            let (ix, batch) = (ix.clone(), batch.clone());
+            work.spawn_blocking(move || ix.apply_events(&batch));
+        }
+        while let Some(r) = work.join_next().await {
+            r.map_err(|e| ProjectionError::Search(e.to_string()))??;
+        }
+        done += batch.len() as u64;
+        last = batch.last().map_or(last, |e| e.global_position);
+        on_progress(progress(done, last, head, started));
+    }
+    for (p, _) in &pg {
+        sqlx::query(
+            "INSERT INTO projection_status (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL",
+        )
+        .bind(p.name())
+        .bind(last)
+        .execute(&plan.into)
+        .await?;
+    }
+    if let Some(ix) = indexer {
+        tokio::task::spawn_blocking(move || ix.commit())
+            .await
+            .map_err(|e| ProjectionError::Search(e.to_string()))??;
+    }
+    Ok(Summary {
+        events: done,
+        last_position: last,
+        seconds: started.elapsed().as_secs_f64(),
+        bytes: 0,
+    })
+}
+
+type Batches = mpsc::Receiver<Result<Vec<StoredEvent>, ProjectionError>>;
+
+/// Batches of events from the source, read ahead on their own task (or thread, for a file),
+/// the last position if known, and the source's store id if it has one (an export does not).
+async fn read_source(source: &Source, batch: usize) -> Result<(Batches, Option<i64>, Option<Uuid>), ProjectionError> {
+    let (tx, rx) = mpsc::channel(4);
+    match source.clone() {
+        Source::Postgres(pool) => {
+            let store = PgEventStore::new(pool, 0);
+            let head = store.safe_horizon().await?;
+            let store_id = store.store_id().await?;
+            tokio::spawn(async move {
+                let mut at = 0;
+                loop {
+                    let page = store
+                        .read_raw(at, batch as i64, None)
+                        .await
+                        .map_err(ProjectionError::from);
+                    match page {
+                        Ok(p) if p.is_empty() => break,
+                        Ok(p) => {
+                            at = p.last().map_or(at, |e| e.global_position);
+                            if tx.send(Ok(p)).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            break;
+                        }
+                    }
+                }
+            });
+            Ok((rx, Some(head), Some(store_id)))
+        }
+        Source::File(path) => {
+            let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
+            let input: Box<dyn BufRead + Send> = if path.extension().is_some_and(|e| e == "zst") {
+                Box::new(BufReader::with_capacity(
+                    1 << 20,
+                    zstd::Decoder::new(file).map_err(|e| io(&path, e))?,
+                ))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            };
+            std::thread::spawn(move || {
+                let mut page = Vec::with_capacity(batch);
+                for (n, line) in input.lines().enumerate() {
+                    let parsed = line.map_err(|e| io(&path, e)).and_then(|l| {
+                        serde_json::from_str::<StoredEvent>(&l).map_err(|e| {
+                            ProjectionError::Io(format!(
+                                "{} line {}: not an event envelope: {e}",
+                                path.display(),
+                                n + 1
+                            ))
+                        })
+                    });
+                    match parsed {
+                        Ok(e) => page.push(e),
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                    if page.len() == batch && tx.blocking_send(Ok(std::mem::take(&mut page))).is_err() {
+                        return;
+                    }
+                }
+                if !page.is_empty() {
+                    let _ = tx.blocking_send(Ok(page));
+                }
+            });
+            Ok((rx, None, None))
+        }
+    }
+}
