@@ -19,6 +19,10 @@ pub struct Config {
     pub db_pool: u32,
     /// Concurrent group-commit writers (see event-store's batcher).
     pub group_commit_flushers: usize,
+    /// Local files: the search index lives in `<data_dir>/search`.
+    pub data_dir: std::path::PathBuf,
+    /// This node's name: its search index's durable consumer is named after it.
+    pub node_id: String,
 }
 
 impl Config {
@@ -55,6 +59,13 @@ impl Config {
             group_commit_flushers: var("PRISM_GROUP_COMMIT_WRITERS", "2")
                 .parse()
                 .context("PRISM_GROUP_COMMIT_WRITERS must be a number")?,
+            data_dir: var("PRISM_DATA_DIR", "./data").into(),
+            node_id: std::env::var("PRISM_NODE_ID")
+                .or_else(|_| std::env::var("HOSTNAME"))
+                .unwrap_or_else(|_| "local".into())
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                .collect(),
         })
     }
 

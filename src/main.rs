@@ -2,6 +2,7 @@
 //! other subcommands run one part each, as `compose.yaml` does.
 
 mod config;
+mod tools;
 
 use std::sync::Arc;
 
@@ -40,18 +41,50 @@ enum Command {
     Serve,
     /// Inspect or rebuild projections.
     #[command(subcommand)]
-    Projections(ProjectionsCommand),
-}
-
-#[derive(Subcommand)]
-enum ProjectionsCommand {
-    /// Every projection with its position, lag and last error.
-    Status,
-    /// Write a fresh copy of a projection's tables from the log, then swap it in.
-    Rebuild {
-        /// The projection (`read_models`).
-        name: String,
+    Projections(tools::ProjectionsCommand),
+    /// For auditors: verify the log's hash chains.
+    #[command(subcommand)]
+    Audit(tools::AuditCommand),
+    /// For analysts: write the log (or one workspace's events) to an NDJSON file.
+    Export {
+        /// The file; zstd-compressed when its name ends in `.zst`.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Only this workspace's events.
+        #[arg(long)]
+        workspace: Option<uuid::Uuid>,
+        /// Only events after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
     },
+    /// For analysts: rebuild projections from an export or a database into another database,
+    /// with no NATS and no running service.
+    Rebuild {
+        /// An export file (`.ndjson`, `.ndjson.zst`) or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The postgres:// URL to rebuild into (created and migrated if needed).
+        #[arg(long)]
+        into: String,
+        /// Projections to rebuild (read_models, audit, spectrum, search); all by default.
+        #[arg(long = "projection")]
+        projections: Vec<String>,
+        /// Where to build the search index (needed for `search`).
+        #[arg(long)]
+        index_dir: Option<std::path::PathBuf>,
+    },
+    /// For auditors: print an aggregate's state, now or as of a position.
+    Replay {
+        /// TYPE/ID, e.g. `workspace/01929…`.
+        #[arg(long)]
+        aggregate: String,
+        /// The position to replay up to.
+        #[arg(long)]
+        at: Option<i64>,
+    },
+    /// Platform roles.
+    #[command(subcommand)]
+    Roles(tools::RolesCommand),
 }
 
 #[tokio::main]
@@ -70,6 +103,16 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::from_env()?;
+    // The offline rebuild needs no Prism database of its own.
+    if let Command::Rebuild {
+        from,
+        into,
+        projections,
+        index_dir,
+    } = cli.command
+    {
+        return tools::rebuild(&cfg, from, into, projections, index_dir).await;
+    }
     let pool = cfg.connect().await?;
     if matches!(cli.command, Command::Migrate | Command::Serve) {
         prism_event_store::db::migrate(&pool)
@@ -77,19 +120,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .context("migrating the database")?;
         tracing::info!("migrations applied");
     }
-    if let Command::Projections(cmd) = cli.command {
-        return projections(cmd, pool, &cfg).await;
-    }
+    let command = match cli.command {
+        Command::Projections(cmd) => return tools::projections(cmd, pool, &cfg).await,
+        Command::Audit(tools::AuditCommand::Verify { workspace }) => return tools::audit_verify(pool, workspace).await,
+        Command::Export { out, workspace, after } => return tools::export(pool, out, workspace, after).await,
+        Command::Replay { aggregate, at } => return tools::replay(pool, aggregate, at).await,
+        Command::Roles(cmd) => return tools::roles(&cfg, pool, cmd).await,
+        other => other,
+    };
     let (stop, stopped) = watch::channel(false);
     let mut parts: JoinSet<anyhow::Result<()>> = JoinSet::new();
-    let (write, read, relay, project) = match cli.command {
-        Command::Migrate => return Ok(()),
+    let (write, read, relay, project) = match command {
         Command::WriteApi => (true, false, false, false),
         Command::ReadApi => (false, true, false, false),
         Command::Relay => (false, false, true, false),
         Command::Project => (false, false, false, true),
         Command::Serve => (true, true, true, true),
-        Command::Projections(_) => unreachable!("handled above"),
+        _ => return Ok(()),
     };
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
     if write {
@@ -103,8 +150,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
     }
     if read {
-        let state =
+        let mut state =
             prism_read_api::AppState::new(pool.clone(), cfg.jwt()).with_metrics(prism_telemetry::metrics_handle());
+        // Each read node keeps its own search index, fed by its own projector.
+        let dir = cfg.data_dir.join("search");
+        let index = Arc::new(
+            prism_projections::search::SearchIndex::open(&dir)
+                .with_context(|| format!("opening the search index in {}", dir.display()))?,
+        );
+        let indexer = prism_projections::search::SearchIndexer::new(index.clone(), store.store_id().await?, 50_000_000)
+            .context("opening the search index for writing (is another process using it?)")?
+            .for_node(&cfg.node_id);
+        let projector = prism_projections::Projector::with_target(store.clone(), Arc::new(indexer), cfg.projector());
+        let s = stopped.clone();
+        parts.spawn(async move { projector.run(s).await.context("search projector") });
+        state = state.with_search(index);
         let app = prism_read_api::app(state);
         parts.spawn(serve_http("read api", cfg.read_addr.clone(), app, stopped.clone()));
     }
@@ -113,13 +173,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(async move { prism_event_store::relay::run(store, url, rc, s).await.context("relay") });
     }
     if project {
-        let projector = prism_projections::Projector::new(
-            store.clone(),
+        let all: [Arc<dyn prism_projections::Projection>; 3] = [
             Arc::new(prism_projections::read_models::ReadModels),
-            cfg.projector(),
-        );
-        let s = stopped.clone();
-        parts.spawn(async move { projector.run(s).await.context("projector") });
+            Arc::new(prism_projections::audit::AuditTrail),
+            Arc::new(prism_projections::spectrum::Spectrum),
+        ];
+        for p in all {
+            let name = p.name();
+            let projector = prism_projections::Projector::new(store.clone(), p, cfg.projector());
+            let s = stopped.clone();
+            parts.spawn(async move { projector.run(s).await.with_context(|| format!("{name} projector")) });
+        }
     }
     tokio::select! {
         _ = shutdown_signal() => {}
@@ -135,61 +199,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Config) -> anyhow::Result<()> {
-    match cmd {
-        ProjectionsCommand::Status => {
-            println!(
-                "{:<16} {:>12} {:>10}  {:<25} last error",
-                "projection", "position", "lag", "updated"
-            );
-            for (s, lag) in prism_projections::status::all(&pool).await? {
-                let err = s.last_error.unwrap_or_default();
-                println!(
-                    "{:<16} {:>12} {:>10}  {:<25} {err}",
-                    s.name,
-                    s.position,
-                    lag,
-                    s.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
-                );
-            }
-            Ok(())
-        }
-        ProjectionsCommand::Rebuild { name } => {
-            anyhow::ensure!(
-                name == prism_projections::read_models::NAME,
-                "unknown projection {name:?} (known: read_models)"
-            );
-            let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} positions  {msg}  eta {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            let report = prism_projections::rebuild::rebuild(
-                &store,
-                &prism_projections::read_models::ReadModels,
-                prism_projections::read_models::TABLES,
-                5_000,
-                |p| {
-                    bar.set_length(p.head as u64);
-                    bar.set_position(p.position as u64);
-                    bar.set_message(format!("{:.0} events/s", p.events_per_s));
-                },
-            )
-            .await?;
-            bar.finish_and_clear();
-            println!(
-                "rebuilt {name}: {} events in {:.1} s ({:.0} events/s), now at position {}",
-                report.applied,
-                report.seconds,
-                report.applied as f64 / report.seconds.max(1e-9),
-                report.position
-            );
-            Ok(())
-        }
-    }
 }
 
 async fn serve_http(

@@ -27,7 +27,13 @@ pub enum AuthEvent {
     RefreshReuseDetected { user_id: UserId, family_id: Uuid },
     #[serde(rename = "auth.logged_out")]
     LoggedOut { user_id: UserId, family_id: Uuid },
+    /// A platform role (`auditor`) granted by an operator.
+    #[serde(rename = "auth.platform_role_granted")]
+    PlatformRoleGranted { user_id: UserId, role: String },
 }
+
+/// The platform roles there are.
+pub const PLATFORM_ROLES: &[&str] = &["auditor"];
 crate::kernel_event!(AuthEvent);
 
 impl AuthEvent {
@@ -36,7 +42,8 @@ impl AuthEvent {
         match self {
             Self::LoginSucceeded { user_id }
             | Self::RefreshReuseDetected { user_id, .. }
-            | Self::LoggedOut { user_id, .. } => Some(*user_id),
+            | Self::LoggedOut { user_id, .. }
+            | Self::PlatformRoleGranted { user_id, .. } => Some(*user_id),
             Self::LoginFailed { user_id, .. } => *user_id,
         }
     }

@@ -43,6 +43,11 @@ pub trait Target: Send + Sync + 'static {
     /// Its name: the durable consumer's name.
     fn name(&self) -> &'static str;
 
+    /// The durable JetStream consumer's name (after the stream prefix).
+    fn consumer(&self) -> String {
+        self.name().to_owned()
+    }
+
     /// The position applied so far (catch-up reads the log after it).
     fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>>;
 
@@ -274,7 +279,7 @@ impl Projector {
             .map_err(|e| nats(&e))?;
         let js = jetstream::new(client);
         let stream = ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?;
-        let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.name());
+        let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.consumer());
         let consumer = stream
             .get_or_create_consumer(
                 &durable,

@@ -315,23 +315,25 @@ async fn write(tx: &mut PgConnection, fold: Fold) -> Result<(), ProjectionError>
         .await?;
     }
     if !fold.channels.is_empty() {
-        let mut c: (Vec<&str>, Vec<Uuid>, Vec<&str>, Vec<NaiveDate>, Vec<Uuid>) = Default::default();
+        let n = fold.channels.len();
+        let (mut kinds, mut ids, mut periods) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut starts, mut channels) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for ((k, id), period, start, ch) in &fold.channels {
-            c.0.push(k);
-            c.1.push(*id);
-            c.2.push(period);
-            c.3.push(*start);
-            c.4.push(*ch);
+            kinds.push(*k);
+            ids.push(*id);
+            periods.push(*period);
+            starts.push(*start);
+            channels.push(*ch);
         }
         sqlx::query(
             "INSERT INTO spectrum_channels (subject_kind, subject_id, period, period_start, channel_id)
              SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::date[], $5::uuid[]) ON CONFLICT DO NOTHING",
         )
-        .bind(&c.0)
-        .bind(&c.1)
-        .bind(&c.2)
-        .bind(&c.3)
-        .bind(&c.4)
+        .bind(&kinds)
+        .bind(&ids)
+        .bind(&periods)
+        .bind(&starts)
+        .bind(&channels)
         .execute(&mut *tx)
         .await?;
     }

@@ -6,6 +6,7 @@
 mod login;
 mod refresh;
 mod register;
+mod roles;
 
 use prism_domain::auth_events::{AuthEvent, AUTH_STREAM};
 use prism_domain::event::{to_parts, KernelEvent};
@@ -38,9 +39,13 @@ impl Commands {
     where
         E: sqlx::PgExecutor<'c>,
     {
+        let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM platform_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user.0)
+            .fetch_all(self.store.pool())
+            .await?;
         let access_token = self
             .jwt
-            .issue(user, vec![])
+            .issue(user, roles)
             .map_err(|e| CommandError::Internal(e.to_string()))?;
         let refresh_token = prism_auth::random_token(32);
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
@@ -62,38 +67,12 @@ impl Commands {
     /// Records a sign-in fact for the audit trail, as a one-event stream of its own. A failure
     /// to record is logged, not answered: the sign-in itself has already been decided.
     pub(crate) async fn record_auth(&self, event: AuthEvent, request_id: Option<String>) {
-        let user = event.user();
-        let version = event.schema_version();
-        let (event_type, payload) = match to_parts(&event) {
-            Ok(parts) => parts,
+        let batch = match auth_batch(&event, request_id) {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "auth event not serialisable");
                 return;
             }
-        };
-        let batch = AppendBatch {
-            tenant_id: None,
-            aggregate_type: AUTH_STREAM.to_owned(),
-            aggregate_id: Uuid::now_v7(),
-            expected_version: 0,
-            prev_hash: hash::GENESIS,
-            events: vec![NewEvent {
-                event_type,
-                event_version: version,
-                payload,
-            }],
-            metadata: Metadata {
-                actor_id: user.map(|u| u.0),
-                actor_kind: if user.is_some() { "user" } else { "anonymous" }.into(),
-                correlation_id: Uuid::now_v7(),
-                causation_id: None,
-                request_id,
-                impersonator: None,
-            },
-            claims: vec![],
-            releases: vec![],
-            guards: vec![],
-            idempotency: None,
         };
         if let Err(e) = self.store.append(batch).await {
             tracing::error!(error = %e, "auth event not recorded");
@@ -106,4 +85,34 @@ impl Commands {
             .await
             .map_err(|e| CommandError::Internal(e.to_string()))
     }
+}
+
+/// A sign-in fact as a one-event stream of its own.
+pub(crate) fn auth_batch(event: &AuthEvent, request_id: Option<String>) -> Result<AppendBatch, serde_json::Error> {
+    let user = event.user();
+    let (event_type, payload) = to_parts(event)?;
+    Ok(AppendBatch {
+        tenant_id: None,
+        aggregate_type: AUTH_STREAM.to_owned(),
+        aggregate_id: Uuid::now_v7(),
+        expected_version: 0,
+        prev_hash: hash::GENESIS,
+        events: vec![NewEvent {
+            event_type,
+            event_version: event.schema_version(),
+            payload,
+        }],
+        metadata: Metadata {
+            actor_id: user.map(|u| u.0),
+            actor_kind: if user.is_some() { "user" } else { "anonymous" }.into(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            request_id,
+            impersonator: None,
+        },
+        claims: vec![],
+        releases: vec![],
+        guards: vec![],
+        idempotency: None,
+    })
 }

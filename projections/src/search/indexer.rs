@@ -63,6 +63,8 @@ struct State {
 
 pub struct SearchIndexer {
     index: Arc<SearchIndex>,
+    /// The node's name, for its own durable consumer (every node keeps its own index).
+    node: String,
     store_id: String,
     state: Mutex<State>,
 }
@@ -81,6 +83,7 @@ impl SearchIndexer {
         }
         let conversations = Self::known_conversations(&index)?;
         Ok(Self {
+            node: "local".into(),
             store_id,
             state: Mutex::new(State {
                 writer,
@@ -92,6 +95,12 @@ impl SearchIndexer {
             }),
             index,
         })
+    }
+
+    /// Names this node (its durable consumer is `search_<node>`).
+    pub fn for_node(mut self, node: &str) -> Self {
+        self.node = node.to_owned();
+        self
     }
 
     fn known_conversations(index: &SearchIndex) -> Result<HashSet<Uuid>, SearchError> {
@@ -127,7 +136,7 @@ impl SearchIndexer {
         st.committed = st.applied;
         st.last_commit = Instant::now();
         st.pending.clear();
-        self.index.published(st.committed).map_err(|e| search_err(e))?;
+        self.index.published(st.committed).map_err(search_err)?;
         Ok(st.committed)
     }
 
@@ -351,6 +360,10 @@ impl From<tantivy::TantivyError> for ProjectionError {
 impl Target for SearchIndexer {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn consumer(&self) -> String {
+        format!("{NAME}_{}", self.node)
     }
 
     fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>> {

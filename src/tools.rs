@@ -1,0 +1,254 @@
+//! The command-line tools for operators, auditors and analysts: `audit verify`, `export`,
+//! `rebuild`, `replay`, `roles grant` and `projections status|rebuild`. Each prints a progress
+//! bar on a terminal and ends with a one-paragraph summary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use prism_projections::offline::{self, Progress, RebuildPlan, Source};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+#[derive(Subcommand)]
+pub enum ProjectionsCommand {
+    /// Every projection with its position, lag and last error.
+    Status,
+    /// Write a fresh copy of a projection's tables from the log, then swap it in.
+    Rebuild {
+        /// The projection: read_models, audit or spectrum. (The search index is rebuilt by
+        /// deleting `$PRISM_DATA_DIR/search` and restarting the read API.)
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chains from the log and check the audit trail's copies.
+    Verify {
+        /// Only this workspace's events.
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RolesCommand {
+    /// Grant a platform role (`auditor`) to a user.
+    Grant { user: Uuid, role: String },
+}
+
+fn bar(unit: &str) -> ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  eta {{eta}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, p: Progress) {
+    if let Some(h) = p.head {
+        bar.set_length(h.max(p.position) as u64);
+    }
+    bar.set_position(p.position.max(0) as u64);
+    bar.set_message(format!("{} events, {:.0} events/s", p.done, p.per_s));
+}
+
+pub async fn audit_verify(pool: sqlx::PgPool, workspace: Option<Uuid>) -> anyhow::Result<()> {
+    let history = prism_projections::history::History::from_pool(pool);
+    let report = history.verify(workspace).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    match &report.first_bad {
+        None => {
+            eprintln!("verified: {} events, every hash chain intact", report.checked);
+            Ok(())
+        }
+        Some(b) => anyhow::bail!(
+            "{} of {} events do not verify; the first is position {} ({} {} sequence {}): {}",
+            report.bad,
+            report.checked,
+            b.position,
+            b.aggregate_type,
+            b.aggregate_id,
+            b.sequence,
+            b.reason
+        ),
+    }
+}
+
+pub async fn export(pool: sqlx::PgPool, out: PathBuf, workspace: Option<Uuid>, after: i64) -> anyhow::Result<()> {
+    let store = prism_event_store::PgEventStore::new(pool, 0);
+    let bar = bar("positions");
+    let s = offline::export(&store, &out, workspace, after, |p| show(&bar, p)).await?;
+    bar.finish_and_clear();
+    println!(
+        "exported {} events (positions {}..={}) to {} ({:.1} MB) in {:.1} s ({:.0} events/s)",
+        s.events,
+        after + 1,
+        s.last_position,
+        out.display(),
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        s.events as f64 / s.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+pub async fn rebuild(
+    cfg: &Config,
+    from: String,
+    into: String,
+    projections: Vec<String>,
+    index_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let source = if from.starts_with("postgres://") || from.starts_with("postgresql://") {
+        Source::Postgres(
+            prism_event_store::db::connect(&from, 8)
+                .await
+                .with_context(|| "cannot reach the source database (--from)")?,
+        )
+    } else {
+        let path = PathBuf::from(&from);
+        anyhow::ensure!(path.is_file(), "{from}: no such export file");
+        Source::File(path)
+    };
+    let target = prism_event_store::db::connect(&into, cfg.db_pool.max(8))
+        .await
+        .with_context(|| "cannot reach the target database (--into)")?;
+    prism_event_store::db::migrate(&target)
+        .await
+        .context("migrating the target database")?;
+    let projections = if projections.is_empty() {
+        let mut all: Vec<String> = offline::PROJECTIONS.iter().map(|s| s.to_string()).collect();
+        if index_dir.is_none() {
+            all.retain(|p| p != "search");
+        }
+        all
+    } else {
+        projections
+    };
+    let bar = bar("positions");
+    let chosen = projections.join(", ");
+    let plan = RebuildPlan {
+        source,
+        into: target,
+        projections,
+        index_dir: index_dir.clone(),
+        batch: 5_000,
+    };
+    let s = offline::rebuild(plan, |p| show(&bar, p)).await?;
+    bar.finish_and_clear();
+    println!(
+        "rebuilt {chosen} from {} events (up to position {}) in {:.1} s ({:.0} events/s){}",
+        s.events,
+        s.last_position,
+        s.seconds,
+        s.events as f64 / s.seconds.max(1e-9),
+        index_dir
+            .map(|d| format!("; search index in {}", d.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub async fn replay(pool: sqlx::PgPool, aggregate: String, at: Option<i64>) -> anyhow::Result<()> {
+    let (ty, id) = aggregate
+        .split_once('/')
+        .context("--aggregate takes TYPE/ID, e.g. workspace/0192…")?;
+    let id: Uuid = id.parse().context("the aggregate id is not a UUID")?;
+    anyhow::ensure!(
+        prism_projections::history::AGGREGATE_TYPES.contains(&ty),
+        "unknown aggregate type {ty:?} (known: {})",
+        prism_projections::history::AGGREGATE_TYPES.join(", ")
+    );
+    let history = prism_projections::history::History::from_pool(pool);
+    match history.state_at(ty, id, at).await? {
+        Some(s) => {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            eprintln!(
+                "{ty} {id} at version {} (its event at position {}){}",
+                s.version,
+                s.position,
+                at.map(|a| format!(", as of position {a}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+        None => anyhow::bail!(
+            "{ty} {id} has no events{}",
+            at.map(|a| format!(" at or before position {a}")).unwrap_or_default()
+        ),
+    }
+}
+
+pub async fn roles(cfg: &Config, pool: sqlx::PgPool, cmd: RolesCommand) -> anyhow::Result<()> {
+    let RolesCommand::Grant { user, role } = cmd;
+    let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
+    let commands = prism_commands::Commands::new(store, cfg.jwt(), hasher);
+    let added = commands
+        .grant_platform_role(prism_domain::UserId(user), &role)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if added {
+        println!("granted {role} to {user}; their next access token carries it");
+    } else {
+        println!("{user} already has {role}");
+    }
+    Ok(())
+}
+
+pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Config) -> anyhow::Result<()> {
+    use prism_projections::{audit, read_models, spectrum, Projection};
+    match cmd {
+        ProjectionsCommand::Status => {
+            println!(
+                "{:<16} {:>12} {:>10}  {:<25} last error",
+                "projection", "position", "lag", "updated"
+            );
+            for (s, lag) in prism_projections::status::all(&pool).await? {
+                let err = s.last_error.unwrap_or_default();
+                println!(
+                    "{:<16} {:>12} {:>10}  {:<25} {err}",
+                    s.name,
+                    s.position,
+                    lag,
+                    s.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            Ok(())
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let (projection, tables): (Arc<dyn Projection>, &[&str]) = match name.as_str() {
+                read_models::NAME => (Arc::new(read_models::ReadModels), read_models::TABLES),
+                audit::NAME => (Arc::new(audit::AuditTrail), audit::TABLES),
+                spectrum::NAME => (Arc::new(spectrum::Spectrum), spectrum::TABLES),
+                _ => anyhow::bail!("unknown projection {name:?} (known: read_models, audit, spectrum)"),
+            };
+            let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
+            let bar = bar("positions");
+            let report = prism_projections::rebuild::rebuild(&store, projection.as_ref(), tables, 5_000, |p| {
+                bar.set_length(p.head as u64);
+                bar.set_position(p.position as u64);
+                bar.set_message(format!("{:.0} events/s", p.events_per_s));
+            })
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "rebuilt {name}: {} events in {:.1} s ({:.0} events/s), now at position {}",
+                report.applied,
+                report.seconds,
+                report.applied as f64 / report.seconds.max(1e-9),
+                report.position
+            );
+            Ok(())
+        }
+    }
+}
