@@ -53,16 +53,19 @@ impl Commands {
 
     /// `POST /v1/auth/logout`: revokes the token's family. Unknown tokens are not an error.
     pub async fn logout(&self, token: &str, request_id: Option<String>) -> Result<(), CommandError> {
-        let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
-            "WITH t AS (SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1),
-                  r AS (UPDATE refresh_tokens SET revoked_at = now()
-                         WHERE family_id = (SELECT family_id FROM t) AND revoked_at IS NULL RETURNING 1)
-             SELECT family_id, user_id FROM t WHERE (SELECT count(*) FROM r) > 0",
-        )
-        .bind(prism_auth::token_digest(token))
-        .fetch_optional(self.store.pool())
-        .await?;
-        if let Some((family, user)) = revoked {
+        let digest = prism_auth::token_digest(token);
+        let known: Option<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&digest)
+                .fetch_optional(self.store.pool())
+                .await?;
+        if let Some((family, _)) = known {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
+                .bind(family)
+                .execute(self.store.pool())
+                .await?;
+        }
+        if let Some((family, user)) = known {
             let event = AuthEvent::LoggedOut {
                 user_id: UserId(user),
                 family_id: family,
