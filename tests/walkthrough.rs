@@ -19,9 +19,10 @@ fn database_url(name: &str) -> String {
 
 /// Starts `prism serve` on free ports with its own new database and NATS prefix; returns it
 /// and the write and read APIs' addresses.
-fn spawn_prism(db: &str) -> (Child, String, String) {
+fn spawn_prism(db: &str, data: &std::path::Path) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_prism"))
         .arg("serve")
+        .env("PRISM_DATA_DIR", data)
         .env("PRISM_DATABASE_URL", database_url(db))
         .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
         .env("PRISM_READ_ADDR", "127.0.0.1:0")
@@ -81,7 +82,8 @@ impl Drop for Guard {
 #[tokio::test]
 async fn the_readme_walkthrough_then_a_graceful_stop() {
     let db = format!("prism_e2e_{}", uuid::Uuid::now_v7().simple());
-    let (child, addr, read_addr) = spawn_prism(&db);
+    let data = tempfile::tempdir().expect("data dir");
+    let (child, addr, read_addr) = spawn_prism(&db, data.path());
     let mut guard = Guard(child);
     let c = reqwest::Client::new();
     let url = |p: &str| format!("http://{addr}{p}");
@@ -140,6 +142,27 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     assert_eq!(page["items"][0]["body"], "hello");
     assert_eq!(page["items"][0]["id"], msg["id"]);
 
+    // Search: the node's index follows the log; a client retries on 503 as Retry-After says.
+    let started = Instant::now();
+    let hits = loop {
+        let res = c
+            .get(format!("http://{read_addr}/v1/search?q=hello&min_position={position}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("search");
+        if res.status().as_u16() == 200 {
+            break res.json::<Value>().await.expect("json");
+        }
+        assert_eq!(res.status().as_u16(), 503, "only projection_behind is retried");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the search index never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(hits["items"][0]["id"], msg["id"]);
+
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")
         .args(["-TERM", &guard.0.id().to_string()])
@@ -159,10 +182,59 @@ async fn the_readme_walkthrough_then_a_graceful_stop() {
     };
     assert!(exit.success(), "prism exited with {exit}");
 
+    // The auditors' and analysts' tools on what was written.
+    let ws_id = ws["id"].as_str().expect("id").to_owned();
+    let (ok, out) = tool(&db, &["audit", "verify", "--workspace", &ws_id]);
+    assert!(ok, "{out}");
+    assert!(out.contains("\"ok\": true"), "{out}");
+    let export = data.path().join("log.ndjson.zst");
+    let (ok, out) = tool(&db, &["export", "--out", export.to_str().expect("path")]);
+    assert!(ok && out.contains("exported"), "{out}");
+    let copy = format!("{db}_copy");
+    let index = data.path().join("offline-index");
+    let (ok, out) = tool(
+        &db,
+        &[
+            "rebuild",
+            "--from",
+            export.to_str().expect("path"),
+            "--into",
+            &database_url(&copy),
+            "--index-dir",
+            index.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        ok && out.contains("rebuilt read_models, audit, spectrum, search"),
+        "{out}"
+    );
+    let (ok, out) = tool(&db, &["replay", "--aggregate", &format!("workspace/{ws_id}")]);
+    assert!(ok && out.contains("\"Acme\""), "{out}");
+    let (ok, out) = tool(&db, &["replay", "--aggregate", &format!("planet/{ws_id}")]);
+    assert!(!ok && out.contains("unknown aggregate type"), "{out}");
+
     let admin = sqlx::PgPool::connect(&base_url()).await.expect("admin connection");
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&admin)
-        .await;
+    for name in [db, copy] {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+    }
+}
+
+/// Runs a `prism` tool against the test's database; whether it succeeded, and all it printed.
+fn tool(db: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(args)
+        .env("PRISM_DATABASE_URL", database_url(db))
+        .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
+        .output()
+        .expect("run prism");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 #[test]

@@ -715,3 +715,23 @@ async fn search_over_http_is_tenant_bound_and_explains_bad_queries(pool: PgPool)
     let v = w.ok(&format!("/v1/search?q=brand&min_position={pos}"), &owner).await;
     assert_eq!(v["total"], 1);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_new_endpoints_are_in_openapi(pool: PgPool) {
+    let w = world(pool).await;
+    let doc = w.ok("/openapi.json", "unused").await;
+    for path in [
+        "/v1/search",
+        "/v1/audit",
+        "/v1/workspaces/{id}/audit",
+        "/v1/workspaces/{id}/audit/verify",
+        "/v1/events",
+        "/v1/aggregates/{type}/{id}/events",
+        "/v1/aggregates/{type}/{id}/state",
+        "/v1/spectrum/weekly",
+        "/v1/spectrum/monthly",
+        "/v1/workspaces/{id}/spectrum/weekly",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} is not in /openapi.json");
+    }
+}
