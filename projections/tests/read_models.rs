@@ -314,15 +314,30 @@ async fn set_based_apply_equals_one_by_one(pool: PgPool) {
                 .await
                 .expect("react");
         }
+        // Edits and reactions inside the runs, several on one message, toggled on and off.
+        if i % 3 == 1 {
+            let target = MessageId(parents[i / 2]);
+            c.edit_message(&owner, target, &format!("edit {i}")).await.expect("edit");
+            c.toggle_reaction(&owner, target, "🎉").await.expect("react");
+            c.edit_message(&owner, target, &format!("edit again {i}")).await.expect("edit");
+            if i % 2 == 0 {
+                c.toggle_reaction(&owner, target, "🎉").await.expect("un-react");
+            }
+        }
+        if i == 30 {
+            c.delete_message(&owner, MessageId(parents[5])).await.expect("delete");
+        }
     }
     let snapshot = || async {
-        sqlx::query_scalar::<_, String>(
-            "SELECT string_agg(message_id::text || body || reply_count::text || reactions::text || version::text, ',' ORDER BY message_id)
-               FROM rm_messages",
-        )
-        .fetch_one(&pool)
-        .await
-        .expect("snapshot")
+        let mut all = Vec::new();
+        for t in ["rm_messages", "rm_reactions"] {
+            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {t} t ORDER BY 1"))
+                .fetch_all(&pool)
+                .await
+                .expect("snapshot");
+            all.extend(rows);
+        }
+        all
     };
     let tables = prism_projections::read_models::TABLES;
     prism_projections::rebuild::rebuild(&store, &OneByOne, tables, 1000, |_| {})

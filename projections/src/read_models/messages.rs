@@ -86,6 +86,132 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
     Ok(())
 }
 
+/// The event types [`apply_run`] takes.
+pub(super) const RUN_TYPES: &[&str] = &["message.created", "message.updated", "reaction.toggled"];
+
+/// A run of `message.created`, `message.updated` and `reaction.toggled` events (most of any chat
+/// log), as a handful of set-based statements with the same result as one by one:
+/// - new messages first (an edit or a reaction always comes after its message's creation);
+/// - then, per message, its last edit (an edit replaces the body; the last one wins);
+/// - then, per (message, emoji, user), its last toggle (the final presence is the last
+///   toggle's, whatever came before), and each touched message's counts recomputed;
+/// - and each touched message's version is its last event's sequence.
+///
+/// Deletions are not in runs: they clear what edits and reactions set, so they keep their
+/// place in the order.
+pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    use std::collections::HashMap;
+    let mut creates = Vec::new();
+    let mut edits: HashMap<uuid::Uuid, (String, chrono::DateTime<chrono::Utc>)> = HashMap::new();
+    let mut toggles: HashMap<(uuid::Uuid, String, uuid::Uuid), bool> = HashMap::new();
+    let mut versions: HashMap<uuid::Uuid, i64> = HashMap::new();
+    for e in events {
+        match super::typed::<MessageEvent>(e)? {
+            MessageEvent::Created { .. } => {
+                creates.push(e.clone());
+                continue;
+            }
+            MessageEvent::Updated { body, .. } => {
+                edits.insert(e.aggregate_id, (body, e.recorded_at));
+            }
+            MessageEvent::ReactionToggled { user_id, emoji, added } => {
+                toggles.insert((e.aggregate_id, emoji, user_id.0), added);
+            }
+            MessageEvent::Deleted { .. } => {
+                return Err(ProjectionError::Unreadable {
+                    position: e.global_position,
+                    event_type: e.event_type.clone(),
+                    reason: "a deletion cannot be part of a set-based run".into(),
+                })
+            }
+        }
+        let v = versions.entry(e.aggregate_id).or_insert(e.sequence);
+        *v = (*v).max(e.sequence);
+    }
+    if !creates.is_empty() {
+        insert_many(tx, &creates).await?;
+    }
+    if !edits.is_empty() {
+        let (mut ids, mut bodies, mut ats) = (vec![], vec![], vec![]);
+        for (id, (body, at)) in edits {
+            ids.push(id);
+            bodies.push(body);
+            ats.push(at);
+        }
+        sqlx::query(
+            "UPDATE rm_messages m SET body = u.body, edited_at = u.at
+               FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, body, at) WHERE m.message_id = u.id",
+        )
+        .bind(&ids)
+        .bind(&bodies)
+        .bind(&ats)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !toggles.is_empty() {
+        let (mut add, mut remove): (Vec<_>, Vec<_>) = (vec![], vec![]);
+        let mut touched: Vec<uuid::Uuid> = Vec::new();
+        for ((m, emoji, user), added) in toggles {
+            touched.push(m);
+            if added {
+                add.push((m, emoji, user));
+            } else {
+                remove.push((m, emoji, user));
+            }
+        }
+        for (rows, sql) in [
+            (
+                add,
+                "INSERT INTO rm_reactions (message_id, emoji, user_id)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING",
+            ),
+            (
+                remove,
+                "DELETE FROM rm_reactions r USING unnest($1::uuid[], $2::text[], $3::uuid[]) AS d(m, e, u)
+                  WHERE r.message_id = d.m AND r.emoji = d.e AND r.user_id = d.u",
+            ),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let (mut ms, mut es, mut us) = (vec![], vec![], vec![]);
+            for (m, e, u) in rows {
+                ms.push(m);
+                es.push(e);
+                us.push(u);
+            }
+            sqlx::query(sql)
+                .bind(&ms)
+                .bind(&es)
+                .bind(&us)
+                .execute(&mut *tx)
+                .await?;
+        }
+        touched.sort();
+        touched.dedup();
+        sqlx::query(
+            "UPDATE rm_messages m SET reactions = coalesce((SELECT jsonb_object_agg(emoji, n) FROM
+                (SELECT emoji, count(*) AS n FROM rm_reactions r WHERE r.message_id = m.message_id GROUP BY emoji) x), '{}')
+              WHERE m.message_id = ANY($1)",
+        )
+        .bind(&touched)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !versions.is_empty() {
+        let (ids, seqs): (Vec<uuid::Uuid>, Vec<i64>) = versions.into_iter().unzip();
+        sqlx::query(
+            "UPDATE rm_messages m SET version = v.seq FROM unnest($1::uuid[], $2::bigint[]) AS v(id, seq)
+              WHERE m.message_id = v.id",
+        )
+        .bind(&ids)
+        .bind(&seqs)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Many `message.created` events at once: the same rows as applying them one by one.
 pub(super) async fn insert_many(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
     let n = events.len();

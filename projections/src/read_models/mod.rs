@@ -63,8 +63,8 @@ impl Projection for ReadModels {
         })
     }
 
-    /// Runs of `message.created` (most of any chat log) go in as one multi-row insert; everything
-    /// else one by one, in order.
+    /// Runs of message creations, edits and reactions (most of any chat log) go in as a few
+    /// set-based statements (`messages::apply_run`); everything else one by one, in order.
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -75,10 +75,10 @@ impl Projection for ReadModels {
             while i < events.len() {
                 let run = events[i..]
                     .iter()
-                    .take_while(|e| e.event_type == "message.created")
+                    .take_while(|e| messages::RUN_TYPES.contains(&e.event_type.as_str()))
                     .count();
                 if run > 1 {
-                    messages::insert_many(tx, &events[i..i + run]).await?;
+                    messages::apply_run(tx, &events[i..i + run]).await?;
                     i += run;
                 } else {
                     self.apply(tx, &events[i]).await?;
