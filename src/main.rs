@@ -4,6 +4,11 @@
 mod config;
 mod tools;
 
+/// mimalloc: Prism's hot paths allocate many small JSON values from many threads at once, where
+/// the system allocator's arena locks showed up in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -11,6 +11,10 @@
 //!   every event of the doc each time; Prism serves it from its cache, and the append's
 //!   expected version keeps the cache honest.
 
+/// The same allocator as the `prism` binary, so the numbers are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use prism_bench::{http, kernel};
 
 use serde_json::{json, Value};

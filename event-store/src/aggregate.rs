@@ -3,7 +3,7 @@
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
-use prism_domain::event::from_parts;
+use prism_domain::event::from_parts_ref;
 
 use crate::hash::{Hash, GENESIS};
 use crate::model::StoredEvent;
@@ -41,7 +41,7 @@ impl<A: Aggregate> Loaded<A> {
 
     /// Applies one stored (upcast) event.
     pub fn apply_stored(&mut self, e: &StoredEvent) -> Result<(), StoreError> {
-        let event: A::Event = from_parts(&e.event_type, e.payload.clone())?;
+        let event: A::Event = from_parts_ref(&e.event_type, &e.payload)?;
         self.state.apply(event);
         self.version = e.sequence;
         self.last_position = e.global_position;

@@ -201,25 +201,34 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
         tx.commit().await?;
     }
     let (mut batches, head, store_id) = read_source(&plan.source, plan.batch).await?;
-    let mut indexer: Option<Arc<SearchIndexer>> = None;
     let upcaster = PgEventStore::new(plan.into.clone(), 0);
-    let (mut done, mut last) = (0u64, 0i64);
-    while let Some(batch) = batches.recv().await {
-        let batch: Arc<Vec<StoredEvent>> = Arc::new(batch?.into_iter().map(|e| upcaster.upcast(e)).collect());
-        if let (Some((index, _)), None) = (&search, &indexer) {
-            // The index records the log it was built from: the source's store id, or for an
-            // export (which does not carry it) the log's first event id, stable for that log.
+    let upcast = |b: Vec<StoredEvent>| Arc::new(b.into_iter().map(|e| upcaster.upcast(e)).collect::<Vec<_>>());
+    let Some(first) = batches.recv().await.transpose()?.map(upcast) else {
+        return finish(&plan, &pg, None, 0, 0, started).await;
+    };
+    // The index records the log it was built from: the source's store id, or for an export
+    // (which does not carry it) the log's first event id, stable for that log.
+    let indexer = match &search {
+        Some((index, _)) => {
             let id = store_id
-                .or_else(|| batch.first().map(|e| e.event_id))
+                .or_else(|| first.first().map(|e| e.event_id))
                 .unwrap_or_default();
             let ix = SearchIndexer::new(index.clone(), id, 200_000_000)
                 .map_err(|e| ProjectionError::Search(e.to_string()))?;
-            indexer = Some(Arc::new(ix));
+            Some(Arc::new(ix))
         }
-        let mut work = tokio::task::JoinSet::new();
-        for (p, _) in &pg {
-            let (p, batch, pool) = (p.clone(), batch.clone(), plan.into.clone());
-            work.spawn(async move {
+        None => None,
+    };
+    // One worker per projection, each with its own queue: no projection waits for another to
+    // finish a batch, so the cores stay busy with whatever is left to do.
+    let mut workers = tokio::task::JoinSet::new();
+    let mut queues = Vec::new();
+    for (p, _) in &pg {
+        let (tx, mut rx) = mpsc::channel::<Arc<Vec<StoredEvent>>>(4);
+        queues.push(tx);
+        let (p, pool) = (p.clone(), plan.into.clone());
+        workers.spawn(async move {
+            while let Some(batch) = rx.recv().await {
                 let mut tx = pool.begin().await?;
                 // A rebuilt database is nobody's source of truth until it is done.
                 sqlx::query("SET LOCAL synchronous_commit TO off")
@@ -227,21 +236,54 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
                     .await?;
                 p.apply_many(&mut tx, &batch).await?;
                 tx.commit().await?;
-                Ok::<_, ProjectionError>(())
-            });
+            }
+            Ok::<_, ProjectionError>(())
+        });
+    }
+    if let Some(ix) = &indexer {
+        let (tx, mut rx) = mpsc::channel::<Arc<Vec<StoredEvent>>>(4);
+        queues.push(tx);
+        let ix = ix.clone();
+        workers.spawn_blocking(move || {
+            while let Some(batch) = rx.blocking_recv() {
+                ix.apply_events(&batch)?;
+            }
+            Ok(())
+        });
+    }
+    let (mut done, mut last) = (0u64, 0i64);
+    let mut next = Some(Ok(first));
+    while let Some(batch) = next {
+        let batch = batch?;
+        let mut stopped = false;
+        for q in &queues {
+            stopped |= q.send(batch.clone()).await.is_err();
         }
-        if let Some(ix) = &indexer {
-            let (ix, batch) = (ix.clone(), batch.clone());
-            work.spawn_blocking(move || ix.apply_events(&batch));
-        }
-        while let Some(r) = work.join_next().await {
-            r.map_err(|e| ProjectionError::Search(e.to_string()))??;
+        if stopped {
+            break; // a worker failed: its error is collected below
         }
         done += batch.len() as u64;
         last = batch.last().map_or(last, |e| e.global_position);
         on_progress(progress(done, last, head, started));
+        next = batches.recv().await.map(|b| b.map(upcast));
     }
-    for (p, _) in &pg {
+    drop(queues);
+    while let Some(r) = workers.join_next().await {
+        r.map_err(|e| ProjectionError::Search(e.to_string()))??;
+    }
+    finish(&plan, &pg, indexer, done, last, started).await
+}
+
+/// Records each Postgres projection's position and commits the search index.
+async fn finish(
+    plan: &RebuildPlan,
+    pg: &[(Arc<dyn Projection>, &'static [&'static str])],
+    indexer: Option<Arc<SearchIndexer>>,
+    done: u64,
+    last: i64,
+    started: Instant,
+) -> Result<Summary, ProjectionError> {
+    for (p, _) in pg {
         sqlx::query(
             "INSERT INTO projection_status (name, position) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET position = $2, updated_at = now(), last_error = NULL, halted_at = NULL",

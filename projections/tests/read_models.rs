@@ -317,9 +317,13 @@ async fn set_based_apply_equals_one_by_one(pool: PgPool) {
         // Edits and reactions inside the runs, several on one message, toggled on and off.
         if i % 3 == 1 {
             let target = MessageId(parents[i / 2]);
-            c.edit_message(&owner, target, &format!("edit {i}")).await.expect("edit");
+            c.edit_message(&owner, target, &format!("edit {i}"))
+                .await
+                .expect("edit");
             c.toggle_reaction(&owner, target, "🎉").await.expect("react");
-            c.edit_message(&owner, target, &format!("edit again {i}")).await.expect("edit");
+            c.edit_message(&owner, target, &format!("edit again {i}"))
+                .await
+                .expect("edit");
             if i % 2 == 0 {
                 c.toggle_reaction(&owner, target, "🎉").await.expect("un-react");
             }

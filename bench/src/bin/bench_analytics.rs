@@ -8,6 +8,10 @@
 //!   (limit 20, with snippets, the caller's ten workspaces) over the rebuilt index, one at a
 //!   time, as the read API runs them.
 
+/// The same allocator as the `prism` binary, so the numbers are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use prism_bench::http::fresh_database;

@@ -7,6 +7,10 @@
 //! - `rebuild_events_per_s`: `prism_projections::rebuild` of every relational read model from a
 //!   generated log (default 1,000,000 events).
 
+/// The same allocator as the `prism` binary, so the numbers are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

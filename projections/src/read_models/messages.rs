@@ -180,12 +180,7 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
                 es.push(e);
                 us.push(u);
             }
-            sqlx::query(sql)
-                .bind(&ms)
-                .bind(&es)
-                .bind(&us)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(sql).bind(&ms).bind(&es).bind(&us).execute(&mut *tx).await?;
         }
         touched.sort();
         touched.dedup();

@@ -10,7 +10,7 @@ mod users;
 mod workspaces;
 
 use futures::future::BoxFuture;
-use prism_domain::event::from_parts;
+use prism_domain::event::from_parts_ref;
 use prism_event_store::StoredEvent;
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
@@ -36,7 +36,7 @@ pub const TABLES: &[&str] = &[
 
 /// The typed event of a stored envelope, or a halt if it cannot be read.
 pub(crate) fn typed<E: DeserializeOwned>(e: &StoredEvent) -> Result<E, ProjectionError> {
-    from_parts(&e.event_type, e.payload.clone()).map_err(|err| ProjectionError::Unreadable {
+    from_parts_ref(&e.event_type, &e.payload).map_err(|err| ProjectionError::Unreadable {
         position: e.global_position,
         event_type: e.event_type.clone(),
         reason: err.to_string(),
