@@ -189,6 +189,7 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
             })?);
         }
     }
+    let mut secondary = Vec::new();
     for (p, tables) in &pg {
         let mut tx = plan.into.begin().await?;
         for t in *tables {
@@ -198,13 +199,46 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
             .bind(p.name())
             .execute(&mut *tx)
             .await?;
+        // Bulk load: indexes that only serve reads are built once at the end, which costs far
+        // less than maintaining them row by row. Unique ones stay: the projections rely on them.
+        let defs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+              WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace AND NOT i.indisunique",
+        )
+        .bind(tables.iter().map(|t| t.to_string()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (name, def) in defs {
+            sqlx::query(&format!("DROP INDEX {name}")).execute(&mut *tx).await?;
+            secondary.push(def);
+        }
         tx.commit().await?;
     }
+    let result = load(&plan, &pg, search, started, &mut on_progress).await;
+    // Whatever happened, the indexes come back.
+    for def in secondary {
+        sqlx::query(&def).execute(&plan.into).await?;
+    }
+    let summary = result?;
+    Ok(Summary {
+        seconds: started.elapsed().as_secs_f64(),
+        ..summary
+    })
+}
+
+async fn load(
+    plan: &RebuildPlan,
+    pg: &[(Arc<dyn Projection>, &'static [&'static str])],
+    search: Option<(Arc<SearchIndex>, PathBuf)>,
+    started: Instant,
+    on_progress: &mut impl FnMut(Progress),
+) -> Result<Summary, ProjectionError> {
     let (mut batches, head, store_id) = read_source(&plan.source, plan.batch).await?;
     let upcaster = PgEventStore::new(plan.into.clone(), 0);
     let upcast = |b: Vec<StoredEvent>| Arc::new(b.into_iter().map(|e| upcaster.upcast(e)).collect::<Vec<_>>());
     let Some(first) = batches.recv().await.transpose()?.map(upcast) else {
-        return finish(&plan, &pg, None, 0, 0, started).await;
+        return finish(plan, pg, None, 0, 0, started).await;
     };
     // The index records the log it was built from: the source's store id, or for an export
     // (which does not carry it) the log's first event id, stable for that log.
@@ -223,7 +257,7 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
     // finish a batch, so the cores stay busy with whatever is left to do.
     let mut workers = tokio::task::JoinSet::new();
     let mut queues = Vec::new();
-    for (p, _) in &pg {
+    for (p, _) in pg {
         let (tx, mut rx) = mpsc::channel::<Arc<Vec<StoredEvent>>>(4);
         queues.push(tx);
         let (p, pool) = (p.clone(), plan.into.clone());
@@ -271,7 +305,7 @@ pub async fn rebuild(plan: RebuildPlan, mut on_progress: impl FnMut(Progress)) -
     while let Some(r) = workers.join_next().await {
         r.map_err(|e| ProjectionError::Search(e.to_string()))??;
     }
-    finish(&plan, &pg, indexer, done, last, started).await
+    finish(plan, pg, indexer, done, last, started).await
 }
 
 /// Records each Postgres projection's position and commits the search index.

@@ -268,6 +268,14 @@ async fn an_offline_rebuild_from_an_export_equals_the_live_projections(pool: PgP
     .await
     .expect("rebuild");
     assert_eq!(rows(&pool, "audit_trail").await, rows(&target, "audit_trail").await);
+    // The read-only indexes dropped for the bulk load are back.
+    let indexes = |p: PgPool| async move {
+        sqlx::query_scalar::<_, String>("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
+            .fetch_all(&p)
+            .await
+            .expect("indexes")
+    };
+    assert_eq!(indexes(pool.clone()).await, indexes(target.clone()).await);
     target.close().await;
     sqlx::query(&format!("DROP DATABASE {name}"))
         .execute(&pool)

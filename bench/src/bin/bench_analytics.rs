@@ -22,6 +22,7 @@ use prism_projections::search::{SearchIndex, SearchQuery};
 use serde_json::json;
 
 struct Args {
+    batch: usize,
     events: i64,
     queries: usize,
     server: String,
@@ -29,6 +30,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        batch: 5_000,
         events: 1_000_000,
         queries: 2_000,
         server: "postgres://postgres@127.0.0.1:5432".into(),
@@ -38,6 +40,7 @@ fn args() -> Args {
         let v = it.next();
         match (k.as_str(), v) {
             ("--events", Some(v)) => a.events = v.parse().unwrap_or(a.events),
+            ("--batch", Some(v)) => a.batch = v.parse().unwrap_or(a.batch),
             ("--queries", Some(v)) => a.queries = v.parse().unwrap_or(a.queries),
             ("--server", Some(v)) => a.server = v,
             (k, _) => eprintln!("ignoring argument {k}"),
@@ -124,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
             into: into.clone(),
             projections: offline::PROJECTIONS.iter().map(|s| s.to_string()).collect(),
             index_dir: Some(index_dir.clone()),
-            batch: 5_000,
+            batch: a.batch,
         },
         |_| {},
     )
@@ -144,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
                     into: into.clone(),
                     projections: vec![p.into()],
                     index_dir: None,
-                    batch: 5_000,
+                    batch: a.batch,
                 },
                 |_| {},
             )
@@ -161,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
             into: into.clone(),
             projections: vec!["search".into()],
             index_dir: Some(alone.clone()),
-            batch: 5_000,
+            batch: a.batch,
         },
         |_| {},
     )
