@@ -29,6 +29,10 @@ pub const NAME: &str = "search";
 /// How often, at most, the index commits.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
+/// Staged documents kept for lookups before a commit is forced anyway (a safety valve: a
+/// rebuild stages millions, and each costs about a hundred bytes here).
+const MAX_PENDING: usize = 2_000_000;
+
 /// One indexed document's fields (what an edit must carry over).
 #[derive(Debug, Clone)]
 struct Entry {
@@ -203,7 +207,17 @@ impl SearchIndexer {
         }
         doc.add_text(f.body, &e.body);
         st.writer.add_document(doc).map_err(search_err)?;
-        st.pending.insert(key, e);
+        // An edit of a message replaces its whole body, so a staged message is kept without
+        // it; a doc's edit may change only the title, so a doc keeps its body.
+        let kept = if e.kind == "message" {
+            Entry {
+                body: String::new(),
+                ..e
+            }
+        } else {
+            e
+        };
+        st.pending.insert(key, kept);
         Ok(())
     }
 
@@ -342,6 +356,9 @@ impl SearchIndexer {
             }
             self.apply_one(&mut st, e)?;
             st.applied = e.global_position;
+            if st.pending.len() >= MAX_PENDING {
+                self.commit_locked(&mut st)?;
+            }
         }
         Ok(())
     }
