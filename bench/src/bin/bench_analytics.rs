@@ -99,9 +99,9 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let words: Vec<&str> = WORDS.split_whitespace().collect();
     let messages = generate_log(&db, a.events, &words).await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&db).await?;
     println!(
-        "generated {} events ({messages} messages) in {:.1} s",
-        a.events,
+        "generated {events} events ({messages} messages) in {:.1} s",
         t.elapsed().as_secs_f64()
     );
 
