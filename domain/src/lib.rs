@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod policy;
+pub mod safety;
 pub mod upcast;
 pub mod values;
 
