@@ -1,0 +1,92 @@
+//! The AI gateway: everything Prism asks of a language model goes through [`Provider`].
+//!
+//! It owns the request and answer shapes (fragments of distorted thinking with character spans
+//! and a confidence; three reframes and one micro-action) and the providers. The built-in
+//! provider ([`builtin::Builtin`]) is deterministic and needs no model: it is the default, the
+//! fallback when a model provider is down, and what tests run against.
+//!
+//! It may import serde; it knows nothing of events, HTTP routes or storage. The safety gate is
+//! not here: it lives in `prism-domain` and runs before any provider sees a word.
+
+pub mod builtin;
+
+use serde::{Deserialize, Serialize};
+
+/// The thinking distortions Prism names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distortion {
+    AllOrNothing,
+    Overgeneralisation,
+    Catastrophising,
+    MindReading,
+    ShouldStatements,
+    Labelling,
+    Personalisation,
+}
+
+impl Distortion {
+    pub const ALL: [Distortion; 7] = [
+        Self::AllOrNothing,
+        Self::Overgeneralisation,
+        Self::Catastrophising,
+        Self::MindReading,
+        Self::ShouldStatements,
+        Self::Labelling,
+        Self::Personalisation,
+    ];
+}
+
+/// A distorted fragment of the text: `start..end` in characters (not bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fragment {
+    pub category: Distortion,
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+}
+
+/// Three reframes and one small thing to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reframe {
+    pub reframes: [String; 3],
+    pub micro_action: String,
+}
+
+/// Tokens a call used (estimated for the built-in provider), for metering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the model provider did not answer in time")]
+    Timeout,
+    #[error("the model provider is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the model's answer is not the expected shape: {0}")]
+    Malformed(String),
+}
+
+/// What Prism asks of a model.
+pub trait Provider: Send + Sync {
+    /// Fragments of distorted thinking in `text`.
+    fn detect(
+        &self,
+        text: &str,
+    ) -> impl std::future::Future<Output = Result<(Vec<Fragment>, Usage), GatewayError>> + Send;
+
+    /// Reframes for `text` (or for one of its fragments' category).
+    fn reframe(
+        &self,
+        text: &str,
+        category: Option<Distortion>,
+    ) -> impl std::future::Future<Output = Result<(Reframe, Usage), GatewayError>> + Send;
+}
+
+/// A rough token count (about four characters a token), for providers that do not report one.
+pub fn estimate_tokens(text: &str) -> u32 {
+    (text.chars().count() as u32).div_ceil(4)
+}
