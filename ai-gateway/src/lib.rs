@@ -90,3 +90,4 @@ pub trait Provider: Send + Sync {
 pub fn estimate_tokens(text: &str) -> u32 {
     (text.chars().count() as u32).div_ceil(4)
 }
+pub mod http;

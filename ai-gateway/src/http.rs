@@ -1,0 +1,284 @@
+//! The HTTP provider: an OpenAI-compatible chat-completions endpoint (vLLM, Ollama, …), asked
+//! for JSON and held to the expected shape, with a timeout per call, bounded retries and a
+//! circuit breaker. [`Fallback`] puts the built-in provider behind it: when the model is slow,
+//! broken or switched off by the breaker, people still get an answer.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::builtin::Builtin;
+use crate::{Distortion, Fragment, GatewayError, Provider, Reframe, Usage};
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// E.g. `http://127.0.0.1:11434` (the path `/v1/chat/completions` is added).
+    pub base_url: String,
+    pub model: String,
+    /// Sent as a bearer token when set; never logged.
+    pub api_key: Option<String>,
+    pub timeout: Duration,
+    /// Further attempts after a failed one.
+    pub retries: u32,
+    /// Consecutive failed calls that open the breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker keeps calls away from the model.
+    pub breaker_cooldown: Duration,
+}
+
+impl HttpConfig {
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            timeout: Duration::from_secs(10),
+            retries: 2,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+pub struct HttpProvider {
+    client: reqwest::Client,
+    cfg: HttpConfig,
+    breaker: Mutex<Breaker>,
+}
+
+const DETECT_PROMPT: &str = "You find distorted thinking in a journal entry. Answer only JSON: \
+{\"fragments\": [{\"category\": one of all_or_nothing, overgeneralisation, catastrophising, mind_reading, \
+should_statements, labelling, personalisation, \"start\": character offset, \"end\": character offset, \
+\"confidence\": 0..1}]}.";
+
+const REFRAME_PROMPT: &str = "You offer gentle reframes of a thought. Answer only JSON: \
+{\"reframes\": [three short strings], \"micro_action\": one small concrete step}.";
+
+impl HttpProvider {
+    pub fn new(cfg: HttpConfig) -> Result<Self, GatewayError> {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            client,
+            cfg,
+            breaker: Mutex::new(Breaker::default()),
+        })
+    }
+
+    /// Whether the breaker lets a call through now (after the cooldown, one call tries).
+    pub fn is_open(&self) -> bool {
+        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        b.open_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn record(&self, ok: bool) {
+        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        if ok {
+            *b = Breaker::default();
+        } else {
+            b.failures += 1;
+            if b.failures >= self.cfg.breaker_threshold {
+                b.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
+                tracing::warn!(failures = b.failures, "model provider circuit opened");
+            }
+        }
+    }
+
+    /// One chat completion, retried; the parsed JSON content and the usage.
+    async fn complete(&self, system: &str, user: &str) -> Result<(Value, Usage), GatewayError> {
+        if self.is_open() {
+            return Err(GatewayError::Unavailable("circuit open".into()));
+        }
+        let mut last = GatewayError::Unavailable("no attempt".into());
+        for attempt in 0..=self.cfg.retries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt.min(4))).await;
+            }
+            match self.attempt(system, user).await {
+                Ok(v) => {
+                    self.record(true);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    let retry = !matches!(e, GatewayError::Unavailable(ref m) if m.starts_with("refused"));
+                    last = e;
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        self.record(false);
+        Err(last)
+    }
+
+    async fn attempt(&self, system: &str, user: &str) -> Result<(Value, Usage), GatewayError> {
+        let url = format!("{}/v1/chat/completions", self.cfg.base_url.trim_end_matches('/'));
+        let body = json!({
+            "model": self.cfg.model,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        });
+        let mut req = self.client.post(url).json(&body);
+        if let Some(k) = &self.cfg.api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                GatewayError::Timeout
+            } else {
+                GatewayError::Unavailable(e.without_url().to_string())
+            }
+        })?;
+        let status = res.status();
+        if status.is_client_error() && status.as_u16() != 429 {
+            // Our request is wrong (or the key): retrying will not help.
+            return Err(GatewayError::Unavailable(format!("refused with {status}")));
+        }
+        if !status.is_success() {
+            return Err(GatewayError::Unavailable(format!("answered {status}")));
+        }
+        let v: Value = res.json().await.map_err(|e| {
+            if e.is_timeout() {
+                GatewayError::Timeout
+            } else {
+                GatewayError::Malformed(e.without_url().to_string())
+            }
+        })?;
+        let content = v["choices"][0]["message"]["content"]
+            .as_str()
+            .ok_or_else(|| GatewayError::Malformed("no choices[0].message.content".into()))?;
+        let parsed: Value =
+            serde_json::from_str(content).map_err(|e| GatewayError::Malformed(format!("content is not JSON: {e}")))?;
+        let usage = Usage {
+            prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as u32,
+            completion_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0) as u32,
+        };
+        Ok((parsed, usage))
+    }
+}
+
+#[derive(Deserialize)]
+struct Fragments {
+    fragments: Vec<Fragment>,
+}
+
+#[derive(Deserialize)]
+struct Reframes {
+    reframes: Vec<String>,
+    micro_action: String,
+}
+
+/// Holds a model's fragments to the text: known categories (serde), spans inside it, a
+/// confidence in 0..=1.
+fn valid_fragments(text: &str, v: Value) -> Result<Vec<Fragment>, GatewayError> {
+    let f: Fragments = serde_json::from_value(v).map_err(|e| GatewayError::Malformed(e.to_string()))?;
+    let len = text.chars().count();
+    for x in &f.fragments {
+        if x.start >= x.end || x.end > len || !(0.0..=1.0).contains(&x.confidence) {
+            return Err(GatewayError::Malformed(format!(
+                "fragment {}..{} (confidence {}) does not fit a text of {len} characters",
+                x.start, x.end, x.confidence
+            )));
+        }
+    }
+    Ok(f.fragments)
+}
+
+fn valid_reframe(v: Value) -> Result<Reframe, GatewayError> {
+    let r: Reframes = serde_json::from_value(v).map_err(|e| GatewayError::Malformed(e.to_string()))?;
+    let reframes: [String; 3] = r
+        .reframes
+        .try_into()
+        .map_err(|got: Vec<String>| GatewayError::Malformed(format!("{} reframes, not 3", got.len())))?;
+    if reframes.iter().any(|s| s.trim().is_empty()) || r.micro_action.trim().is_empty() {
+        return Err(GatewayError::Malformed("an empty reframe or micro-action".into()));
+    }
+    Ok(Reframe {
+        reframes,
+        micro_action: r.micro_action,
+    })
+}
+
+impl Provider for HttpProvider {
+    async fn detect(&self, text: &str) -> Result<(Vec<Fragment>, Usage), GatewayError> {
+        let (v, usage) = self.complete(DETECT_PROMPT, text).await?;
+        match valid_fragments(text, v) {
+            Ok(f) => Ok((f, usage)),
+            Err(e) => {
+                self.record(false);
+                Err(e)
+            }
+        }
+    }
+
+    async fn reframe(&self, text: &str, category: Option<Distortion>) -> Result<(Reframe, Usage), GatewayError> {
+        let user = match category {
+            Some(c) => format!("Category: {}\n{text}", serde_json::to_string(&c).unwrap_or_default()),
+            None => text.to_owned(),
+        };
+        let (v, usage) = self.complete(REFRAME_PROMPT, &user).await?;
+        match valid_reframe(v) {
+            Ok(r) => Ok((r, usage)),
+            Err(e) => {
+                self.record(false);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The model provider when it works, the built-in one when it does not.
+pub struct Fallback {
+    pub primary: Option<HttpProvider>,
+    pub builtin: Builtin,
+}
+
+/// Which provider answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    Model,
+    Builtin,
+}
+
+impl Fallback {
+    pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
+        if let Some(p) = &self.primary {
+            match p.detect(text).await {
+                Ok((f, u)) => return (f, u, Answered::Model),
+                Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
+            }
+        }
+        let u = Usage {
+            prompt_tokens: crate::estimate_tokens(text),
+            completion_tokens: 0,
+        };
+        (crate::builtin::detect(text), u, Answered::Builtin)
+    }
+
+    pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
+        if let Some(p) = &self.primary {
+            match p.reframe(text, category).await {
+                Ok((r, u)) => return (r, u, Answered::Model),
+                Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
+            }
+        }
+        let r = crate::builtin::reframe(text, category);
+        let u = Usage {
+            prompt_tokens: crate::estimate_tokens(text),
+            completion_tokens: 0,
+        };
+        (r, u, Answered::Builtin)
+    }
+}

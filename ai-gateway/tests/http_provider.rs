@@ -1,0 +1,166 @@
+//! The HTTP provider against a local fake of the chat-completions API (the one mock here: the
+//! model is outside the system): timeouts, malformed answers, 500s, the breaker, recovery.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use prism_ai_gateway::http::{Answered, Fallback, HttpConfig, HttpProvider};
+use prism_ai_gateway::{Distortion, GatewayError, Provider};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Ok,
+    Slow,
+    NotJson,
+    BadShape,
+    Fail500,
+}
+
+#[derive(Clone)]
+struct Fake {
+    mode: Arc<Mutex<Mode>>,
+    calls: Arc<AtomicU32>,
+}
+
+async fn complete(State(f): State<Fake>, Json(req): Json<Value>) -> Response {
+    f.calls.fetch_add(1, Ordering::SeqCst);
+    let mode = *f.mode.lock().expect("mode");
+    let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    let content = if system.contains("reframes") {
+        json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string()
+    } else {
+        json!({"fragments": [{"category": "mind_reading", "start": 0, "end": 4, "confidence": 0.8}]}).to_string()
+    };
+    match mode {
+        Mode::Ok => {}
+        Mode::Slow => tokio::time::sleep(Duration::from_millis(500)).await,
+        Mode::NotJson => {
+            return Json(json!({"choices": [{"message": {"content": "sure! here you go"}}]})).into_response();
+        }
+        Mode::BadShape => {
+            let bad = json!({"fragments": [{"category": "mind_reading", "start": 0, "end": 999, "confidence": 0.8}]});
+            return Json(json!({"choices": [{"message": {"content": bad.to_string()}}]})).into_response();
+        }
+        Mode::Fail500 => return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+    }
+    Json(json!({
+        "choices": [{"message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 21, "completion_tokens": 9}
+    }))
+    .into_response()
+}
+
+async fn fake() -> (Fake, String) {
+    let f = Fake {
+        mode: Arc::new(Mutex::new(Mode::Ok)),
+        calls: Arc::new(AtomicU32::new(0)),
+    };
+    let app = Router::new()
+        .route("/v1/chat/completions", post(complete))
+        .with_state(f.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (f, format!("http://{addr}"))
+}
+
+fn config(url: &str) -> HttpConfig {
+    HttpConfig {
+        timeout: Duration::from_millis(150),
+        retries: 1,
+        breaker_threshold: 2,
+        breaker_cooldown: Duration::from_millis(300),
+        ..HttpConfig::new(url, "test-model")
+    }
+}
+
+impl Fake {
+    fn set(&self, m: Mode) {
+        *self.mode.lock().expect("mode") = m;
+    }
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn answers_are_parsed_validated_and_metered() {
+    let (_f, url) = fake().await;
+    let p = HttpProvider::new(config(&url)).expect("provider");
+    let (fragments, usage) = p.detect("They hate me.").await.expect("detect");
+    assert_eq!(fragments[0].category, Distortion::MindReading);
+    assert_eq!((fragments[0].start, fragments[0].end), (0, 4));
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (21, 9));
+    let (r, _) = p
+        .reframe("They hate me.", Some(Distortion::MindReading))
+        .await
+        .expect("reframe");
+    assert_eq!(r.reframes, ["one", "two", "three"].map(String::from));
+    assert_eq!(r.micro_action, "breathe");
+}
+
+#[tokio::test]
+async fn timeouts_malformed_answers_and_500s_are_errors_after_bounded_retries() {
+    let (f, url) = fake().await;
+    let p = HttpProvider::new(HttpConfig {
+        breaker_threshold: 100,
+        ..config(&url)
+    })
+    .expect("provider");
+    f.set(Mode::Slow);
+    assert!(matches!(p.detect("They hate me.").await, Err(GatewayError::Timeout)));
+    assert_eq!(f.calls(), 2, "one try and one retry");
+    f.set(Mode::NotJson);
+    assert!(matches!(
+        p.detect("They hate me.").await,
+        Err(GatewayError::Malformed(_))
+    ));
+    f.set(Mode::BadShape);
+    match p.detect("They hate me.").await {
+        Err(GatewayError::Malformed(m)) => assert!(m.contains("does not fit"), "{m}"),
+        other => panic!("expected a malformed answer, got {other:?}"),
+    }
+    let before = f.calls();
+    f.set(Mode::Fail500);
+    assert!(matches!(p.detect("x").await, Err(GatewayError::Unavailable(_))));
+    assert_eq!(f.calls() - before, 2);
+}
+
+#[tokio::test]
+async fn the_breaker_opens_falls_back_to_the_builtin_provider_and_recovers() {
+    let (f, url) = fake().await;
+    let gw = Fallback {
+        primary: Some(HttpProvider::new(config(&url)).expect("provider")),
+        builtin: Default::default(),
+    };
+    let text = "Everyone must think I'm useless.";
+    let (_, _, who) = gw.detect(text).await;
+    assert_eq!(who, Answered::Model);
+
+    f.set(Mode::Fail500);
+    for _ in 0..2 {
+        let (fragments, _, who) = gw.detect(text).await;
+        assert_eq!(who, Answered::Builtin, "a failing model: the built-in answer");
+        assert!(!fragments.is_empty());
+    }
+    let calls = f.calls();
+    let (_, _, who) = gw.reframe(text, None).await;
+    assert_eq!(who, Answered::Builtin);
+    assert_eq!(f.calls(), calls, "an open breaker keeps calls away from the model");
+
+    // After the cooldown the model is tried again, and a good answer closes the breaker.
+    f.set(Mode::Ok);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (_, _, who) = gw.reframe(text, None).await;
+    assert_eq!(who, Answered::Model);
+    assert!(!gw.primary.as_ref().expect("primary").is_open());
+}
