@@ -63,4 +63,10 @@ typed_id!(
     DocId,
     /// One event in the log.
     EventId,
+    /// A private reflection session (its owner's alone).
+    MirrorSessionId,
+    /// One reframing turn (its owner's alone).
+    TurnId,
+    /// A goal with small actions (its owner's alone).
+    LensGoalId,
 );

@@ -283,3 +283,15 @@ mod tests {
         assert!(Password::parse("correct horse battery").is_ok());
     }
 }
+
+string_value!(
+    /// What a person writes in their journal (a mirror message, a turn, a reflection):
+    /// 1–8,000 characters.
+    JournalText
+);
+impl JournalText {
+    pub const MAX_CHARS: usize = 8_000;
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("text", raw, 1, Self::MAX_CHARS).map(Self)
+    }
+}

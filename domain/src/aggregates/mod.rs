@@ -5,13 +5,17 @@
 pub mod channel;
 pub mod conversation;
 pub mod doc;
+pub mod lens_goal;
 pub mod message;
+pub mod turn;
 pub mod user;
 pub mod workspace;
 
 pub use channel::{Channel, ChannelCommand, ChannelEvent};
 pub use conversation::{Conversation, ConversationCommand, ConversationEvent};
 pub use doc::{Doc, DocCommand, DocEvent};
+pub use lens_goal::{LensGoal, LensGoalCommand, LensGoalEvent};
 pub use message::{Message, MessageCommand, MessageEvent};
+pub use turn::{Turn, TurnCommand, TurnEvent};
 pub use user::{User, UserCommand, UserEvent};
 pub use workspace::{Workspace, WorkspaceCommand, WorkspaceEvent};
