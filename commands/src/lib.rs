@@ -1,12 +1,14 @@
 //! The write side's application layer: every command Prism accepts, one file each, grouped by
-//! aggregate (`workspace/`, `channel/`, `message/`, `conversation/`, `doc/`, `auth/`).
+//! aggregate (`workspace/`, `channel/`, `message/`, `conversation/`, `doc/`, `auth/`,
+//! `reflection/`).
 //!
 //! Each command follows [`pipeline`]: load the aggregate (snapshot + tail, or the hot cache),
 //! authorize on the aggregate's own state (a workspace's member list, never a read model),
 //! handle, append with the expected version; retry a bounded number of times on a conflict;
 //! honor `Idempotency-Key` (stored in the same transaction as the events) and `If-Match`.
 //!
-//! It may import `prism-domain`, `prism-event-store` and `prism-auth`. It knows nothing of HTTP.
+//! It may import `prism-domain`, `prism-event-store`, `prism-auth` and `prism-ai-gateway` (the
+//! one way out to a model). It knows nothing of HTTP.
 
 pub mod auth;
 pub mod cache;
@@ -19,6 +21,7 @@ pub mod locks;
 pub mod message;
 pub mod outcome;
 pub mod pipeline;
+pub mod reflection;
 pub mod workspace;
 
 use std::sync::Arc;
@@ -39,6 +42,10 @@ pub struct Commands {
     pub(crate) jwt: Jwt,
     pub(crate) hasher: PasswordHasherId,
     pub(crate) refresh_ttl: chrono::Duration,
+    /// The AI gateway: a model provider if configured, the built-in one behind it.
+    pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
+    /// What a crisis answer carries.
+    pub(crate) crisis_resources: Arc<Vec<String>>,
 }
 
 impl Commands {
@@ -50,7 +57,32 @@ impl Commands {
             jwt,
             hasher,
             refresh_ttl: chrono::Duration::days(30),
+            gateway: Arc::new(prism_ai_gateway::http::Fallback {
+                primary: None,
+                builtin: Default::default(),
+            }),
+            crisis_resources: Arc::new(
+                reflection::DEFAULT_CRISIS_RESOURCES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
         }
+    }
+
+    /// Puts a model provider in front of the built-in one.
+    pub fn with_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
+        self.gateway = Arc::new(prism_ai_gateway::http::Fallback {
+            primary: Some(provider),
+            builtin: Default::default(),
+        });
+        self
+    }
+
+    /// The lines a crisis answer shows (from configuration).
+    pub fn with_crisis_resources(mut self, lines: Vec<String>) -> Self {
+        self.crisis_resources = Arc::new(lines);
+        self
     }
 
     pub fn store(&self) -> &PgEventStore {

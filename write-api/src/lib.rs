@@ -73,7 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{id}/docs", post(docs::create))
         .route("/v1/docs/{id}", patch(docs::update).delete(docs::delete))
         .route("/v1/docs/{id}/archive", post(docs::archive))
-        .route("/v1/docs/{id}/restore", post(docs::restore));
+        .route("/v1/docs/{id}/restore", post(docs::restore))
+        .route("/v1/turns", post(turns::request))
+        .route("/v1/turns/{id}/save", post(turns::save));
     Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))

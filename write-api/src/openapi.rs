@@ -16,6 +16,7 @@ use crate::routes::*;
         messages::post, messages::edit, messages::delete, messages::react,
         conversations::start,
         docs::create, docs::update, docs::archive, docs::restore, docs::delete,
+        turns::request, turns::save,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

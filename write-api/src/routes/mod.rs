@@ -7,6 +7,7 @@ pub mod docs;
 pub mod members;
 pub mod messages;
 pub mod ops;
+pub mod turns;
 pub mod workspaces;
 
 use serde::Serialize;

@@ -1,0 +1,13 @@
+//! Reflection commands: turns (and, to come, mirror sessions and lens goals). Every one of
+//! them belongs to its author alone; the safety gate (in the domain) runs before any text
+//! reaches the AI gateway, and crisis text gets resources back, never a reframe.
+
+mod turn;
+
+/// Shown with every crisis answer unless `PRISM_CRISIS_RESOURCES` says otherwise.
+pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[
+    "If you are in immediate danger, call your local emergency number now.",
+    "US: call or text 988 (Suicide & Crisis Lifeline).",
+    "UK and Ireland: call Samaritans on 116 123.",
+    "Elsewhere: findahelpline.com lists free, confidential lines in your country.",
+];

@@ -1,0 +1,129 @@
+//! Turns: a thought in, three reframes and a micro-action out from the built-in provider; the
+//! safety gate answers crisis text with resources and reframes nothing; a turn is its author's.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use common::*;
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_thought_gets_three_reframes_and_can_be_saved_by_its_author_only(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let bob = t.register("bob").await;
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": "I always mess up presentations."}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.body["crisis"], false);
+    let reframes = r.body["reframes"].as_array().expect("reframes");
+    assert_eq!(reframes.len(), 3);
+    assert!(reframes.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty())));
+    assert!(r.body["micro_action"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(r.body["version"], 2, "requested, then reframed");
+    let id = r.id();
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT event_type FROM events WHERE aggregate_id = $1 ORDER BY sequence")
+            .bind(id)
+            .fetch_all(&t.pool)
+            .await
+            .expect("events");
+    assert_eq!(events, vec!["turn.requested", "turn.reframed"]);
+
+    let save = format!("/v1/turns/{id}/save");
+    t.post(&save, &bob.token, json!({}))
+        .await
+        .expect_error(404, "not_found");
+    t.post(&save, &ann.token, json!({})).await.expect(200);
+    t.post("/v1/turns/not-a-uuid/save", &ann.token, json!({}))
+        .await
+        .expect(400);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn crisis_text_gets_resources_and_nothing_reframed(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": "I don't want to live anymore."}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["crisis"], true);
+    assert!(r.body["resources"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(r.body.get("reframes").is_none());
+    let id = r.id();
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT event_type, payload::text FROM events WHERE aggregate_id = $1 ORDER BY sequence")
+            .bind(id)
+            .fetch_all(&t.pool)
+            .await
+            .expect("events");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].0, "safety.crisis_detected");
+    assert!(
+        !stored[0].1.contains("anymore"),
+        "the crisis text itself is not kept: {}",
+        stored[0].1
+    );
+    // It cannot be saved: there is nothing reframed to keep.
+    t.post(&format!("/v1/turns/{id}/save"), &ann.token, json!({}))
+        .await
+        .expect_error(422, "not_reframed");
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn bad_input_is_refused(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    t.post("/v1/turns", &ann.token, json!({"text": ""}))
+        .await
+        .expect_error(422, "validation_failed");
+    let long = "x".repeat(8_001);
+    t.post("/v1/turns", &ann.token, json!({"text": long}))
+        .await
+        .expect_error(422, "validation_failed");
+    assert_rejects_bad_input(&t, Method::POST, "/v1/turns", &ann.token, json!({"text": 5})).await;
+    let res = t
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/v1/turns")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"text":"hi"}"#))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 401);
+    // Idempotent: the same key, the same answer, one turn.
+    let key = |body: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/v1/turns")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", ann.token))
+            .header("idempotency-key", "turn-1")
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    let first = t.send(key(r#"{"text":"Nobody ever listens to me."}"#)).await;
+    let again = t.send(key(r#"{"text":"Nobody ever listens to me."}"#)).await;
+    assert_eq!(first.status.as_u16(), 201);
+    assert_eq!(first.body, again.body);
+    let turns: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'turn'")
+            .fetch_one(&t.pool)
+            .await
+            .expect("count");
+    assert_eq!(turns, 1);
+}
