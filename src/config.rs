@@ -23,6 +23,13 @@ pub struct Config {
     pub data_dir: std::path::PathBuf,
     /// This node's name: its search index's durable consumer is named after it.
     pub node_id: String,
+    /// An OpenAI-compatible model endpoint (vLLM, Ollama); the built-in provider without one.
+    pub ai_url: Option<String>,
+    pub ai_model: String,
+    /// Sent as a bearer token to the model endpoint; never logged.
+    pub ai_api_key: Option<String>,
+    /// Lines a crisis answer shows, separated by `|`; built-in defaults without it.
+    pub crisis_resources: Option<Vec<String>>,
 }
 
 impl Config {
@@ -66,6 +73,16 @@ impl Config {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
                 .collect(),
+            ai_url: std::env::var("PRISM_AI_URL").ok().filter(|s| !s.is_empty()),
+            ai_model: var("PRISM_AI_MODEL", "llama3.1"),
+            ai_api_key: std::env::var("PRISM_AI_API_KEY").ok().filter(|s| !s.is_empty()),
+            crisis_resources: std::env::var("PRISM_CRISIS_RESOURCES").ok().map(|s| {
+                s.split('|')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
         })
     }
 
@@ -83,6 +100,23 @@ impl Config {
             relay: self.relay(),
             batch: 256,
         }
+    }
+
+    /// The commands, with the model provider and crisis resources configured.
+    pub fn commands(&self, store: prism_event_store::PgEventStore) -> anyhow::Result<prism_commands::Commands> {
+        let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher);
+        if let Some(url) = &self.ai_url {
+            let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), self.ai_model.clone());
+            cfg.api_key = self.ai_api_key.clone();
+            let provider = prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(model = %self.ai_model, "reframes from the model at PRISM_AI_URL, the built-in provider as fallback");
+            commands = commands.with_model(provider);
+        }
+        if let Some(lines) = self.crisis_resources.clone().filter(|l| !l.is_empty()) {
+            commands = commands.with_crisis_resources(lines);
+        }
+        Ok(commands)
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {

@@ -146,12 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
-        let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let app = prism_write_api::app(prism_write_api::AppState::new(prism_commands::Commands::new(
-            store,
-            cfg.jwt(),
-            hasher,
-        )));
+        let app = prism_write_api::app(prism_write_api::AppState::new(cfg.commands(store)?));
         parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
     }
     if read {
