@@ -66,7 +66,9 @@ pub fn peak_rss_mb(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<(Run, f64)> {
+/// The write API under load: posting messages, then requesting turns (the built-in AI provider);
+/// answers both runs and the server's peak resident memory.
+pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<(Run, Run, f64)> {
     let db = fresh_database(server, "prism_bench_http").await?;
     let (mut child, addr) = spawn_write_api(bin, &db)?;
     let base = format!("http://{addr}");
@@ -105,12 +107,18 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     // possible of the two cores the server shares with it; our own client otherwise.
     let run = match wrk(&url, &token, Some(body), connections, secs) {
         Some(run) => run,
-        None => builtin_client(url, token, body, connections, secs).await?,
+        None => builtin_client(url, token.clone(), body, connections, secs).await?,
+    };
+    let turns = format!("{base}/v1/turns");
+    let thought = r#"{"text":"I always mess up presentations and everyone must think I'm useless."}"#;
+    let turn_run = match wrk(&turns, &token, Some(thought), connections, secs) {
+        Some(run) => run,
+        None => builtin_client(turns, token, thought, connections, secs).await?,
     };
     let rss = peak_rss_mb(child.id());
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
-    Ok((run, rss))
+    Ok((run, turn_run, rss))
 }
 
 async fn builtin_client(

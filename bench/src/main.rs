@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(bin) = &a.prism_bin {
-        let (h, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
+        let (h, turns, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
         println!(
             "{}  write-api peak rss {rss:.0} MB",
             h.line("http POST message, 32 conns")
@@ -89,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
         out.insert("http_rps_32".into(), json!(h.per_sec.round()));
         out.insert("http_p99_ms_32".into(), round2(h.p99_ms));
         out.insert("write_api_rss_mb".into(), json!(rss.round()));
+        println!("{}", turns.line("http POST turn (built-in provider), 32 conns"));
+        out.insert("turn_rps_32".into(), json!(turns.per_sec.round()));
+        out.insert("turn_p99_ms_32".into(), round2(turns.p99_ms));
     }
     println!("{}", Value::Object(out));
     Ok(())
