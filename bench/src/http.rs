@@ -110,7 +110,7 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
         None => builtin_client(url, token.clone(), body, connections, secs).await?,
     };
     let turns = format!("{base}/v1/turns");
-    let thought = r#"{"text":"I always mess up presentations and everyone must think I'm useless."}"#;
+    let thought = r#"{"text":"I always mess up presentations and everyone must think I am useless."}"#;
     let turn_run = match wrk(&turns, &token, Some(thought), connections, secs) {
         Some(run) => run,
         None => builtin_client(turns, token, thought, connections, secs).await?,
