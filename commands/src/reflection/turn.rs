@@ -15,12 +15,13 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = TurnId::new();
             let me = ctx.actor.user_id;
-            let request = TurnCommand::Request {
-                id,
-                owner: me,
-                text: text.clone(),
-            };
             if safety::assess(text.as_str()).is_crisis() {
+                let request = TurnCommand::Request {
+                    id,
+                    owner: me,
+                    text: text.clone(),
+                    reframe: None,
+                };
                 let effects = Effects {
                     status: Some(200),
                     ..Effects::default()
@@ -32,23 +33,19 @@ impl Commands {
                     .await;
             }
             let (r, _usage, _answered) = self.gateway.reframe(text.as_str(), None).await;
-            // The request, then the reframes: the answer (and its idempotent copy) goes with the
-            // second append.
-            let mut first = ctx.clone();
-            first.idempotency = None;
-            self.decide::<Turn>(&first, id.0, None, Default::default(), request, Effects::created())
-                .await?;
-            let loaded = self.load::<Turn>(id.0).await?;
-            let cmd = TurnCommand::Reframe {
-                actor: me,
-                reframes: r.reframes.clone(),
-                micro_action: r.micro_action.clone(),
+            // The request and its reframes in one append.
+            let request = TurnCommand::Request {
+                id,
+                owner: me,
+                text: text.clone(),
+                reframe: Some((r.reframes.clone(), r.micro_action.clone())),
             };
             let effects = Effects::created()
                 .with("crisis", false)
                 .with("reframes", json!(r.reframes))
                 .with("micro_action", r.micro_action);
-            self.decide::<Turn>(ctx, id.0, None, loaded, cmd, effects).await
+            self.decide::<Turn>(ctx, id.0, None, Default::default(), request, effects)
+                .await
         })
         .await
     }

@@ -25,10 +25,13 @@ pub struct Turn {
 
 #[derive(Debug, Clone)]
 pub enum TurnCommand {
+    /// A thought, with the gateway's answer when the caller already has it (one append for
+    /// both; ignored if the gate fires).
     Request {
         id: TurnId,
         owner: UserId,
         text: JournalText,
+        reframe: Option<([String; 3], String)>,
     },
     /// The gateway's answer, recorded.
     Reframe {
@@ -84,25 +87,38 @@ impl Aggregate for Turn {
 
     async fn handle(&mut self, command: TurnCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         match command {
-            TurnCommand::Request { id, owner, text } => {
+            TurnCommand::Request {
+                id,
+                owner,
+                text,
+                reframe,
+            } => {
                 if self.id.is_some() {
                     return Err(DomainError::conflict("turn_exists", "this turn already exists"));
                 }
                 let gate = safety::assess(text.as_str());
-                let event = if gate.is_crisis() {
-                    TurnEvent::CrisisDetected {
+                if gate.is_crisis() {
+                    let event = TurnEvent::CrisisDetected {
                         turn_id: id,
                         owner,
                         matched: gate.matched.iter().map(|s| s.to_string()).collect(),
-                    }
-                } else {
-                    TurnEvent::Requested {
-                        turn_id: id,
-                        owner,
-                        text: text.into_inner(),
-                    }
+                    };
+                    sink.write(event, self).await;
+                    return Ok(());
+                }
+                let event = TurnEvent::Requested {
+                    turn_id: id,
+                    owner,
+                    text: text.into_inner(),
                 };
                 sink.write(event, self).await;
+                if let Some((reframes, micro_action)) = reframe {
+                    let event = TurnEvent::Reframed {
+                        reframes: reframes.to_vec(),
+                        micro_action,
+                    };
+                    sink.write(event, self).await;
+                }
             }
             TurnCommand::Reframe {
                 actor,
@@ -191,8 +207,18 @@ mod tests {
                 id,
                 owner: me,
                 text: text("I always mess up"),
+                reframe: None,
             })
             .then_expect_events(vec![requested(id, me)]);
+        Given::with(())
+            .given_no_previous_events()
+            .when(TurnCommand::Request {
+                id,
+                owner: me,
+                text: text("I always mess up"),
+                reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
+            })
+            .then_expect_events(vec![requested(id, me), reframed()]);
         Given::with(())
             .given(vec![requested(id, me)])
             .when(TurnCommand::Reframe {
@@ -216,6 +242,7 @@ mod tests {
                 id,
                 owner: me,
                 text: text("I want to kill myself"),
+                reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
             })
             .then_expect_events(vec![TurnEvent::CrisisDetected {
                 turn_id: id,
