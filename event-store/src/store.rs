@@ -185,18 +185,26 @@ impl PgEventStore {
         if horizon <= after {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            envelope_columns!(),
-            " FROM events WHERE global_position > $1 AND global_position <= $2 AND ($4::uuid IS NULL OR tenant_id = $4)
-              ORDER BY global_position LIMIT $3"
-        ))
-        .bind(after)
-        .bind(horizon)
-        .bind(limit)
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
+        // Two statements rather than `$4 IS NULL OR tenant_id = $4`: each gets its own plan (the
+        // tenant index for one, the primary key for the other).
+        let sql = match tenant {
+            None => concat!(
+                "SELECT ",
+                envelope_columns!(),
+                " FROM events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
+            ),
+            Some(_) => concat!(
+                "SELECT ",
+                envelope_columns!(),
+                " FROM events WHERE global_position > $1 AND global_position <= $2 AND tenant_id = $4
+                  ORDER BY global_position LIMIT $3"
+            ),
+        };
+        let mut query = sqlx::query(sql).bind(after).bind(horizon).bind(limit);
+        if let Some(t) = tenant {
+            query = query.bind(t);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(envelope).collect()
     }
 
@@ -243,43 +251,14 @@ impl PgEventStore {
     /// Up to `limit` events after `after`, in global order, never past the safe horizon: a
     /// reader that checkpoints the last position it got never skips an event.
     pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let horizon = self.safe_horizon().await?;
-        if horizon <= after {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            envelope_columns!(),
-            " FROM events WHERE global_position > $1 AND global_position <= $2
-             ORDER BY global_position LIMIT $3"
-        ))
-        .bind(after)
-        .bind(horizon)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+        let events = self.read_raw(after, limit, None).await?;
+        Ok(events.into_iter().map(|e| self.upcast(e)).collect())
     }
 
     /// Like [`read_all`](Self::read_all), one tenant's events only (for live feeds).
     pub async fn read_tenant(&self, tenant: Uuid, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let horizon = self.safe_horizon().await?;
-        if horizon <= after {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            envelope_columns!(),
-            " FROM events WHERE tenant_id = $1 AND global_position > $2 AND global_position <= $3
-             ORDER BY global_position LIMIT $4"
-        ))
-        .bind(tenant)
-        .bind(after)
-        .bind(horizon)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| envelope(r).map(|e| self.upcast(e))).collect()
+        let events = self.read_raw(after, limit, Some(tenant)).await?;
+        Ok(events.into_iter().map(|e| self.upcast(e)).collect())
     }
 
     /// The stored first answer for an idempotency key, if any.
