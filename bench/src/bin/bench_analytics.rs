@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use prism_bench::http::fresh_database;
 use prism_bench::kernel::pool;
+use prism_bench::pct;
 use prism_event_store::PgEventStore;
 use prism_projections::offline::{self, RebuildPlan, Source};
 use prism_projections::search::{SearchIndex, SearchQuery};
@@ -77,13 +78,6 @@ free minute strong special mind behind clear tail produce fact street inch multi
 full force blue object decide surface deep moon island foot system busy test record boat common gold possible \
 plane stead dry wonder laugh thousand ago ran check game shape equate miss brought heat snow tire bring yes \
 distant fill east paint language among launch budget release deploy review quarterly roadmap hiring design";
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(f64::NAN)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

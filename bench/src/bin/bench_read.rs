@@ -20,6 +20,7 @@ use anyhow::Context;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_bench::http::{fresh_database, peak_rss_mb, wrk};
 use prism_bench::kernel::pool;
+use prism_bench::pct;
 use prism_commands::{CommandContext, Commands};
 use prism_domain::WorkspaceId;
 use prism_event_store::relay::{self, RelayConfig};
@@ -63,13 +64,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
