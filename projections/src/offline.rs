@@ -73,26 +73,7 @@ pub async fn export(
         Box::new(BufWriter::with_capacity(1 << 20, file))
     };
     // Read the next page while this one is written.
-    let (tx, mut rx) = mpsc::channel::<Result<Vec<StoredEvent>, ProjectionError>>(2);
-    let reader_store = store.clone();
-    let reader = tokio::spawn(async move {
-        let mut at = after;
-        while at < head {
-            let page = reader_store
-                .read_raw(at, PAGE, workspace)
-                .await
-                .map_err(ProjectionError::from);
-            let last = match &page {
-                Ok(p) if p.is_empty() => break,
-                Ok(p) => p.last().map_or(at, |e| e.global_position),
-                Err(_) => head,
-            };
-            if tx.send(page).await.is_err() {
-                break;
-            }
-            at = last;
-        }
-    });
+    let (mut rx, reader) = read_ahead(store.clone(), after, Some(head), workspace, PAGE);
     let (mut events, mut last, mut buf) = (0u64, after, Vec::with_capacity(1 << 22));
     while let Some(page) = rx.recv().await {
         let page = page?;
@@ -108,7 +89,7 @@ pub async fn export(
         writer.write_all(&buf).map_err(|e| io(&partial, e))?;
         on_progress(progress(events, last, Some(head), started));
     }
-    reader.await.map_err(|e| ProjectionError::Search(e.to_string()))?;
+    reader.await.map_err(stopped)?;
     writer.flush().map_err(|e| io(&partial, e))?;
     drop(writer);
     std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
@@ -119,6 +100,11 @@ pub async fn export(
         seconds: started.elapsed().as_secs_f64(),
         bytes,
     })
+}
+
+/// A worker task that panicked or was cancelled.
+fn stopped(e: tokio::task::JoinError) -> ProjectionError {
+    ProjectionError::Io(format!("a rebuild worker stopped: {e}"))
 }
 
 fn io(path: &Path, e: std::io::Error) -> ProjectionError {
@@ -303,7 +289,7 @@ async fn load(
     }
     drop(queues);
     while let Some(r) = workers.join_next().await {
-        r.map_err(|e| ProjectionError::Search(e.to_string()))??;
+        r.map_err(stopped)??;
     }
     finish(plan, pg, indexer, done, last, started).await
 }
@@ -330,7 +316,7 @@ async fn finish(
     if let Some(ix) = indexer {
         tokio::task::spawn_blocking(move || ix.commit())
             .await
-            .map_err(|e| ProjectionError::Search(e.to_string()))??;
+            .map_err(stopped)??;
     }
     Ok(Summary {
         events: done,
@@ -342,40 +328,50 @@ async fn finish(
 
 type Batches = mpsc::Receiver<Result<Vec<StoredEvent>, ProjectionError>>;
 
+/// Pages of the log after `after` (up to `until`, or its end), read on a task of their own so
+/// the next page is on its way while the caller works on this one. An error is the last item.
+fn read_ahead(
+    store: PgEventStore,
+    after: i64,
+    until: Option<i64>,
+    tenant: Option<Uuid>,
+    page: i64,
+) -> (Batches, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(2);
+    let reader = tokio::spawn(async move {
+        let mut at = after;
+        while until.is_none_or(|u| at < u) {
+            match store.read_raw(at, page, tenant).await {
+                Ok(p) if p.is_empty() => break,
+                Ok(p) => {
+                    at = p.last().map_or(at, |e| e.global_position);
+                    if tx.send(Ok(p)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    break;
+                }
+            }
+        }
+    });
+    (rx, reader)
+}
+
 /// Batches of events from the source, read ahead on their own task (or thread, for a file),
 /// the last position if known, and the source's store id if it has one (an export does not).
 async fn read_source(source: &Source, batch: usize) -> Result<(Batches, Option<i64>, Option<Uuid>), ProjectionError> {
-    let (tx, rx) = mpsc::channel(4);
     match source.clone() {
         Source::Postgres(pool) => {
             let store = PgEventStore::new(pool, 0);
             let head = store.safe_horizon().await?;
             let store_id = store.store_id().await?;
-            tokio::spawn(async move {
-                let mut at = 0;
-                loop {
-                    let page = store
-                        .read_raw(at, batch as i64, None)
-                        .await
-                        .map_err(ProjectionError::from);
-                    match page {
-                        Ok(p) if p.is_empty() => break,
-                        Ok(p) => {
-                            at = p.last().map_or(at, |e| e.global_position);
-                            if tx.send(Ok(p)).await.is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e)).await;
-                            break;
-                        }
-                    }
-                }
-            });
+            let (rx, _reader) = read_ahead(store, 0, None, None, batch as i64);
             Ok((rx, Some(head), Some(store_id)))
         }
         Source::File(path) => {
+            let (tx, rx) = mpsc::channel(4);
             let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
             let input: Box<dyn BufRead + Send> = if path.extension().is_some_and(|e| e == "zst") {
                 Box::new(BufReader::with_capacity(

@@ -294,16 +294,13 @@ async fn write(tx: &mut PgConnection, fold: Fold) -> Result<(), ProjectionError>
         .await?;
     }
     if !fold.days.is_empty() {
-        let (kinds, ids, days): (Vec<&str>, Vec<Uuid>, Vec<NaiveDate>) = fold
-            .days
-            .iter()
-            .map(|((k, id), d)| (*k, *id, *d))
-            .fold((vec![], vec![], vec![]), |(mut a, mut b, mut c), (k, id, d)| {
-                a.push(k);
-                b.push(id);
-                c.push(d);
-                (a, b, c)
-            });
+        let n = fold.days.len();
+        let (mut kinds, mut ids, mut days) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for ((k, id), d) in &fold.days {
+            kinds.push(*k);
+            ids.push(*id);
+            days.push(*d);
+        }
         sqlx::query(
             "INSERT INTO spectrum_days (subject_kind, subject_id, day)
              SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[]) ON CONFLICT DO NOTHING",
