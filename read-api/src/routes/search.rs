@@ -75,30 +75,24 @@ pub async fn search(
             .filter(|o| *o <= MAX_OFFSET)
             .ok_or_else(|| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))?,
     };
-    let workspaces: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
-          WHERE m.user_id = $1 AND NOT w.deleted AND ($2::uuid IS NULL OR m.workspace_id = $2)",
+    // The caller's audiences in one round trip: their live workspaces, and the direct
+    // conversations they are in inside those.
+    let audiences: Vec<String> = sqlx::query_scalar(
+        "WITH ws AS (
+             SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
+              WHERE m.user_id = $1 AND NOT w.deleted AND ($2::uuid IS NULL OR m.workspace_id = $2))
+         SELECT 'ws:' || workspace_id FROM ws
+         UNION ALL
+         SELECT 'conv:' || c.conversation_id FROM rm_conversations c JOIN ws USING (workspace_id)
+          WHERE c.member_a = $1 OR c.member_b = $1",
     )
     .bind(user)
     .bind(p.workspace_id)
     .fetch_all(&s.pool)
     .await?;
-    if p.workspace_id.is_some() && workspaces.is_empty() {
+    if p.workspace_id.is_some() && !audiences.iter().any(|a| a.starts_with("ws:")) {
         return Err(ReadError::NotFound);
     }
-    let conversations: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT conversation_id FROM rm_conversations
-          WHERE (member_a = $1 OR member_b = $1) AND workspace_id = ANY($2)",
-    )
-    .bind(user)
-    .bind(&workspaces)
-    .fetch_all(&s.pool)
-    .await?;
-    let audiences = workspaces
-        .iter()
-        .map(|w| format!("ws:{w}"))
-        .chain(conversations.iter().map(|c| format!("conv:{c}")))
-        .collect();
     let query = SearchQuery {
         text: p.q,
         audiences,
