@@ -35,6 +35,23 @@ impl Distortion {
         Self::Labelling,
         Self::Personalisation,
     ];
+
+    /// The snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AllOrNothing => "all_or_nothing",
+            Self::Overgeneralisation => "overgeneralisation",
+            Self::Catastrophising => "catastrophising",
+            Self::MindReading => "mind_reading",
+            Self::ShouldStatements => "should_statements",
+            Self::Labelling => "labelling",
+            Self::Personalisation => "personalisation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
 }
 
 /// A distorted fragment of the text: `start..end` in characters (not bytes).

@@ -26,6 +26,17 @@ pub enum CommandError {
     /// Bad credentials or a bad refresh token. → 401
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Over the plan's daily allowance for a reflection feature. → 429 `quota_exceeded`
+    #[error("the {plan} plan allows {allowance} {feature} requests a day; the allowance resets at {resets_at}")]
+    QuotaExceeded {
+        feature: &'static str,
+        allowance: u32,
+        plan: &'static str,
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// The caller's account was erased (its data key is gone). → 401
+    #[error("this account was erased")]
+    Erased,
     /// A dependency (the database) is unreachable. → 503
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
@@ -53,5 +64,15 @@ impl From<StoreError> for CommandError {
 impl From<sqlx::Error> for CommandError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::from(e).into()
+    }
+}
+
+impl From<prism_vault::VaultError> for CommandError {
+    fn from(e: prism_vault::VaultError) -> Self {
+        match e {
+            prism_vault::VaultError::Destroyed => CommandError::Erased,
+            prism_vault::VaultError::Db(e) => e.into(),
+            other => CommandError::Internal(other.to_string()),
+        }
     }
 }

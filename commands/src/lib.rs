@@ -46,11 +46,18 @@ pub struct Commands {
     pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
     /// What a crisis answer carries.
     pub(crate) crisis_resources: Arc<Vec<String>>,
+    /// Seals journal text with its owner's key before it enters an event.
+    pub(crate) vault: prism_vault::Vault,
+    /// Daily allowances of the reflection features per plan.
+    pub(crate) allowances: Arc<reflection::Allowances>,
 }
 
 impl Commands {
     pub fn new(store: PgEventStore, jwt: Jwt, hasher: PasswordHasherId) -> Self {
+        let vault = prism_vault::Vault::caching(store.pool().clone(), prism_vault::MasterKey::development());
         Self {
+            vault,
+            allowances: Arc::new(reflection::Allowances::default()),
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),
             locks: Arc::new(locks::StripedLocks::new(4096)),
@@ -83,6 +90,23 @@ impl Commands {
     pub fn with_crisis_resources(mut self, lines: Vec<String>) -> Self {
         self.crisis_resources = Arc::new(lines);
         self
+    }
+
+    /// The master key that wraps users' data keys (`PRISM_MASTER_KEY`; without it, a fixed
+    /// development key).
+    pub fn with_master_key(mut self, key: prism_vault::MasterKey) -> Self {
+        self.vault = prism_vault::Vault::caching(self.store.pool().clone(), key);
+        self
+    }
+
+    /// The plans' daily allowances (`PRISM_QUOTAS`).
+    pub fn with_allowances(mut self, allowances: reflection::Allowances) -> Self {
+        self.allowances = Arc::new(allowances);
+        self
+    }
+
+    pub fn vault(&self) -> &prism_vault::Vault {
+        &self.vault
     }
 
     pub fn store(&self) -> &PgEventStore {

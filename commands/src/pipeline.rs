@@ -18,7 +18,7 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 const MAX_ATTEMPTS: usize = 5;
 
 /// What to append besides the events.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Effects {
     pub claims: Vec<Claim>,
     pub releases: Vec<Claim>,

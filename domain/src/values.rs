@@ -295,3 +295,42 @@ impl JournalText {
         bounded("text", raw, 1, Self::MAX_CHARS).map(Self)
     }
 }
+
+string_value!(
+    /// A lens goal's or action's title: 1–200 characters.
+    GoalTitle
+);
+impl GoalTitle {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded("title", raw, 1, 200).map(Self)
+    }
+}
+
+/// A subscription plan: it sets the daily allowances of the reflection features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    #[default]
+    Free,
+    Prism,
+    PrismPlus,
+}
+
+impl Plan {
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Prism, Plan::PrismPlus];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Prism => "prism",
+            Plan::PrismPlus => "prism_plus",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Plan::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+            .ok_or_else(|| DomainError::invalid("plan", "must be one of free, prism, prism_plus"))
+    }
+}

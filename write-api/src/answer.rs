@@ -12,7 +12,11 @@ impl IntoResponse for Answer {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::OK);
         let etag = HeaderValue::from_str(&format!("\"{}\"", self.0.version())).ok();
         let replayed = self.0.replayed;
-        let mut res = (status, axum::Json(self.0.body)).into_response();
+        let mut res = if status == StatusCode::NO_CONTENT {
+            status.into_response()
+        } else {
+            (status, axum::Json(self.0.body)).into_response()
+        };
         if let Some(etag) = etag {
             res.headers_mut().insert(axum::http::header::ETAG, etag);
         }

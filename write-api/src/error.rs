@@ -59,6 +59,8 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            C::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
+            C::Erased => (StatusCode::UNAUTHORIZED, "account_erased"),
             C::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         },
     }
@@ -84,7 +86,17 @@ impl IntoResponse for ApiError {
             }
             ApiError::Command(c) => c.to_string(),
         };
-        let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        let mut error = json!({"code": code, "message": message});
+        let mut retry_after = None;
+        if let ApiError::Command(CommandError::QuotaExceeded { resets_at, .. }) = &self {
+            // When the allowance starts over, for clients and for `Retry-After`.
+            error["resets_at"] = json!(resets_at);
+            retry_after = Some((*resets_at - chrono::Utc::now()).num_seconds().max(1));
+        }
+        let mut res = (status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            res.headers_mut().insert(header::RETRY_AFTER, secs);
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -15,7 +15,7 @@ pub mod routes;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use prism_auth::Jwt;
@@ -75,7 +75,18 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/docs/{id}/archive", post(docs::archive))
         .route("/v1/docs/{id}/restore", post(docs::restore))
         .route("/v1/turns", post(turns::request))
-        .route("/v1/turns/{id}/save", post(turns::save));
+        .route("/v1/turns/{id}/save", post(turns::save))
+        .route("/v1/mirror/sessions", post(mirror::start))
+        .route("/v1/mirror/sessions/{id}", delete(mirror::delete))
+        .route("/v1/mirror/sessions/{id}/messages", post(mirror::message))
+        .route("/v1/mirror/sessions/{id}/close", post(mirror::close))
+        .route("/v1/mirror/fragments/{id}/reframe", post(mirror::reframe))
+        .route("/v1/lens/goals", post(lens::create_goal))
+        .route("/v1/lens/goals/{id}/actions", post(lens::add_action))
+        .route("/v1/lens/actions/{id}/complete", post(lens::complete_action))
+        .route("/v1/spectrum/exclusions", post(me::exclude))
+        .route("/v1/spectrum/reset", post(me::reset))
+        .route("/v1/me", delete(me::erase));
     Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))

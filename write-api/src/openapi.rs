@@ -17,6 +17,9 @@ use crate::routes::*;
         conversations::start,
         docs::create, docs::update, docs::archive, docs::restore, docs::delete,
         turns::request, turns::save,
+        mirror::start, mirror::message, mirror::reframe, mirror::close, mirror::delete,
+        lens::create_goal, lens::add_action, lens::complete_action,
+        me::exclude, me::reset, me::erase,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -1,8 +1,15 @@
-//! Reflection commands: turns (and, to come, mirror sessions and lens goals). Every one of
+//! Reflection commands: turns, mirror sessions, lens goals, plans and quotas, and erasure. Every one of
 //! them belongs to its author alone; the safety gate (in the domain) runs before any text
 //! reaches the AI gateway, and crisis text gets resources back, never a reframe.
 
+mod erase;
+mod lens;
+mod mirror;
+mod quota;
+mod spectrum;
 mod turn;
+
+pub use quota::{Allowances, Charge, Feature};
 
 /// Shown with every crisis answer unless `PRISM_CRISIS_RESOURCES` says otherwise.
 pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[

@@ -2,14 +2,18 @@ use prism_domain::aggregates::{Turn, TurnCommand};
 use prism_domain::safety;
 use prism_domain::values::JournalText;
 use prism_domain::TurnId;
+use prism_vault::Scope;
 use serde_json::json;
 
+use super::Feature;
 use crate::pipeline::Effects;
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/turns`: 201 with three reframes and a micro-action; or, when the safety gate
-    /// fires, 200 with `crisis: true` and the configured resources, and nothing reframed.
+    /// fires, 200 with `crisis: true` and the configured resources, nothing reframed, nothing
+    /// of the text kept, and no allowance charged. The text and the reframes are sealed with
+    /// the author's key before they enter the log.
     pub async fn request_turn(&self, ctx: &CommandContext, text: &str) -> Result<Outcome, CommandError> {
         let text = valid(JournalText::parse(text))?;
         self.idempotent(ctx, || async {
@@ -20,32 +24,39 @@ impl Commands {
                     id,
                     owner: me,
                     text: text.clone(),
+                    stored: String::new(),
                     reframe: None,
                 };
-                let effects = Effects {
-                    status: Some(200),
-                    ..Effects::default()
-                }
-                .with("crisis", true)
-                .with("resources", json!(*self.crisis_resources));
                 return self
-                    .decide::<Turn>(ctx, id.0, None, Default::default(), request, effects)
+                    .decide::<Turn>(ctx, id.0, None, Default::default(), request, self.crisis_effects())
                     .await;
             }
-            let (r, _usage, _answered) = self.gateway.reframe(text.as_str(), None).await;
-            // The request and its reframes in one append.
-            let request = TurnCommand::Request {
-                id,
-                owner: me,
-                text: text.clone(),
-                reframe: Some((r.reframes.clone(), r.micro_action.clone())),
-            };
-            let effects = Effects::created()
-                .with("crisis", false)
-                .with("reframes", json!(r.reframes))
-                .with("micro_action", r.micro_action);
-            self.decide::<Turn>(ctx, id.0, None, Default::default(), request, effects)
-                .await
+            self.charged(me, Feature::Turn, |charge| async move {
+                let (r, usage, _answered) = self.gateway.reframe(text.as_str(), None).await;
+                self.meter(charge, usage).await;
+                let [stored, a, b, c, micro] = self
+                    .vault
+                    .seal_all(
+                        Scope::user(me),
+                        [text.as_str(), &r.reframes[0], &r.reframes[1], &r.reframes[2], &r.micro_action],
+                    )
+                    .await?;
+                // The request and its reframes in one append.
+                let request = TurnCommand::Request {
+                    id,
+                    owner: me,
+                    text: text.clone(),
+                    stored,
+                    reframe: Some(([a, b, c], micro)),
+                };
+                let effects = Effects::created()
+                    .with("crisis", false)
+                    .with("reframes", json!(r.reframes))
+                    .with("micro_action", r.micro_action);
+                self.decide::<Turn>(ctx, id.0, None, Default::default(), request, effects)
+                    .await
+            })
+            .await
         })
         .await
     }
@@ -63,5 +74,15 @@ impl Commands {
             )
         })
         .await
+    }
+
+    /// The crisis answer: 200, `crisis: true` and the resources.
+    pub(crate) fn crisis_effects(&self) -> Effects {
+        Effects {
+            status: Some(200),
+            ..Effects::default()
+        }
+        .with("crisis", true)
+        .with("resources", json!(*self.crisis_resources))
     }
 }

@@ -6,7 +6,6 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::values::JournalText;
 use crate::{DomainError, LensGoalId, UserId};
 
 /// Actions per goal, at most: a goal is a focus, not a backlog.
@@ -26,12 +25,14 @@ pub enum LensGoalCommand {
     Create {
         id: LensGoalId,
         owner: UserId,
-        title: JournalText,
+        /// Validated and sealed by the application layer.
+        title: String,
     },
     AddAction {
         actor: UserId,
         action_id: Uuid,
-        text: JournalText,
+        /// Validated and sealed by the application layer.
+        text: String,
     },
     CompleteAction {
         actor: UserId,
@@ -80,7 +81,7 @@ impl Aggregate for LensGoal {
                 let event = LensGoalEvent::Created {
                     goal_id: id,
                     owner,
-                    title: title.into_inner(),
+                    title,
                 };
                 sink.write(event, self).await;
             }
@@ -97,7 +98,7 @@ impl Aggregate for LensGoal {
                 }
                 let event = LensGoalEvent::ActionAdded {
                     action_id,
-                    text: text.into_inner(),
+                    text,
                 };
                 sink.write(event, self).await;
             }
@@ -158,7 +159,7 @@ mod tests {
             .when(LensGoalCommand::AddAction {
                 actor: me,
                 action_id: a,
-                text: JournalText::parse("No screens after ten").expect("text"),
+                text: "No screens after ten".into(),
             })
             .then_expect_events(vec![added.clone()]);
         Given::with(())

@@ -30,8 +30,8 @@ pub struct DetectedFragment {
 pub struct MirrorSession {
     pub id: Option<MirrorSessionId>,
     pub owner: UserId,
-    /// (message id, its length in characters)
-    pub messages: Vec<(Uuid, usize)>,
+    /// (message id, its text as the event keeps it)
+    pub messages: Vec<(Uuid, String)>,
     pub fragments: Vec<DetectedFragment>,
     pub reframed: Vec<Uuid>,
     pub closed: bool,
@@ -49,6 +49,8 @@ pub enum MirrorSessionCommand {
         actor: UserId,
         message_id: Uuid,
         text: JournalText,
+        /// The text as the event keeps it (sealed by the application layer).
+        stored: String,
         fragments: Vec<DetectedFragment>,
     },
     Reframe {
@@ -58,7 +60,8 @@ pub enum MirrorSessionCommand {
     },
     Close {
         actor: UserId,
-        reflection: Option<JournalText>,
+        /// In the form the event keeps it (validated and sealed by the application layer).
+        reflection: Option<String>,
     },
     Delete {
         actor: UserId,
@@ -86,6 +89,21 @@ pub enum MirrorSessionEvent {
 crate::kernel_event!(MirrorSessionEvent);
 
 impl MirrorSession {
+    /// The stored text of one of its messages.
+    pub fn message(&self, id: Uuid) -> Option<&str> {
+        self.messages.iter().find(|(m, _)| *m == id).map(|(_, t)| t.as_str())
+    }
+
+    /// A fragment found in it.
+    pub fn fragment(&self, id: Uuid) -> Option<&DetectedFragment> {
+        self.fragments.iter().find(|f| f.fragment_id == id)
+    }
+
+    /// Whether `actor` may see it (its owner, while it is not deleted).
+    pub fn visible_to(&self, actor: UserId) -> bool {
+        self.owned_by(actor).is_ok()
+    }
+
     fn owned_by(&self, actor: UserId) -> Result<(), DomainError> {
         match self.id {
             Some(_) if self.owner == actor && !self.deleted => Ok(()),
@@ -128,6 +146,7 @@ impl Aggregate for MirrorSession {
                 actor,
                 message_id,
                 text,
+                stored,
                 fragments,
             } => {
                 self.open(actor)?;
@@ -157,7 +176,7 @@ impl Aggregate for MirrorSession {
                 sink.write(
                     E::MessageSubmitted {
                         message_id,
-                        text: text.into_inner(),
+                        text: stored,
                     },
                     self,
                 )
@@ -185,7 +204,6 @@ impl Aggregate for MirrorSession {
             }
             C::Close { actor, reflection } => {
                 self.open(actor)?;
-                let reflection = reflection.map(JournalText::into_inner);
                 sink.write(E::Closed { reflection }, self).await;
             }
             C::Delete { actor } => {
@@ -203,7 +221,7 @@ impl Aggregate for MirrorSession {
                 self.id = Some(session_id);
                 self.owner = owner;
             }
-            E::MessageSubmitted { message_id, text } => self.messages.push((message_id, text.chars().count())),
+            E::MessageSubmitted { message_id, text } => self.messages.push((message_id, text)),
             E::FragmentsDetected { fragments } => self.fragments.extend(fragments),
             E::FragmentReframed { fragment_id, .. } => self.reframed.push(fragment_id),
             E::CrisisDetected { .. } => {}
@@ -247,6 +265,7 @@ mod tests {
                 actor: me,
                 message_id: m,
                 text: JournalText::parse("I always mess up").expect("text"),
+                stored: "I always mess up".into(),
                 fragments: vec![f.clone()],
             })
             .then_expect_events(vec![
@@ -300,6 +319,7 @@ mod tests {
                 actor: me,
                 message_id: m,
                 text: JournalText::parse("There is no reason to live").expect("text"),
+                stored: "There is no reason to live".into(),
                 fragments: vec![fragment(m, 5)],
             })
             .then_expect_events(vec![E::CrisisDetected {
@@ -317,6 +337,7 @@ mod tests {
                 actor: me,
                 message_id: m,
                 text: JournalText::parse("short").expect("text"),
+                stored: "short".into(),
                 fragments: vec![fragment(m, 99)],
             })
             .then_expect_error(DomainError::invalid(

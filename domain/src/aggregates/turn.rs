@@ -31,6 +31,10 @@ pub enum TurnCommand {
         id: TurnId,
         owner: UserId,
         text: JournalText,
+        /// The text as the event keeps it (sealed with the owner's key by the application
+        /// layer; the domain only ever reads `text`, for the gate).
+        stored: String,
+        /// Reframes and micro-action, in the form the event keeps them.
         reframe: Option<([String; 3], String)>,
     },
     /// The gateway's answer, recorded.
@@ -91,6 +95,7 @@ impl Aggregate for Turn {
                 id,
                 owner,
                 text,
+                stored,
                 reframe,
             } => {
                 if self.id.is_some() {
@@ -109,7 +114,7 @@ impl Aggregate for Turn {
                 let event = TurnEvent::Requested {
                     turn_id: id,
                     owner,
-                    text: text.into_inner(),
+                    text: stored,
                 };
                 sink.write(event, self).await;
                 if let Some((reframes, micro_action)) = reframe {
@@ -207,6 +212,7 @@ mod tests {
                 id,
                 owner: me,
                 text: text("I always mess up"),
+                stored: "I always mess up".into(),
                 reframe: None,
             })
             .then_expect_events(vec![requested(id, me)]);
@@ -216,6 +222,7 @@ mod tests {
                 id,
                 owner: me,
                 text: text("I always mess up"),
+                stored: "I always mess up".into(),
                 reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
             })
             .then_expect_events(vec![requested(id, me), reframed()]);
@@ -242,6 +249,7 @@ mod tests {
                 id,
                 owner: me,
                 text: text("I want to kill myself"),
+                stored: "I want to kill myself".into(),
                 reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
             })
             .then_expect_events(vec![TurnEvent::CrisisDetected {

@@ -1,11 +1,16 @@
 //! A registered person. Credentials are not events: the password hash lives in the write
 //! side's `credentials` table so that an exported log never carries it.
+//!
+//! A user has a plan (`entitlement.changed`, which sets the reflection allowances) and may be
+//! erased (`user.erased`): after that the aggregate refuses every command, and the application
+//! layer has destroyed the user's data key.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::values::{DisplayName, Email};
+use crate::values::{DisplayName, Email, Plan};
 use crate::{DomainError, UserId};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -13,6 +18,22 @@ pub struct User {
     pub id: Option<UserId>,
     pub email: String,
     pub name: String,
+    #[serde(default)]
+    pub plan: Plan,
+    #[serde(default)]
+    pub erased: bool,
+    /// Mirror sessions left out of the spectrum.
+    #[serde(default)]
+    pub excluded: Vec<Uuid>,
+}
+
+impl User {
+    fn live(&self) -> Result<UserId, DomainError> {
+        match self.id {
+            Some(id) if !self.erased => Ok(id),
+            _ => Err(DomainError::NotFound("user")),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +43,15 @@ pub enum UserCommand {
         email: Email,
         name: DisplayName,
     },
+    /// An operator changes the user's plan (`prism plans set`).
+    ChangePlan { plan: Plan },
+    /// The user asked to be forgotten.
+    Erase,
+    /// Leave one of the user's mirror sessions out of their spectrum (the caller checked the
+    /// session is theirs).
+    ExcludeSession { session_id: Uuid },
+    /// Start the user's spectrum over from now.
+    ResetSpectrum,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +63,14 @@ pub enum UserEvent {
         email: String,
         name: String,
     },
+    #[serde(rename = "entitlement.changed")]
+    EntitlementChanged { user_id: UserId, plan: Plan },
+    #[serde(rename = "user.erased")]
+    Erased { user_id: UserId },
+    #[serde(rename = "spectrum.session_excluded")]
+    SpectrumSessionExcluded { user_id: UserId, session_id: Uuid },
+    #[serde(rename = "spectrum.reset")]
+    SpectrumReset { user_id: UserId },
 }
 crate::kernel_event!(UserEvent);
 
@@ -56,6 +94,27 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::ChangePlan { plan } => {
+                let user_id = self.live()?;
+                if self.plan != plan {
+                    sink.write(UserEvent::EntitlementChanged { user_id, plan }, self).await;
+                }
+            }
+            UserCommand::Erase => {
+                let user_id = self.live()?;
+                sink.write(UserEvent::Erased { user_id }, self).await;
+            }
+            UserCommand::ExcludeSession { session_id } => {
+                let user_id = self.live()?;
+                if !self.excluded.contains(&session_id) {
+                    sink.write(UserEvent::SpectrumSessionExcluded { user_id, session_id }, self)
+                        .await;
+                }
+            }
+            UserCommand::ResetSpectrum => {
+                let user_id = self.live()?;
+                sink.write(UserEvent::SpectrumReset { user_id }, self).await;
+            }
         }
         Ok(())
     }
@@ -66,6 +125,14 @@ impl Aggregate for User {
                 self.id = Some(user_id);
                 self.email = email;
                 self.name = name;
+            }
+            UserEvent::EntitlementChanged { plan, .. } => self.plan = plan,
+            UserEvent::SpectrumSessionExcluded { session_id, .. } => self.excluded.push(session_id),
+            UserEvent::SpectrumReset { .. } => {}
+            UserEvent::Erased { .. } => {
+                self.erased = true;
+                self.email.clear();
+                self.name.clear();
             }
         }
     }
@@ -108,5 +175,70 @@ mod tests {
             }])
             .when(register(id))
             .then_expect_error_message("this user is already registered");
+    }
+
+    fn registered(id: UserId) -> UserEvent {
+        UserEvent::Registered {
+            user_id: id,
+            email: "a@b.io".into(),
+            name: "A".into(),
+        }
+    }
+
+    #[test]
+    fn given_registered_when_changing_plan_then_entitlement_changed_once() {
+        let id = UserId::new();
+        TestFramework::<User>::with(())
+            .given(vec![registered(id)])
+            .when(UserCommand::ChangePlan { plan: Plan::PrismPlus })
+            .then_expect_events(vec![UserEvent::EntitlementChanged {
+                user_id: id,
+                plan: Plan::PrismPlus,
+            }]);
+        TestFramework::<User>::with(())
+            .given(vec![registered(id), UserEvent::EntitlementChanged { user_id: id, plan: Plan::Prism }])
+            .when(UserCommand::ChangePlan { plan: Plan::Prism })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn given_registered_when_excluding_a_session_twice_then_one_event() {
+        let id = UserId::new();
+        let session_id = Uuid::now_v7();
+        let excluded = UserEvent::SpectrumSessionExcluded { user_id: id, session_id };
+        TestFramework::<User>::with(())
+            .given(vec![registered(id)])
+            .when(UserCommand::ExcludeSession { session_id })
+            .then_expect_events(vec![excluded.clone()]);
+        TestFramework::<User>::with(())
+            .given(vec![registered(id), excluded])
+            .when(UserCommand::ExcludeSession { session_id })
+            .then_expect_events(vec![]);
+        TestFramework::<User>::with(())
+            .given(vec![registered(id)])
+            .when(UserCommand::ResetSpectrum)
+            .then_expect_events(vec![UserEvent::SpectrumReset { user_id: id }]);
+    }
+
+    #[test]
+    fn given_erased_when_anything_then_not_found() {
+        let id = UserId::new();
+        TestFramework::<User>::with(())
+            .given(vec![registered(id)])
+            .when(UserCommand::Erase)
+            .then_expect_events(vec![UserEvent::Erased { user_id: id }]);
+        let erased = vec![registered(id), UserEvent::Erased { user_id: id }];
+        TestFramework::<User>::with(())
+            .given(erased.clone())
+            .when(UserCommand::Erase)
+            .then_expect_error_message("user not found");
+        TestFramework::<User>::with(())
+            .given(erased)
+            .when(UserCommand::ChangePlan { plan: Plan::Prism })
+            .then_expect_error_message("user not found");
+        TestFramework::<User>::with(())
+            .given_no_previous_events()
+            .when(UserCommand::Erase)
+            .then_expect_error_message("user not found");
     }
 }

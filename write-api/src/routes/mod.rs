@@ -7,6 +7,9 @@ pub mod docs;
 pub mod members;
 pub mod messages;
 pub mod ops;
+pub mod lens;
+pub mod me;
+pub mod mirror;
 pub mod turns;
 pub mod workspaces;
 

@@ -1,0 +1,70 @@
+//! `DELETE /v1/me`: the right to be forgotten in an append-only log.
+//!
+//! 1. Every data key of the user is destroyed (crypto-shredding): their journal text, session
+//!    messages, reflections, reframes and goals are unreadable from that instant, in the log, in
+//!    exports and in any copy a projection kept.
+//! 2. In one transaction: their credentials, refresh tokens, platform roles, plan, usage
+//!    counters, stored idempotent answers (which may quote reframes) and uniqueness claims (the
+//!    email) are deleted, and `user.erased` is appended.
+//! 3. The projections react to `user.erased`: reflection rows and analytics dropped, the user
+//!    shown as "erased user" next to their workspace messages.
+//!
+//! The log itself is never rewritten, so its hash chains verify as before. A retry after a
+//! failure between steps finishes the job; erasing twice answers as the first time did.
+
+use prism_domain::aggregates::{User, UserCommand};
+use prism_domain::UserId;
+use serde_json::json;
+
+use crate::pipeline::Effects;
+use crate::{CommandContext, CommandError, Commands, Outcome};
+
+impl Commands {
+    pub async fn erase_me(&self, ctx: &CommandContext) -> Result<Outcome, CommandError> {
+        let me: UserId = ctx.actor.user_id;
+        let loaded = self.store.load::<User>(me.0).await?;
+        if loaded.state.erased {
+            return Ok(Outcome::new(202, me.0, loaded.last_position, loaded.version, erased()));
+        }
+        self.vault.destroy_owner(me).await?;
+        let mut tx = self.store.pool().begin().await?;
+        for table in [
+            "credentials",
+            "refresh_tokens",
+            "platform_roles",
+            "entitlements",
+            "usage_counters",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(me.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1")
+            .bind(me.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM uniqueness WHERE owner_id = $1")
+            .bind(me.0)
+            .execute(&mut *tx)
+            .await?;
+        let effects = Effects {
+            status: Some(202),
+            extra: erased(),
+            ..Effects::default()
+        };
+        let out = self
+            .decide_on::<User>(Some(&mut tx), ctx, me.0, None, loaded, UserCommand::Erase, effects)
+            .await?;
+        tx.commit().await?;
+        self.cache.evict::<User>(me.0);
+        tracing::info!(user_id = %me, "user erased");
+        Ok(out)
+    }
+}
+
+fn erased() -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("erased".into(), json!(true));
+    m
+}

@@ -1,0 +1,78 @@
+//! Lens goals: a goal, the small actions toward it, each completed once. Titles are sealed with
+//! the owner's key.
+
+use prism_domain::aggregates::{LensGoal, LensGoalCommand as C};
+use prism_domain::values::GoalTitle;
+use prism_domain::{DomainError, LensGoalId};
+use prism_event_store::Claim;
+use prism_vault::Scope;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::pipeline::Effects;
+use crate::{valid, CommandContext, CommandError, Commands, Outcome};
+
+/// The uniqueness scope that maps an action id to its goal.
+const ACTION: &str = "lens_action";
+
+impl Commands {
+    /// `POST /v1/lens/goals`: 201.
+    pub async fn create_goal(&self, ctx: &CommandContext, title: &str) -> Result<Outcome, CommandError> {
+        let title = valid(GoalTitle::parse(title))?;
+        self.idempotent(ctx, || async {
+            let id = LensGoalId::new();
+            let owner = ctx.actor.user_id;
+            let title = self.vault.seal(Scope::user(owner), title.as_str()).await?;
+            self.create::<LensGoal>(ctx, id.0, None, C::Create { id, owner, title }).await
+        })
+        .await
+    }
+
+    /// `POST /v1/lens/goals/{id}/actions`: 201 with the action's id.
+    pub async fn add_action(&self, ctx: &CommandContext, goal: LensGoalId, title: &str) -> Result<Outcome, CommandError> {
+        let title = valid(GoalTitle::parse(title))?;
+        self.idempotent(ctx, || async {
+            let me = ctx.actor.user_id;
+            let action_id = Uuid::now_v7();
+            let text = self.vault.seal(Scope::user(me), title.as_str()).await?;
+            let effects = Effects {
+                claims: vec![Claim::new(ACTION, action_id.to_string())],
+                ..Effects::created()
+            }
+            .with("goal_id", json!(goal.0))
+            .with("id", json!(action_id));
+            self.retrying(ctx, Some(goal.0), || async {
+                let loaded = self.load::<LensGoal>(goal.0).await?;
+                let cmd = C::AddAction {
+                    actor: me,
+                    action_id,
+                    text: text.clone(),
+                };
+                self.decide(ctx, goal.0, None, loaded, cmd, effects.clone()).await
+            })
+            .await
+        })
+        .await
+    }
+
+    /// `POST /v1/lens/actions/{id}/complete`: 200; completing twice changes nothing.
+    pub async fn complete_action(&self, ctx: &CommandContext, action: Uuid) -> Result<Outcome, CommandError> {
+        self.idempotent(ctx, || async {
+            let goal = self
+                .claim_owner(ACTION, &action.to_string())
+                .await?
+                .ok_or(DomainError::NotFound("action"))?;
+            let cmd = C::CompleteAction {
+                actor: ctx.actor.user_id,
+                action_id: action,
+            };
+            let mut out = self.execute::<LensGoal>(ctx, goal, None, cmd).await?;
+            if let Some(m) = out.body.as_object_mut() {
+                m.insert("goal_id".into(), json!(goal));
+                m.insert("id".into(), json!(action));
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

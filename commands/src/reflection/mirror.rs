@@ -1,0 +1,214 @@
+//! Mirror sessions: start, write messages (the gate, then the gateway's fragments), reframe a
+//! fragment, close with an optional reflection, delete. A session's text is sealed with a key
+//! of its own, so deleting the session shreds its text in the log as well.
+
+use prism_ai_gateway::Distortion;
+use prism_domain::aggregates::mirror_session::DetectedFragment;
+use prism_domain::aggregates::{MirrorSession, MirrorSessionCommand as C};
+use prism_domain::safety;
+use prism_domain::values::JournalText;
+use prism_domain::{DomainError, MirrorSessionId};
+use prism_event_store::Claim;
+use prism_vault::Scope;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Feature;
+use crate::pipeline::Effects;
+use crate::{valid, CommandContext, CommandError, Commands, Outcome};
+
+/// The uniqueness scope that maps a fragment id to its session (the routes name fragments alone).
+const FRAGMENT: &str = "mirror_fragment";
+
+impl Commands {
+    /// `POST /v1/mirror/sessions`: 201.
+    pub async fn start_session(&self, ctx: &CommandContext) -> Result<Outcome, CommandError> {
+        self.idempotent(ctx, || async {
+            let id = MirrorSessionId::new();
+            let owner = ctx.actor.user_id;
+            self.create::<MirrorSession>(ctx, id.0, None, C::Start { id, owner }).await
+        })
+        .await
+    }
+
+    /// The session, if the caller may see it (anyone else: 404, before anything is charged).
+    pub(crate) async fn my_session(&self, ctx: &CommandContext, id: Uuid) -> Result<(), CommandError> {
+        let s = self.load::<MirrorSession>(id).await?;
+        if !s.state.visible_to(ctx.actor.user_id) {
+            return Err(DomainError::NotFound("session").into());
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/mirror/sessions/{id}/messages`: 201 `{id, fragments}`; crisis text gets the
+    /// crisis answer (200), is not kept, and is not charged.
+    pub async fn submit_message(
+        &self,
+        ctx: &CommandContext,
+        session: MirrorSessionId,
+        text: &str,
+    ) -> Result<Outcome, CommandError> {
+        let text = valid(JournalText::parse(text))?;
+        self.idempotent(ctx, || async {
+            let me = ctx.actor.user_id;
+            self.my_session(ctx, session.0).await?;
+            let message_id = Uuid::now_v7();
+            let submit = |stored: String, fragments: Vec<DetectedFragment>| C::Submit {
+                actor: me,
+                message_id,
+                text: text.clone(),
+                stored,
+                fragments,
+            };
+            if safety::assess(text.as_str()).is_crisis() {
+                let effects = self.crisis_effects();
+                return self
+                    .retrying(ctx, Some(session.0), || async {
+                        let loaded = self.load::<MirrorSession>(session.0).await?;
+                        let cmd = submit(String::new(), Vec::new());
+                        self.decide(ctx, session.0, None, loaded, cmd, effects.clone()).await
+                    })
+                    .await;
+            }
+            let submit = &submit;
+            let text = &text;
+            self.charged(me, Feature::MirrorMessage, |charge| async move {
+                let (found, usage, _answered) = self.gateway.detect(text.as_str()).await;
+                self.meter(charge, usage).await;
+                let fragments: Vec<DetectedFragment> = found
+                    .into_iter()
+                    .map(|f| DetectedFragment {
+                        fragment_id: Uuid::now_v7(),
+                        message_id,
+                        category: f.category.as_str().to_owned(),
+                        start: f.start,
+                        end: f.end,
+                        confidence: f.confidence,
+                    })
+                    .collect();
+                let stored = self.vault.seal(Scope::of(me, session.0), text.as_str()).await?;
+                let answer: Vec<_> = fragments
+                    .iter()
+                    .map(|f| {
+                        json!({"id": f.fragment_id, "category": f.category, "start": f.start,
+                               "end": f.end, "confidence": f.confidence})
+                    })
+                    .collect();
+                let effects = Effects {
+                    claims: fragments
+                        .iter()
+                        .map(|f| Claim::new(FRAGMENT, f.fragment_id.to_string()))
+                        .collect(),
+                    ..Effects::created()
+                }
+                .with("session_id", json!(session.0))
+                .with("id", json!(message_id))
+                .with("crisis", false)
+                .with("fragments", json!(answer));
+                self.retrying(ctx, Some(session.0), || async {
+                    let loaded = self.load::<MirrorSession>(session.0).await?;
+                    let cmd = submit(stored.clone(), fragments.clone());
+                    self.decide(ctx, session.0, None, loaded, cmd, effects.clone()).await
+                })
+                .await
+            })
+            .await
+        })
+        .await
+    }
+
+    /// `POST /v1/mirror/fragments/{id}/reframe`: 201 `{reframe}`; once per fragment.
+    pub async fn reframe_fragment(&self, ctx: &CommandContext, fragment: Uuid) -> Result<Outcome, CommandError> {
+        self.idempotent(ctx, || async {
+            let me = ctx.actor.user_id;
+            let session = self
+                .claim_owner(FRAGMENT, &fragment.to_string())
+                .await?
+                .ok_or(DomainError::NotFound("fragment"))?;
+            let loaded = self.load::<MirrorSession>(session).await?;
+            let s = &loaded.state;
+            let f = match s.fragment(fragment) {
+                Some(f) if s.visible_to(me) => f.clone(),
+                _ => return Err(DomainError::NotFound("fragment").into()),
+            };
+            // Refused before anything is charged.
+            if s.closed {
+                return Err(DomainError::rule("session_closed", "this session is closed").into());
+            }
+            if s.reframed.contains(&fragment) {
+                return Err(DomainError::conflict("already_reframed", "this fragment has its reframe").into());
+            }
+            let scope = Scope::of(me, session);
+            let stored = s.message(f.message_id).unwrap_or_default().to_owned();
+            let message = self.vault.opener(scope).await?.open(&stored)?;
+            let piece: String = message.chars().skip(f.start).take(f.end - f.start).collect();
+            self.charged(me, Feature::Reframe, |charge| async move {
+                let (r, usage, _answered) = self.gateway.reframe(&piece, Distortion::parse(&f.category)).await;
+                self.meter(charge, usage).await;
+                let [reframe, _, _] = r.reframes.clone();
+                let sealed = self.vault.seal(scope, &reframe).await?;
+                let effects = Effects::created()
+                    .with("session_id", json!(session))
+                    .with("id", json!(fragment))
+                    .with("reframe", reframe)
+                    .with("micro_action", r.micro_action);
+                self.retrying(ctx, Some(session), || async {
+                    let loaded = self.load::<MirrorSession>(session).await?;
+                    let cmd = C::Reframe {
+                        actor: me,
+                        fragment_id: fragment,
+                        reframe: sealed.clone(),
+                    };
+                    self.decide(ctx, session, None, loaded, cmd, effects.clone()).await
+                })
+                .await
+            })
+            .await
+        })
+        .await
+    }
+
+    /// `POST /v1/mirror/sessions/{id}/close`: 200, with an optional reflection.
+    pub async fn close_session(
+        &self,
+        ctx: &CommandContext,
+        session: MirrorSessionId,
+        reflection: Option<&str>,
+    ) -> Result<Outcome, CommandError> {
+        let reflection = reflection.map(JournalText::parse).transpose().map_err(CommandError::Domain)?;
+        self.idempotent(ctx, || async {
+            let me = ctx.actor.user_id;
+            self.my_session(ctx, session.0).await?;
+            let reflection = match &reflection {
+                Some(r) => Some(self.vault.seal(Scope::of(me, session.0), r.as_str()).await?),
+                None => None,
+            };
+            self.execute::<MirrorSession>(ctx, session.0, None, C::Close { actor: me, reflection })
+                .await
+        })
+        .await
+    }
+
+    /// `DELETE /v1/mirror/sessions/{id}`: the session's key is destroyed first (its text is
+    /// unreadable from then on, in the log too), then `mirror_session.deleted` is appended and
+    /// the projections drop what they derived from it. A retry after a failure between the two
+    /// finishes the job.
+    pub async fn delete_session(&self, ctx: &CommandContext, session: MirrorSessionId) -> Result<Outcome, CommandError> {
+        let me = ctx.actor.user_id;
+        self.my_session(ctx, session.0).await?;
+        self.vault.destroy(Scope::of(me, session.0)).await?;
+        self.execute::<MirrorSession>(ctx, session.0, None, C::Delete { actor: me })
+            .await
+    }
+
+    /// The aggregate that holds a uniqueness claim (how a child id finds its aggregate).
+    pub(crate) async fn claim_owner(&self, scope: &str, value: &str) -> Result<Option<Uuid>, CommandError> {
+        Ok(
+            sqlx::query_scalar("SELECT owner_id FROM uniqueness WHERE scope = $1 AND value = $2")
+                .bind(scope)
+                .bind(value)
+                .fetch_optional(self.store.pool())
+                .await?,
+        )
+    }
+}

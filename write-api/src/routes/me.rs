@@ -1,0 +1,50 @@
+//! The caller's own account and analytics: `DELETE /v1/me` (erasure),
+//! `POST /v1/spectrum/exclusions`, `POST /v1/spectrum/reset`.
+
+use axum::extract::State;
+use prism_domain::MirrorSessionId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::answer::ApiResult;
+use crate::extract::{ApiJson, Authenticated, CommandHeaders};
+use crate::routes::{CommandAnswer, ErrorBody};
+use crate::AppState;
+
+#[utoipa::path(delete, path = "/v1/me", tag = "account",
+    description = "202; the account is erased: data keys destroyed (journal text unreadable everywhere), credentials gone, `user.erased` appended",
+    responses((status = 202, body = CommandAnswer), (status = 401, body = ErrorBody)))]
+pub async fn erase(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders) -> ApiResult {
+    let ctx = h.context(a, &());
+    Ok(s.commands.erase_me(&ctx).await?.into())
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ExclusionInput {
+    pub session_id: Uuid,
+}
+
+#[utoipa::path(post, path = "/v1/spectrum/exclusions", tag = "reflection", request_body = ExclusionInput,
+    description = "200; that session leaves the caller's spectrum",
+    responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
+pub async fn exclude(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    ApiJson(i): ApiJson<ExclusionInput>,
+) -> ApiResult {
+    let ctx = h.context(a, &i);
+    Ok(s.commands
+        .exclude_session(&ctx, MirrorSessionId(i.session_id))
+        .await?
+        .into())
+}
+
+#[utoipa::path(post, path = "/v1/spectrum/reset", tag = "reflection",
+    description = "200; the caller's spectrum starts over",
+    responses((status = 200, body = CommandAnswer)))]
+pub async fn reset(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders) -> ApiResult {
+    let ctx = h.context(a, &());
+    Ok(s.commands.reset_spectrum(&ctx).await?.into())
+}
