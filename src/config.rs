@@ -30,6 +30,10 @@ pub struct Config {
     pub ai_api_key: Option<String>,
     /// Lines a crisis answer shows, separated by `|`; built-in defaults without it.
     pub crisis_resources: Option<Vec<String>>,
+    /// Wraps every user's data key (`PRISM_MASTER_KEY`: 64 hex characters); never logged.
+    pub master_key: prism_vault::MasterKey,
+    /// Overrides of the plans' daily allowances (`PRISM_QUOTAS`, e.g. `free.turn=20`).
+    pub allowances: prism_commands::reflection::Allowances,
 }
 
 impl Config {
@@ -45,7 +49,20 @@ impl Config {
                 DEV_JWT_SECRET.to_owned()
             }
         };
+        let master_key = match std::env::var("PRISM_MASTER_KEY") {
+            Ok(s) => prism_vault::MasterKey::parse(&s).map_err(|e| anyhow::anyhow!(e))?,
+            Err(_) => {
+                tracing::warn!(
+                    "PRISM_MASTER_KEY is not set: users' data keys are wrapped with the built-in development key. NEVER do this in production"
+                );
+                prism_vault::MasterKey::development()
+            }
+        };
+        let allowances = prism_commands::reflection::Allowances::parse(&var("PRISM_QUOTAS", ""))
+            .map_err(|e| anyhow::anyhow!("PRISM_QUOTAS: {e}"))?;
         Ok(Self {
+            master_key,
+            allowances,
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
@@ -105,7 +122,9 @@ impl Config {
     /// The commands, with the model provider and crisis resources configured.
     pub fn commands(&self, store: prism_event_store::PgEventStore) -> anyhow::Result<prism_commands::Commands> {
         let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher);
+        let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher)
+            .with_master_key(self.master_key.clone())
+            .with_allowances(self.allowances.clone());
         if let Some(url) = &self.ai_url {
             let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), self.ai_model.clone());
             cfg.api_key = self.ai_api_key.clone();

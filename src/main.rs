@@ -90,6 +90,9 @@ enum Command {
     /// Platform roles.
     #[command(subcommand)]
     Roles(tools::RolesCommand),
+    /// Plans (daily allowances of the reflection features).
+    #[command(subcommand)]
+    Plans(tools::PlansCommand),
 }
 
 #[tokio::main]
@@ -131,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { out, workspace, after } => return tools::export(pool, out, workspace, after).await,
         Command::Replay { aggregate, at } => return tools::replay(pool, aggregate, at).await,
         Command::Roles(cmd) => return tools::roles(&cfg, pool, cmd).await,
+        Command::Plans(cmd) => return tools::plans(&cfg, pool, cmd).await,
         other => other,
     };
     let (stop, stopped) = watch::channel(false);
@@ -151,7 +155,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if read {
         let mut state =
-            prism_read_api::AppState::new(pool.clone(), cfg.jwt()).with_metrics(prism_telemetry::metrics_handle());
+            prism_read_api::AppState::new(pool.clone(), cfg.jwt())
+                .with_master_key(cfg.master_key.clone())
+                .with_metrics(prism_telemetry::metrics_handle());
         // Each read node keeps its own search index, fed by its own projector.
         let dir = cfg.data_dir.join("search");
         let index = Arc::new(

@@ -190,9 +190,8 @@ pub async fn replay(pool: sqlx::PgPool, aggregate: String, at: Option<i64>) -> a
 
 pub async fn roles(cfg: &Config, pool: sqlx::PgPool, cmd: RolesCommand) -> anyhow::Result<()> {
     let RolesCommand::Grant { user, role } = cmd;
-    let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
-    let commands = prism_commands::Commands::new(store, cfg.jwt(), hasher);
+    let commands = cfg.commands(store)?;
     let added = commands
         .grant_platform_role(prism_domain::UserId(user), &role)
         .await
@@ -201,6 +200,29 @@ pub async fn roles(cfg: &Config, pool: sqlx::PgPool, cmd: RolesCommand) -> anyho
         println!("granted {role} to {user}; their next access token carries it");
     } else {
         println!("{user} already has {role}");
+    }
+    Ok(())
+}
+
+/// `prism plans set USER PLAN`.
+#[derive(clap::Subcommand)]
+pub enum PlansCommand {
+    /// Put a user on a plan (free, prism, prism_plus): an `entitlement.changed` event.
+    Set { user: Uuid, plan: String },
+}
+
+pub async fn plans(cfg: &Config, pool: sqlx::PgPool, cmd: PlansCommand) -> anyhow::Result<()> {
+    let PlansCommand::Set { user, plan } = cmd;
+    let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
+    let commands = cfg.commands(store)?;
+    let changed = commands
+        .set_plan(prism_domain::UserId(user), &plan)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if changed {
+        println!("{user} is on the {plan} plan from now on");
+    } else {
+        println!("{user} is already on the {plan} plan");
     }
     Ok(())
 }

@@ -26,6 +26,8 @@ pub enum ReadError {
         at: i64,
     },
     Unavailable(String),
+    /// A bug or corrupt data (e.g. a sealed value that fails authentication). → 500
+    Internal(String),
 }
 
 pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
@@ -36,6 +38,7 @@ pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
         ReadError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
         ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ReadError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -53,6 +56,10 @@ impl IntoResponse for ReadError {
             ReadError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "read failed");
                 "a dependency is unavailable; try again shortly".into()
+            }
+            ReadError::Internal(detail) => {
+                tracing::error!(error = %detail, "read failed");
+                "something went wrong on our side".into()
             }
         };
         let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
@@ -83,6 +90,15 @@ impl ReadError {
 impl From<prism_projections::ProjectionError> for ReadError {
     fn from(e: prism_projections::ProjectionError) -> Self {
         Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<prism_vault::VaultError> for ReadError {
+    fn from(e: prism_vault::VaultError) -> Self {
+        match e {
+            prism_vault::VaultError::Db(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -39,6 +39,13 @@ pub mod routes;
         routes::history::events,
         routes::history::aggregate_events,
         routes::history::state,
+        routes::reflection::sessions,
+        routes::reflection::session,
+        routes::reflection::turns,
+        routes::reflection::turn,
+        routes::reflection::goals,
+        routes::reflection::affirmation,
+        routes::export::export,
         routes::spectrum::weekly,
         routes::spectrum::monthly,
         routes::spectrum::workspace_weekly,
@@ -68,6 +75,8 @@ pub struct AppState {
     pub history: prism_projections::history::History,
     /// This node's search index, if it keeps one.
     pub search: Option<std::sync::Arc<prism_projections::search::SearchIndex>>,
+    /// Opens sealed journal text with its owner's key (no key cache: an erasure shows at once).
+    pub vault: prism_vault::Vault,
     position_cache: PositionCache,
 }
 
@@ -86,6 +95,12 @@ impl AppState {
         self
     }
 
+    /// The master key (`PRISM_MASTER_KEY`) that unwraps users' data keys.
+    pub fn with_master_key(mut self, key: prism_vault::MasterKey) -> Self {
+        self.vault = prism_vault::Vault::new(self.pool.clone(), key);
+        self
+    }
+
     pub fn with_search(mut self, index: std::sync::Arc<prism_projections::search::SearchIndex>) -> Self {
         self.search = Some(index);
         self
@@ -96,6 +111,7 @@ impl AppState {
             metrics: None,
             history: prism_projections::history::History::from_pool(pool.clone()),
             search: None,
+            vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,
@@ -125,6 +141,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(history::events))
         .route("/v1/aggregates/{type}/{id}/events", get(history::aggregate_events))
         .route("/v1/aggregates/{type}/{id}/state", get(history::state))
+        .route("/v1/mirror/sessions", get(reflection::sessions))
+        .route("/v1/mirror/sessions/{id}", get(reflection::session))
+        .route("/v1/turns", get(reflection::turns))
+        .route("/v1/turns/{id}", get(reflection::turn))
+        .route("/v1/lens/goals", get(reflection::goals))
+        .route("/v1/lens/affirmation/today", get(reflection::affirmation))
+        .route("/v1/me/export", get(export::export))
         .route("/v1/spectrum/weekly", get(spectrum::weekly))
         .route("/v1/spectrum/monthly", get(spectrum::monthly))
         .route("/v1/workspaces/{id}/spectrum/weekly", get(spectrum::workspace_weekly))

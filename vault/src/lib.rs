@@ -196,19 +196,39 @@ impl Vault {
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let wrapped = seal_with(&self.master.0, &scope.aad(), &raw);
-        // Insert-or-read in one statement; two writers racing end with the same key.
-        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(
-            "WITH ins AS (INSERT INTO data_keys (scope_id, user_id, wrapped)                  SELECT $1, $2, $3 WHERE NOT EXISTS                      (SELECT 1 FROM data_keys WHERE scope_id = $2 AND user_id = $2 AND wrapped IS NULL)                  ON CONFLICT DO NOTHING RETURNING wrapped)              SELECT wrapped FROM ins UNION ALL SELECT wrapped FROM data_keys WHERE scope_id = $1 AND user_id = $2 LIMIT 1",
-        )
-        .bind(scope.id)
-        .bind(scope.owner.0)
-        .bind(&wrapped)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row.and_then(|r| r.0) {
-            Some(w) => self.unwrap_key(scope, &w),
-            None => Err(VaultError::Destroyed),
+        // Insert-or-read in one statement; two writers racing end with the same key. A writer
+        // that lost the race to a concurrent insert sees nothing in its statement's snapshot
+        // (ON CONFLICT DO NOTHING waited for the winner's commit): it reads again.
+        for _ in 0..3 {
+            let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(
+                "WITH ins AS (INSERT INTO data_keys (scope_id, user_id, wrapped) \
+                     SELECT $1, $2, $3 WHERE NOT EXISTS \
+                         (SELECT 1 FROM data_keys WHERE scope_id = $2 AND user_id = $2 AND wrapped IS NULL) \
+                     ON CONFLICT DO NOTHING RETURNING wrapped) \
+                 SELECT wrapped FROM ins UNION ALL SELECT wrapped FROM data_keys WHERE scope_id = $1 AND user_id = $2 LIMIT 1",
+            )
+            .bind(scope.id)
+            .bind(scope.owner.0)
+            .bind(&wrapped)
+            .fetch_optional(&self.pool)
+            .await?;
+            match row {
+                Some((Some(w),)) => return self.unwrap_key(scope, &w),
+                Some((None,)) => return Err(VaultError::Destroyed),
+                None => {
+                    let erased: Option<i32> = sqlx::query_scalar(
+                        "SELECT 1 FROM data_keys WHERE scope_id = $1 AND user_id = $1 AND wrapped IS NULL",
+                    )
+                    .bind(scope.owner.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    if erased.is_some() {
+                        return Err(VaultError::Destroyed);
+                    }
+                }
+            }
         }
+        Err(VaultError::Corrupt("the data key could not be created"))
     }
 
     /// Seals `plaintext` with the scope's key.

@@ -34,6 +34,19 @@ fn endpoints() -> Vec<(Method, String)> {
         (Method::POST, format!("/v1/docs/{id}/archive")),
         (Method::POST, format!("/v1/docs/{id}/restore")),
         (Method::DELETE, format!("/v1/docs/{id}")),
+        (Method::POST, "/v1/turns".into()),
+        (Method::POST, format!("/v1/turns/{id}/save")),
+        (Method::POST, "/v1/mirror/sessions".into()),
+        (Method::POST, format!("/v1/mirror/sessions/{id}/messages")),
+        (Method::POST, format!("/v1/mirror/sessions/{id}/close")),
+        (Method::DELETE, format!("/v1/mirror/sessions/{id}")),
+        (Method::POST, format!("/v1/mirror/fragments/{id}/reframe")),
+        (Method::POST, "/v1/lens/goals".into()),
+        (Method::POST, format!("/v1/lens/goals/{id}/actions")),
+        (Method::POST, format!("/v1/lens/actions/{id}/complete")),
+        (Method::POST, "/v1/spectrum/exclusions".into()),
+        (Method::POST, "/v1/spectrum/reset".into()),
+        (Method::DELETE, "/v1/me".into()),
     ]
 }
 
@@ -57,7 +70,7 @@ async fn no_valid_token_no_command(pool: PgPool) {
         b64(claims.to_string())
     );
     let body = Some(
-        json!({"name": "x", "body": "x", "title": "x", "emoji": "👍", "role": "admin", "join_code": "x", "member_id": user}),
+        json!({"name": "x", "body": "x", "title": "x", "emoji": "👍", "role": "admin", "join_code": "x", "member_id": user, "text": "x", "session_id": user}),
     );
     for (method, path) in endpoints() {
         t.call(method.clone(), &path, None, body.clone())

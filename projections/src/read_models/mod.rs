@@ -6,6 +6,7 @@ mod channels;
 mod conversations;
 mod docs;
 mod messages;
+mod reflection;
 mod users;
 mod workspaces;
 
@@ -32,6 +33,12 @@ pub const TABLES: &[&str] = &[
     "rm_reactions",
     "rm_docs",
     "rm_doc_versions",
+    "rm_mirror_sessions",
+    "rm_mirror_messages",
+    "rm_mirror_fragments",
+    "rm_turns",
+    "rm_lens_goals",
+    "rm_lens_actions",
 ];
 
 /// The typed event of a stored envelope, or a halt if it cannot be read.
@@ -57,6 +64,7 @@ impl Projection for ReadModels {
                 "conversation" => conversations::apply(tx, e).await,
                 "message" => messages::apply(tx, e).await,
                 "doc" => docs::apply(tx, e).await,
+                "mirror_session" | "turn" | "lens_goal" => reflection::apply(tx, e).await,
                 // Aggregates these read models do not show.
                 _ => Ok(()),
             }

@@ -4,6 +4,9 @@ use sqlx::PgConnection;
 
 use crate::ProjectionError;
 
+/// How an erased user is shown.
+pub const ERASED_NAME: &str = "erased user";
+
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     match super::typed::<UserEvent>(e)? {
         UserEvent::Registered { user_id, email, name } => {
@@ -15,6 +18,20 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
+        UserEvent::Erased { user_id } => {
+            // Their workspace messages stay (they belong to the conversation) but show who
+            // wrote them as "erased user"; their reflections go.
+            sqlx::query("UPDATE rm_users SET email = '', name = $2, erased_at = $3 WHERE user_id = $1")
+                .bind(user_id.0)
+                .bind(ERASED_NAME)
+                .bind(e.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+            super::reflection::erase(tx, user_id.0).await?;
+        }
+        UserEvent::EntitlementChanged { .. }
+        | UserEvent::SpectrumSessionExcluded { .. }
+        | UserEvent::SpectrumReset { .. } => {}
     }
     Ok(())
 }

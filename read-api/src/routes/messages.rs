@@ -21,6 +21,8 @@ pub struct Message {
     pub workspace_id: Uuid,
     pub channel_id: Uuid,
     pub author_id: Uuid,
+    /// The author's display name ("erased user" once they erased their account).
+    pub author_name: Option<String>,
     pub body: String,
     pub parent_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -36,7 +38,9 @@ pub struct Message {
 
 /// A message with its reaction counts (kept on the row by the projection).
 const MESSAGE: &str =
-    "SELECT message_id AS id, workspace_id, channel_id, author_id, body, parent_id, created_at, edited_at,
+    "SELECT message_id AS id, workspace_id, channel_id, author_id,
+        (SELECT u.name FROM rm_users u WHERE u.user_id = rm_messages.author_id) AS author_name,
+        body, parent_id, created_at, edited_at,
         edited_at IS NOT NULL AS edited, deleted, reply_count, version, reactions FROM rm_messages";
 
 /// May `user` read `target` (a channel or a conversation)? One query: the channel (or the

@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod docs;
+pub mod export;
 pub mod history;
 pub mod me;
 pub mod messages;
 pub mod ops;
+pub mod reflection;
 pub mod search;
 pub mod spectrum;
 pub mod stream;

@@ -19,6 +19,8 @@ pub const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
 pub struct TestApp {
     pub app: Router,
     pub pool: PgPool,
+    #[allow(dead_code)]
+    pub commands: Commands,
 }
 
 pub struct Resp {
@@ -67,12 +69,18 @@ pub struct User {
 
 impl TestApp {
     pub fn new(pool: PgPool) -> Self {
+        Self::with(pool, |c| c)
+    }
+
+    /// With the commands configured by `f` (allowances, crisis lines, a model).
+    pub fn with(pool: PgPool, f: impl FnOnce(Commands) -> Commands) -> Self {
         let store = PgEventStore::new(pool.clone(), 3).with_group_commit(2, 64);
         // Cheap argon2 parameters: the tests check behaviour, not hash strength.
         let hasher = PasswordHasherId::new(1024, 1).expect("argon2 params");
-        let commands = Commands::new(store, Jwt::new(SECRET, Jwt::DEFAULT_TTL), hasher);
+        let commands = f(Commands::new(store, Jwt::new(SECRET, Jwt::DEFAULT_TTL), hasher));
         Self {
-            app: prism_write_api::app(prism_write_api::AppState::new(commands)),
+            app: prism_write_api::app(prism_write_api::AppState::new(commands.clone())),
+            commands,
             pool,
         }
     }

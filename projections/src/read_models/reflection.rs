@@ -1,0 +1,215 @@
+//! The reflection read models: mirror sessions with their messages and fragments, turns, lens
+//! goals and actions. Text is kept sealed, as the events carry it (the read API opens it with
+//! the owner's key). A deleted session, and everything of an erased user, is removed.
+
+use prism_domain::aggregates::{LensGoalEvent, MirrorSessionEvent, TurnEvent};
+use prism_event_store::StoredEvent;
+use sqlx::PgConnection;
+
+use crate::ProjectionError;
+
+pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    match e.aggregate_type.as_str() {
+        "mirror_session" => mirror(tx, e).await,
+        "turn" => turn(tx, e).await,
+        "lens_goal" => lens(tx, e).await,
+        _ => Ok(()),
+    }
+}
+
+async fn mirror(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    use MirrorSessionEvent as E;
+    let session = e.aggregate_id;
+    let at = e.recorded_at;
+    match super::typed::<E>(e)? {
+        E::Started { owner, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_mirror_sessions (session_id, owner_id, started_at, last_activity) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(session)
+            .bind(owner.0)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        E::MessageSubmitted { message_id, text } => {
+            sqlx::query(
+                "WITH s AS (UPDATE rm_mirror_sessions SET message_count = message_count + 1, last_activity = $4 \
+                     WHERE session_id = $2 RETURNING owner_id) \
+                 INSERT INTO rm_mirror_messages (message_id, session_id, owner_id, text, crisis, created_at) \
+                 SELECT $1, $2, s.owner_id, $3, false, $4 FROM s ON CONFLICT DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(session)
+            .bind(text)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        E::CrisisDetected { message_id, .. } => {
+            sqlx::query(
+                "WITH s AS (UPDATE rm_mirror_sessions SET message_count = message_count + 1, \
+                     crisis_count = crisis_count + 1, last_activity = $3 WHERE session_id = $2 RETURNING owner_id) \
+                 INSERT INTO rm_mirror_messages (message_id, session_id, owner_id, text, crisis, created_at) \
+                 SELECT $1, $2, s.owner_id, NULL, true, $3 FROM s ON CONFLICT DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(session)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        E::FragmentsDetected { fragments } => {
+            let ids: Vec<_> = fragments.iter().map(|f| f.fragment_id).collect();
+            let messages: Vec<_> = fragments.iter().map(|f| f.message_id).collect();
+            let categories: Vec<_> = fragments.iter().map(|f| f.category.clone()).collect();
+            let starts: Vec<i32> = fragments.iter().map(|f| f.start as i32).collect();
+            let ends: Vec<i32> = fragments.iter().map(|f| f.end as i32).collect();
+            let confidences: Vec<f32> = fragments.iter().map(|f| f.confidence).collect();
+            sqlx::query(
+                "INSERT INTO rm_mirror_fragments (fragment_id, session_id, message_id, owner_id, category, start_char, end_char, confidence) \
+                 SELECT f.id, $2, f.message_id, s.owner_id, f.category, f.s, f.e, f.c \
+                 FROM unnest($1::uuid[], $3::uuid[], $4::text[], $5::int[], $6::int[], $7::real[]) AS f(id, message_id, category, s, e, c) \
+                 CROSS JOIN (SELECT owner_id FROM rm_mirror_sessions WHERE session_id = $2) s \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&ids)
+            .bind(session)
+            .bind(&messages)
+            .bind(&categories)
+            .bind(&starts)
+            .bind(&ends)
+            .bind(&confidences)
+            .execute(&mut *tx)
+            .await?;
+        }
+        E::FragmentReframed { fragment_id, reframe } => {
+            sqlx::query("UPDATE rm_mirror_fragments SET reframe = $2, reframed_at = $3 WHERE fragment_id = $1")
+                .bind(fragment_id)
+                .bind(reframe)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        E::Closed { reflection } => {
+            sqlx::query(
+                "UPDATE rm_mirror_sessions SET closed_at = $2, reflection = $3, last_activity = $2 WHERE session_id = $1",
+            )
+            .bind(session)
+            .bind(at)
+            .bind(reflection)
+            .execute(&mut *tx)
+            .await?;
+        }
+        E::Deleted { .. } => {
+            for table in ["rm_mirror_fragments", "rm_mirror_messages", "rm_mirror_sessions"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))
+                    .bind(session)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn turn(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    let id = e.aggregate_id;
+    match super::typed::<TurnEvent>(e)? {
+        TurnEvent::Requested { owner, text, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_turns (turn_id, owner_id, text, crisis, created_at) VALUES ($1, $2, $3, false, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(owner.0)
+            .bind(text)
+            .bind(e.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        TurnEvent::CrisisDetected { owner, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_turns (turn_id, owner_id, text, crisis, created_at) VALUES ($1, $2, NULL, true, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(owner.0)
+            .bind(e.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        TurnEvent::Reframed { reframes, micro_action } => {
+            sqlx::query("UPDATE rm_turns SET reframes = $2, micro_action = $3 WHERE turn_id = $1")
+                .bind(id)
+                .bind(sqlx::types::Json(reframes))
+                .bind(micro_action)
+                .execute(&mut *tx)
+                .await?;
+        }
+        TurnEvent::Saved { .. } => {
+            sqlx::query("UPDATE rm_turns SET saved = true WHERE turn_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn lens(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    let goal = e.aggregate_id;
+    match super::typed::<LensGoalEvent>(e)? {
+        LensGoalEvent::Created { owner, title, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_lens_goals (goal_id, owner_id, title, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(goal)
+            .bind(owner.0)
+            .bind(title)
+            .bind(e.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        LensGoalEvent::ActionAdded { action_id, text } => {
+            sqlx::query(
+                "INSERT INTO rm_lens_actions (action_id, goal_id, owner_id, title, created_at) \
+                 SELECT $1, $2, owner_id, $3, $4 FROM rm_lens_goals WHERE goal_id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(action_id)
+            .bind(goal)
+            .bind(text)
+            .bind(e.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        LensGoalEvent::ActionCompleted { action_id } => {
+            sqlx::query("UPDATE rm_lens_actions SET completed_at = $2 WHERE action_id = $1 AND completed_at IS NULL")
+                .bind(action_id)
+                .bind(e.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything reflective of an erased user goes.
+pub(super) async fn erase(tx: &mut PgConnection, user: uuid::Uuid) -> Result<(), ProjectionError> {
+    for table in [
+        "rm_mirror_fragments",
+        "rm_mirror_messages",
+        "rm_mirror_sessions",
+        "rm_turns",
+        "rm_lens_actions",
+        "rm_lens_goals",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE owner_id = $1"))
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! The caller's reflection: mirror sessions, turns, lens goals and today's affirmation. Only
+//! ever the caller's own rows (another user's id is 404, whatever the caller's role); text is
+//! opened with the owner's key here, at the last moment.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use prism_domain::UserId;
+use prism_vault::{Opener, Scope};
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::List;
+use crate::error::ReadError;
+use crate::extract::{ApiPath, Caller, Page};
+use crate::AppState;
+
+const HDR: &str = "wait until the read models reach this position";
+
+#[derive(Serialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reflection: Option<String>,
+    pub message_count: i32,
+    pub crisis_count: i32,
+    pub last_activity: DateTime<Utc>,
+}
+
+type SessionRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<String>, i32, i32, DateTime<Utc>);
+
+fn open(o: &Opener, v: Option<String>) -> Result<Option<String>, ReadError> {
+    Ok(v.map(|v| o.open(&v)).transpose()?)
+}
+
+fn session_of(o: &Opener, r: SessionRow) -> Result<Session, ReadError> {
+    Ok(Session {
+        id: r.0,
+        started_at: r.1,
+        closed_at: r.2,
+        reflection: open(o, r.3)?,
+        message_count: r.4,
+        crisis_count: r.5,
+        last_activity: r.6,
+    })
+}
+
+const SESSION: &str = "SELECT session_id, started_at, closed_at, reflection, message_count, crisis_count, last_activity \
+     FROM rm_mirror_sessions";
+
+#[utoipa::path(get, path = "/v1/mirror/sessions", tag = "reflection", description = "the caller's sessions, newest first",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
+pub async fn sessions(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    page: Page,
+) -> Result<Json<List<Session>>, ReadError> {
+    let limit = page.limit()?;
+    let rows: Vec<SessionRow> = sqlx::query_as(&format!(
+        "{SESSION} WHERE owner_id = $1 AND ($2::uuid IS NULL OR session_id < $2) ORDER BY session_id DESC LIMIT $3"
+    ))
+    .bind(user)
+    .bind(page.cursor()?)
+    .bind(limit + 1)
+    .fetch_all(&s.pool)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let openers = s.vault.openers(UserId(user), &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let o = openers.get(&r.0).ok_or(ReadError::NotFound)?;
+            session_of(o, r)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(List::page(items, limit, |x| x.id)))
+}
+
+#[utoipa::path(get, path = "/v1/mirror/sessions/{id}", tag = "reflection",
+    description = "one of the caller's sessions with its messages and their fragments (crisis messages are not kept: text null)",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401), (status = 404)))]
+pub async fn session(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Value>, ReadError> {
+    Ok(Json(session_detail(&s, user, id).await?))
+}
+
+/// One session of `user`, with its messages and fragments, opened (404 if not theirs).
+pub(crate) async fn session_detail(s: &AppState, user: Uuid, id: Uuid) -> Result<Value, ReadError> {
+    let row: Option<SessionRow> = sqlx::query_as(&format!("{SESSION} WHERE session_id = $1 AND owner_id = $2"))
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&s.pool)
+        .await?;
+    let row = row.ok_or(ReadError::NotFound)?;
+    let o = s.vault.opener(Scope::of(UserId(user), id)).await?;
+    let messages: Vec<(Uuid, Option<String>, bool, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT message_id, text, crisis, created_at FROM rm_mirror_messages WHERE session_id = $1 ORDER BY message_id",
+    )
+    .bind(id)
+    .fetch_all(&s.pool)
+    .await?;
+    type FragmentRow = (Uuid, Uuid, String, i32, i32, f32, Option<String>);
+    let fragments: Vec<FragmentRow> = sqlx::query_as(
+        "SELECT fragment_id, message_id, category, start_char, end_char, confidence, reframe \
+         FROM rm_mirror_fragments WHERE session_id = $1 ORDER BY fragment_id",
+    )
+    .bind(id)
+    .fetch_all(&s.pool)
+    .await?;
+    let mut by_message: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    for f in fragments {
+        by_message.entry(f.1).or_default().push(json!({
+            "id": f.0, "category": f.2, "start": f.3, "end": f.4, "confidence": f.5, "reframe": open(&o, f.6)?,
+        }));
+    }
+    let messages = messages
+        .into_iter()
+        .map(|(mid, text, crisis, at)| {
+            Ok(json!({
+                "id": mid, "text": open(&o, text)?, "crisis": crisis, "created_at": at,
+                "fragments": by_message.remove(&mid).unwrap_or_default(),
+            }))
+        })
+        .collect::<Result<Vec<_>, ReadError>>()?;
+    let mut body = serde_json::to_value(session_of(&o, row)?).map_err(|e| ReadError::Internal(e.to_string()))?;
+    body["messages"] = json!(messages);
+    Ok(body)
+}
+
+#[derive(Serialize)]
+pub struct Turn {
+    pub id: Uuid,
+    /// Null for a crisis turn: its text is never kept.
+    pub text: Option<String>,
+    pub crisis: bool,
+    pub reframes: Vec<String>,
+    pub micro_action: Option<String>,
+    pub saved: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+type TurnRow = (
+    Uuid,
+    Option<String>,
+    bool,
+    Option<sqlx::types::Json<Vec<String>>>,
+    Option<String>,
+    bool,
+    DateTime<Utc>,
+);
+
+const TURN: &str = "SELECT turn_id, text, crisis, reframes, micro_action, saved, created_at FROM rm_turns";
+
+fn turn_of(o: &Opener, r: TurnRow) -> Result<Turn, ReadError> {
+    Ok(Turn {
+        id: r.0,
+        text: open(o, r.1)?,
+        crisis: r.2,
+        reframes: r
+            .3
+            .map(|j| j.0)
+            .unwrap_or_default()
+            .iter()
+            .map(|x| o.open(x))
+            .collect::<Result<_, _>>()?,
+        micro_action: open(o, r.4)?,
+        saved: r.5,
+        created_at: r.6,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/turns", tag = "reflection", description = "the caller's turns, newest first; `?saved=true` for saved ones",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
+pub async fn turns(State(s): State<AppState>, Caller(user): Caller, page: Page) -> Result<Json<List<Turn>>, ReadError> {
+    Ok(Json(turns_of(&s, user, &page).await?))
+}
+
+pub(crate) async fn turns_of(s: &AppState, user: Uuid, page: &Page) -> Result<List<Turn>, ReadError> {
+    let limit = page.limit()?;
+    let rows: Vec<TurnRow> = sqlx::query_as(&format!(
+        "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) ORDER BY turn_id DESC LIMIT $3"
+    ))
+    .bind(user)
+    .bind(page.cursor()?)
+    .bind(limit + 1)
+    .fetch_all(&s.pool)
+    .await?;
+    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| turn_of(&o, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(List::page(items, limit, |t| t.id))
+}
+
+#[utoipa::path(get, path = "/v1/turns/{id}", tag = "reflection", description = "one of the caller's turns",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401), (status = 404)))]
+pub async fn turn(State(s): State<AppState>, Caller(user): Caller, ApiPath(id): ApiPath<Uuid>) -> Result<Json<Turn>, ReadError> {
+    let row: Option<TurnRow> = sqlx::query_as(&format!("{TURN} WHERE turn_id = $1 AND owner_id = $2"))
+        .bind(id)
+        .bind(user)
+        .fetch_optional(&s.pool)
+        .await?;
+    let row = row.ok_or(ReadError::NotFound)?;
+    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    Ok(Json(turn_of(&o, row)?))
+}
+
+/// The caller's goals with their actions, opened.
+pub(crate) async fn goals_of(s: &AppState, user: Uuid) -> Result<Vec<Value>, ReadError> {
+    let goals: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT goal_id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id",
+    )
+    .bind(user)
+    .fetch_all(&s.pool)
+    .await?;
+    let actions: Vec<(Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT action_id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
+    )
+    .bind(user)
+    .fetch_all(&s.pool)
+    .await?;
+    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    let mut by_goal: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    for (id, goal, title, created_at, completed_at) in actions {
+        by_goal.entry(goal).or_default().push(json!({
+            "id": id, "title": o.open(&title)?, "created_at": created_at,
+            "completed": completed_at.is_some(), "completed_at": completed_at,
+        }));
+    }
+    goals
+        .into_iter()
+        .map(|(id, title, created_at)| {
+            let actions = by_goal.remove(&id).unwrap_or_default();
+            let done = actions.iter().filter(|a| a["completed"] == true).count();
+            Ok(json!({
+                "id": id, "title": o.open(&title)?, "created_at": created_at,
+                "actions": actions.len(), "completed": done, "items": actions,
+            }))
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/v1/lens/goals", tag = "reflection", description = "the caller's goals with their actions",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
+pub async fn goals(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
+    Ok(Json(json!({ "items": goals_of(&s, user).await? })))
+}
+
+/// Affirmations for a day, chosen by a stable hash of (user, day): the same all day long.
+const AFFIRMATIONS: &[&str] = &[
+    "Small steps count. Today, one is enough.",
+    "You can notice a thought without obeying it.",
+    "Progress, not perfection.",
+    "Be as kind to yourself as you would be to a friend.",
+    "Done is a kind of brave.",
+    "Your worth is not measured by today's to-do list.",
+    "You have handled hard days before.",
+];
+
+fn stable_pick(user: Uuid, day: chrono::NaiveDate, n: usize) -> usize {
+    // FNV-1a over the user id and the day: stable across processes and releases.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in user.as_bytes().iter().chain(day.to_string().as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % n.max(1) as u64) as usize
+}
+
+#[utoipa::path(get, path = "/v1/lens/affirmation/today", tag = "reflection",
+    description = "today's focus: an affirmation and, if the caller has goals, one open action to take today (the same all day)",
+    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
+pub async fn affirmation(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
+    let today = Utc::now().date_naive();
+    let goals = goals_of(&s, user).await?;
+    let open: Vec<(&Value, &Value)> = goals
+        .iter()
+        .flat_map(|g| {
+            g["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["completed"] == false)
+                .map(move |a| (g, a))
+        })
+        .collect();
+    let focus = (!open.is_empty()).then(|| {
+        let (g, a) = open[stable_pick(user, today, open.len())];
+        json!({"goal_id": g["id"], "goal": g["title"], "action_id": a["id"], "action": a["title"]})
+    });
+    Ok(Json(json!({
+        "date": today,
+        "affirmation": AFFIRMATIONS[stable_pick(user, today, AFFIRMATIONS.len())],
+        "focus": focus,
+    })))
+}
