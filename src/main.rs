@@ -154,10 +154,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
     }
     if read {
-        let mut state =
-            prism_read_api::AppState::new(pool.clone(), cfg.jwt())
-                .with_master_key(cfg.master_key.clone())
-                .with_metrics(prism_telemetry::metrics_handle());
+        let mut state = prism_read_api::AppState::new(pool.clone(), cfg.jwt())
+            .with_master_key(cfg.master_key.clone())
+            .with_metrics(prism_telemetry::metrics_handle());
         // Each read node keeps its own search index, fed by its own projector.
         let dir = cfg.data_dir.join("search");
         let index = Arc::new(

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use futures::future::BoxFuture;
-use prism_domain::aggregates::{DocEvent, MessageEvent};
+use prism_domain::aggregates::{DocEvent, MessageEvent, UserEvent};
 use prism_event_store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -21,10 +21,14 @@ use uuid::Uuid;
 use crate::read_models::typed;
 use crate::{Projection, ProjectionError};
 
+mod reflection;
+
 pub struct Spectrum;
 
 pub const NAME: &str = "spectrum";
 pub const TABLES: &[&str] = &[
+    "spectrum_reflection",
+    "spectrum_exclusions",
     "spectrum_buckets",
     "spectrum_days",
     "spectrum_channels",
@@ -132,6 +136,41 @@ impl Projection for Spectrum {
         events: &'a [StoredEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
+            // A reset or an erasure applies to everything before it: the activity folded so
+            // far is written first, then the user's rows are dropped.
+            let mut start = 0;
+            for (i, e) in events.iter().enumerate() {
+                if let Some(user) = barrier(e)? {
+                    activity(tx, &events[start..i]).await?;
+                    reflection::apply(tx, &events[start..i]).await?;
+                    reflection::forget(tx, user, e.event_type == "user.erased").await?;
+                    start = i + 1;
+                }
+            }
+            activity(tx, &events[start..]).await?;
+            reflection::apply(tx, &events[start..]).await
+        })
+    }
+}
+
+/// The user whose spectrum starts over at this event (`spectrum.reset`, `user.erased`).
+fn barrier(e: &StoredEvent) -> Result<Option<Uuid>, ProjectionError> {
+    if e.aggregate_type != "user" {
+        return Ok(None);
+    }
+    Ok(match typed::<UserEvent>(e)? {
+        UserEvent::SpectrumReset { user_id } | UserEvent::Erased { user_id } => Some(user_id.0),
+        _ => None,
+    })
+}
+
+/// Activity counters of a run of events.
+async fn activity(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    {
+        {
             // 1. Authors of new messages, then the authors and channels of every message touched.
             let mut messages: Vec<(&StoredEvent, MessageEvent)> = Vec::new();
             let mut docs: Vec<(&StoredEvent, DocEvent)> = Vec::new();
@@ -227,7 +266,7 @@ impl Projection for Spectrum {
                 }
             }
             write(tx, fold).await
-        })
+        }
     }
 }
 

@@ -89,7 +89,8 @@ impl MasterKey {
                 .collect::<Result<Vec<u8>, _>>()
                 .map_err(|e| e.to_string())?
         } else {
-            B64.decode(s).map_err(|_| "PRISM_MASTER_KEY must be 64 hex characters or base64 of 32 bytes")?
+            B64.decode(s)
+                .map_err(|_| "PRISM_MASTER_KEY must be 64 hex characters or base64 of 32 bytes")?
         };
         if bytes.len() != 32 {
             return Err("PRISM_MASTER_KEY must be 32 bytes (64 hex characters)".into());
@@ -246,7 +247,11 @@ impl Vault {
 
     /// Openers for one owner's scopes, with one query (a scope with no key, or a destroyed
     /// one, opens everything as [`SHREDDED`]).
-    pub async fn openers(&self, owner: UserId, scopes: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Opener>, VaultError> {
+    pub async fn openers(
+        &self,
+        owner: UserId,
+        scopes: &[uuid::Uuid],
+    ) -> Result<HashMap<uuid::Uuid, Opener>, VaultError> {
         let mut out = HashMap::with_capacity(scopes.len());
         let mut missing = Vec::new();
         for &id in scopes {
@@ -311,10 +316,12 @@ impl Vault {
     /// them afterwards. Idempotent.
     pub async fn destroy_owner(&self, owner: UserId) -> Result<(), VaultError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE data_keys SET wrapped = NULL, destroyed_at = now() WHERE user_id = $1 AND wrapped IS NOT NULL")
-            .bind(owner.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE data_keys SET wrapped = NULL, destroyed_at = now() WHERE user_id = $1 AND wrapped IS NOT NULL",
+        )
+        .bind(owner.0)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO data_keys (scope_id, user_id, wrapped, destroyed_at) VALUES ($1, $1, NULL, now()) \
              ON CONFLICT (scope_id) DO NOTHING",
@@ -373,7 +380,10 @@ mod tests {
         let a = UserId::new();
         let b = UserId::new();
         let sealed = seal_with(&key, a.0.as_bytes(), b"I always mess up");
-        assert_eq!(open_with(&key, a.0.as_bytes(), &sealed).expect("opens"), b"I always mess up");
+        assert_eq!(
+            open_with(&key, a.0.as_bytes(), &sealed).expect("opens"),
+            b"I always mess up"
+        );
         assert!(open_with(&key, b.0.as_bytes(), &sealed).is_err(), "bound to its owner");
         let other = Aes256Gcm::new_from_slice(&[2u8; 32]).expect("key");
         assert!(open_with(&other, a.0.as_bytes(), &sealed).is_err());

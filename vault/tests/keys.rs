@@ -35,13 +35,24 @@ async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
     assert!(session_opener.shredded());
     assert_eq!(session_opener.open(&b).expect("opens"), SHREDDED);
     assert_eq!(
-        reader.opener(Scope::user(ann)).await.expect("opener").open(&mine).expect("opens"),
+        reader
+            .opener(Scope::user(ann))
+            .await
+            .expect("opener")
+            .open(&mine)
+            .expect("opens"),
         "I always mess up"
     );
-    assert!(matches!(writer.seal(Scope::of(ann, session), "again").await, Err(VaultError::Destroyed)));
+    assert!(matches!(
+        writer.seal(Scope::of(ann, session), "again").await,
+        Err(VaultError::Destroyed)
+    ));
 
     // Erasure: every key of the user goes, and none can be made again.
-    writer.seal(Scope::of(ann, Uuid::now_v7()), "later").await.expect("seal");
+    writer
+        .seal(Scope::of(ann, Uuid::now_v7()), "later")
+        .await
+        .expect("seal");
     writer.destroy_owner(ann).await.expect("erase");
     writer.destroy_owner(ann).await.expect("erasure is idempotent");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM data_keys WHERE user_id = $1 AND wrapped IS NOT NULL")
@@ -51,16 +62,43 @@ async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
         .expect("count");
     assert_eq!(left, 0);
     assert_eq!(
-        reader.opener(Scope::user(ann)).await.expect("opener").open(&mine).expect("opens"),
+        reader
+            .opener(Scope::user(ann))
+            .await
+            .expect("opener")
+            .open(&mine)
+            .expect("opens"),
         SHREDDED
     );
-    assert!(matches!(writer.seal(Scope::user(ann), "x").await, Err(VaultError::Destroyed)));
-    assert!(matches!(writer.seal(Scope::of(ann, Uuid::now_v7()), "x").await, Err(VaultError::Destroyed)));
+    assert!(matches!(
+        writer.seal(Scope::user(ann), "x").await,
+        Err(VaultError::Destroyed)
+    ));
+    assert!(matches!(
+        writer.seal(Scope::of(ann, Uuid::now_v7()), "x").await,
+        Err(VaultError::Destroyed)
+    ));
 
     // Another user is untouched.
     let bob = UserId::new();
     let his = writer.seal(Scope::user(bob), "fine").await.expect("seal");
-    assert_eq!(reader.opener(Scope::user(bob)).await.expect("opener").open(&his).expect("opens"), "fine");
+    assert_eq!(
+        reader
+            .opener(Scope::user(bob))
+            .await
+            .expect("opener")
+            .open(&his)
+            .expect("opens"),
+        "fine"
+    );
     // Unsealed values (written before sealing existed) pass through.
-    assert_eq!(reader.opener(Scope::user(bob)).await.expect("opener").open("plain").expect("opens"), "plain");
+    assert_eq!(
+        reader
+            .opener(Scope::user(bob))
+            .await
+            .expect("opener")
+            .open("plain")
+            .expect("opens"),
+        "plain"
+    );
 }

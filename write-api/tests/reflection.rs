@@ -27,7 +27,11 @@ async fn a_mirror_session_from_start_to_delete_is_its_owners_alone(pool: PgPool)
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
     let bob = t.register("bob").await;
-    let s = t.post("/v1/mirror/sessions", &ann.token, json!({})).await.expect(201).id();
+    let s = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
 
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     t.post(&msg, &bob.token, json!({"text": THOUGHT}))
@@ -44,7 +48,10 @@ async fn a_mirror_session_from_start_to_delete_is_its_owners_alone(pool: PgPool)
     }
     // The text is sealed in the log: nothing of it shows in any payload.
     let log = log_text(&t).await;
-    assert!(!log.contains("ruin") && !log.contains("useless"), "plaintext in the log");
+    assert!(
+        !log.contains("ruin") && !log.contains("useless"),
+        "plaintext in the log"
+    );
 
     let fid = fragments[0]["id"].as_str().expect("id").to_owned();
     let reframe = format!("/v1/mirror/fragments/{fid}/reframe");
@@ -56,9 +63,13 @@ async fn a_mirror_session_from_start_to_delete_is_its_owners_alone(pool: PgPool)
     t.post(&reframe, &ann.token, json!({}))
         .await
         .expect_error(409, "already_reframed");
-    t.post(&format!("/v1/mirror/fragments/{}/reframe", Uuid::now_v7()), &ann.token, json!({}))
-        .await
-        .expect_error(404, "not_found");
+    t.post(
+        &format!("/v1/mirror/fragments/{}/reframe", Uuid::now_v7()),
+        &ann.token,
+        json!({}),
+    )
+    .await
+    .expect_error(404, "not_found");
 
     // Closing: no body at all, or a reflection; bob cannot.
     let close = format!("/v1/mirror/sessions/{s}/close");
@@ -71,9 +82,7 @@ async fn a_mirror_session_from_start_to_delete_is_its_owners_alone(pool: PgPool)
     t.post(&close, &ann.token, json!({"reflection": "x".repeat(8_001)}))
         .await
         .expect_error(422, "validation_failed");
-    t.raw(Method::POST, &close, Some(&ann.token), "")
-        .await
-        .expect(200);
+    t.raw(Method::POST, &close, Some(&ann.token), "").await.expect(200);
     t.post(&msg, &ann.token, json!({"text": "one more"}))
         .await
         .expect_error(422, "session_closed");
@@ -102,11 +111,19 @@ async fn crisis_in_a_session_gets_resources_and_is_neither_kept_nor_charged(pool
             .with_crisis_resources(vec!["Call 988".into()])
     });
     let ann = t.register("ann").await;
-    let s = t.post("/v1/mirror/sessions", &ann.token, json!({})).await.expect(201).id();
+    let s = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     // With no allowance left at all, a person in crisis is still answered.
     let r = t
-        .post(&msg, &ann.token, json!({"text": "Honestly, I want to end my life tonight"}))
+        .post(
+            &msg,
+            &ann.token,
+            json!({"text": "Honestly, I want to end my life tonight"}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["crisis"], true);
@@ -138,7 +155,11 @@ async fn quotas_hold_exactly_under_concurrency_and_plans_raise_them(pool: PgPool
     let ann = t.register("ann").await;
     let bob = t.register("bob").await;
     let answers = futures::future::join_all((0..20).map(|i| {
-        t.post("/v1/turns", &ann.token, json!({"text": format!("I never get anything right, take {i}")}))
+        t.post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": format!("I never get anything right, take {i}")}),
+        )
     }))
     .await;
     let ok = answers.iter().filter(|r| r.status.as_u16() == 201).count();
@@ -150,7 +171,10 @@ async fn quotas_hold_exactly_under_concurrency_and_plans_raise_them(pool: PgPool
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("resets_at");
-    assert_eq!(resets.date_naive(), chrono::Utc::now().date_naive() + chrono::Duration::days(1));
+    assert_eq!(
+        resets.date_naive(),
+        chrono::Utc::now().date_naive() + chrono::Duration::days(1)
+    );
     assert!(r.headers.get("retry-after").is_some());
     let used: i32 = sqlx::query_scalar("SELECT used FROM usage_counters WHERE user_id = $1 AND feature = 'turn'")
         .bind(ann.id)
@@ -173,8 +197,16 @@ async fn quotas_hold_exactly_under_concurrency_and_plans_raise_them(pool: PgPool
         .expect_error(422, "validation_failed");
 
     // An operator moves ann to the prism plan: three more today.
-    assert!(t.commands.set_plan(prism_domain::UserId(ann.id), "prism").await.expect("plan"));
-    assert!(!t.commands.set_plan(prism_domain::UserId(ann.id), "prism").await.expect("same plan"));
+    assert!(t
+        .commands
+        .set_plan(prism_domain::UserId(ann.id), "prism")
+        .await
+        .expect("plan"));
+    assert!(!t
+        .commands
+        .set_plan(prism_domain::UserId(ann.id), "prism")
+        .await
+        .expect("same plan"));
     assert!(t.commands.set_plan(prism_domain::UserId(ann.id), "gold").await.is_err());
     assert!(t.commands.set_plan(prism_domain::UserId::new(), "prism").await.is_err());
     let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'entitlement.changed'")
@@ -224,9 +256,13 @@ async fn lens_goals_and_actions_are_their_owners(pool: PgPool) {
             .await
             .expect("count");
     assert_eq!(completed, 1, "completing twice changes nothing");
-    t.post(&format!("/v1/lens/actions/{}/complete", Uuid::now_v7()), &ann.token, json!({}))
-        .await
-        .expect_error(404, "not_found");
+    t.post(
+        &format!("/v1/lens/actions/{}/complete", Uuid::now_v7()),
+        &ann.token,
+        json!({}),
+    )
+    .await
+    .expect_error(404, "not_found");
     t.post("/v1/lens/goals", &ann.token, json!({"title": "x".repeat(201)}))
         .await
         .expect_error(422, "validation_failed");
@@ -243,7 +279,11 @@ async fn spectrum_exclusions_and_resets_are_events_on_the_callers_own_sessions(p
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
     let bob = t.register("bob").await;
-    let s = t.post("/v1/mirror/sessions", &ann.token, json!({})).await.expect(201).id();
+    let s = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
     t.post("/v1/spectrum/exclusions", &bob.token, json!({"session_id": s}))
         .await
         .expect_error(404, "not_found");
@@ -276,7 +316,11 @@ async fn spectrum_exclusions_and_resets_are_events_on_the_callers_own_sessions(p
 async fn mirror_messages_refuse_bad_input(pool: PgPool) {
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
-    let s = t.post("/v1/mirror/sessions", &ann.token, json!({})).await.expect(201).id();
+    let s = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     t.post(&msg, &ann.token, json!({"text": "x".repeat(8_001)}))
         .await
@@ -284,9 +328,13 @@ async fn mirror_messages_refuse_bad_input(pool: PgPool) {
     t.post(&msg, &ann.token, json!({"text": "   "}))
         .await
         .expect_error(422, "validation_failed");
-    t.post("/v1/mirror/sessions/not-a-uuid/messages", &ann.token, json!({"text": "x"}))
-        .await
-        .expect_error(400, "invalid_id");
+    t.post(
+        "/v1/mirror/sessions/not-a-uuid/messages",
+        &ann.token,
+        json!({"text": "x"}),
+    )
+    .await
+    .expect_error(400, "invalid_id");
     assert_rejects_bad_input(&t, Method::POST, &msg, &ann.token, json!({"text": 42})).await;
     // Nothing was charged for refused input.
     let used: Option<i32> = sqlx::query_scalar("SELECT used FROM usage_counters WHERE user_id = $1")

@@ -23,13 +23,19 @@ impl Commands {
             let id = LensGoalId::new();
             let owner = ctx.actor.user_id;
             let title = self.vault.seal(Scope::user(owner), title.as_str()).await?;
-            self.create::<LensGoal>(ctx, id.0, None, C::Create { id, owner, title }).await
+            self.create::<LensGoal>(ctx, id.0, None, C::Create { id, owner, title })
+                .await
         })
         .await
     }
 
     /// `POST /v1/lens/goals/{id}/actions`: 201 with the action's id.
-    pub async fn add_action(&self, ctx: &CommandContext, goal: LensGoalId, title: &str) -> Result<Outcome, CommandError> {
+    pub async fn add_action(
+        &self,
+        ctx: &CommandContext,
+        goal: LensGoalId,
+        title: &str,
+    ) -> Result<Outcome, CommandError> {
         let title = valid(GoalTitle::parse(title))?;
         self.idempotent(ctx, || async {
             let me = ctx.actor.user_id;

@@ -26,7 +26,8 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = MirrorSessionId::new();
             let owner = ctx.actor.user_id;
-            self.create::<MirrorSession>(ctx, id.0, None, C::Start { id, owner }).await
+            self.create::<MirrorSession>(ctx, id.0, None, C::Start { id, owner })
+                .await
         })
         .await
     }
@@ -175,7 +176,10 @@ impl Commands {
         session: MirrorSessionId,
         reflection: Option<&str>,
     ) -> Result<Outcome, CommandError> {
-        let reflection = reflection.map(JournalText::parse).transpose().map_err(CommandError::Domain)?;
+        let reflection = reflection
+            .map(JournalText::parse)
+            .transpose()
+            .map_err(CommandError::Domain)?;
         self.idempotent(ctx, || async {
             let me = ctx.actor.user_id;
             self.my_session(ctx, session.0).await?;
@@ -193,7 +197,11 @@ impl Commands {
     /// unreadable from then on, in the log too), then `mirror_session.deleted` is appended and
     /// the projections drop what they derived from it. A retry after a failure between the two
     /// finishes the job.
-    pub async fn delete_session(&self, ctx: &CommandContext, session: MirrorSessionId) -> Result<Outcome, CommandError> {
+    pub async fn delete_session(
+        &self,
+        ctx: &CommandContext,
+        session: MirrorSessionId,
+    ) -> Result<Outcome, CommandError> {
         let me = ctx.actor.user_id;
         self.my_session(ctx, session.0).await?;
         self.vault.destroy(Scope::of(me, session.0)).await?;

@@ -97,7 +97,10 @@ impl Allowances {
 fn today() -> (NaiveDate, DateTime<Utc>) {
     let now = Utc::now();
     let day = now.date_naive();
-    let reset = (day + Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now);
+    let reset = (day + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
     (day, reset)
 }
 
@@ -221,17 +224,16 @@ impl Commands {
         let changed = loaded.state.plan != plan;
         let mut tx = self.store.pool().begin().await?;
         let ctx = CommandContext::new(user);
-        self
-            .decide_on::<User>(
-                Some(&mut tx),
-                &ctx,
-                user.0,
-                None,
-                loaded,
-                UserCommand::ChangePlan { plan },
-                Effects::default(),
-            )
-            .await?;
+        self.decide_on::<User>(
+            Some(&mut tx),
+            &ctx,
+            user.0,
+            None,
+            loaded,
+            UserCommand::ChangePlan { plan },
+            Effects::default(),
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO entitlements (user_id, plan) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET plan = EXCLUDED.plan, changed_at = now()",

@@ -8,7 +8,11 @@ use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `POST /v1/spectrum/exclusions {session_id}`: 200; another user's session → 404.
-    pub async fn exclude_session(&self, ctx: &CommandContext, session: MirrorSessionId) -> Result<Outcome, CommandError> {
+    pub async fn exclude_session(
+        &self,
+        ctx: &CommandContext,
+        session: MirrorSessionId,
+    ) -> Result<Outcome, CommandError> {
         self.idempotent(ctx, || async {
             self.my_session(ctx, session.0).await?;
             let me = ctx.actor.user_id;

@@ -38,7 +38,13 @@ impl Commands {
                     .vault
                     .seal_all(
                         Scope::user(me),
-                        [text.as_str(), &r.reframes[0], &r.reframes[1], &r.reframes[2], &r.micro_action],
+                        [
+                            text.as_str(),
+                            &r.reframes[0],
+                            &r.reframes[1],
+                            &r.reframes[2],
+                            &r.micro_action,
+                        ],
                     )
                     .await?;
                 // The request and its reframes in one append.

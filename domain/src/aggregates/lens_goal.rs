@@ -96,10 +96,7 @@ impl Aggregate for LensGoal {
                 if self.actions.iter().any(|a| a.0 == action_id) {
                     return Err(DomainError::conflict("action_exists", "this action already exists"));
                 }
-                let event = LensGoalEvent::ActionAdded {
-                    action_id,
-                    text,
-                };
+                let event = LensGoalEvent::ActionAdded { action_id, text };
                 sink.write(event, self).await;
             }
             LensGoalCommand::CompleteAction { actor, action_id } => {

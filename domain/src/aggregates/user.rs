@@ -196,7 +196,13 @@ mod tests {
                 plan: Plan::PrismPlus,
             }]);
         TestFramework::<User>::with(())
-            .given(vec![registered(id), UserEvent::EntitlementChanged { user_id: id, plan: Plan::Prism }])
+            .given(vec![
+                registered(id),
+                UserEvent::EntitlementChanged {
+                    user_id: id,
+                    plan: Plan::Prism,
+                },
+            ])
             .when(UserCommand::ChangePlan { plan: Plan::Prism })
             .then_expect_events(vec![]);
     }
@@ -205,7 +211,10 @@ mod tests {
     fn given_registered_when_excluding_a_session_twice_then_one_event() {
         let id = UserId::new();
         let session_id = Uuid::now_v7();
-        let excluded = UserEvent::SpectrumSessionExcluded { user_id: id, session_id };
+        let excluded = UserEvent::SpectrumSessionExcluded {
+            user_id: id,
+            session_id,
+        };
         TestFramework::<User>::with(())
             .given(vec![registered(id)])
             .when(UserCommand::ExcludeSession { session_id })

@@ -22,7 +22,12 @@ async fn rows(s: &AppState, sql: &str, user: Uuid) -> Result<Vec<Value>, ReadErr
     params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200), (status = 401), (status = 404)))]
 pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
-    let account = rows(&s, "SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1", user).await?;
+    let account = rows(
+        &s,
+        "SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1",
+        user,
+    )
+    .await?;
     let account = account.into_iter().next().ok_or(ReadError::NotFound)?;
     let memberships = rows(
         &s,

@@ -37,8 +37,7 @@ pub struct Message {
 }
 
 /// A message with its reaction counts (kept on the row by the projection).
-const MESSAGE: &str =
-    "SELECT message_id AS id, workspace_id, channel_id, author_id,
+const MESSAGE: &str = "SELECT message_id AS id, workspace_id, channel_id, author_id,
         (SELECT u.name FROM rm_users u WHERE u.user_id = rm_messages.author_id) AS author_name,
         body, parent_id, created_at, edited_at,
         edited_at IS NOT NULL AS edited, deleted, reply_count, version, reactions FROM rm_messages";

@@ -31,7 +31,15 @@ pub struct Session {
     pub last_activity: DateTime<Utc>,
 }
 
-type SessionRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<String>, i32, i32, DateTime<Utc>);
+type SessionRow = (
+    Uuid,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    i32,
+    i32,
+    DateTime<Utc>,
+);
 
 fn open(o: &Opener, v: Option<String>) -> Result<Option<String>, ReadError> {
     Ok(v.map(|v| o.open(&v)).transpose()?)
@@ -49,7 +57,8 @@ fn session_of(o: &Opener, r: SessionRow) -> Result<Session, ReadError> {
     })
 }
 
-const SESSION: &str = "SELECT session_id, started_at, closed_at, reflection, message_count, crisis_count, last_activity \
+const SESSION: &str =
+    "SELECT session_id, started_at, closed_at, reflection, message_count, crisis_count, last_activity \
      FROM rm_mirror_sessions";
 
 #[utoipa::path(get, path = "/v1/mirror/sessions", tag = "reflection", description = "the caller's sessions, newest first",
@@ -202,7 +211,11 @@ pub(crate) async fn turns_of(s: &AppState, user: Uuid, page: &Page) -> Result<Li
 
 #[utoipa::path(get, path = "/v1/turns/{id}", tag = "reflection", description = "one of the caller's turns",
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401), (status = 404)))]
-pub async fn turn(State(s): State<AppState>, Caller(user): Caller, ApiPath(id): ApiPath<Uuid>) -> Result<Json<Turn>, ReadError> {
+pub async fn turn(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Turn>, ReadError> {
     let row: Option<TurnRow> = sqlx::query_as(&format!("{TURN} WHERE turn_id = $1 AND owner_id = $2"))
         .bind(id)
         .bind(user)
@@ -215,12 +228,11 @@ pub async fn turn(State(s): State<AppState>, Caller(user): Caller, ApiPath(id): 
 
 /// The caller's goals with their actions, opened.
 pub(crate) async fn goals_of(s: &AppState, user: Uuid) -> Result<Vec<Value>, ReadError> {
-    let goals: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT goal_id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id",
-    )
-    .bind(user)
-    .fetch_all(&s.pool)
-    .await?;
+    let goals: Vec<(Uuid, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT goal_id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id")
+            .bind(user)
+            .fetch_all(&s.pool)
+            .await?;
     let actions: Vec<(Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT action_id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
     )

@@ -49,6 +49,68 @@ pub struct Spectrum {
     pub buckets: Vec<Bucket>,
     /// Consecutive active days up to `to` (or the day before it).
     pub current_streak: i64,
+    /// The caller's reflection signals per period (their own spectrum only; never text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reflection: Vec<ReflectionBucket>,
+}
+
+#[derive(Serialize, Default, utoipa::ToSchema)]
+pub struct ReflectionBucket {
+    pub period_start: NaiveDate,
+    pub sessions: i64,
+    /// Distorted fragments found, per category.
+    pub fragments: std::collections::BTreeMap<String, i64>,
+    pub turns: i64,
+    pub saved_turns: i64,
+    pub crises: i64,
+    pub actions_added: i64,
+    pub actions_completed: i64,
+    /// actions completed / actions added in the period (null when none were added).
+    pub completion_rate: Option<f64>,
+}
+
+/// Reflection facts counted per period, for the periods in `start..=to`.
+async fn reflection(
+    s: &AppState,
+    user: Uuid,
+    period: Period,
+    start: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ReflectionBucket>, ReadError> {
+    let rows: Vec<(NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT date_trunc($2, at AT TIME ZONE 'UTC')::date, kind, category, count(*) FROM spectrum_reflection
+          WHERE user_id = $1 AND at >= $3::date AND at < $4::date + 1 GROUP BY 1, 2, 3 ORDER BY 1",
+    )
+    .bind(user)
+    .bind(period.name())
+    .bind(start)
+    .bind(to)
+    .fetch_all(&s.pool)
+    .await?;
+    let mut out: Vec<ReflectionBucket> = Vec::new();
+    for (period_start, kind, category, n) in rows {
+        if out.last().map(|b| b.period_start) != Some(period_start) {
+            out.push(ReflectionBucket {
+                period_start,
+                ..Default::default()
+            });
+        }
+        let Some(b) = out.last_mut() else { continue };
+        match kind.as_str() {
+            "session" => b.sessions += n,
+            "fragment" => *b.fragments.entry(category.unwrap_or_default()).or_default() += n,
+            "turn" => b.turns += n,
+            "turn_saved" => b.saved_turns += n,
+            "crisis" => b.crises += n,
+            "action_added" => b.actions_added += n,
+            "action_completed" => b.actions_completed += n,
+            _ => {}
+        }
+    }
+    for b in &mut out {
+        b.completion_rate = (b.actions_added > 0).then(|| b.actions_completed as f64 / b.actions_added as f64);
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Copy)]
@@ -135,12 +197,17 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         (0, Some(y)) => run_ending(y),
         (n, _) => n,
     };
+    let reflection = match kind {
+        "user" => reflection(s, subject, period, start, to).await?,
+        _ => Vec::new(),
+    };
     Ok(Spectrum {
         period: period.name(),
         from,
         to,
         buckets,
         current_streak,
+        reflection,
     })
 }
 

@@ -47,7 +47,10 @@ pub async fn message(
     ApiJson(i): ApiJson<MessageInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &(id, &i));
-    Ok(s.commands.submit_message(&ctx, MirrorSessionId(id), &i.text).await?.into())
+    Ok(s.commands
+        .submit_message(&ctx, MirrorSessionId(id), &i.text)
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/v1/mirror/fragments/{id}/reframe", tag = "reflection",

@@ -4,12 +4,12 @@ pub mod auth;
 pub mod channels;
 pub mod conversations;
 pub mod docs;
-pub mod members;
-pub mod messages;
-pub mod ops;
 pub mod lens;
 pub mod me;
+pub mod members;
+pub mod messages;
 pub mod mirror;
+pub mod ops;
 pub mod turns;
 pub mod workspaces;
 

@@ -1,0 +1,138 @@
+//! The reflection side of the spectrum: facts from mirror sessions, turns and lens goals,
+//! written in log order, honouring the owner's exclusions; counted per period when read.
+//! Facts carry no text, only kinds, categories and times.
+
+use prism_domain::aggregates::{LensGoalEvent, MirrorSessionEvent, TurnEvent, UserEvent};
+use prism_event_store::StoredEvent;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::read_models::typed;
+use crate::ProjectionError;
+
+struct Fact {
+    user: Uuid,
+    kind: &'static str,
+    session: Option<Uuid>,
+    category: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+fn actor(e: &StoredEvent) -> Option<Uuid> {
+    e.metadata.get("actor_id")?.as_str()?.parse().ok()
+}
+
+/// Writes the facts of a run of events (no reset or erasure inside it), in order.
+pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    let mut facts: Vec<Fact> = Vec::new();
+    for e in events {
+        let Some(user) = actor(e) else { continue };
+        let fact = |kind, session: Option<Uuid>, category: Option<String>| Fact {
+            user,
+            kind,
+            session,
+            category,
+            at: e.recorded_at,
+        };
+        match e.aggregate_type.as_str() {
+            "mirror_session" => {
+                let session = Some(e.aggregate_id);
+                match typed::<MirrorSessionEvent>(e)? {
+                    MirrorSessionEvent::Started { .. } => facts.push(fact("session", session, None)),
+                    MirrorSessionEvent::FragmentsDetected { fragments } => facts.extend(
+                        fragments
+                            .into_iter()
+                            .map(|f| fact("fragment", session, Some(f.category))),
+                    ),
+                    MirrorSessionEvent::CrisisDetected { .. } => facts.push(fact("crisis", session, None)),
+                    MirrorSessionEvent::Deleted { .. } => {
+                        flush(tx, &mut facts).await?;
+                        sqlx::query("DELETE FROM spectrum_reflection WHERE session_id = $1")
+                            .bind(e.aggregate_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    _ => {}
+                }
+            }
+            "turn" => match typed::<TurnEvent>(e)? {
+                TurnEvent::Requested { .. } => facts.push(fact("turn", None, None)),
+                TurnEvent::Saved { .. } => facts.push(fact("turn_saved", None, None)),
+                TurnEvent::CrisisDetected { .. } => facts.push(fact("crisis", None, None)),
+                TurnEvent::Reframed { .. } => {}
+            },
+            "lens_goal" => match typed::<LensGoalEvent>(e)? {
+                LensGoalEvent::ActionAdded { .. } => facts.push(fact("action_added", None, None)),
+                LensGoalEvent::ActionCompleted { .. } => facts.push(fact("action_completed", None, None)),
+                LensGoalEvent::Created { .. } => {}
+            },
+            "user" => {
+                if let UserEvent::SpectrumSessionExcluded { user_id, session_id } = typed::<UserEvent>(e)? {
+                    flush(tx, &mut facts).await?;
+                    sqlx::query(
+                        "INSERT INTO spectrum_exclusions (user_id, session_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user_id.0)
+                    .bind(session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM spectrum_reflection WHERE session_id = $1")
+                        .bind(session_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    flush(tx, &mut facts).await
+}
+
+/// Inserts the facts gathered so far, leaving out excluded sessions'.
+async fn flush(tx: &mut PgConnection, facts: &mut Vec<Fact>) -> Result<(), ProjectionError> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<Uuid> = facts.iter().map(|f| f.user).collect();
+    let kinds: Vec<&str> = facts.iter().map(|f| f.kind).collect();
+    let sessions: Vec<Option<Uuid>> = facts.iter().map(|f| f.session).collect();
+    let categories: Vec<Option<String>> = facts.iter().map(|f| f.category.clone()).collect();
+    let at: Vec<_> = facts.iter().map(|f| f.at).collect();
+    sqlx::query(
+        "INSERT INTO spectrum_reflection (user_id, kind, session_id, category, at)
+         SELECT f.u, f.k, f.s, f.c, f.a FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[]) AS f(u, k, s, c, a)
+          WHERE f.s IS NULL OR NOT EXISTS (SELECT 1 FROM spectrum_exclusions x WHERE x.session_id = f.s)",
+    )
+    .bind(&users)
+    .bind(&kinds)
+    .bind(&sessions)
+    .bind(&categories)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    facts.clear();
+    Ok(())
+}
+
+/// A reset (or an erasure, which also forgets the exclusions): the user's spectrum rows go.
+pub(super) async fn forget(tx: &mut PgConnection, user: Uuid, erased: bool) -> Result<(), ProjectionError> {
+    sqlx::query("DELETE FROM spectrum_reflection WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    for table in ["spectrum_buckets", "spectrum_days", "spectrum_channels"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE subject_kind = 'user' AND subject_id = $1"
+        ))
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if erased {
+        sqlx::query("DELETE FROM spectrum_exclusions WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
