@@ -108,6 +108,9 @@ impl MasterKey {
     }
 }
 
+/// Unwrapped keys kept by a caching vault.
+type KeyCache = Arc<RwLock<HashMap<Scope, Arc<Aes256Gcm>>>>;
+
 /// Seals and opens users' personal data. Cheap to clone.
 ///
 /// The write side caches unwrapped keys (`caching`): a user's key is used for every journal
@@ -117,7 +120,7 @@ impl MasterKey {
 pub struct Vault {
     pool: PgPool,
     master: MasterKey,
-    cache: Option<Arc<RwLock<HashMap<Scope, Arc<Aes256Gcm>>>>>,
+    cache: Option<KeyCache>,
 }
 
 impl std::fmt::Debug for Vault {

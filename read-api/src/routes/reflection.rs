@@ -233,7 +233,8 @@ pub(crate) async fn goals_of(s: &AppState, user: Uuid) -> Result<Vec<Value>, Rea
             .bind(user)
             .fetch_all(&s.pool)
             .await?;
-    let actions: Vec<(Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    type ActionRow = (Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
+    let actions: Vec<ActionRow> = sqlx::query_as(
         "SELECT action_id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
     )
     .bind(user)
