@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_commands::{CommandContext, Commands};
-use prism_domain::{DocId, MessageId, WorkspaceId};
+use prism_domain::{DocId, LensGoalId, MessageId, MirrorSessionId, TurnId, WorkspaceId};
 use prism_event_store::PgEventStore;
 use prism_projections::offline::{self, RebuildPlan, Source};
 use prism_projections::search::{SearchIndex, SearchIndexer, SearchQuery};
@@ -108,6 +108,43 @@ async fn history(c: &Commands) -> Vec<Uuid> {
             .await
             .expect("dm");
         workspaces.push(ws.0);
+    }
+    // Reflection: every kind of reflective event, an excluded session, a deleted one, and a
+    // user who erases their account afterwards.
+    for (i, p) in people.iter().enumerate() {
+        let turn = c
+            .request_turn(p, "I always get this wrong")
+            .await
+            .expect("turn")
+            .id()
+            .expect("id");
+        c.save_turn(p, TurnId(turn)).await.expect("save");
+        let mut sessions = Vec::new();
+        for _ in 0..3 {
+            let s = MirrorSessionId(c.start_session(p).await.expect("session").id().expect("id"));
+            let out = c
+                .submit_message(p, s, "Everyone thinks I never finish anything.")
+                .await
+                .expect("message");
+            let f: Uuid = out.body["fragments"][0]["id"]
+                .as_str()
+                .and_then(|x| x.parse().ok())
+                .expect("fragment");
+            c.reframe_fragment(p, f).await.expect("reframe");
+            c.close_session(p, s, Some("better now")).await.expect("close");
+            sessions.push(s);
+        }
+        c.exclude_session(p, sessions[1]).await.expect("exclude");
+        c.delete_session(p, sessions[2]).await.expect("delete");
+        let g = LensGoalId(c.create_goal(p, "Rest").await.expect("goal").id().expect("id"));
+        let a: Uuid = c.add_action(p, g, "Sleep early").await.expect("action").body["id"]
+            .as_str()
+            .and_then(|x| x.parse().ok())
+            .expect("action");
+        c.complete_action(p, a).await.expect("complete");
+        if i == 3 {
+            c.erase_me(p).await.expect("erase");
+        }
     }
     workspaces
 }
