@@ -125,10 +125,7 @@ impl Config {
         let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher)
             .with_master_key(self.master_key.clone())
             .with_allowances(self.allowances.clone());
-        if let Some(url) = &self.ai_url {
-            let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), self.ai_model.clone());
-            cfg.api_key = self.ai_api_key.clone();
-            let provider = prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(provider) = self.model()? {
             tracing::info!(model = %self.ai_model, "reframes from the model at PRISM_AI_URL, the built-in provider as fallback");
             commands = commands.with_model(provider);
         }
@@ -136,6 +133,16 @@ impl Config {
             commands = commands.with_crisis_resources(lines);
         }
         Ok(commands)
+    }
+
+    /// The model provider at `PRISM_AI_URL`, if one is configured.
+    pub fn model(&self) -> anyhow::Result<Option<prism_ai_gateway::http::HttpProvider>> {
+        let Some(url) = &self.ai_url else { return Ok(None) };
+        let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), self.ai_model.clone());
+        cfg.api_key = self.ai_api_key.clone();
+        Ok(Some(
+            prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{estimate_tokens, Distortion, Fragment, GatewayError, Provider, Reframe, Usage};
+use crate::{estimate_tokens, Distortion, Fragment, GatewayError, Provider, Reframe, Usage, WeekSummary};
 
 use Distortion::*;
 
@@ -270,6 +270,54 @@ pub fn detect(text: &str) -> Vec<Fragment> {
 }
 
 /// Reframes for `text`, for `category` or else its most confident fragment's.
+/// A weekly insight from counts alone: what showed up most, and what went well.
+pub fn insight(w: &WeekSummary) -> String {
+    let mut parts = Vec::new();
+    let written = w.sessions + w.turns;
+    if written == 0 {
+        parts.push("A quiet week for reflection: even one short entry next week can show you something.".to_owned());
+    } else {
+        parts.push(format!(
+            "You made space to reflect {written} time{} this week.",
+            if written == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some((cat, n)) = w
+        .fragments
+        .iter()
+        .max_by_key(|(c, n)| (**n, std::cmp::Reverse(c.as_str())))
+    {
+        let name = cat.replace('_', " ");
+        let hint = match Distortion::parse(cat) {
+            Some(AllOrNothing) => "look for the middle ground between always and never",
+            Some(Overgeneralisation) => "ask what one exception would look like",
+            Some(Catastrophising) => "ask what is most likely, not only what is worst",
+            Some(MindReading) => "check what you actually know about what others think",
+            Some(ShouldStatements) => "try swapping one \"should\" for \"I'd like to\"",
+            Some(Labelling) => "describe the moment instead of labelling yourself",
+            Some(Personalisation) => "list what else played a part",
+            None => "notice it gently when it comes back",
+        };
+        parts.push(format!(
+            "The pattern that showed up most was {name} ({n}); next week, {hint}."
+        ));
+    }
+    if w.actions_added > 0 {
+        parts.push(format!(
+            "You completed {} of {} lens actions.",
+            w.actions_completed, w.actions_added
+        ));
+    }
+    if w.saved_turns > 0 {
+        parts.push(format!(
+            "You kept {} reframe{} worth returning to.",
+            w.saved_turns,
+            if w.saved_turns == 1 { "" } else { "s" }
+        ));
+    }
+    parts.join(" ")
+}
+
 pub fn reframe(text: &str, category: Option<Distortion>) -> Reframe {
     let category = category.or_else(|| {
         detect(text)

@@ -62,7 +62,30 @@ should_statements, labelling, personalisation, \"start\": character offset, \"en
 const REFRAME_PROMPT: &str = "You offer gentle reframes of a thought. Answer only JSON: \
 {\"reframes\": [three short strings], \"micro_action\": one small concrete step}.";
 
+const INSIGHT_PROMPT: &str = "You write a short, warm weekly insight (at most three sentences) for a \
+reflection journal, from counts only: sessions, distorted-thinking fragments per category, turns, saved \
+reframes, lens actions added and completed. Never diagnose. Answer only JSON: {\"insight\": string}.";
+
+/// An insight longer than this is not a short insight: refused.
+const MAX_INSIGHT_CHARS: usize = 800;
+
 impl HttpProvider {
+    /// A weekly insight written by the model from `week` (counts only, never text).
+    pub async fn insight(&self, week: &crate::WeekSummary) -> Result<(String, Usage), GatewayError> {
+        let user = serde_json::to_string(week).map_err(|e| GatewayError::Malformed(e.to_string()))?;
+        let (v, usage) = self.complete(INSIGHT_PROMPT, &user).await?;
+        let text = v
+            .get("insight")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default();
+        if text.is_empty() || text.chars().count() > MAX_INSIGHT_CHARS {
+            self.record(false);
+            return Err(GatewayError::Malformed("no insight, or one too long".into()));
+        }
+        Ok((text.to_owned(), usage))
+    }
+
     pub fn new(cfg: HttpConfig) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
@@ -265,6 +288,17 @@ impl Fallback {
             completion_tokens: 0,
         };
         (crate::builtin::detect(text), u, Answered::Builtin)
+    }
+
+    /// A weekly insight from counts only.
+    pub async fn insight(&self, week: &crate::WeekSummary) -> (String, Usage, Answered) {
+        if let Some(p) = &self.primary {
+            match p.insight(week).await {
+                Ok((s, u)) => return (s, u, Answered::Model),
+                Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
+            }
+        }
+        (crate::builtin::insight(week), Usage::default(), Answered::Builtin)
     }
 
     pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {

@@ -64,6 +64,19 @@ pub struct Fragment {
 }
 
 /// Three reframes and one small thing to do.
+/// A week of one user's reflection, as counts only: what a weekly insight is written from.
+/// It never carries their text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WeekSummary {
+    pub sessions: i64,
+    /// Distorted fragments found, per category (snake_case names).
+    pub fragments: std::collections::BTreeMap<String, i64>,
+    pub turns: i64,
+    pub saved_turns: i64,
+    pub actions_added: i64,
+    pub actions_completed: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reframe {
     pub reframes: [String; 3],

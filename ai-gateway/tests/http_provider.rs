@@ -33,7 +33,9 @@ async fn complete(State(f): State<Fake>, Json(req): Json<Value>) -> Response {
     f.calls.fetch_add(1, Ordering::SeqCst);
     let mode = *f.mode.lock().expect("mode");
     let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
-    let content = if system.contains("reframes") {
+    let content = if system.contains("weekly insight") {
+        json!({"insight": "You showed up for yourself three times."}).to_string()
+    } else if system.contains("reframes") {
         json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string()
     } else {
         json!({"fragments": [{"category": "mind_reading", "start": 0, "end": 4, "confidence": 0.8}]}).to_string()
@@ -106,6 +108,32 @@ async fn answers_are_parsed_validated_and_metered() {
         .expect("reframe");
     assert_eq!(r.reframes, ["one", "two", "three"].map(String::from));
     assert_eq!(r.micro_action, "breathe");
+}
+
+#[tokio::test]
+async fn weekly_insights_come_from_counts_and_fall_back_when_the_answer_is_wrong() {
+    let (f, url) = fake().await;
+    let week = prism_ai_gateway::WeekSummary {
+        sessions: 2,
+        turns: 1,
+        fragments: [("mind_reading".to_owned(), 3)].into(),
+        ..Default::default()
+    };
+    let p = HttpProvider::new(config(&url)).expect("provider");
+    let (text, usage) = p.insight(&week).await.expect("insight");
+    assert_eq!(text, "You showed up for yourself three times.");
+    assert_eq!(usage.completion_tokens, 9);
+    let gateway = Fallback {
+        primary: Some(HttpProvider::new(config(&url)).expect("provider")),
+        builtin: Default::default(),
+    };
+    assert_eq!(gateway.insight(&week).await.2, Answered::Model);
+    // An answer without an insight is refused, and the built-in provider writes one.
+    f.set(Mode::BadShape);
+    assert!(p.insight(&week).await.is_err());
+    let (text, _, answered) = gateway.insight(&week).await;
+    assert_eq!(answered, Answered::Builtin);
+    assert!(text.contains("3 time") && text.contains("mind reading"), "{text}");
 }
 
 #[tokio::test]

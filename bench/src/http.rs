@@ -34,6 +34,9 @@ fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
         .env("PRISM_DATABASE_URL", db_url)
         .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
         .env("PRISM_JWT_SECRET", "bench-secret-bench-secret-bench-secret")
+        // The bench measures the turn path, not the plan: an allowance it cannot run out of.
+        .env("PRISM_QUOTAS", "free.turn=1000000000")
+        .env("PRISM_MASTER_KEY", "5".repeat(64))
         .env("RUST_LOG", "warn,prism=info")
         .stdout(Stdio::piped())
         .spawn()?;

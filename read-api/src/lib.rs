@@ -77,8 +77,14 @@ pub struct AppState {
     pub search: Option<std::sync::Arc<prism_projections::search::SearchIndex>>,
     /// Opens sealed journal text with its owner's key (no key cache: an erasure shows at once).
     pub vault: prism_vault::Vault,
+    /// Writes weekly insights from the spectrum's counts (never from text).
+    pub gateway: std::sync::Arc<prism_ai_gateway::http::Fallback>,
+    /// Insights already written, by (user, week, counts): a model is asked once per change.
+    pub insights: InsightCache,
     position_cache: PositionCache,
 }
+
+pub type InsightCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, u64), String>>>;
 
 type PositionCache =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<consistency::Source, (i64, std::time::Instant)>>>;
@@ -101,6 +107,15 @@ impl AppState {
         self
     }
 
+    /// Puts a model in front of the built-in provider for weekly insights.
+    pub fn with_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
+        self.gateway = std::sync::Arc::new(prism_ai_gateway::http::Fallback {
+            primary: Some(provider),
+            builtin: Default::default(),
+        });
+        self
+    }
+
     pub fn with_search(mut self, index: std::sync::Arc<prism_projections::search::SearchIndex>) -> Self {
         self.search = Some(index);
         self
@@ -112,6 +127,11 @@ impl AppState {
             history: prism_projections::history::History::from_pool(pool.clone()),
             search: None,
             vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
+            gateway: std::sync::Arc::new(prism_ai_gateway::http::Fallback {
+                primary: None,
+                builtin: Default::default(),
+            }),
+            insights: Default::default(),
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,

@@ -237,6 +237,10 @@ async fn the_caller_reads_their_reflection_opened_and_nobody_else_does(pool: PgP
         .sum();
     assert!(fragments >= 1);
     assert!(!sp.to_string().contains("Tangerine"));
+    // The weekly insight is written from those counts (here by the built-in provider).
+    let insight = sp["insight"]["text"].as_str().expect("an insight");
+    assert!(insight.contains("2 times"), "a session and a turn: {insight}");
+    assert!(MARKERS.iter().all(|m| !insight.contains(m)));
 
     // Bob sees none of it, whatever the id.
     assert_eq!(

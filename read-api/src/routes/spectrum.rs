@@ -52,6 +52,50 @@ pub struct Spectrum {
     /// The caller's reflection signals per period (their own spectrum only; never text).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reflection: Vec<ReflectionBucket>,
+    /// For the caller's latest week with reflection in the range: a short insight written by
+    /// the AI gateway from these counts alone (weekly view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insight: Option<Insight>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Insight {
+    pub period_start: NaiveDate,
+    pub text: String,
+}
+
+/// The insight for `b`, from the cache or the gateway.
+async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Insight {
+    use std::hash::{Hash, Hasher};
+    let week = prism_ai_gateway::WeekSummary {
+        sessions: b.sessions,
+        fragments: b.fragments.clone(),
+        turns: b.turns,
+        saved_turns: b.saved_turns,
+        actions_added: b.actions_added,
+        actions_completed: b.actions_completed,
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (b.period_start, &week).hash(&mut h);
+    let key = (user, h.finish());
+    let cached = s.insights.lock().ok().and_then(|c| c.get(&key).cloned());
+    let text = match cached {
+        Some(t) => t,
+        None => {
+            let (t, _usage, _answered) = s.gateway.insight(&week).await;
+            if let Ok(mut c) = s.insights.lock() {
+                if c.len() > 50_000 {
+                    c.clear();
+                }
+                c.insert(key, t.clone());
+            }
+            t
+        }
+    };
+    Insight {
+        period_start: b.period_start,
+        text,
+    }
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -201,6 +245,10 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         "user" => reflection(s, subject, period, start, to).await?,
         _ => Vec::new(),
     };
+    let insight = match (period, reflection.last()) {
+        (Period::Week, Some(b)) => Some(insight(s, subject, b).await),
+        _ => None,
+    };
     Ok(Spectrum {
         period: period.name(),
         from,
@@ -208,6 +256,7 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         buckets,
         current_streak,
         reflection,
+        insight,
     })
 }
 
