@@ -50,13 +50,18 @@ pub struct Commands {
     pub(crate) vault: prism_vault::Vault,
     /// Daily allowances of the reflection features per plan.
     pub(crate) allowances: Arc<reflection::Allowances>,
+    /// Connections for the quota counters, with `synchronous_commit = off` (see
+    /// `reflection::quota`).
+    pub(crate) counters: sqlx::PgPool,
 }
 
 impl Commands {
     pub fn new(store: PgEventStore, jwt: Jwt, hasher: PasswordHasherId) -> Self {
         let vault = prism_vault::Vault::caching(store.pool().clone(), prism_vault::MasterKey::development());
+        let counters = reflection::counters_pool(store.pool());
         Self {
             vault,
+            counters,
             allowances: Arc::new(reflection::Allowances::default()),
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),

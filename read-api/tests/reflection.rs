@@ -259,6 +259,27 @@ async fn the_caller_reads_their_reflection_opened_and_nobody_else_does(pool: PgP
     assert_eq!(w.ok("/v1/lens/goals", &w.bob).await["items"], serde_json::json!([]));
     assert!(w.ok("/v1/spectrum/weekly", &w.bob).await.get("reflection").is_none());
     assert_eq!(w.get("/v1/turns/not-a-uuid", &w.ann).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        w.get("/v1/mirror/sessions?limit=0", &w.ann).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // Without a token: 401 with the error JSON, everywhere.
+    for path in [
+        "/v1/mirror/sessions".to_owned(),
+        format!("/v1/mirror/sessions/{session}"),
+        "/v1/turns".to_owned(),
+        format!("/v1/turns/{turn}"),
+        "/v1/lens/goals".to_owned(),
+        "/v1/lens/affirmation/today".to_owned(),
+        "/v1/me/export".to_owned(),
+    ] {
+        let req = Request::builder().uri(&path).body(Body::empty()).expect("request");
+        let res = w.app.clone().oneshot(req).await.expect("response");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        let v: Value = serde_json::from_slice(&body).expect("error JSON");
+        assert!(v["error"]["code"].is_string(), "{path}: {v}");
+    }
 
     // The export has everything of ann's, opened.
     let export = w.ok("/v1/me/export", &w.ann).await.to_string();

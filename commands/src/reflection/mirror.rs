@@ -74,8 +74,8 @@ impl Commands {
             let submit = &submit;
             let text = &text;
             self.charged(me, Feature::MirrorMessage, |charge| async move {
-                let (found, usage, _answered) = self.gateway.detect(text.as_str()).await;
-                self.meter(charge, usage).await;
+                let (found, usage, answered) = self.gateway.detect(text.as_str()).await;
+                self.meter(charge, usage, answered).await;
                 let fragments: Vec<DetectedFragment> = found
                     .into_iter()
                     .map(|f| DetectedFragment {
@@ -144,8 +144,8 @@ impl Commands {
             let message = self.vault.opener(scope).await?.open(&stored)?;
             let piece: String = message.chars().skip(f.start).take(f.end - f.start).collect();
             self.charged(me, Feature::Reframe, |charge| async move {
-                let (r, usage, _answered) = self.gateway.reframe(&piece, Distortion::parse(&f.category)).await;
-                self.meter(charge, usage).await;
+                let (r, usage, answered) = self.gateway.reframe(&piece, Distortion::parse(&f.category)).await;
+                self.meter(charge, usage, answered).await;
                 let [reframe, _, _] = r.reframes.clone();
                 let sealed = self.vault.seal(scope, &reframe).await?;
                 let effects = Effects::created()

@@ -9,7 +9,7 @@ mod quota;
 mod spectrum;
 mod turn;
 
-pub use quota::{Allowances, Charge, Feature};
+pub use quota::{counters_pool, Allowances, Charge, Feature};
 
 /// Shown with every crisis answer unless `PRISM_CRISIS_RESOURCES` says otherwise.
 pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[

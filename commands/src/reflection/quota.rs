@@ -6,11 +6,19 @@
 //! gives the unit back; the tokens the gateway spent are metered either way.
 //!
 //! Crisis answers are never charged or refused: a person in crisis always gets the resources.
+//!
+//! The counters are written with `synchronous_commit = off` on their own connections: a user's
+//! counter row is hot (every request of theirs updates it), and with a synchronous commit each
+//! update would hold the row lock through its WAL flush, serialising that user's requests on the
+//! disk (measured: 887 turns/s, p99 132 ms for one user at 32 connections). The price is that a
+//! crash may lose the last fraction of a second of charges — a user could then get a few extra
+//! requests that day; the events themselves are committed synchronously as always.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use prism_ai_gateway::http::Answered;
 use prism_ai_gateway::Usage;
 use prism_domain::aggregates::{User, UserCommand};
 use prism_domain::values::Plan;
@@ -104,6 +112,17 @@ fn today() -> (NaiveDate, DateTime<Utc>) {
     (day, reset)
 }
 
+/// A small pool on the store's database whose sessions commit asynchronously (for counters).
+pub fn counters_pool(store: &sqlx::PgPool) -> sqlx::PgPool {
+    let opts = (*store.connect_options())
+        .clone()
+        .options([("synchronous_commit", "off")]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy_with(opts)
+}
+
 /// One unit of a day's allowance, taken. Give it back with [`Commands::refund`] if the
 /// command does not go through.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +153,7 @@ impl Commands {
         .bind(a.get(Plan::Free, feature) as i32)
         .bind(a.get(Plan::Prism, feature) as i32)
         .bind(a.get(Plan::PrismPlus, feature) as i32)
-        .fetch_optional(self.store.pool())
+        .fetch_optional(&self.counters)
         .await?;
         match used {
             Some(_) => Ok(Charge { user, feature, day }),
@@ -158,16 +177,17 @@ impl Commands {
         .bind(charge.user.0)
         .bind(charge.feature.as_str())
         .bind(charge.day)
-        .execute(self.store.pool())
+        .execute(&self.counters)
         .await;
         if let Err(e) = r {
             tracing::warn!(error = %e, feature = %charge.feature, "could not give a charge back");
         }
     }
 
-    /// Adds the tokens a gateway call spent to the charge's counter.
-    pub async fn meter(&self, charge: Charge, usage: Usage) {
-        if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
+    /// Adds the tokens a model spent to the charge's counter (the built-in provider costs
+    /// nothing, so nothing is written for it).
+    pub async fn meter(&self, charge: Charge, usage: Usage, answered: Answered) {
+        if answered == Answered::Builtin || (usage.prompt_tokens == 0 && usage.completion_tokens == 0) {
             return;
         }
         let r = sqlx::query(
@@ -179,7 +199,7 @@ impl Commands {
         .bind(charge.day)
         .bind(i64::from(usage.prompt_tokens))
         .bind(i64::from(usage.completion_tokens))
-        .execute(self.store.pool())
+        .execute(&self.counters)
         .await;
         if let Err(e) = r {
             tracing::warn!(error = %e, feature = %charge.feature, "could not meter tokens");

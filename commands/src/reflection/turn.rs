@@ -32,8 +32,8 @@ impl Commands {
                     .await;
             }
             self.charged(me, Feature::Turn, |charge| async move {
-                let (r, usage, _answered) = self.gateway.reframe(text.as_str(), None).await;
-                self.meter(charge, usage).await;
+                let (r, usage, answered) = self.gateway.reframe(text.as_str(), None).await;
+                self.meter(charge, usage, answered).await;
                 let [stored, a, b, c, micro] = self
                     .vault
                     .seal_all(
