@@ -344,3 +344,46 @@ async fn mirror_messages_refuse_bad_input(pool: PgPool) {
         .expect("counter");
     assert_eq!(used, None);
 }
+
+/// A model that answers every chat completion with three reframes and reports its usage.
+async fn fake_model() -> String {
+    use axum::routing::post;
+    async fn complete() -> axum::Json<serde_json::Value> {
+        let content = json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string();
+        axum::Json(json!({
+            "choices": [{"message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 21, "completion_tokens": 9}
+        }))
+    }
+    let app = axum::Router::new().route("/v1/chat/completions", post(complete));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_tokens_a_model_spends_are_metered_per_user_and_feature(pool: PgPool) {
+    use prism_ai_gateway::http::{HttpConfig, HttpProvider};
+    let url = fake_model().await;
+    let t = TestApp::with(pool, |c| {
+        c.with_model(HttpProvider::new(HttpConfig::new(url, "test-model")).expect("provider"))
+    });
+    let ann = t.register("ann").await;
+    for _ in 0..2 {
+        let r = t
+            .post("/v1/turns", &ann.token, json!({"text": "I always mess up"}))
+            .await
+            .expect(201);
+        assert_eq!(r.body["reframes"], json!(["one", "two", "three"]), "the model answered");
+    }
+    let row: (String, i32, i64, i64) =
+        sqlx::query_as("SELECT feature, used, prompt_tokens, completion_tokens FROM usage_counters WHERE user_id = $1")
+            .bind(ann.id)
+            .fetch_one(&t.pool)
+            .await
+            .expect("counter");
+    assert_eq!(row, ("turn".to_owned(), 2, 42, 18));
+}
