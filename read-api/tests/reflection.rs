@@ -335,6 +335,25 @@ async fn erasure_leaves_no_plaintext_anywhere_and_the_log_still_verifies(pool: P
         .filter(|(_, r)| MARKERS.iter().any(|m| r.contains(m)))
         .count();
     assert_eq!(before_erasure, 0, "journal text is sealed even before erasure");
+    let me = w.ok("/v1/me", &w.ann).await;
+    assert_eq!(
+        (me["email"].as_str(), me["name"].as_str()),
+        (Some(EMAIL), Some(NAME)),
+        "opened for reading"
+    );
+    let members = w.ok(&format!("/v1/workspaces/{}/members", w.ws), &w.bob).await;
+    assert!(members.to_string().contains(NAME));
+    let registered: String = sqlx::query_scalar(
+        "SELECT payload::text FROM events WHERE event_type = 'user.registered' AND aggregate_id = $1",
+    )
+    .bind(w.ann.actor.user_id.0)
+    .fetch_one(&w.pool)
+    .await
+    .expect("registered");
+    assert!(
+        !registered.contains("Zanzibar") && !registered.contains("zanzibar"),
+        "sealed in the log: {registered}"
+    );
 
     let out = w.c.erase_me(&w.ann).await.expect("erase");
     assert_eq!(out.status, 202);

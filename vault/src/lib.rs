@@ -286,6 +286,40 @@ impl Vault {
         Ok(out)
     }
 
+    /// Openers for several users' own keys (their profiles: email, display name), with one
+    /// query for those not cached.
+    pub async fn user_openers(&self, users: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Opener>, VaultError> {
+        let mut out = HashMap::with_capacity(users.len());
+        let mut missing = Vec::new();
+        for &id in users {
+            let scope = Scope::user(UserId(id));
+            match self.cached(scope) {
+                Some(key) => {
+                    out.insert(id, Opener { scope, key: Some(key) });
+                }
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            let rows: Vec<(uuid::Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT scope_id, wrapped FROM data_keys WHERE scope_id = ANY($1) AND user_id = scope_id",
+            )
+            .bind(&missing)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut found: HashMap<uuid::Uuid, Option<Vec<u8>>> = rows.into_iter().collect();
+            for id in missing {
+                let scope = Scope::user(UserId(id));
+                let key = match found.remove(&id).flatten() {
+                    Some(w) => Some(self.unwrap_key(scope, &w)?),
+                    None => None,
+                };
+                out.insert(id, Opener { scope, key });
+            }
+        }
+        Ok(out)
+    }
+
     /// An opener for one scope.
     pub async fn opener(&self, scope: Scope) -> Result<Opener, VaultError> {
         let mut m = self.openers(scope.owner, &[scope.id]).await?;

@@ -61,12 +61,15 @@ async fn register_then_login(pool: PgPool) {
     )
     .await
     .expect(201);
-    // The log has the registration, and no password hash anywhere in it.
-    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload::text || metadata::text FROM events")
+    // The log has the registration with the email sealed, and no password hash anywhere in it.
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT event_type || payload::text || metadata::text FROM events")
         .fetch_all(&t.pool)
         .await
         .expect("events");
-    assert!(payloads.iter().any(|p| p.contains("ann@example.com")));
+    assert!(payloads
+        .iter()
+        .any(|p| p.starts_with("user.registered") && p.contains("pv1:")));
+    assert!(payloads.iter().all(|p| !p.contains("ann@example.com")));
     assert!(payloads.iter().all(|p| !p.contains("argon2")));
 }
 

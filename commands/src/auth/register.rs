@@ -33,10 +33,16 @@ impl Commands {
             claims: vec![Claim::new("email", email.as_str())],
             ..Effects::created()
         };
+        // The log keeps the email and name sealed with the user's own key: erasure makes them
+        // unreadable there too. (Login looks the email up in `credentials`, deleted on erasure.)
+        let [sealed_email, sealed_name] = self
+            .vault
+            .seal_all(prism_vault::Scope::user(id), [email.as_str(), name.as_str()])
+            .await?;
         let cmd = UserCommand::Register {
             id,
-            email: email.clone(),
-            name,
+            email: sealed_email,
+            name: sealed_name,
         };
         self.decide_on::<User>(Some(&mut tx), &ctx, id.0, None, Default::default(), cmd, effects)
             .await?;

@@ -10,7 +10,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::values::{DisplayName, Email, Plan};
+use crate::values::Plan;
 use crate::{DomainError, UserId};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -38,11 +38,9 @@ impl User {
 
 #[derive(Debug, Clone)]
 pub enum UserCommand {
-    Register {
-        id: UserId,
-        email: Email,
-        name: DisplayName,
-    },
+    /// `email` and `name` were validated (`Email`, `DisplayName`) and sealed with the user's
+    /// key by the application layer: personal data enters the log unreadable without that key.
+    Register { id: UserId, email: String, name: String },
     /// An operator changes the user's plan (`prism plans set`).
     ChangePlan { plan: Plan },
     /// The user asked to be forgotten.
@@ -89,8 +87,8 @@ impl Aggregate for User {
                 }
                 let event = UserEvent::Registered {
                     user_id: id,
-                    email: email.into_inner(),
-                    name: name.into_inner(),
+                    email,
+                    name,
                 };
                 sink.write(event, self).await;
             }
@@ -146,8 +144,8 @@ mod tests {
     fn register(id: UserId) -> UserCommand {
         UserCommand::Register {
             id,
-            email: Email::parse("ann@example.com").expect("valid"),
-            name: DisplayName::parse("Ann").expect("valid"),
+            email: "ann@example.com".into(),
+            name: "Ann".into(),
         }
     }
 

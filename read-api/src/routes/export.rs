@@ -28,7 +28,12 @@ pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<J
         user,
     )
     .await?;
-    let account = account.into_iter().next().ok_or(ReadError::NotFound)?;
+    let mut account = account.into_iter().next().ok_or(ReadError::NotFound)?;
+    for field in ["email", "name"] {
+        if let Some(Value::String(v)) = account.get_mut(field) {
+            super::open_profiles(&s, vec![(user, v)]).await?;
+        }
+    }
     let memberships = rows(
         &s,
         "SELECT m.workspace_id, w.name AS workspace, m.role, m.joined_at FROM rm_members m \

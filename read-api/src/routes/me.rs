@@ -16,7 +16,8 @@ pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<
             .bind(user)
             .fetch_optional(&s.pool)
             .await?;
-    let (email, name, registered_at) = row.ok_or(ReadError::NotFound)?;
+    let (mut email, mut name, registered_at) = row.ok_or(ReadError::NotFound)?;
+    super::open_profiles(&s, vec![(user, &mut email), (user, &mut name)]).await?;
     let memberships: Vec<(Uuid, String, String)> = sqlx::query_as(
         "SELECT w.workspace_id, w.name, m.role FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
           WHERE m.user_id = $1 AND NOT w.deleted ORDER BY w.workspace_id",

@@ -67,7 +67,7 @@ pub async fn list(
 ) -> Result<Json<List<Message>>, ReadError> {
     can_read(&s.pool, target, user).await?;
     let limit = page.limit()?;
-    let rows: Vec<Message> = sqlx::query_as(&format!(
+    let mut rows: Vec<Message> = sqlx::query_as(&format!(
         "{MESSAGE} WHERE channel_id = $1 AND ($2::uuid IS NULL OR message_id < $2) ORDER BY message_id DESC LIMIT $3"
     ))
     .bind(target)
@@ -75,6 +75,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&s.pool)
     .await?;
+    open_authors(&s, &mut rows).await?;
     Ok(Json(List::page(rows, limit, |m| m.id)))
 }
 
@@ -90,5 +91,20 @@ pub async fn get(
         .await?;
     let m = row.ok_or(ReadError::NotFound)?;
     can_read(&s.pool, m.channel_id, user).await?;
+    let mut one = [m];
+    open_authors(&s, &mut one).await?;
+    let [m] = one;
     Ok(Json(m))
+}
+
+/// The authors' display names, opened (they are sealed in the log and the read model).
+async fn open_authors(s: &AppState, rows: &mut [Message]) -> Result<(), ReadError> {
+    let fields = rows
+        .iter_mut()
+        .filter_map(|m| {
+            let id = m.author_id;
+            m.author_name.as_mut().map(|n| (id, n))
+        })
+        .collect();
+    super::open_profiles(s, fields).await
 }

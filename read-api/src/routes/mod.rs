@@ -68,3 +68,28 @@ pub async fn oversee(s: &crate::AppState, who: &crate::extract::Principal, works
         _ => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
     }
 }
+
+/// Opens sealed profile fields (emails, display names from `user.registered`) in place, with
+/// one key lookup for all their owners — and none when nothing is sealed.
+pub(crate) async fn open_profiles(s: &crate::AppState, fields: Vec<(Uuid, &mut String)>) -> Result<(), ReadError> {
+    let mut users: Vec<Uuid> = fields
+        .iter()
+        .filter(|(_, v)| prism_vault::is_sealed(v))
+        .map(|(u, _)| *u)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    users.sort_unstable();
+    users.dedup();
+    let openers = s.vault.user_openers(&users).await?;
+    for (u, v) in fields {
+        if prism_vault::is_sealed(v) {
+            *v = match openers.get(&u) {
+                Some(o) => o.open(v)?,
+                None => prism_vault::SHREDDED.to_owned(),
+            };
+        }
+    }
+    Ok(())
+}

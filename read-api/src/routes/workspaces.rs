@@ -74,7 +74,7 @@ pub async fn members(
 ) -> Result<Json<List<Member>>, ReadError> {
     role(&s.pool, id, user).await?;
     let limit = page.limit()?;
-    let rows: Vec<Member> = sqlx::query_as(
+    let mut rows: Vec<Member> = sqlx::query_as(
         "SELECT m.user_id, coalesce(u.name, '') AS name, m.role, m.joined_at FROM rm_members m LEFT JOIN rm_users u USING (user_id)
           WHERE m.workspace_id = $1 AND ($2::uuid IS NULL OR m.user_id > $2) ORDER BY m.user_id LIMIT $3",
     )
@@ -83,6 +83,7 @@ pub async fn members(
     .bind(limit + 1)
     .fetch_all(&s.pool)
     .await?;
+    super::open_profiles(&s, rows.iter_mut().map(|m| (m.user_id, &mut m.name)).collect()).await?;
     Ok(Json(List::page(rows, limit, |m| m.user_id)))
 }
 
