@@ -83,12 +83,19 @@ pub(crate) async fn open_profiles(s: &crate::AppState, fields: Vec<(Uuid, &mut S
     users.sort_unstable();
     users.dedup();
     let openers = s.vault.user_openers(&users).await?;
+    // A page often names one author many times: each sealed value is opened once.
+    let mut opened: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (u, v) in fields {
         if prism_vault::is_sealed(v) {
-            *v = match openers.get(&u) {
+            if let Some(plain) = opened.get(v.as_str()) {
+                *v = plain.clone();
+                continue;
+            }
+            let plain = match openers.get(&u) {
                 Some(o) => o.open(v)?,
                 None => prism_vault::SHREDDED.to_owned(),
             };
+            opened.insert(std::mem::replace(v, plain.clone()), plain);
         }
     }
     Ok(())
