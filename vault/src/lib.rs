@@ -108,6 +108,9 @@ impl MasterKey {
     }
 }
 
+/// Users' own keys a reader looked up, with when (`None`: no key, or destroyed).
+type ProfileCache = Arc<RwLock<HashMap<uuid::Uuid, (std::time::Instant, Option<Arc<Aes256Gcm>>)>>>;
+
 /// Unwrapped keys kept by a caching vault.
 type KeyCache = Arc<RwLock<HashMap<Scope, Arc<Aes256Gcm>>>>;
 
@@ -121,7 +124,13 @@ pub struct Vault {
     pool: PgPool,
     master: MasterKey,
     cache: Option<KeyCache>,
+    /// Readers' short-lived cache of users' own keys, for profiles only (see
+    /// [`Vault::user_openers`]).
+    profiles: ProfileCache,
 }
+
+/// How long a reader trusts a user's profile key it looked up.
+const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +172,7 @@ impl Vault {
             pool,
             master,
             cache: None,
+            profiles: Default::default(),
         }
     }
 
@@ -288,16 +298,33 @@ impl Vault {
 
     /// Openers for several users' own keys (their profiles: email, display name), with one
     /// query for those not cached.
+    ///
+    /// Profile names are opened on every page of messages and members, so readers keep these
+    /// keys for [`PROFILE_TTL`]. That does not weaken erasure: the projections replace an erased
+    /// user's name with "erased user" in plain text, so nothing sealed is left to open; the
+    /// cache only spans the moment between the key's destruction and that projection. Journal
+    /// text is never opened through this cache.
     pub async fn user_openers(&self, users: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Opener>, VaultError> {
         let mut out = HashMap::with_capacity(users.len());
         let mut missing = Vec::new();
-        for &id in users {
-            let scope = Scope::user(UserId(id));
-            match self.cached(scope) {
-                Some(key) => {
-                    out.insert(id, Opener { scope, key: Some(key) });
+        let now = std::time::Instant::now();
+        {
+            let fresh = self.profiles.read().ok();
+            for &id in users {
+                let scope = Scope::user(UserId(id));
+                let hit = self.cached(scope).map(Some).or_else(|| {
+                    fresh
+                        .as_ref()
+                        .and_then(|c| c.get(&id))
+                        .filter(|(at, _)| now.duration_since(*at) < PROFILE_TTL)
+                        .map(|(_, k)| k.clone())
+                });
+                match hit {
+                    Some(key) => {
+                        out.insert(id, Opener { scope, key });
+                    }
+                    None => missing.push(id),
                 }
-                None => missing.push(id),
             }
         }
         if !missing.is_empty() {
@@ -308,13 +335,21 @@ impl Vault {
             .fetch_all(&self.pool)
             .await?;
             let mut found: HashMap<uuid::Uuid, Option<Vec<u8>>> = rows.into_iter().collect();
+            let mut learnt = Vec::with_capacity(missing.len());
             for id in missing {
                 let scope = Scope::user(UserId(id));
                 let key = match found.remove(&id).flatten() {
                     Some(w) => Some(self.unwrap_key(scope, &w)?),
                     None => None,
                 };
+                learnt.push((id, key.clone()));
                 out.insert(id, Opener { scope, key });
+            }
+            if let Ok(mut c) = self.profiles.write() {
+                if c.len() > 100_000 {
+                    c.retain(|_, (at, _)| now.duration_since(*at) < PROFILE_TTL);
+                }
+                c.extend(learnt.into_iter().map(|(id, k)| (id, (now, k))));
             }
         }
         Ok(out)
