@@ -230,9 +230,26 @@ impl Commands {
     where
         A::Command: Clone,
     {
+        self.execute_with::<A>(ctx, id, tenant, command, Effects::default())
+            .await
+    }
+
+    /// [`execute`](Self::execute) with effects: claims written with the events, an answer's
+    /// status and extra fields.
+    pub async fn execute_with<A: Kernel>(
+        &self,
+        ctx: &CommandContext,
+        id: Uuid,
+        tenant: Option<Uuid>,
+        command: A::Command,
+        effects: Effects,
+    ) -> Result<Outcome, CommandError>
+    where
+        A::Command: Clone,
+    {
         self.retrying(ctx, Some(id), || async {
             let loaded = self.load::<A>(id).await?;
-            self.decide(ctx, id, tenant, loaded, command.clone(), Effects::default())
+            self.decide(ctx, id, tenant, loaded, command.clone(), effects.clone())
                 .await
         })
         .await

@@ -47,16 +47,12 @@ impl Commands {
             }
             .with("goal_id", json!(goal.0))
             .with("id", json!(action_id));
-            self.retrying(ctx, Some(goal.0), || async {
-                let loaded = self.load::<LensGoal>(goal.0).await?;
-                let cmd = C::AddAction {
-                    actor: me,
-                    action_id,
-                    text: text.clone(),
-                };
-                self.decide(ctx, goal.0, None, loaded, cmd, effects.clone()).await
-            })
-            .await
+            let cmd = C::AddAction {
+                actor: me,
+                action_id,
+                text,
+            };
+            self.execute_with::<LensGoal>(ctx, goal.0, None, cmd, effects).await
         })
         .await
     }

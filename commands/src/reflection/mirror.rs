@@ -62,13 +62,9 @@ impl Commands {
                 fragments,
             };
             if safety::assess(text.as_str()).is_crisis() {
-                let effects = self.crisis_effects();
+                let cmd = submit(String::new(), Vec::new());
                 return self
-                    .retrying(ctx, Some(session.0), || async {
-                        let loaded = self.load::<MirrorSession>(session.0).await?;
-                        let cmd = submit(String::new(), Vec::new());
-                        self.decide(ctx, session.0, None, loaded, cmd, effects.clone()).await
-                    })
+                    .execute_with::<MirrorSession>(ctx, session.0, None, cmd, self.crisis_effects())
                     .await;
             }
             let submit = &submit;
@@ -106,12 +102,8 @@ impl Commands {
                 .with("id", json!(message_id))
                 .with("crisis", false)
                 .with("fragments", json!(answer));
-                self.retrying(ctx, Some(session.0), || async {
-                    let loaded = self.load::<MirrorSession>(session.0).await?;
-                    let cmd = submit(stored.clone(), fragments.clone());
-                    self.decide(ctx, session.0, None, loaded, cmd, effects.clone()).await
-                })
-                .await
+                self.execute_with::<MirrorSession>(ctx, session.0, None, submit(stored, fragments), effects)
+                    .await
             })
             .await
         })
@@ -153,16 +145,13 @@ impl Commands {
                     .with("id", json!(fragment))
                     .with("reframe", reframe)
                     .with("micro_action", r.micro_action);
-                self.retrying(ctx, Some(session), || async {
-                    let loaded = self.load::<MirrorSession>(session).await?;
-                    let cmd = C::Reframe {
-                        actor: me,
-                        fragment_id: fragment,
-                        reframe: sealed.clone(),
-                    };
-                    self.decide(ctx, session, None, loaded, cmd, effects.clone()).await
-                })
-                .await
+                let cmd = C::Reframe {
+                    actor: me,
+                    fragment_id: fragment,
+                    reframe: sealed,
+                };
+                self.execute_with::<MirrorSession>(ctx, session, None, cmd, effects)
+                    .await
             })
             .await
         })
