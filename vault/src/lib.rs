@@ -276,24 +276,37 @@ impl Vault {
                 None => missing.push(id),
             }
         }
-        if !missing.is_empty() {
-            let rows: Vec<(uuid::Uuid, Option<Vec<u8>>)> =
-                sqlx::query_as("SELECT scope_id, wrapped FROM data_keys WHERE user_id = $1 AND scope_id = ANY($2)")
-                    .bind(owner.0)
-                    .bind(&missing)
-                    .fetch_all(&self.pool)
-                    .await?;
-            let mut found: HashMap<uuid::Uuid, Option<Vec<u8>>> = rows.into_iter().collect();
-            for id in missing {
-                let scope = Scope::of(owner, id);
-                let key = match found.remove(&id).flatten() {
-                    Some(w) => Some(self.unwrap_key(scope, &w)?),
-                    None => None,
-                };
-                out.insert(id, Opener { scope, key });
-            }
+        let missing: Vec<Scope> = missing.into_iter().map(|id| Scope::of(owner, id)).collect();
+        for (scope, key) in self.fetch_keys(&missing).await? {
+            out.insert(scope.id, Opener { scope, key });
         }
         Ok(out)
+    }
+
+    /// The stored keys of `scopes`, unwrapped, in one query (`None`: no key, or destroyed).
+    async fn fetch_keys(&self, scopes: &[Scope]) -> Result<Vec<(Scope, Option<Arc<Aes256Gcm>>)>, VaultError> {
+        if scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = scopes.iter().map(|s| s.id).collect();
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT scope_id, user_id, wrapped FROM data_keys WHERE scope_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut found: HashMap<uuid::Uuid, (uuid::Uuid, Option<Vec<u8>>)> =
+            rows.into_iter().map(|(s, u, w)| (s, (u, w))).collect();
+        scopes
+            .iter()
+            .map(|&scope| {
+                // A key is only ever its owner's.
+                let key = match found.remove(&scope.id) {
+                    Some((owner, Some(w))) if owner == scope.owner.0 => Some(self.unwrap_key(scope, &w)?),
+                    _ => None,
+                };
+                Ok((scope, key))
+            })
+            .collect()
     }
 
     /// Openers for several users' own keys (their profiles: email, display name), with one
@@ -327,30 +340,16 @@ impl Vault {
                 }
             }
         }
-        if !missing.is_empty() {
-            let rows: Vec<(uuid::Uuid, Option<Vec<u8>>)> = sqlx::query_as(
-                "SELECT scope_id, wrapped FROM data_keys WHERE scope_id = ANY($1) AND user_id = scope_id",
-            )
-            .bind(&missing)
-            .fetch_all(&self.pool)
-            .await?;
-            let mut found: HashMap<uuid::Uuid, Option<Vec<u8>>> = rows.into_iter().collect();
-            let mut learnt = Vec::with_capacity(missing.len());
-            for id in missing {
-                let scope = Scope::user(UserId(id));
-                let key = match found.remove(&id).flatten() {
-                    Some(w) => Some(self.unwrap_key(scope, &w)?),
-                    None => None,
-                };
-                learnt.push((id, key.clone()));
-                out.insert(id, Opener { scope, key });
+        let missing: Vec<Scope> = missing.into_iter().map(|id| Scope::user(UserId(id))).collect();
+        let learnt = self.fetch_keys(&missing).await?;
+        if let Ok(mut c) = self.profiles.write() {
+            if c.len() > 100_000 {
+                c.retain(|_, (at, _)| now.duration_since(*at) < PROFILE_TTL);
             }
-            if let Ok(mut c) = self.profiles.write() {
-                if c.len() > 100_000 {
-                    c.retain(|_, (at, _)| now.duration_since(*at) < PROFILE_TTL);
-                }
-                c.extend(learnt.into_iter().map(|(id, k)| (id, (now, k))));
-            }
+            c.extend(learnt.iter().map(|(scope, k)| (scope.id, (now, k.clone()))));
+        }
+        for (scope, key) in learnt {
+            out.insert(scope.id, Opener { scope, key });
         }
         Ok(out)
     }
