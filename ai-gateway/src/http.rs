@@ -276,43 +276,42 @@ pub enum Answered {
 }
 
 impl Fallback {
-    pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
-        if let Some(p) = &self.primary {
-            match p.detect(text).await {
-                Ok((f, u)) => return (f, u, Answered::Model),
+    /// The model's answer if there is a model and it answers well; the built-in one otherwise.
+    async fn first<T>(
+        model: Option<impl std::future::Future<Output = Result<(T, Usage), GatewayError>>>,
+        builtin: impl FnOnce() -> (T, Usage),
+    ) -> (T, Usage, Answered) {
+        if let Some(call) = model {
+            match call.await {
+                Ok((t, u)) => return (t, u, Answered::Model),
                 Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
             }
         }
-        let u = Usage {
+        let (t, u) = builtin();
+        (t, u, Answered::Builtin)
+    }
+
+    /// What the built-in provider is charged for reading `text`.
+    fn read(text: &str) -> Usage {
+        Usage {
             prompt_tokens: crate::estimate_tokens(text),
             completion_tokens: 0,
-        };
-        (crate::builtin::detect(text), u, Answered::Builtin)
+        }
+    }
+
+    pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
+        let model = self.primary.as_ref().map(|p| p.detect(text));
+        Self::first(model, || (crate::builtin::detect(text), Self::read(text))).await
     }
 
     /// A weekly insight from counts only.
     pub async fn insight(&self, week: &crate::WeekSummary) -> (String, Usage, Answered) {
-        if let Some(p) = &self.primary {
-            match p.insight(week).await {
-                Ok((s, u)) => return (s, u, Answered::Model),
-                Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
-            }
-        }
-        (crate::builtin::insight(week), Usage::default(), Answered::Builtin)
+        let model = self.primary.as_ref().map(|p| p.insight(week));
+        Self::first(model, || (crate::builtin::insight(week), Usage::default())).await
     }
 
     pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
-        if let Some(p) = &self.primary {
-            match p.reframe(text, category).await {
-                Ok((r, u)) => return (r, u, Answered::Model),
-                Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
-            }
-        }
-        let r = crate::builtin::reframe(text, category);
-        let u = Usage {
-            prompt_tokens: crate::estimate_tokens(text),
-            completion_tokens: 0,
-        };
-        (r, u, Answered::Builtin)
+        let model = self.primary.as_ref().map(|p| p.reframe(text, category));
+        Self::first(model, || (crate::builtin::reframe(text, category), Self::read(text))).await
     }
 }
