@@ -6,6 +6,11 @@ use prism_vault::{MasterKey, Scope, Vault, VaultError, SHREDDED};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// What `sealed` opens to for a reader now.
+async fn read(reader: &Vault, scope: Scope, sealed: &str) -> String {
+    reader.opener(scope).await.expect("opener").open(sealed).expect("opens")
+}
+
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
     let writer = Vault::caching(pool.clone(), MasterKey::development());
@@ -34,15 +39,7 @@ async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
     let session_opener = reader.opener(Scope::of(ann, session)).await.expect("opener");
     assert!(session_opener.shredded());
     assert_eq!(session_opener.open(&b).expect("opens"), SHREDDED);
-    assert_eq!(
-        reader
-            .opener(Scope::user(ann))
-            .await
-            .expect("opener")
-            .open(&mine)
-            .expect("opens"),
-        "I always mess up"
-    );
+    assert_eq!(read(&reader, Scope::user(ann), &mine).await, "I always mess up");
     assert!(matches!(
         writer.seal(Scope::of(ann, session), "again").await,
         Err(VaultError::Destroyed)
@@ -61,15 +58,7 @@ async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
         .await
         .expect("count");
     assert_eq!(left, 0);
-    assert_eq!(
-        reader
-            .opener(Scope::user(ann))
-            .await
-            .expect("opener")
-            .open(&mine)
-            .expect("opens"),
-        SHREDDED
-    );
+    assert_eq!(read(&reader, Scope::user(ann), &mine).await, SHREDDED);
     assert!(matches!(
         writer.seal(Scope::user(ann), "x").await,
         Err(VaultError::Destroyed)
@@ -82,23 +71,7 @@ async fn sealed_text_opens_until_its_key_is_destroyed(pool: PgPool) {
     // Another user is untouched.
     let bob = UserId::new();
     let his = writer.seal(Scope::user(bob), "fine").await.expect("seal");
-    assert_eq!(
-        reader
-            .opener(Scope::user(bob))
-            .await
-            .expect("opener")
-            .open(&his)
-            .expect("opens"),
-        "fine"
-    );
+    assert_eq!(read(&reader, Scope::user(bob), &his).await, "fine");
     // Unsealed values (written before sealing existed) pass through.
-    assert_eq!(
-        reader
-            .opener(Scope::user(bob))
-            .await
-            .expect("opener")
-            .open("plain")
-            .expect("opens"),
-        "plain"
-    );
+    assert_eq!(read(&reader, Scope::user(bob), "plain").await, "plain");
 }

@@ -22,16 +22,29 @@ async fn log_text(t: &TestApp) -> String {
     all.join("\n")
 }
 
+/// How many events of this type the log holds.
+async fn count(t: &TestApp, event_type: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+        .bind(event_type)
+        .fetch_one(&t.pool)
+        .await
+        .expect("count")
+}
+
+/// A new mirror session of `user`'s.
+async fn session(t: &TestApp, user: &User) -> uuid::Uuid {
+    t.post("/v1/mirror/sessions", &user.token, json!({}))
+        .await
+        .expect(201)
+        .id()
+}
+
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn a_mirror_session_from_start_to_delete_is_its_owners_alone(pool: PgPool) {
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
     let bob = t.register("bob").await;
-    let s = t
-        .post("/v1/mirror/sessions", &ann.token, json!({}))
-        .await
-        .expect(201)
-        .id();
+    let s = session(&t, &ann).await;
 
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     t.post(&msg, &bob.token, json!({"text": THOUGHT}))
@@ -111,11 +124,7 @@ async fn crisis_in_a_session_gets_resources_and_is_neither_kept_nor_charged(pool
             .with_crisis_resources(vec!["Call 988".into()])
     });
     let ann = t.register("ann").await;
-    let s = t
-        .post("/v1/mirror/sessions", &ann.token, json!({}))
-        .await
-        .expect(201)
-        .id();
+    let s = session(&t, &ann).await;
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     // With no allowance left at all, a person in crisis is still answered.
     let r = t
@@ -182,11 +191,7 @@ async fn quotas_hold_exactly_under_concurrency_and_plans_raise_them(pool: PgPool
         .await
         .expect("counter");
     assert_eq!(used, 5);
-    let turns: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'turn.requested'")
-        .fetch_one(&t.pool)
-        .await
-        .expect("count");
-    assert_eq!(turns, 5);
+    assert_eq!(count(&t, "turn.requested").await, 5);
     // Another user has their own allowance.
     t.post("/v1/turns", &bob.token, json!({"text": "I should be better"}))
         .await
@@ -209,11 +214,7 @@ async fn quotas_hold_exactly_under_concurrency_and_plans_raise_them(pool: PgPool
         .expect("same plan"));
     assert!(t.commands.set_plan(prism_domain::UserId(ann.id), "gold").await.is_err());
     assert!(t.commands.set_plan(prism_domain::UserId::new(), "prism").await.is_err());
-    let changed: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'entitlement.changed'")
-        .fetch_one(&t.pool)
-        .await
-        .expect("count");
-    assert_eq!(changed, 1);
+    assert_eq!(count(&t, "entitlement.changed").await, 1);
     for _ in 0..3 {
         t.post("/v1/turns", &ann.token, json!({"text": "I must never fail"}))
             .await
@@ -250,12 +251,11 @@ async fn lens_goals_and_actions_are_their_owners(pool: PgPool) {
         .expect_error(404, "not_found");
     t.post(&complete, &ann.token, json!({})).await.expect(200);
     t.post(&complete, &ann.token, json!({})).await.expect(200);
-    let completed: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'lens_goal.action_completed'")
-            .fetch_one(&t.pool)
-            .await
-            .expect("count");
-    assert_eq!(completed, 1, "completing twice changes nothing");
+    assert_eq!(
+        count(&t, "lens_goal.action_completed").await,
+        1,
+        "completing twice changes nothing"
+    );
     t.post(
         &format!("/v1/lens/actions/{}/complete", Uuid::now_v7()),
         &ann.token,
@@ -279,11 +279,7 @@ async fn spectrum_exclusions_and_resets_are_events_on_the_callers_own_sessions(p
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
     let bob = t.register("bob").await;
-    let s = t
-        .post("/v1/mirror/sessions", &ann.token, json!({}))
-        .await
-        .expect(201)
-        .id();
+    let s = session(&t, &ann).await;
     t.post("/v1/spectrum/exclusions", &bob.token, json!({"session_id": s}))
         .await
         .expect_error(404, "not_found");
@@ -316,11 +312,7 @@ async fn spectrum_exclusions_and_resets_are_events_on_the_callers_own_sessions(p
 async fn mirror_messages_refuse_bad_input(pool: PgPool) {
     let t = TestApp::new(pool);
     let ann = t.register("ann").await;
-    let s = t
-        .post("/v1/mirror/sessions", &ann.token, json!({}))
-        .await
-        .expect(201)
-        .id();
+    let s = session(&t, &ann).await;
     let msg = format!("/v1/mirror/sessions/{s}/messages");
     t.post(&msg, &ann.token, json!({"text": "x".repeat(8_001)}))
         .await
