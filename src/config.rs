@@ -34,34 +34,35 @@ pub struct Config {
     pub master_key: prism_vault::MasterKey,
     /// Overrides of the plans' daily allowances (`PRISM_QUOTAS`, e.g. `free.turn=20`).
     pub allowances: prism_commands::reflection::Allowances,
+    /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
+    pub dev: bool,
+    jwt_secret_set: bool,
+    master_key_set: bool,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        // A built-in secret or key is public (it is in this file): only a developer who says
+        // so with PRISM_DEV=1 gets one. `require_secrets` refuses to start a service otherwise.
+        let dev = std::env::var("PRISM_DEV").is_ok_and(|v| v == "1");
         let jwt_secret = match std::env::var("PRISM_JWT_SECRET") {
-            Ok(s) if s.len() >= 32 => s,
-            Ok(_) => anyhow::bail!("PRISM_JWT_SECRET must be at least 32 characters"),
-            Err(_) => {
-                tracing::warn!(
-                    "PRISM_JWT_SECRET is not set: using the built-in development secret. NEVER do this in production"
-                );
-                DEV_JWT_SECRET.to_owned()
-            }
+            Ok(s) if s.len() >= 32 => Some(s),
+            Ok(_) => anyhow::bail!("PRISM_JWT_SECRET must be at least 32 bytes"),
+            Err(_) => None,
         };
         let master_key = match std::env::var("PRISM_MASTER_KEY") {
-            Ok(s) => prism_vault::MasterKey::parse(&s).map_err(|e| anyhow::anyhow!(e))?,
-            Err(_) => {
-                tracing::warn!(
-                    "PRISM_MASTER_KEY is not set: users' data keys are wrapped with the built-in development key. NEVER do this in production"
-                );
-                prism_vault::MasterKey::development()
-            }
+            Ok(s) => Some(prism_vault::MasterKey::parse(&s).map_err(|e| anyhow::anyhow!("PRISM_MASTER_KEY: {e}"))?),
+            Err(_) => None,
         };
         let allowances = prism_commands::reflection::Allowances::parse(&var("PRISM_QUOTAS", ""))
             .map_err(|e| anyhow::anyhow!("PRISM_QUOTAS: {e}"))?;
         Ok(Self {
-            master_key,
+            dev,
+            master_key: master_key.unwrap_or_else(prism_vault::MasterKey::development),
+            master_key_set: std::env::var("PRISM_MASTER_KEY").is_ok(),
+            jwt_secret_set: jwt_secret.is_some(),
+            jwt_secret: jwt_secret.unwrap_or_else(|| DEV_JWT_SECRET.to_owned()),
             allowances,
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
@@ -73,7 +74,6 @@ impl Config {
                     .parse()
                     .context("PRISM_NATS_MAX_AGE_SECS must be a number")?,
             ),
-            jwt_secret,
             snapshot_every: var("PRISM_SNAPSHOT_EVERY", "100")
                 .parse()
                 .context("PRISM_SNAPSHOT_EVERY must be a number")?,
@@ -101,6 +101,32 @@ impl Config {
                     .collect()
             }),
         })
+    }
+
+    /// Services that sign tokens or open sealed data start only with real secrets, or with
+    /// `PRISM_DEV=1` (which says so, once, in the log).
+    pub fn require_secrets(&self) -> anyhow::Result<()> {
+        let missing: Vec<&str> = [
+            (!self.jwt_secret_set).then_some("PRISM_JWT_SECRET (32+ bytes)"),
+            (!self.master_key_set).then_some("PRISM_MASTER_KEY (64 hex characters)"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.dev {
+            tracing::warn!(
+                missing = %missing.join(", "),
+                "PRISM_DEV=1: using the public built-in development secrets; never in production"
+            );
+            return Ok(());
+        }
+        anyhow::bail!(
+            "refusing to start without {} (set them, or PRISM_DEV=1 for local development only)",
+            missing.join(" and ")
+        )
     }
 
     pub fn relay(&self) -> prism_event_store::relay::RelayConfig {

@@ -121,6 +121,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return tools::rebuild(&cfg, from, into, projections, index_dir).await;
     }
+    // Before anything is reached: a service never runs on the public development secrets.
+    if matches!(cli.command, Command::Serve | Command::WriteApi | Command::ReadApi) {
+        cfg.require_secrets()?;
+    }
     let pool = cfg.connect().await?;
     if matches!(cli.command, Command::Migrate | Command::Serve) {
         prism_event_store::db::migrate(&pool)

@@ -32,6 +32,8 @@ fn spawn_prism(db: &str, data: &std::path::Path) -> (Child, String, String) {
         )
         .env("PRISM_NATS_PREFIX", db.replace('_', ""))
         .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
+        .env("PRISM_MASTER_KEY", "7".repeat(64))
+        .env_remove("PRISM_DEV")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -235,6 +237,44 @@ fn tool(db: &str, args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+#[test]
+fn services_refuse_to_start_with_the_public_development_secrets() {
+    for part in ["serve", "write-api", "read-api"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_prism"))
+            .arg(part)
+            // Postgres is never reached: the check comes first.
+            .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/prism")
+            .env_remove("PRISM_JWT_SECRET")
+            .env_remove("PRISM_MASTER_KEY")
+            .env_remove("PRISM_DEV")
+            .output()
+            .expect("run prism");
+        assert_eq!(out.status.code(), Some(1), "{part} started without secrets");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{part}: {stderr}");
+        assert!(
+            lines[0].starts_with("error: refusing to start without PRISM_JWT_SECRET")
+                && lines[0].contains("PRISM_MASTER_KEY")
+                && lines[0].contains("PRISM_DEV=1"),
+            "{part}: {stderr}"
+        );
+    }
+    // One of the two is not enough either.
+    let out = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .arg("write-api")
+        .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/prism")
+        .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
+        .env_remove("PRISM_MASTER_KEY")
+        .env_remove("PRISM_DEV")
+        .output()
+        .expect("run prism");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("without PRISM_MASTER_KEY"), "{stderr}");
+    assert!(!stderr.contains("an-end-to-end-secret"), "a secret leaked: {stderr}");
 }
 
 #[test]

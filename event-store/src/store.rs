@@ -243,6 +243,15 @@ impl PgEventStore {
         Ok(())
     }
 
+    /// The last position allocated (committed or not): no answered write is past it.
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// The current safe horizon (see [`crate::horizon`]).
     pub async fn safe_horizon(&self) -> Result<i64, StoreError> {
         self.horizon.current(&self.pool).await

@@ -67,10 +67,30 @@ impl Source {
 }
 
 pub async fn consistency(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    // Every route behind this layer needs a caller: an anonymous request is refused before it
+    // can make the node wait (or query anything) on its behalf.
+    if let Err(e) = crate::extract::claims(req.headers(), &s) {
+        return e.into_response();
+    }
     let wanted = match min_position(&req) {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
+    if let Some(w) = wanted {
+        // A position the log has not reached was never answered by a write: refuse it at once
+        // rather than wait for it.
+        match s.history.store().head().await {
+            Ok(head) if w > head => {
+                return ReadError::BadRequest {
+                    code: "invalid_min_position",
+                    message: format!("position {w} is past the end of the log ({head})"),
+                }
+                .into_response()
+            }
+            Ok(_) => {}
+            Err(e) => return ReadError::Unavailable(e.to_string()).into_response(),
+        }
+    }
     let source = Source::of(req.uri().path());
     let position = match wanted {
         // Nothing to wait for: a position at most a few milliseconds old will do for the header.

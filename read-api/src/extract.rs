@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ReadError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(claims(parts, state)?.sub))
+        Ok(Self(claims(&parts.headers, state)?.sub))
     }
 }
 
@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ReadError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let c = claims(parts, state)?;
+        let c = claims(&parts.headers, state)?;
         Ok(Self {
             user: c.sub,
             auditor: c.roles.iter().any(|r| r == "auditor"),
@@ -45,9 +45,9 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-fn claims(parts: &Parts, state: &AppState) -> Result<prism_auth::Claims, ReadError> {
-    let token = parts
-        .headers
+/// The verified claims of the request's bearer token.
+pub fn claims(headers: &axum::http::HeaderMap, state: &AppState) -> Result<prism_auth::Claims, ReadError> {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))

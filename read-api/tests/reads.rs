@@ -444,3 +444,42 @@ async fn health_readiness_openapi_and_metrics(pool: PgPool) {
     let req = Request::builder().uri("/metrics").body(Body::empty()).expect("req");
     assert_eq!(w.app.clone().oneshot(req).await.expect("infallible").status(), 200);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn x_min_position_is_refused_before_any_wait_when_anonymous_or_past_the_head(pool: PgPool) {
+    let mut w = world(pool).await;
+    // A bound no test would sit out: if either request below waited, the guard would fire.
+    w.app = prism_read_api::app(
+        prism_read_api::AppState::new(w.commands.store().pool().clone(), w.jwt.clone())
+            .with_max_wait(std::time::Duration::from_secs(600)),
+    );
+    let guard = std::time::Duration::from_secs(20);
+    let path = format!("/v1/channels/{}/messages", w.channel);
+    let (s, body, _) = tokio::time::timeout(guard, w.get(&path, None, Some(i64::MAX)))
+        .await
+        .expect("an anonymous caller made the node wait");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    let (s, body, _) = tokio::time::timeout(guard, w.get(&path, Some("forged.token.here"), Some(i64::MAX)))
+        .await
+        .expect("a forged token made the node wait");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let t = w.token(&w.owner);
+    let head = w.commands.store().head().await.expect("head");
+    let (s, body, _) = tokio::time::timeout(guard, w.get(&path, Some(&t), Some(head + 1)))
+        .await
+        .expect("a position past the head made the node wait");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_min_position")),
+        "{body}"
+    );
+    // The head itself is a position a write answered: it is served.
+    let (s, _, _) = w.get(&path, Some(&t), Some(head)).await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -194,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
             .env("PRISM_DATABASE_URL", &url)
             .env("PRISM_READ_ADDR", "127.0.0.1:0")
             .env("PRISM_JWT_SECRET", SECRET)
+            .env("PRISM_MASTER_KEY", "5".repeat(64))
             .env("RUST_LOG", "warn,prism=info")
             .stdout(Stdio::piped())
             .spawn()?;
