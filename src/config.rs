@@ -34,6 +34,9 @@ pub struct Config {
     pub master_key: prism_vault::MasterKey,
     /// Overrides of the plans' daily allowances (`PRISM_QUOTAS`, e.g. `free.turn=20`).
     pub allowances: prism_commands::reflection::Allowances,
+    /// Live streams a user, and a read node, may hold open (`PRISM_STREAMS_PER_USER`,
+    /// `PRISM_STREAMS_PER_NODE`).
+    pub stream_limits: prism_projections::feed::StreamLimits,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
     pub dev: bool,
     jwt_secret_set: bool,
@@ -57,8 +60,18 @@ impl Config {
         };
         let allowances = prism_commands::reflection::Allowances::parse(&var("PRISM_QUOTAS", ""))
             .map_err(|e| anyhow::anyhow!("PRISM_QUOTAS: {e}"))?;
+        let defaults = prism_projections::feed::StreamLimits::default();
+        let stream_limits = prism_projections::feed::StreamLimits {
+            per_user: var("PRISM_STREAMS_PER_USER", &defaults.per_user.to_string())
+                .parse()
+                .context("PRISM_STREAMS_PER_USER must be a number")?,
+            per_node: var("PRISM_STREAMS_PER_NODE", &defaults.per_node.to_string())
+                .parse()
+                .context("PRISM_STREAMS_PER_NODE must be a number")?,
+        };
         Ok(Self {
             dev,
+            stream_limits,
             master_key: master_key.unwrap_or_else(prism_vault::MasterKey::development),
             master_key_set: std::env::var("PRISM_MASTER_KEY").is_ok(),
             jwt_secret_set: jwt_secret.is_some(),

@@ -160,6 +160,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if read {
         let mut state = prism_read_api::AppState::new(pool.clone(), cfg.jwt())
             .with_master_key(cfg.master_key.clone())
+            .with_feed(prism_projections::feed::Feed::with_limits(
+                pool.clone(),
+                cfg.stream_limits,
+            ))
             .with_metrics(prism_telemetry::metrics_handle());
         // Each read node keeps its own search index, fed by its own projector.
         let dir = cfg.data_dir.join("search");

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod search;
 pub mod spectrum;
 pub mod status;
+pub mod visibility;
 
 pub use error::ProjectionError;
 pub use projection::Projection;

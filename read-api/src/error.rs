@@ -26,6 +26,12 @@ pub enum ReadError {
         at: i64,
     },
     Unavailable(String),
+    /// A limit was reached; try again after `retry_after` seconds.
+    TooMany {
+        code: &'static str,
+        message: &'static str,
+        retry_after: u64,
+    },
     /// A bug or corrupt data (e.g. a sealed value that fails authentication). → 500
     Internal(String),
 }
@@ -38,6 +44,7 @@ pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
         ReadError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
         ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ReadError::TooMany { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
         ReadError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -53,6 +60,7 @@ impl IntoResponse for ReadError {
             ReadError::ProjectionBehind { wanted, at } => {
                 format!("the read models are at position {at}, not yet {wanted}; retry shortly")
             }
+            ReadError::TooMany { message, .. } => (*message).to_owned(),
             ReadError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "read failed");
                 "a dependency is unavailable; try again shortly".into()
@@ -62,7 +70,14 @@ impl IntoResponse for ReadError {
                 "something went wrong on our side".into()
             }
         };
+        let retry_after = match &self {
+            ReadError::TooMany { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let mut res = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         match status {
             StatusCode::UNAUTHORIZED => {
                 res.headers_mut()

@@ -116,6 +116,12 @@ impl AppState {
         self
     }
 
+    /// The live feed (its stream limits); one per node.
+    pub fn with_feed(mut self, feed: prism_projections::feed::Feed) -> Self {
+        self.feed = feed;
+        self
+    }
+
     pub fn with_search(mut self, index: std::sync::Arc<prism_projections::search::SearchIndex>) -> Self {
         self.search = Some(index);
         self

@@ -1,81 +1,200 @@
-//! `GET /v1/workspaces/{id}/stream`: Server-Sent Events of the workspace's kernel events.
+//! `GET /v1/workspaces/{id}/stream`: Server-Sent Events of what the caller may see of the
+//! workspace's kernel events — a projection of the log through the visibility rules
+//! (`prism_projections::visibility`), never a tap on it.
 //!
-//! Membership is checked at connect and followed in the stream itself: when the caller leaves
-//! or is removed (or the workspace is deleted) they get a final `revoked` event and it ends. Each event's SSE
-//! id is its global position, so a client reconnecting with `Last-Event-ID` resumes exactly
-//! where it stopped (the feed reads the log below the safe horizon, so nothing is skipped).
+//! - Membership comes from the log (the workspace's own events), not from a read model, and is
+//!   followed on every batch the node's tail broadcasts: when the caller leaves, is removed or
+//!   the workspace is deleted, the stream sends `revoked` and ends, whatever `Last-Event-ID`
+//!   said. A role change takes effect on the next event (join codes are for admins).
+//! - Each event's SSE id is its global position. `Last-Event-ID` resumes after it: never from
+//!   before the caller's current membership began (it is moved up to that point), never past
+//!   the log's head (400). A replay shows only what REST shows now (no text of deleted or
+//!   superseded messages).
+//! - One tail per node feeds every stream (`prism_projections::feed`); a stream costs no
+//!   database work of its own once live. Streams are capped per user and per node (429).
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::stream::Stream;
+use prism_projections::feed::{Batch, Feed, StreamGuard};
+use prism_projections::visibility::{MembershipTracker, Viewer};
+use prism_projections::ProjectionError;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
-use super::role;
 use crate::error::ReadError;
 use crate::extract::{ApiPath, Caller};
 use crate::AppState;
 
-/// How often an idle stream looks for new events.
-const POLL: Duration = Duration::from_millis(100);
+/// Events a replay reads at a time.
+const REPLAY_PAGE: i64 = 256;
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/stream", tag = "stream", description = "Server-Sent Events of the workspace", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/workspaces/{id}/stream", tag = "stream",
+    description = "Server-Sent Events: what the caller may see of the workspace's kernel events, as it happens. Ends with a `revoked` event when the caller's membership does.",
+    params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this position (moved up to where the caller's membership began; past the head: 400)")),
+    responses((status = 200, content_type = "text/event-stream"), (status = 400), (status = 401), (status = 404), (status = 429, description = "too many open streams"), (status = 503)))]
 pub async fn stream(
     State(s): State<AppState>,
     Caller(user): Caller,
     ApiPath(ws): ApiPath<Uuid>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ReadError> {
-    role(&s.pool, ws, user).await?;
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok());
-    let start = match resume {
-        Some(p) => p,
-        None => s
-            .feed
-            .horizon()
-            .await
-            .map_err(|e| ReadError::Unavailable(e.to_string()))?,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ReadError> {
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|p| *p >= 0)
+                .ok_or_else(|| ReadError::bad("invalid_last_event_id", "Last-Event-ID must be a position we sent"))?,
+        ),
     };
-    let events = futures::stream::unfold((s, start, false), move |(s, mut cp, done)| async move {
-        if done {
-            return None;
+    let guard = s.feed.admit(user).ok_or(ReadError::TooMany {
+        code: "too_many_streams",
+        message: "too many open streams; close one and retry",
+        retry_after: 5,
+    })?;
+    // Subscribe before reading the membership: every workspace event after it is seen live.
+    let (live, published) = s.feed.subscribe().await.map_err(unavailable)?;
+    let member = MembershipTracker::load(s.feed.pool(), ws, user)
+        .await
+        .map_err(unavailable)?;
+    let Some(m) = member.now else {
+        return Err(ReadError::NotFound);
+    };
+    let start = match resume {
+        Some(p) => {
+            let head = s.feed.head().await.map_err(unavailable)?;
+            if p > head {
+                return Err(ReadError::bad(
+                    "invalid_last_event_id",
+                    format!("position {p} is past the end of the log ({head})"),
+                ));
+            }
+            // From the event that made them a member (inclusive).
+            p.max(m.since - 1)
+        }
+        None => published,
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    tokio::spawn(follow(s.feed.clone(), ws, member, start, live, tx, guard));
+    let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn unavailable(e: ProjectionError) -> ReadError {
+    ReadError::Unavailable(e.to_string())
+}
+
+type Out = mpsc::Sender<Result<Event, Infallible>>;
+
+/// Why a stream stopped sending.
+enum End {
+    /// The client went away.
+    Gone,
+    /// The caller is no longer a member: `revoked` was sent.
+    Revoked,
+}
+
+/// One stream: the replay from `start`, then the live tail, through the caller's view.
+async fn follow(
+    feed: Feed,
+    ws: Uuid,
+    mut member: MembershipTracker,
+    start: i64,
+    mut live: broadcast::Receiver<Arc<Batch>>,
+    tx: Out,
+    _guard: StreamGuard,
+) {
+    let mut sent = start;
+    // Replay (and, after falling behind the broadcast, catch up) from the log.
+    loop {
+        match catch_up(&feed, ws, &mut member, &mut sent, &tx).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "stream replay failed");
+                return;
+            }
         }
         loop {
-            let batch = match s.feed.tail(ws, cp, 1).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "stream read failed");
-                    tokio::time::sleep(POLL).await;
-                    continue;
+            let batch = tokio::select! {
+                b = live.recv() => b,
+                _ = tx.closed() => return,
+            };
+            match batch {
+                Ok(batch) => {
+                    if let Some(_end) = deliver(&batch, ws, &mut member, &mut sent, &tx).await {
+                        return;
+                    }
                 }
-            };
-            let Some(e) = batch.into_iter().next() else {
-                tokio::time::sleep(POLL).await;
-                continue;
-            };
-            cp = e.global_position;
-            // Decided on the event itself, not on a read model that may lag behind it.
-            let leaves = e.event_type == "member.left"
-                && e.payload.get("user_id").and_then(|v| v.as_str()) == Some(&user.to_string());
-            if leaves || e.event_type == "workspace.deleted" {
-                let bye = Event::default()
-                    .event("revoked")
-                    .data("you are no longer a member of this workspace");
-                return Some((Ok(bye), (s, cp, true)));
+                // Too slow for the broadcast: read what was missed from the log itself.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Err(broadcast::error::RecvError::Closed) => return,
             }
-            let event = Event::default()
-                .id(e.global_position.to_string())
-                .event(e.event_type.clone())
-                .json_data(&e)
-                .unwrap_or_else(|_| Event::default().event("error").data("unserialisable event"));
-            return Some((Ok(event), (s, cp, false)));
         }
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    }
+}
+
+/// Sends the tenant's events after `sent` up to the horizon, from the log.
+async fn catch_up(
+    feed: &Feed,
+    ws: Uuid,
+    member: &mut MembershipTracker,
+    sent: &mut i64,
+    tx: &Out,
+) -> Result<Option<End>, ProjectionError> {
+    // From the membership's own point if that is earlier: a removal missed while falling
+    // behind is read again, even when the client resumed ahead of it.
+    let mut read = (*sent).min(member.at);
+    loop {
+        let batch = feed.replay(ws, read, REPLAY_PAGE).await?;
+        let Some(last) = batch.events.last().map(|e| e.global_position) else {
+            return Ok(None);
+        };
+        if let Some(end) = deliver(&batch, ws, member, sent, tx).await {
+            return Ok(Some(end));
+        }
+        read = last;
+    }
+}
+
+/// Sends what the caller may see of `batch` (the workspace's events after `sent`), following
+/// their membership through it.
+async fn deliver(batch: &Batch, ws: Uuid, member: &mut MembershipTracker, sent: &mut i64, tx: &Out) -> Option<End> {
+    for e in &batch.events {
+        // Every workspace event moves the membership (the tracker skips what it has folded),
+        // even one at or before the resume point.
+        if member.observe(e) && member.now.is_none() {
+            let bye = Event::default()
+                .event("revoked")
+                .data("you are no longer a member of this workspace");
+            let _ = tx.send(Ok(bye)).await;
+            return Some(End::Revoked);
+        }
+        if e.tenant_id != Some(ws) || e.global_position <= *sent {
+            continue;
+        }
+        *sent = e.global_position;
+        let viewer = Viewer {
+            user: member.user,
+            role: member.now.map(|m| m.role),
+            auditor: false,
+        };
+        let Some(shown) = batch.facts.show(e, &viewer).apply(e) else {
+            continue;
+        };
+        let event = Event::default()
+            .id(shown.global_position.to_string())
+            .event(shown.event_type.clone())
+            .json_data(&shown)
+            .unwrap_or_else(|_| Event::default().event("error").data("unserialisable event"));
+        if tx.send(Ok(event)).await.is_err() {
+            return Some(End::Gone);
+        }
+    }
+    None
 }

@@ -1,0 +1,371 @@
+//! Who may see what of an event: the one policy every way out of Prism applies to the log
+//! (the live stream, history routes, and whatever else hands envelopes to a person).
+//!
+//! The rules are those of the REST read API, stated on events:
+//! - **Direct messages** (a `conversation.*` event, and the `message.*`/`reaction.*` events of a
+//!   message posted in a conversation) are shown to the conversation's two participants only.
+//!   A workspace admin or owner who is not a participant never sees them, through any route.
+//!   A platform auditor sees their envelopes (who wrote to whom, when, the hash) but never
+//!   their text: the `body` is removed and the payload says `"redacted": ["body"]`. The chain
+//!   itself is verified server-side (`/audit/verify`, `prism audit verify`), which needs no
+//!   reader to see the text.
+//! - **Join codes** (`workspace.created`, `workspace.join_code_rotated`) go to admins and owners
+//!   only; members see `workspace.created` without its `join_code` and never see a rotation.
+//! - **Replays** (events from before the moment a stream went live) carry only text REST would
+//!   still show: a message's body only in the event that holds its current text, and no text of
+//!   a deleted message, a deleted doc or a message in a deleted channel.
+//!
+//! The facts the rules need (which channel a message is in, who is in a conversation, what was
+//! deleted since) are looked up in the log with a bounded number of queries per batch of events,
+//! never per viewer: a node's live tail computes them once and every stream shares them.
+
+use std::collections::{HashMap, HashSet};
+
+use prism_domain::policy::Role;
+use prism_event_store::StoredEvent;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::ProjectionError;
+
+/// Who is looking.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub user: Uuid,
+    /// Their role in the event's workspace, if a member.
+    pub role: Option<Role>,
+    /// A platform auditor (sees every workspace's envelopes, never direct-message text).
+    pub auditor: bool,
+}
+
+impl Viewer {
+    fn admin(&self) -> bool {
+        matches!(self.role, Some(Role::Admin | Role::Owner))
+    }
+}
+
+/// What a viewer is shown of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    Whole,
+    /// The event with some payload fields removed (named in `payload.redacted`).
+    Redacted(Box<StoredEvent>),
+    Hidden,
+}
+
+impl Shown {
+    /// The event as shown, if at all.
+    pub fn apply(self, e: &StoredEvent) -> Option<StoredEvent> {
+        match self {
+            Self::Whole => Some(e.clone()),
+            Self::Redacted(r) => Some(*r),
+            Self::Hidden => None,
+        }
+    }
+}
+
+/// The facts about a batch of events that the rules need.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    /// message id → the channel or conversation it was posted in.
+    pub channel_of: HashMap<Uuid, Uuid>,
+    /// conversation id → its two participants (a channel id is absent).
+    pub participants: HashMap<Uuid, Vec<Uuid>>,
+    /// Channel ids known not to be conversations.
+    pub plain: HashSet<Uuid>,
+    /// For replays: messages, docs and channels deleted by now.
+    pub gone: HashSet<Uuid>,
+    /// For replays: message id → the position of the event holding its current body.
+    pub current_text: HashMap<Uuid, i64>,
+    /// Whether these facts were gathered for a replay (text rules apply).
+    pub replay: bool,
+}
+
+impl Facts {
+    /// The facts for `events`, gathered from the log: at most two queries for the live rules,
+    /// two more for a replay. `known` holds facts already gathered (a node's caches); only what
+    /// it lacks is asked for.
+    pub async fn gather(
+        pool: &PgPool,
+        events: &[StoredEvent],
+        replay: bool,
+        known: &Facts,
+    ) -> Result<Self, ProjectionError> {
+        let mut f = Facts {
+            replay,
+            ..Default::default()
+        };
+        let mut unknown_messages = Vec::new();
+        for e in events {
+            match (e.aggregate_type.as_str(), e.event_type.as_str()) {
+                ("message", "message.created") => {
+                    if let Some(c) = uuid_field(&e.payload, "channel_id") {
+                        f.channel_of.insert(e.aggregate_id, c);
+                    }
+                }
+                ("message", _) => match known.channel_of.get(&e.aggregate_id) {
+                    Some(c) => {
+                        f.channel_of.insert(e.aggregate_id, *c);
+                    }
+                    None => unknown_messages.push(e.aggregate_id),
+                },
+                ("conversation", "conversation.created") => {
+                    f.participants.insert(e.aggregate_id, members(&e.payload));
+                }
+                _ => {}
+            }
+        }
+        unknown_messages.sort_unstable();
+        unknown_messages.dedup();
+        if !unknown_messages.is_empty() {
+            let rows: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+                "SELECT aggregate_id, payload->>'channel_id' FROM events
+                  WHERE aggregate_type = 'message' AND sequence = 1 AND aggregate_id = ANY($1)",
+            )
+            .bind(&unknown_messages)
+            .fetch_all(pool)
+            .await?;
+            for (m, c) in rows {
+                if let Some(c) = c.and_then(|c| c.parse().ok()) {
+                    f.channel_of.insert(m, c);
+                }
+            }
+        }
+        // Which of those channels are conversations, and who is in them.
+        let mut unknown_channels: Vec<Uuid> = Vec::new();
+        for c in f.channel_of.values() {
+            if f.participants.contains_key(c) || known.plain.contains(c) {
+                continue;
+            }
+            match known.participants.get(c) {
+                Some(p) => {
+                    f.participants.insert(*c, p.clone());
+                }
+                None => unknown_channels.push(*c),
+            }
+        }
+        unknown_channels.sort_unstable();
+        unknown_channels.dedup();
+        if !unknown_channels.is_empty() {
+            let rows: Vec<(Uuid, Value)> = sqlx::query_as(
+                "SELECT aggregate_id, payload FROM events
+                  WHERE aggregate_type = 'conversation' AND sequence = 1 AND aggregate_id = ANY($1)",
+            )
+            .bind(&unknown_channels)
+            .fetch_all(pool)
+            .await?;
+            for (c, payload) in rows {
+                f.participants.insert(c, members(&payload));
+            }
+            for c in unknown_channels {
+                if !f.participants.contains_key(&c) {
+                    f.plain.insert(c);
+                }
+            }
+        }
+        if replay {
+            f.gather_text(pool, events).await?;
+        }
+        Ok(f)
+    }
+
+    /// What has been deleted since, and which event holds each message's current body.
+    async fn gather_text(&mut self, pool: &PgPool, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let mut subjects: Vec<Uuid> = events
+            .iter()
+            .filter(|e| matches!(e.aggregate_type.as_str(), "message" | "doc"))
+            .map(|e| e.aggregate_id)
+            .chain(self.channel_of.values().copied())
+            .collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+            "SELECT aggregate_id, event_type, max(global_position) FROM events
+              WHERE aggregate_type IN ('message', 'doc', 'channel') AND aggregate_id = ANY($1)
+                AND event_type IN ('message.created', 'message.updated', 'message.deleted', 'doc.deleted', 'channel.deleted')
+              GROUP BY aggregate_id, event_type",
+        )
+        .bind(&subjects)
+        .fetch_all(pool)
+        .await?;
+        for (id, ty, at) in rows {
+            match ty.as_str() {
+                "message.created" | "message.updated" => {
+                    let cur = self.current_text.entry(id).or_insert(at);
+                    *cur = (*cur).max(at);
+                }
+                _ => {
+                    self.gone.insert(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds what `other` knows (a node keeps its facts across batches: they never change).
+    pub fn remember(&mut self, other: &Facts) {
+        self.channel_of.extend(other.channel_of.iter().map(|(k, v)| (*k, *v)));
+        self.participants
+            .extend(other.participants.iter().map(|(k, v)| (*k, v.clone())));
+        self.plain.extend(other.plain.iter().copied());
+    }
+
+    /// The conversation `e` belongs to, with its participants, if it is a direct message.
+    fn conversation(&self, e: &StoredEvent) -> Option<&[Uuid]> {
+        let conv = match e.aggregate_type.as_str() {
+            "conversation" => e.aggregate_id,
+            "message" => *self.channel_of.get(&e.aggregate_id)?,
+            _ => return None,
+        };
+        self.participants.get(&conv).map(Vec::as_slice)
+    }
+
+    /// What `viewer` is shown of `e`.
+    pub fn show(&self, e: &StoredEvent, viewer: &Viewer) -> Shown {
+        if let Some(people) = self.conversation(e) {
+            if !people.contains(&viewer.user) {
+                if !viewer.auditor {
+                    return Shown::Hidden;
+                }
+                return redact(e, &["body"]);
+            }
+        } else if e.aggregate_type == "message" && !self.channel_of.contains_key(&e.aggregate_id) {
+            // A message whose channel could not be established is not shown: never guess.
+            return Shown::Hidden;
+        }
+        match e.event_type.as_str() {
+            "workspace.join_code_rotated" if !viewer.admin() => return Shown::Hidden,
+            "workspace.created" if !viewer.admin() => return redact(e, &["join_code"]),
+            _ => {}
+        }
+        if self.replay {
+            let gone = |id: &Uuid| self.gone.contains(id);
+            match e.event_type.as_str() {
+                "message.created" | "message.updated" => {
+                    let channel_gone = self.channel_of.get(&e.aggregate_id).is_some_and(gone);
+                    let current = self.current_text.get(&e.aggregate_id) == Some(&e.global_position);
+                    if gone(&e.aggregate_id) || channel_gone || !current {
+                        return redact(e, &["body"]);
+                    }
+                }
+                "doc.created" | "doc.updated" if gone(&e.aggregate_id) => return redact(e, &["title", "body"]),
+                _ => {}
+            }
+        }
+        Shown::Whole
+    }
+}
+
+fn redact(e: &StoredEvent, fields: &[&str]) -> Shown {
+    let mut r = e.clone();
+    if let Value::Object(map) = &mut r.payload {
+        let removed: Vec<Value> = fields
+            .iter()
+            .filter(|f| map.remove(**f).is_some())
+            .map(|f| Value::String((*f).to_owned()))
+            .collect();
+        if removed.is_empty() {
+            return Shown::Whole;
+        }
+        map.insert("redacted".into(), Value::Array(removed));
+    }
+    Shown::Redacted(Box::new(r))
+}
+
+fn uuid_field(v: &Value, k: &str) -> Option<Uuid> {
+    v.get(k).and_then(Value::as_str).and_then(|s| s.parse().ok())
+}
+
+fn members(payload: &Value) -> Vec<Uuid> {
+    payload
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|m| m.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// A user's membership of a workspace as the log has it now (not a read model that may lag).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Membership {
+    pub role: Role,
+    /// Where their current membership began (they see nothing from before).
+    pub since: i64,
+}
+
+/// Follows one user's membership of one workspace through its events, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct MembershipTracker {
+    pub user: Uuid,
+    pub workspace: Uuid,
+    pub now: Option<Membership>,
+    /// The position of the last workspace event folded in.
+    pub at: i64,
+}
+
+impl MembershipTracker {
+    /// The membership as of the log's current end: one query over the workspace's events.
+    pub async fn load(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Self, ProjectionError> {
+        let rows: Vec<(i64, String, Value)> = sqlx::query_as(
+            "SELECT global_position, event_type, payload FROM events
+              WHERE aggregate_type = 'workspace' AND aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(workspace)
+        .fetch_all(pool)
+        .await?;
+        let mut t = Self {
+            user,
+            workspace,
+            now: None,
+            at: 0,
+        };
+        for (pos, ty, payload) in rows {
+            t.fold(pos, &ty, &payload);
+        }
+        Ok(t)
+    }
+
+    /// Folds in one event (of any aggregate; only this workspace's count). Answers whether the
+    /// membership changed.
+    pub fn observe(&mut self, e: &StoredEvent) -> bool {
+        if e.aggregate_type != "workspace" || e.aggregate_id != self.workspace || e.global_position <= self.at {
+            return false;
+        }
+        let before = self.now;
+        self.fold(e.global_position, &e.event_type, &e.payload);
+        before != self.now
+    }
+
+    fn fold(&mut self, pos: i64, ty: &str, payload: &Value) {
+        self.at = pos;
+        let about_me = || uuid_field(payload, "user_id") == Some(self.user);
+        let role = || {
+            payload
+                .get("role")
+                .and_then(Value::as_str)
+                .and_then(|r| Role::parse(r).ok())
+        };
+        match ty {
+            "workspace.created" if uuid_field(payload, "owner_id") == Some(self.user) => {
+                self.now = Some(Membership {
+                    role: Role::Owner,
+                    since: pos,
+                })
+            }
+            "member.joined" if about_me() => {
+                self.now = role().map(|role| Membership { role, since: pos });
+            }
+            "member.role_changed" if about_me() => {
+                if let (Some(m), Some(role)) = (self.now.as_mut(), role()) {
+                    m.role = role;
+                }
+            }
+            "member.left" if about_me() => self.now = None,
+            "workspace.deleted" => self.now = None,
+            _ => {}
+        }
+    }
+}
