@@ -10,7 +10,8 @@
 //!   itself is verified server-side (`/audit/verify`, `prism audit verify`), which needs no
 //!   reader to see the text.
 //! - **Join codes** (`workspace.created`, `workspace.join_code_rotated`) go to admins and owners
-//!   only; members see `workspace.created` without its `join_code` and never see a rotation.
+//!   only; members see `workspace.created` without its `join_code` and never see a rotation;
+//!   auditors see both events without the code.
 //! - **Replays** (events from before the moment a stream went live) carry only text REST would
 //!   still show: a message's body only in the event that holds its current text, and no text of
 //!   a deleted message, a deleted doc or a message in a deleted channel.
@@ -28,6 +29,23 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::ProjectionError;
+
+/// Shows `events` to `viewer`: those hidden from them are left out, the rest as shown.
+pub async fn shown_to(
+    pool: &PgPool,
+    events: Vec<StoredEvent>,
+    viewer: &Viewer,
+) -> Result<Vec<StoredEvent>, ProjectionError> {
+    let facts = Facts::gather(pool, &events, false, &Facts::default()).await?;
+    Ok(events
+        .into_iter()
+        .filter_map(|e| match facts.show(&e, viewer) {
+            Shown::Whole => Some(e),
+            Shown::Redacted(r) => Some(*r),
+            Shown::Hidden => None,
+        })
+        .collect())
+}
 
 /// Who is looking.
 #[derive(Debug, Clone, Copy)]
@@ -238,8 +256,8 @@ impl Facts {
             return Shown::Hidden;
         }
         match e.event_type.as_str() {
-            "workspace.join_code_rotated" if !viewer.admin() => return Shown::Hidden,
-            "workspace.created" if !viewer.admin() => return redact(e, &["join_code"]),
+            "workspace.join_code_rotated" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
+            "workspace.created" | "workspace.join_code_rotated" if !viewer.admin() => return redact(e, &["join_code"]),
             _ => {}
         }
         if self.replay {

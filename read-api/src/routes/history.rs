@@ -4,7 +4,10 @@
 //!
 //! Who may read what: a workspace's events, to its admins and owners; a user's own stream, to
 //! that user; everything, to the platform `auditor` role. Others get 404 (or 403 when they are
-//! a plain member of the workspace).
+//! a plain member of the workspace). Within that, every envelope goes through the one
+//! visibility policy (`prism_projections::visibility`): a direct conversation is shown to its
+//! two participants only — an admin who is not one sees neither its events nor its state — and
+//! an auditor sees its envelopes with the text taken out (`payload.redacted` names what).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,11 +15,14 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::stream;
-use prism_projections::history::{History, StateAt, AGGREGATE_TYPES};
+use prism_projections::history::{Envelope, History, StateAt, AGGREGATE_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::oversee;
+use prism_domain::Role;
+use prism_projections::visibility::{self, Viewer};
+
+use super::{oversee, role};
 use crate::error::ReadError;
 use crate::extract::{ApiPath, ApiQuery, Principal};
 use crate::AppState;
@@ -62,22 +68,25 @@ pub async fn events(
     if after < 0 {
         return Err(ReadError::bad("invalid_query", "after must be a non-negative position"));
     }
-    match q.workspace_id {
-        Some(ws) => oversee(&s, &who, ws).await?,
-        None if who.auditor => {}
+    let viewer = match q.workspace_id {
+        Some(ws) => {
+            oversee(&s, &who, ws).await?;
+            viewer(&s, &who, Some(ws)).await?
+        }
+        None if who.auditor => viewer(&s, &who, None).await?,
         None => {
             return Err(ReadError::Forbidden(
                 "the whole log is for auditors; pass workspace_id for a workspace you administer",
             ))
         }
-    }
+    };
     if wants_ndjson(&headers) {
         let limit = match q.limit {
             None => i64::MAX,
             Some(n) if n >= 1 => n,
             Some(_) => return Err(ReadError::bad("invalid_query", "limit must be at least 1")),
         };
-        return Ok(ndjson(s.history.clone(), after, limit, q.workspace_id));
+        return Ok(ndjson(s.history.clone(), after, limit, q.workspace_id, viewer));
     }
     let limit = match q.limit {
         None => 100,
@@ -85,15 +94,17 @@ pub async fn events(
         Some(_) => return Err(ReadError::bad("invalid_query", "limit must be between 1 and 1000")),
     };
     let items = s.history.events(after, limit, q.workspace_id).await?;
+    // Paged on what the log holds, so a page thinned by the policy still says where to go on.
     let next_after = (items.len() as i64 == limit)
         .then(|| items.last().map(|e| e.global_position))
         .flatten();
+    let items = visibility::shown_to(&s.pool, items, &viewer).await?;
     Ok(Json(EventsPage { items, next_after }).into_response())
 }
 
 /// Streams pages of the log as NDJSON, one envelope a line, without holding it in memory. An
 /// error mid-stream ends the body early (the client sees a truncated stream, never a bad line).
-fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>) -> Response {
+fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>, viewer: Viewer) -> Response {
     const PAGE: i64 = 1000;
     let pages = stream::unfold((after, limit), move |(after, left)| {
         let history = history.clone();
@@ -104,6 +115,15 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>) -> 
             match history.events(after, PAGE.min(left), workspace).await {
                 Ok(events) if events.is_empty() => None,
                 Ok(events) => {
+                    let last = events.last().map_or(after, |e| e.global_position);
+                    let read = events.len() as i64;
+                    let events = match visibility::shown_to(history.store().pool(), events, &viewer).await {
+                        Ok(shown) => shown,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "event stream ended early");
+                            return Some((Err(std::io::Error::other(e.to_string())), (after, 0)));
+                        }
+                    };
                     let mut out = Vec::with_capacity(events.len() * 512);
                     for e in &events {
                         if serde_json::to_writer(&mut out, e).is_err() {
@@ -111,8 +131,7 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>) -> 
                         }
                         out.push(b'\n');
                     }
-                    let last = events.last().map_or(after, |e| e.global_position);
-                    Some((Ok::<_, std::io::Error>(out), (last, left - events.len() as i64)))
+                    Some((Ok::<_, std::io::Error>(out), (last, left - read)))
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream ended early");
@@ -127,8 +146,27 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>) -> 
     res
 }
 
-/// Whether the caller may read this aggregate's history; 404 if it does not exist (for them).
-async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<(), ReadError> {
+/// Who the caller is to the visibility policy in `workspace`.
+async fn viewer(s: &AppState, who: &Principal, workspace: Option<Uuid>) -> Result<Viewer, ReadError> {
+    let role = match workspace {
+        Some(ws) => match role(&s.pool, ws, who.user).await {
+            Ok(r) => Role::parse(&r).ok(),
+            Err(ReadError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(Viewer {
+        user: who.user,
+        role,
+        auditor: who.auditor,
+    })
+}
+
+/// Whether the caller may read this aggregate's history (404 if it does not exist for them),
+/// and its events as the caller is shown them (none hidden: a conversation they may not see is
+/// not found).
+async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<Vec<Envelope>, ReadError> {
     if !EVENT_STREAM_TYPES.contains(&ty) {
         return Err(ReadError::bad(
             "invalid_aggregate_type",
@@ -138,15 +176,23 @@ async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<(
             ),
         ));
     }
-    match s.history.tenant_of(ty, id).await? {
-        None => Err(ReadError::NotFound),
+    let tenant = match s.history.tenant_of(ty, id).await? {
+        None => return Err(ReadError::NotFound),
         Some(Some(ws)) => match oversee(s, who, ws).await {
-            Err(ReadError::Forbidden(_)) => Err(ReadError::NotFound),
-            other => other,
+            Err(ReadError::Forbidden(_)) => return Err(ReadError::NotFound),
+            Err(e) => return Err(e),
+            Ok(()) => Some(ws),
         },
-        Some(None) if who.auditor || (ty == "user" && id == who.user) => Ok(()),
-        Some(None) => Err(ReadError::NotFound),
+        Some(None) if who.auditor || (ty == "user" && id == who.user) => None,
+        Some(None) => return Err(ReadError::NotFound),
+    };
+    let events = s.history.aggregate_events(ty, id).await?;
+    let raw = events.len();
+    let shown = visibility::shown_to(&s.pool, events, &viewer(s, who, tenant).await?).await?;
+    if shown.len() < raw {
+        return Err(ReadError::NotFound);
     }
+    Ok(shown)
 }
 
 #[utoipa::path(get, path = "/v1/aggregates/{type}/{id}/events", tag = "history", description = "one aggregate's events, as stored",
@@ -156,8 +202,7 @@ pub async fn aggregate_events(
     who: Principal,
     ApiPath((ty, id)): ApiPath<(String, Uuid)>,
 ) -> Result<Json<EventsPage>, ReadError> {
-    may_read(&s, &who, &ty, id).await?;
-    let items = s.history.aggregate_events(&ty, id).await?;
+    let items = may_read(&s, &who, &ty, id).await?;
     Ok(Json(EventsPage {
         items,
         next_after: None,
@@ -190,10 +235,24 @@ pub async fn state(
             "at_position must be a non-negative position",
         ));
     }
-    may_read(&s, &who, &ty, id).await?;
-    s.history
+    let events = may_read(&s, &who, &ty, id).await?;
+    let mut at = s
+        .history
         .state_at(&ty, id, q.at_position)
         .await?
-        .map(Json)
-        .ok_or(ReadError::NotFound)
+        .ok_or(ReadError::NotFound)?;
+    // What the policy took out of the events is taken out of the state they replay into.
+    let redacted: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter_map(|e| e.payload.get("redacted")?.as_array().cloned())
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    if let (false, serde_json::Value::Object(state)) = (redacted.is_empty(), &mut at.state) {
+        for f in &redacted {
+            state.remove(f);
+        }
+        state.insert("redacted".into(), serde_json::json!(redacted));
+    }
+    Ok(Json(at))
 }
