@@ -41,6 +41,13 @@ pub struct Config {
     pub dev: bool,
     jwt_secret_set: bool,
     master_key_set: bool,
+    /// Signs and verifies bus messages (`PRISM_BUS_KEY`, and `PRISM_BUS_KEYS_PREVIOUS` while
+    /// rotating); never logged.
+    pub bus_keys: prism_event_store::signing::BusKeys,
+    bus_key_set: bool,
+    /// NATS credentials (`PRISM_NATS_USER` + `PRISM_NATS_PASSWORD`, `PRISM_NATS_TOKEN` or
+    /// `PRISM_NATS_NKEY_SEED`).
+    pub nats_auth: prism_event_store::signing::NatsAuth,
 }
 
 impl Config {
@@ -60,6 +67,38 @@ impl Config {
         };
         let allowances = prism_commands::reflection::Allowances::parse(&var("PRISM_QUOTAS", ""))
             .map_err(|e| anyhow::anyhow!("PRISM_QUOTAS: {e}"))?;
+        let bus_key = match std::env::var("PRISM_BUS_KEY") {
+            Ok(k) if k.len() >= 32 => Some(k),
+            Ok(_) => anyhow::bail!("PRISM_BUS_KEY must be at least 32 bytes"),
+            Err(_) => None,
+        };
+        let previous: Vec<Vec<u8>> = var("PRISM_BUS_KEYS_PREVIOUS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| k.as_bytes().to_vec())
+            .collect();
+        let bus_keys = match &bus_key {
+            Some(k) => prism_event_store::signing::BusKeys::new(k.as_bytes(), &previous),
+            None => prism_event_store::signing::BusKeys::development(),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let nats_auth = match (
+            env("PRISM_NATS_USER"),
+            env("PRISM_NATS_PASSWORD"),
+            env("PRISM_NATS_TOKEN"),
+            env("PRISM_NATS_NKEY_SEED"),
+        ) {
+            (Some(user), Some(password), None, None) => {
+                prism_event_store::signing::NatsAuth::UserPassword { user, password }
+            }
+            (None, None, Some(t), None) => prism_event_store::signing::NatsAuth::Token(t),
+            (None, None, None, Some(seed)) => prism_event_store::signing::NatsAuth::NKey(seed),
+            (None, None, None, None) => prism_event_store::signing::NatsAuth::None,
+            _ => anyhow::bail!(
+                "set one kind of NATS credentials: PRISM_NATS_USER with PRISM_NATS_PASSWORD, PRISM_NATS_TOKEN or PRISM_NATS_NKEY_SEED"
+            ),
+        };
         let defaults = prism_projections::feed::StreamLimits::default();
         let stream_limits = prism_projections::feed::StreamLimits {
             per_user: var("PRISM_STREAMS_PER_USER", &defaults.per_user.to_string())
@@ -70,6 +109,9 @@ impl Config {
                 .context("PRISM_STREAMS_PER_NODE must be a number")?,
         };
         Ok(Self {
+            bus_key_set: bus_key.is_some(),
+            bus_keys,
+            nats_auth,
             dev,
             stream_limits,
             master_key: master_key.unwrap_or_else(prism_vault::MasterKey::development),
@@ -118,10 +160,11 @@ impl Config {
 
     /// Services that sign tokens or open sealed data start only with real secrets, or with
     /// `PRISM_DEV=1` (which says so, once, in the log).
-    pub fn require_secrets(&self) -> anyhow::Result<()> {
+    pub fn require_secrets(&self, tokens: bool, bus: bool) -> anyhow::Result<()> {
         let missing: Vec<&str> = [
-            (!self.jwt_secret_set).then_some("PRISM_JWT_SECRET (32+ bytes)"),
-            (!self.master_key_set).then_some("PRISM_MASTER_KEY (64 hex characters)"),
+            (tokens && !self.jwt_secret_set).then_some("PRISM_JWT_SECRET (32+ bytes)"),
+            (tokens && !self.master_key_set).then_some("PRISM_MASTER_KEY (64 hex characters)"),
+            (bus && !self.bus_key_set).then_some("PRISM_BUS_KEY (32+ bytes)"),
         ]
         .into_iter()
         .flatten()
@@ -138,7 +181,7 @@ impl Config {
         }
         anyhow::bail!(
             "refusing to start without {} (set them, or PRISM_DEV=1 for local development only)",
-            missing.join(" and ")
+            missing.join(", ")
         )
     }
 
@@ -146,6 +189,8 @@ impl Config {
         prism_event_store::relay::RelayConfig {
             prefix: self.nats_prefix.clone(),
             max_age: self.nats_max_age,
+            keys: self.bus_keys.clone(),
+            auth: self.nats_auth.clone(),
             ..Default::default()
         }
     }

@@ -122,8 +122,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return tools::rebuild(&cfg, from, into, projections, index_dir).await;
     }
     // Before anything is reached: a service never runs on the public development secrets.
-    if matches!(cli.command, Command::Serve | Command::WriteApi | Command::ReadApi) {
-        cfg.require_secrets()?;
+    match cli.command {
+        Command::Serve | Command::ReadApi => cfg.require_secrets(true, true)?,
+        Command::WriteApi => cfg.require_secrets(true, false)?,
+        Command::Relay | Command::Project => cfg.require_secrets(false, true)?,
+        _ => {}
     }
     let pool = cfg.connect().await?;
     if matches!(cli.command, Command::Migrate | Command::Serve) {

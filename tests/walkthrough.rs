@@ -33,6 +33,7 @@ fn spawn_prism(db: &str, data: &std::path::Path) -> (Child, String, String) {
         .env("PRISM_NATS_PREFIX", db.replace('_', ""))
         .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
         .env("PRISM_MASTER_KEY", "7".repeat(64))
+        .env("PRISM_BUS_KEY", "an-end-to-end-bus-key-of-enough-length")
         .env_remove("PRISM_DEV")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -241,13 +242,14 @@ fn tool(db: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn services_refuse_to_start_with_the_public_development_secrets() {
-    for part in ["serve", "write-api", "read-api"] {
+    for part in ["serve", "write-api", "read-api", "relay", "project"] {
         let out = Command::new(env!("CARGO_BIN_EXE_prism"))
             .arg(part)
             // Postgres is never reached: the check comes first.
             .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/prism")
             .env_remove("PRISM_JWT_SECRET")
             .env_remove("PRISM_MASTER_KEY")
+            .env_remove("PRISM_BUS_KEY")
             .env_remove("PRISM_DEV")
             .output()
             .expect("run prism");
@@ -255,12 +257,19 @@ fn services_refuse_to_start_with_the_public_development_secrets() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{part}: {stderr}");
+        let (tokens, bus) = match part {
+            "write-api" => (true, false),
+            "relay" | "project" => (false, true),
+            _ => (true, true),
+        };
         assert!(
-            lines[0].starts_with("error: refusing to start without PRISM_JWT_SECRET")
-                && lines[0].contains("PRISM_MASTER_KEY")
-                && lines[0].contains("PRISM_DEV=1"),
+            lines[0].starts_with("error: refusing to start without PRISM_"),
             "{part}: {stderr}"
         );
+        assert_eq!(lines[0].contains("PRISM_JWT_SECRET"), tokens, "{part}: {stderr}");
+        assert_eq!(lines[0].contains("PRISM_MASTER_KEY"), tokens, "{part}: {stderr}");
+        assert_eq!(lines[0].contains("PRISM_BUS_KEY"), bus, "{part}: {stderr}");
+        assert!(lines[0].contains("PRISM_DEV=1"), "{part}: {stderr}");
     }
     // One of the two is not enough either.
     let out = Command::new(env!("CARGO_BIN_EXE_prism"))

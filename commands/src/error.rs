@@ -37,6 +37,9 @@ pub enum CommandError {
     /// The caller's account was erased (its data key is gone). → 401
     #[error("this account was erased")]
     Erased,
+    /// The command's event would be larger than the log takes. → 413
+    #[error("{0}")]
+    TooLarge(String),
     /// A dependency (the database) is unreachable. → 503
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
@@ -55,6 +58,10 @@ impl From<StoreError> for CommandError {
                 s => format!("{s} is already taken"),
             }),
             StoreError::DuplicateIdempotencyKey => CommandError::DuplicateRequest,
+            StoreError::EventTooLarge { max, .. } => CommandError::TooLarge(format!(
+                "the change is too large to record (at most {} KiB an event)",
+                max / 1024
+            )),
             e if e.is_unavailable() => CommandError::Unavailable(e.to_string()),
             other => CommandError::Internal(other.to_string()),
         }

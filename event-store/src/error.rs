@@ -36,6 +36,9 @@ pub enum StoreError {
     /// This idempotency key was already used; its first answer is stored.
     #[error("idempotency key already used")]
     DuplicateIdempotencyKey,
+    /// An event would be larger than the bus carries: refused before anything is written.
+    #[error("an event of {bytes} bytes is over the limit of {max}")]
+    EventTooLarge { bytes: usize, max: usize },
     /// An event could not be turned into (or back from) JSON.
     #[error("event serialisation: {0}")]
     Serde(#[from] serde_json::Error),

@@ -18,6 +18,7 @@ pub mod hash;
 pub mod horizon;
 pub mod model;
 pub mod relay;
+pub mod signing;
 pub mod store;
 pub mod verify;
 

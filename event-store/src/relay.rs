@@ -11,7 +11,13 @@
 //! - One active relay per log: a session advisory lock. Others wait and take over when the
 //!   holder's connection goes away.
 //! - NATS down: commands are unaffected (Postgres is the source of truth); the relay retries
-//!   with backoff and catches up.
+//!   with backoff and catches up. While it cannot publish, its row in `relay_checkpoints` says
+//!   since when and why (`prism projections status`, `/readyz`), and `/metrics` counts it.
+//! - Every message is signed ([`crate::signing`]): `Prism-Key-Id`, `Prism-Signature`.
+//! - An event too large for the server's `max_payload` (the log bounds events well below
+//!   NATS's default, but a server may be configured smaller) is published as a *reference*:
+//!   its envelope without the payload and `Prism-Payload: reference`; projectors read the
+//!   event itself from Postgres. The stream never stops on one event.
 
 use std::time::Duration;
 
@@ -21,6 +27,7 @@ use sqlx::Connection;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::signing::{BusKeys, NatsAuth};
 use crate::{PgEventStore, StoreError, StoredEvent};
 
 const MIN_IDLE: Duration = Duration::from_millis(1);
@@ -37,6 +44,10 @@ pub struct RelayConfig {
     pub max_age: Duration,
     /// Events per publish batch.
     pub batch: i64,
+    /// Signs what the relay publishes; verifies what projectors consume.
+    pub keys: BusKeys,
+    /// Credentials for NATS.
+    pub auth: NatsAuth,
 }
 
 impl Default for RelayConfig {
@@ -45,6 +56,8 @@ impl Default for RelayConfig {
             prefix: "prism".into(),
             max_age: Duration::from_secs(7 * 24 * 3600),
             batch: 512,
+            keys: BusKeys::development(),
+            auth: NatsAuth::None,
         }
     }
 }
@@ -60,7 +73,21 @@ impl RelayConfig {
     pub fn checkpoint_name(&self) -> String {
         format!("relay:{}", self.prefix)
     }
+
+    /// A NATS client with this configuration's credentials.
+    pub async fn connect(&self, url: &str) -> Result<async_nats::Client, RelayError> {
+        self.auth
+            .options()
+            .connection_timeout(Duration::from_secs(2))
+            .connect(url)
+            .await
+            .map_err(|e| RelayError::Nats(e.to_string()))
+    }
 }
+
+/// `Prism-Payload: reference`: the message carries the envelope without its payload; read the
+/// event from the log.
+pub const REFERENCE: &str = "reference";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -137,6 +164,10 @@ pub async fn run(
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay interrupted; retrying");
+                metrics::counter!("prism_relay_errors_total").increment(1);
+                if let Err(e) = record_failure(&store, &cfg, &e.to_string()).await {
+                    tracing::warn!(error = %e, "relay could not record its failure");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => break,
@@ -158,11 +189,9 @@ async fn publish_loop(
     shutdown: &mut watch::Receiver<bool>,
     lock_conn: &mut sqlx::PgConnection,
 ) -> Result<(), RelayError> {
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(2))
-        .connect(nats_url)
-        .await
-        .map_err(|e| RelayError::Nats(e.to_string()))?;
+    let client = cfg.connect(nats_url).await?;
+    // Room for the headers below the server's limit.
+    let max_body = client.server_info().max_payload.saturating_sub(4096);
     let js = jetstream::new(client);
     ensure_stream(&js, cfg).await?;
     let mut checkpoint = checkpoint(store, cfg).await?;
@@ -190,7 +219,22 @@ async fn publish_loop(
             headers.insert("Prism-Store-Id", store_id.to_string().as_str());
             headers.insert("Prism-Position", e.global_position.to_string().as_str());
             headers.insert("Prism-Prev-Position", prev.to_string().as_str());
-            let body = serde_json::to_vec(e).map_err(StoreError::from)?;
+            let mut body = serde_json::to_vec(e).map_err(StoreError::from)?;
+            if body.len() > max_body {
+                let mut reference = e.clone();
+                reference.payload = serde_json::Value::Null;
+                body = serde_json::to_vec(&reference).map_err(StoreError::from)?;
+                headers.insert("Prism-Payload", REFERENCE);
+                metrics::counter!("prism_relay_references_total").increment(1);
+                tracing::info!(
+                    position = e.global_position,
+                    bytes = body.len(),
+                    "event over the bus's max payload: published as a reference"
+                );
+            }
+            headers.insert("Prism-Key-Id", cfg.keys.key_id());
+            let signature = cfg.keys.sign(store_id, e.global_position, prev, &body);
+            headers.insert("Prism-Signature", signature.as_str());
             let ack = js
                 .publish_with_headers(cfg.subject(e), headers, body.into())
                 .await
@@ -203,6 +247,7 @@ async fn publish_loop(
         }
         checkpoint = prev;
         save_checkpoint(store, cfg, checkpoint).await?;
+        metrics::gauge!("prism_relay_position").set(checkpoint as f64);
         tracing::trace!(events = events.len(), position = checkpoint, "relay published");
     }
 }
@@ -221,10 +266,26 @@ pub async fn checkpoint(store: &PgEventStore, cfg: &RelayConfig) -> Result<i64, 
 async fn save_checkpoint(store: &PgEventStore, cfg: &RelayConfig, position: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO relay_checkpoints (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now(),
+                                          last_error = NULL, failing_since = NULL",
     )
     .bind(cfg.checkpoint_name())
     .bind(position)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Says, in the relay's row, that it cannot publish (and since when).
+async fn record_failure(store: &PgEventStore, cfg: &RelayConfig, error: &str) -> Result<(), StoreError> {
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (name, position, last_error, failing_since) VALUES ($1, 0, $2, now())
+         ON CONFLICT (name) DO UPDATE SET last_error = EXCLUDED.last_error,
+                                          failing_since = coalesce(relay_checkpoints.failing_since, now())",
+    )
+    .bind(cfg.checkpoint_name())
+    .bind(error)
     .execute(store.pool())
     .await?;
     Ok(())

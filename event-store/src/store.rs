@@ -83,6 +83,7 @@ impl PgEventStore {
     /// commit on (the default for servers), concurrent appends share one statement and one
     /// transaction ([`crate::batcher`]).
     pub async fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
+        check_size(&batch)?;
         if let Some(b) = &self.batcher {
             return b.submit(batch).await;
         }
@@ -93,6 +94,7 @@ impl PgEventStore {
     /// Like [`append`](Self::append) on a caller's connection, so a caller may wrap it in a
     /// transaction with writes of its own (e.g. credentials at registration).
     pub async fn append_on(&self, conn: &mut PgConnection, batch: AppendBatch) -> Result<Appended, StoreError> {
+        check_size(&batch)?;
         let mut out = append_many(conn, std::slice::from_ref(&batch)).await?;
         out.pop()
             .ok_or_else(|| StoreError::Failed("the append returned nothing".into()))
@@ -352,6 +354,46 @@ struct Columns {
     g_types: Vec<String>,
     g_ids: Vec<Uuid>,
     g_versions: Vec<i64>,
+}
+
+/// The largest event the log takes, as its envelope's JSON: well below what the bus carries
+/// (NATS's default `max_payload` is 1 MiB), so no event can be stored that the relay cannot
+/// publish. A 40,000-character message or a 100,000-character doc fits many times over.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
+/// Room for an envelope's fixed fields (ids, types, positions, hash, timestamps).
+const ENVELOPE_OVERHEAD: usize = 1024;
+
+/// Refuses a batch with an event whose envelope would pass [`MAX_EVENT_BYTES`].
+fn check_size(batch: &AppendBatch) -> Result<(), StoreError> {
+    let metadata = json_len(&batch.metadata)?;
+    for e in &batch.events {
+        let bytes = ENVELOPE_OVERHEAD + metadata + json_len(&e.payload)?;
+        if bytes > MAX_EVENT_BYTES {
+            return Err(StoreError::EventTooLarge {
+                bytes,
+                max: MAX_EVENT_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The length of `v` as JSON, without keeping the bytes.
+fn json_len(v: &impl serde::Serialize) -> Result<usize, StoreError> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    serde_json::to_writer(&mut c, v)?;
+    Ok(c.0)
 }
 
 impl Columns {

@@ -11,6 +11,11 @@
 //!   goes on with the stream. The same happens at start and while NATS is down.
 //! - An event the projection cannot apply halts this projection only, visibly (the status row
 //!   keeps the error; it retries with backoff) and is never skipped.
+//! - Nothing from the bus is trusted: a message whose signature does not verify (see
+//!   `prism_event_store::signing`) is never applied. It is treated as missing — the projector
+//!   catches up from the Postgres log — counted in `prism_bus_rejected_total` and logged as a
+//!   security warning. A *reference* message (an event too large for the bus) is resolved from
+//!   the log too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,11 +277,10 @@ impl Projector {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), ProjectionError> {
         let nats = |e: &dyn std::fmt::Display| ProjectionError::Nats(e.to_string());
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(2))
-            .connect(&self.cfg.nats_url)
-            .await
-            .map_err(|e| nats(&e))?;
+        let client = self.cfg.relay.connect(&self.cfg.nats_url).await.map_err(|e| nats(&e))?;
+        let store_uuid: uuid::Uuid = store_id
+            .parse()
+            .map_err(|_| ProjectionError::ForeignStore(store_id.into()))?;
         let js = jetstream::new(client);
         let stream = ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?;
         let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.consumer());
@@ -330,18 +334,53 @@ impl Projector {
                 if pos <= cp {
                     continue; // already applied
                 }
-                if prev != cp {
-                    // The stream cannot prove nothing is missing before this event: the log can.
+                let signed = self.cfg.relay.keys.verify(
+                    &header("Prism-Key-Id").unwrap_or_default(),
+                    &header("Prism-Signature").unwrap_or_default(),
+                    store_uuid,
+                    pos,
+                    prev,
+                    &m.payload,
+                );
+                if !signed {
+                    metrics::counter!("prism_bus_rejected_total", "projection" => self.target.name()).increment(1);
+                    tracing::warn!(
+                        security = true,
+                        projection = self.target.name(),
+                        subject = %m.subject,
+                        position = pos,
+                        "a bus message failed signature verification; ignored, reading the log instead"
+                    );
+                }
+                if prev != cp || !signed {
+                    // The stream cannot prove nothing is missing before this event (or this
+                    // message is not the relay's): the log can.
                     self.apply_batch(&pending).await?;
                     pending.clear();
                     cp = self.catch_up().await?;
                     continue;
                 }
-                let e: StoredEvent = serde_json::from_slice(&m.payload).map_err(|err| ProjectionError::Unreadable {
-                    position: pos,
-                    event_type: m.subject.to_string(),
-                    reason: err.to_string(),
-                })?;
+                let e: StoredEvent = if header("Prism-Payload").as_deref() == Some(prism_event_store::relay::REFERENCE)
+                {
+                    // Too large for the bus: the event itself is in the log (committed, since
+                    // the relay published it), right at its position.
+                    self.store
+                        .read_all(pos - 1, 1)
+                        .await?
+                        .into_iter()
+                        .find(|e| e.global_position == pos)
+                        .ok_or_else(|| ProjectionError::Unreadable {
+                            position: pos,
+                            event_type: m.subject.to_string(),
+                            reason: "a reference to an event the log does not hold".into(),
+                        })?
+                } else {
+                    serde_json::from_slice(&m.payload).map_err(|err| ProjectionError::Unreadable {
+                        position: pos,
+                        event_type: m.subject.to_string(),
+                        reason: err.to_string(),
+                    })?
+                };
                 cp = pos;
                 pending.push(e);
             }

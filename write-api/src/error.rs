@@ -59,6 +59,7 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            C::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "event_too_large"),
             C::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             C::Erased => (StatusCode::UNAUTHORIZED, "account_erased"),
             C::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

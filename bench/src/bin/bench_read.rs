@@ -195,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
             .env("PRISM_READ_ADDR", "127.0.0.1:0")
             .env("PRISM_JWT_SECRET", SECRET)
             .env("PRISM_MASTER_KEY", "5".repeat(64))
+            .env("PRISM_BUS_KEY", "bench-bus-key-bench-bus-key-bench-bus-key")
             .env("RUST_LOG", "warn,prism=info")
             .stdout(Stdio::piped())
             .spawn()?;
