@@ -245,6 +245,19 @@ pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Conf
                     s.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
             }
+            for r in prism_projections::status::relays(&pool).await? {
+                let err = match (&r.last_error, r.failing_since) {
+                    (Some(e), Some(since)) => format!("failing since {}: {e}", since.format("%Y-%m-%d %H:%M:%S UTC")),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:<16} {:>12} {:>10}  {:<25} {err}",
+                    r.name,
+                    r.position,
+                    r.lag,
+                    r.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
             Ok(())
         }
         ProjectionsCommand::Rebuild { name } => {

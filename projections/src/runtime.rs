@@ -282,7 +282,12 @@ impl Projector {
             .parse()
             .map_err(|_| ProjectionError::ForeignStore(store_id.into()))?;
         let js = jetstream::new(client);
-        let stream = ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?;
+        // The relay owns the stream's settings; a projector only creates it when it comes
+        // first (its NATS account may be allowed to read streams, not to change them).
+        let stream = match js.get_stream(self.cfg.relay.stream_name()).await {
+            Ok(s) => s,
+            Err(_) => ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?,
+        };
         let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.consumer());
         let consumer = stream
             .get_or_create_consumer(

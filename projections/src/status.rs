@@ -41,3 +41,32 @@ pub async fn position<'e>(exec: impl PgExecutor<'e>, name: &str) -> Result<i64, 
             .unwrap_or(0),
     )
 }
+
+/// Where a relay stands: its position, lag, and whether (since when, why) it cannot publish.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RelayStatus {
+    pub name: String,
+    pub position: i64,
+    pub lag: i64,
+    pub updated_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+impl RelayStatus {
+    /// Stuck: it has failed to publish for longer than `grace` (a reconnect is not stuck).
+    pub fn stuck(&self, grace: chrono::Duration) -> bool {
+        self.failing_since.is_some_and(|t| Utc::now() - t > grace)
+    }
+}
+
+/// Every relay's status.
+pub async fn relays(pool: &PgPool) -> Result<Vec<RelayStatus>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, position, greatest((SELECT coalesce(max(global_position), 0) FROM events) - position, 0) AS lag,
+                updated_at, last_error, failing_since
+           FROM relay_checkpoints ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+}

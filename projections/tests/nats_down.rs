@@ -2,7 +2,6 @@
 //! up from the Postgres log, and when NATS is back the relay catches up the stream.
 //! This test runs its own private nats-server on a free port and stops only that one.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,73 +15,8 @@ use prism_projections::{Projector, ProjectorConfig};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-struct PrivateNats {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl PrivateNats {
-    fn start(port: u16, dir: &std::path::Path) -> Self {
-        let bin = [
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("nats-server");
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a private nats-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "private nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            port,
-            dir: dir.to_owned(),
-        }
-    }
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PrivateNats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-async fn wait_for(pool: &PgPool, position: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while prism_projections::status::position(pool, "read_models")
-        .await
-        .expect("status")
-        < position
-    {
-        assert!(Instant::now() < deadline, "the projection never reached {position}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+mod common;
+use common::{free_port, wait_for, PrivateNats};
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPool) {
@@ -137,6 +71,20 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
     }
     // Postgres is the path that always works: the read models keep up without NATS.
     wait_for(&pool, head).await;
+    // The relay says it cannot publish (what `/readyz` and `projections status` show).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let relays = prism_projections::status::relays(&pool).await.expect("relays");
+        if relays
+            .iter()
+            .any(|r| r.failing_since.is_some() && r.last_error.is_some())
+        {
+            assert!(relays[0].lag > 0, "{relays:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the relay never said it was failing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let mut nats = PrivateNats::start(nats.port, &nats.dir.clone());
     for i in 0..5 {
@@ -156,6 +104,13 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let relays = prism_projections::status::relays(&pool).await.expect("relays");
+    assert!(
+        relays
+            .iter()
+            .all(|r| r.failing_since.is_none() && r.last_error.is_none()),
+        "{relays:?}"
+    );
     let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM rm_messages ORDER BY message_id")
         .fetch_all(&pool)
         .await

@@ -420,6 +420,13 @@ async fn health_readiness_openapi_and_metrics(pool: PgPool) {
     assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, body, _) = w.get("/readyz", None, None).await;
     assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ready")), "{body}");
+    // Anonymous callers learn the status, nothing of the projections or their errors.
+    assert_eq!(body, serde_json::json!({"status": "ready"}));
+    let member = w.token(&w.owner);
+    let (_, body, _) = w.get("/readyz", Some(&member), None).await;
+    assert!(body.get("projections").is_none(), "{body}");
+    let auditor = w.jwt.issue(UserId::new(), vec!["auditor".into()]).expect("token");
+    let (_, body, _) = w.get("/readyz", Some(&auditor), None).await;
     assert_eq!(body["projections"][0]["name"], "read_models");
     let (s, body, _) = w.get("/openapi.json", None, None).await;
     assert_eq!(s, 200);
@@ -438,9 +445,36 @@ async fn health_readiness_openapi_and_metrics(pool: PgPool) {
         .expect("halt");
     let (s, body, _) = w.get("/readyz", None, None).await;
     assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+    );
+    assert!(
+        !body.to_string().contains("boom"),
+        "an error text reached an anonymous caller: {body}"
+    );
+    let (s, body, _) = w.get("/readyz", Some(&auditor), None).await;
+    assert_eq!(
         (s, body["projections"][0]["last_error"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("boom"))
     );
+    // A relay that cannot publish (past its grace) makes the node not ready too.
+    sqlx::query("UPDATE projection_status SET halted_at = NULL, last_error = NULL")
+        .execute(w.commands.store().pool())
+        .await
+        .expect("unhalt");
+    let (s, _, _) = w.get("/readyz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (name, position, last_error, failing_since)
+         VALUES ('relay:prism', 0, 'nats: maximum payload exceeded', now() - interval '1 minute')",
+    )
+    .execute(w.commands.store().pool())
+    .await
+    .expect("stuck relay");
+    let (s, body, _) = w.get("/readyz", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (_, body, _) = w.get("/readyz", Some(&auditor), None).await;
+    assert_eq!(body["relays"][0]["last_error"], "nats: maximum payload exceeded");
     let req = Request::builder().uri("/metrics").body(Body::empty()).expect("req");
     assert_eq!(w.app.clone().oneshot(req).await.expect("infallible").status(), 200);
 }

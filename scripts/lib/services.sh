@@ -15,8 +15,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 ensure_services() {
   if pg_up && nats_up; then return 0; fi
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-    echo "starting postgres and nats with docker compose" >&2
-    docker compose up -d postgres nats
+    echo "starting postgres (docker compose) and a development nats (docker)" >&2
+    docker compose up -d postgres
+    # compose.yaml's NATS has accounts; a developer's and the tests' NATS is open on loopback.
+    nats_up || docker run -d --rm --name prism-nats-dev -p 127.0.0.1:4222:4222 nats:2.10 -js >/dev/null
   else
     if ! pg_up; then
       if ! command -v pg_ctlcluster >/dev/null 2>&1; then

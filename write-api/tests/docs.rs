@@ -150,3 +150,33 @@ async fn if_match_makes_a_stale_edit_a_412(pool: PgPool) {
     assert_eq!(codes, [200, 412]);
     assert_eq!(t.event_count(d).await, 3);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_doc_too_large_for_the_log_is_413_and_nothing_is_written(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let w = world(&t).await;
+    let path = format!("/v1/workspaces/{}/docs", w.ws);
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&t.pool)
+        .await
+        .expect("count");
+    // 200,000 characters (the doc limit) of four bytes each: under the 1 MiB request limit,
+    // over what one event may hold.
+    let body = "😀".repeat(200_000);
+    t.post(&path, &w.member.token, json!({"title": "Big", "body": body}))
+        .await
+        .expect_error(413, "event_too_large");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&t.pool)
+        .await
+        .expect("count");
+    assert_eq!(before, after, "nothing half written");
+    // The same doc at a size the log takes is fine.
+    t.post(
+        &path,
+        &w.member.token,
+        json!({"title": "Big", "body": "😀".repeat(100_000)}),
+    )
+    .await
+    .expect(201);
+}
