@@ -41,6 +41,10 @@ pub struct Claims {
     /// Platform-wide roles (e.g. `auditor`), not workspace roles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The session (the refresh-token family) the token belongs to: revoking the session
+    /// revokes the token ([`Revocations`]). Nil in a token issued before sessions existed.
+    #[serde(default)]
+    pub sid: Uuid,
 }
 
 /// Issues and verifies access tokens.
@@ -72,7 +76,13 @@ impl Jwt {
         self.ttl
     }
 
+    /// A token of a session of its own (nothing else revokes it but the user's revocation).
     pub fn issue(&self, user: UserId, roles: Vec<String>) -> Result<String, AuthError> {
+        self.issue_for(user, roles, Uuid::now_v7())
+    }
+
+    /// A token of session `sid`.
+    pub fn issue_for(&self, user: UserId, roles: Vec<String>, sid: Uuid) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user.0,
@@ -80,6 +90,7 @@ impl Jwt {
             exp: now + self.ttl.as_secs() as i64,
             typ: "access".into(),
             roles,
+            sid,
         };
         encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(|_| AuthError::Invalid)
     }
@@ -93,6 +104,120 @@ impl Jwt {
             return Err(AuthError::Invalid);
         }
         Ok(data.claims)
+    }
+}
+
+/// Sessions and users whose tokens are refused before they expire: a small in-memory set per
+/// process, kept current from the log (`auth.logged_out`, `auth.refresh_reuse_detected`,
+/// `user.erased`, …) by [`Revocations::follow`], so no request pays a database query for it.
+/// Entries are kept only as long as a token issued before them could still be valid.
+#[derive(Clone)]
+pub struct Revocations {
+    inner: std::sync::Arc<std::sync::RwLock<RevokedSet>>,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct RevokedSet {
+    /// session id → when it was revoked (unix seconds).
+    sessions: std::collections::HashMap<Uuid, i64>,
+    /// user id → tokens issued at or before this instant (unix seconds) are refused.
+    users: std::collections::HashMap<Uuid, i64>,
+}
+
+/// One revocation read from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revocation {
+    Session {
+        sid: Uuid,
+        at: i64,
+    },
+    /// Every token of the user issued at or before `at`.
+    User {
+        user: Uuid,
+        at: i64,
+    },
+}
+
+impl Revocation {
+    /// What a logged event revokes, if anything: a logout or a reused refresh token ends its
+    /// session (`family_id`); an erasure ends every token of the user.
+    pub fn from_event(event_type: &str, aggregate_id: Uuid, payload: &serde_json::Value, at: i64) -> Option<Self> {
+        let uuid = |k: &str| payload.get(k)?.as_str()?.parse::<Uuid>().ok();
+        match event_type {
+            "auth.logged_out" | "auth.refresh_reuse_detected" => Some(Self::Session {
+                sid: uuid("family_id")?,
+                at,
+            }),
+            "auth.session_revoked" => Some(Self::Session {
+                sid: uuid("session_id")?,
+                at,
+            }),
+            "user.erased" => Some(Self::User { user: aggregate_id, at }),
+            _ => None,
+        }
+    }
+}
+
+impl Revocations {
+    /// For tokens living at most `ttl` (plus the verifier's leeway).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            inner: Default::default(),
+            ttl,
+        }
+    }
+
+    pub fn add(&self, revocations: impl IntoIterator<Item = Revocation>) {
+        let mut set = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for r in revocations {
+            match r {
+                Revocation::Session { sid, at } => {
+                    set.sessions.insert(sid, at);
+                }
+                Revocation::User { user, at } => {
+                    let e = set.users.entry(user).or_insert(at);
+                    *e = (*e).max(at);
+                }
+            }
+        }
+        // A token outlives its revocation by at most its lifetime (and the leeway).
+        let horizon = chrono::Utc::now().timestamp() - self.ttl.as_secs() as i64 - 60;
+        set.sessions.retain(|_, at| *at >= horizon);
+        set.users.retain(|_, at| *at >= horizon);
+    }
+
+    /// Whether the token these claims come from was revoked.
+    pub fn is_revoked(&self, c: &Claims) -> bool {
+        let set = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        set.sessions.contains_key(&c.sid) || set.users.get(&c.sub).is_some_and(|at| c.iat <= *at)
+    }
+
+    /// Keeps the set current: `fetch(after)` reads revocations after a log position and
+    /// answers them with the position read up to; called every `every` until the set is dropped
+    /// by everyone else. The first call (after 0) must cover every revocation a live token may
+    /// still be subject to.
+    pub async fn follow<F, Fut, E>(self, every: Duration, mut fetch: F)
+    where
+        F: FnMut(i64) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<Revocation>, i64), E>>,
+        E: std::fmt::Display,
+    {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        let ttl = self.ttl;
+        drop(self);
+        let mut at = 0;
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            match fetch(at).await {
+                Ok((found, upto)) => {
+                    Revocations { inner, ttl }.add(found);
+                    at = upto;
+                }
+                Err(e) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 }
 
@@ -209,6 +334,7 @@ mod tests {
             iat: 0,
             typ: "access".into(),
             roles: vec![],
+            sid: Uuid::now_v7(),
         };
         let t = encode(
             &Header::new(JwtAlg::HS256),
@@ -217,6 +343,32 @@ mod tests {
         )
         .expect("encode");
         assert_eq!(jwt.verify(&t), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn revoked_sessions_and_users_are_refused() {
+        let jwt = Jwt::new(b"secret", Jwt::DEFAULT_TTL);
+        let (user, other) = (UserId::new(), UserId::new());
+        let sid = Uuid::now_v7();
+        let revocations = Revocations::new(Jwt::DEFAULT_TTL);
+        let claims = |t: &str| jwt.verify(t).expect("valid");
+        let a = claims(&jwt.issue_for(user, vec![], sid).expect("token"));
+        let b = claims(&jwt.issue(user, vec![]).expect("token"));
+        let c = claims(&jwt.issue(other, vec![]).expect("token"));
+        assert!(!revocations.is_revoked(&a));
+        let now = chrono::Utc::now().timestamp();
+        revocations.add([Revocation::Session { sid, at: now }]);
+        assert!(revocations.is_revoked(&a));
+        assert!(!revocations.is_revoked(&b), "another session of the same user");
+        revocations.add([Revocation::User { user: user.0, at: now }]);
+        assert!(revocations.is_revoked(&b));
+        assert!(!revocations.is_revoked(&c));
+        // Revocations older than any live token are forgotten.
+        revocations.add([Revocation::Session {
+            sid: Uuid::now_v7(),
+            at: now - 3600,
+        }]);
+        assert_eq!(revocations.inner.read().expect("lock").sessions.len(), 1);
     }
 
     #[test]

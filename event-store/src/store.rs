@@ -210,6 +210,38 @@ impl PgEventStore {
         rows.iter().map(envelope).collect()
     }
 
+    /// The events that revoke sessions (logout, refresh reuse, erasure, …) after `after`, up to
+    /// the safe horizon, and the position read up to. From `after = 0` only those of the last
+    /// `recent` are read: older ones revoke nothing that is still alive.
+    pub async fn revoking_events(
+        &self,
+        after: i64,
+        recent: std::time::Duration,
+    ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok((Vec::new(), after));
+        }
+        // The event types are spelled out (not bound) so the partial index `events_revoking`
+        // applies.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events
+              WHERE event_type IN ('auth.logged_out', 'auth.refresh_reuse_detected', 'auth.session_revoked', 'user.erased')
+                AND global_position > $1 AND global_position <= $2
+                AND ($1 > 0 OR recorded_at > now() - make_interval(secs => $3))
+              ORDER BY global_position"
+        ))
+        .bind(after)
+        .bind(horizon)
+        .bind(recent.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+        Ok((events, horizon))
+    }
+
     /// One aggregate's events exactly as stored (not upcast): what the hash chain covers.
     pub async fn load_raw(&self, aggregate_type: &str, id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(concat!(

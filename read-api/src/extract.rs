@@ -58,6 +58,10 @@ pub fn claims(headers: &axum::http::HeaderMap, state: &AppState) -> Result<prism
             message: "send Authorization: Bearer <access token>",
         })?;
     match state.jwt.verify(token) {
+        Ok(c) if state.revocations.is_revoked(&c) => Err(ReadError::Unauthenticated {
+            code: "session_revoked",
+            message: "this session has ended; sign in again",
+        }),
         Ok(c) => Ok(c),
         Err(AuthError::Expired) => Err(ReadError::Unauthenticated {
             code: "token_expired",

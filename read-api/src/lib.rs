@@ -82,6 +82,8 @@ pub struct AppState {
     /// Insights already written, by (user, week, counts): a model is asked once per change.
     pub insights: InsightCache,
     position_cache: PositionCache,
+    /// Sessions whose tokens are refused, kept current from the log.
+    pub revocations: prism_auth::Revocations,
 }
 
 pub type InsightCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, u64), String>>>;
@@ -128,9 +130,13 @@ impl AppState {
     }
 
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
+        let history = prism_projections::history::History::from_pool(pool.clone());
+        let revocations = prism_auth::Revocations::new(jwt.ttl());
+        follow_revocations(&revocations, history.clone(), jwt.ttl());
         Self {
+            revocations,
             metrics: None,
-            history: prism_projections::history::History::from_pool(pool.clone()),
+            history,
             search: None,
             vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
             gateway: std::sync::Arc::new(prism_ai_gateway::http::Fallback {
@@ -145,6 +151,39 @@ impl AppState {
             position_cache: Default::default(),
         }
     }
+}
+
+/// How often each node reads new revocations from the log.
+pub const REVOCATION_POLL: Duration = Duration::from_millis(200);
+
+/// Keeps `revocations` current from the log while anyone holds it.
+fn follow_revocations(
+    revocations: &prism_auth::Revocations,
+    history: prism_projections::history::History,
+    ttl: Duration,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let recent = ttl + Duration::from_secs(120);
+    runtime.spawn(revocations.clone().follow(REVOCATION_POLL, move |after| {
+        let history = history.clone();
+        async move {
+            let (events, upto) = history.store().revoking_events(after, recent).await?;
+            let found = events
+                .iter()
+                .filter_map(|e| {
+                    prism_auth::Revocation::from_event(
+                        &e.event_type,
+                        e.aggregate_id,
+                        &e.payload,
+                        e.recorded_at.timestamp(),
+                    )
+                })
+                .collect();
+            Ok::<_, prism_projections::ProjectionError>((found, upto))
+        }
+    }));
 }
 
 pub fn app(state: AppState) -> Router {

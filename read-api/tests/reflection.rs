@@ -403,15 +403,26 @@ async fn erasure_leaves_no_plaintext_anywhere_and_the_log_still_verifies(pool: P
     let msgs = w.ok(&format!("/v1/channels/{}/messages", w.channel), &w.bob).await;
     assert_eq!(msgs["items"][0]["body"], "the launch is on friday");
     assert_eq!(msgs["items"][0]["author_name"], "erased user");
-    // Her reflection read models are gone, and she can no longer sign in.
-    assert_eq!(
-        w.get(&format!("/v1/turns/{turn}"), &w.ann).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        w.get(&format!("/v1/mirror/sessions/{session}"), &w.ann).await.0,
-        StatusCode::NOT_FOUND
-    );
+    // Her reflection read models are gone, her tokens are refused, and she can no longer
+    // sign in.
+    for (table, id) in [("rm_turns", turn), ("rm_mirror_sessions", session)] {
+        let left: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE owner_id = $1"))
+            .bind(w.ann.actor.user_id.0)
+            .fetch_one(&w.pool)
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "{table} still holds {id}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = w.get(&format!("/v1/turns/{turn}"), &w.ann).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["error"]["code"], "session_revoked");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     assert!(w.c.login(EMAIL, "correct horse battery", None).await.is_err());
     assert!(w.c.request_turn(&w.ann, "I should write again").await.is_err());
     // The log was never rewritten: every chain and the audit trail's copies verify.

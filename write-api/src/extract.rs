@@ -42,6 +42,10 @@ impl FromRequestParts<AppState> for Authenticated {
             }
         };
         match state.jwt.verify(token) {
+            Ok(claims) if state.revocations.is_revoked(&claims) => Err(ApiError::Unauthenticated {
+                code: "session_revoked",
+                message: "this session has ended; sign in again",
+            }),
             Ok(claims) => Ok(Self(Actor {
                 user_id: UserId(claims.sub),
             })),

@@ -43,14 +43,17 @@ impl Commands {
             .bind(user.0)
             .fetch_all(self.store.pool())
             .await?;
+        // The refresh-token family is the session: access tokens carry it, so revoking the
+        // family (logout, reuse) revokes them too.
+        let family = family.unwrap_or_else(Uuid::now_v7);
         let access_token = self
             .jwt
-            .issue(user, roles)
+            .issue_for(user, roles, family)
             .map_err(|e| CommandError::Internal(e.to_string()))?;
         let refresh_token = prism_auth::random_token(32);
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(prism_auth::token_digest(&refresh_token))
-            .bind(family.unwrap_or_else(Uuid::now_v7))
+            .bind(family)
             .bind(user.0)
             .bind(chrono::Utc::now() + self.refresh_ttl)
             .execute(exec)
@@ -62,6 +65,36 @@ impl Commands {
             token_type: "Bearer",
             expires_in: self.jwt.ttl().as_secs(),
         })
+    }
+
+    /// Revocations recorded after log position `after` (from 0: those of the last `recent`),
+    /// and the position read up to: what every node's [`prism_auth::Revocations`] follows.
+    pub async fn revocations(
+        &self,
+        after: i64,
+        recent: std::time::Duration,
+    ) -> Result<(Vec<prism_auth::Revocation>, i64), CommandError> {
+        let (events, upto) = self.store.revoking_events(after, recent).await?;
+        let found = events
+            .iter()
+            .filter_map(|e| {
+                prism_auth::Revocation::from_event(&e.event_type, e.aggregate_id, &e.payload, e.recorded_at.timestamp())
+            })
+            .collect();
+        Ok((found, upto))
+    }
+
+    /// Records a fact that revokes a session (logout, refresh reuse): every node refuses the
+    /// session's access tokens once it reads it from the log, so it must be recorded — a
+    /// failure is answered (503), never swallowed.
+    pub(crate) async fn record_revocation(
+        &self,
+        event: AuthEvent,
+        request_id: Option<String>,
+    ) -> Result<(), CommandError> {
+        let batch = auth_batch(&event, request_id).map_err(|e| CommandError::Internal(e.to_string()))?;
+        self.store.append(batch).await?;
+        Ok(())
     }
 
     /// Records a sign-in fact for the audit trail, as a one-event stream of its own. A failure

@@ -41,7 +41,7 @@ impl Commands {
                 user_id: UserId(user),
                 family_id: family,
             };
-            self.record_auth(event, request_id).await;
+            self.record_revocation(event, request_id).await?;
             return Err(CommandError::Unauthorized(
                 "this refresh token was already used; sign in again",
             ));
@@ -70,7 +70,7 @@ impl Commands {
                 user_id: UserId(user),
                 family_id: family,
             };
-            self.record_auth(event, request_id).await;
+            self.record_revocation(event, request_id).await?;
         }
         Ok(())
     }

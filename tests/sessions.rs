@@ -1,0 +1,197 @@
+//! Tokens die with what they stand for, on both APIs: after a logout, a reused refresh token
+//! or an erasure, the access tokens of that session (or user) are refused by the write and the
+//! read API alike, within about a second — each keeps the revocations current from the log.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
+use prism_auth::{Jwt, PasswordHasherId};
+use prism_commands::Commands;
+use prism_event_store::PgEventStore;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"sessions-e2e-sessions-e2e-sessions-e2e!";
+
+struct Apps {
+    write: axum::Router,
+    read: axum::Router,
+}
+
+async fn call(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+        .expect("request");
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn apps(pool: PgPool) -> Apps {
+    let jwt = Jwt::new(SECRET, Jwt::DEFAULT_TTL);
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let commands = Commands::new(store, jwt.clone(), PasswordHasherId::new(1024, 1).expect("params"));
+    Apps {
+        write: prism_write_api::app(prism_write_api::AppState::new(commands)),
+        read: prism_read_api::app(prism_read_api::AppState::new(pool, jwt)),
+    }
+}
+
+impl Apps {
+    async fn register(&self) -> (String, String) {
+        let email = format!("u{}@example.com", uuid::Uuid::now_v7().simple());
+        let (s, b) = call(
+            &self.write,
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            Some(json!({"email": email, "password": "correct horse battery", "name": "Ann"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+        (
+            b["access_token"].as_str().expect("access").to_owned(),
+            b["refresh_token"].as_str().expect("refresh").to_owned(),
+        )
+    }
+
+    /// Both APIs accept the token.
+    async fn accepted(&self, token: &str) {
+        let (s, b) = call(&self.read, Method::GET, "/v1/workspaces", Some(token), None).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = call(
+            &self.write,
+            Method::POST,
+            "/v1/workspaces",
+            Some(token),
+            Some(json!({"name": "W"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    /// Both APIs refuse the token as a revoked session within a bounded time; answers how long
+    /// that took.
+    async fn refused(&self, token: &str) -> Duration {
+        let start = Instant::now();
+        loop {
+            let (r, rb) = call(&self.read, Method::GET, "/v1/workspaces", Some(token), None).await;
+            let (w, wb) = call(
+                &self.write,
+                Method::POST,
+                "/v1/workspaces",
+                Some(token),
+                Some(json!({"name": "W"})),
+            )
+            .await;
+            if r == 401 && w == 401 {
+                assert_eq!(rb["error"]["code"], "session_revoked", "{rb}");
+                assert_eq!(wb["error"]["code"], "session_revoked", "{wb}");
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "still accepted: read {r} {rb}, write {w} {wb}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn logout_ends_the_session_everywhere_and_only_that_one(pool: PgPool) {
+    let a = apps(pool);
+    let (access, refresh) = a.register().await;
+    let (other_session, _) = {
+        // A second sign-in of someone else stays untouched.
+        a.register().await
+    };
+    a.accepted(&access).await;
+    let (s, _) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let took = a.refused(&access).await;
+    eprintln!("logout refused everywhere after {took:?}");
+    a.accepted(&other_session).await;
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_reused_refresh_token_ends_the_session_it_belonged_to(pool: PgPool) {
+    let a = apps(pool);
+    let (_, refresh) = a.register().await;
+    let (s, pair) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(s, 200, "{pair}");
+    let access = pair["access_token"].as_str().expect("access").to_owned();
+    a.accepted(&access).await;
+    // The old refresh token again: someone has a copy. The whole family ends.
+    let (s, _) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    a.refused(&access).await;
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_erased_account_token_does_nothing_anywhere(pool: PgPool) {
+    let a = apps(pool);
+    let (access, _) = a.register().await;
+    a.accepted(&access).await;
+    let (s, b) = call(&a.write, Method::DELETE, "/v1/me", Some(&access), None).await;
+    assert_eq!(s, 202, "{b}");
+    a.refused(&access).await;
+    for (method, path, body) in [
+        (Method::POST, "/v1/mirror/sessions", None),
+        (Method::POST, "/v1/turns", Some(json!({"text": "a quiet day"}))),
+        (Method::DELETE, "/v1/me", None),
+    ] {
+        let (s, b) = call(&a.write, method, path, Some(&access), body).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (401, Some("session_revoked")),
+            "{path}: {b}"
+        );
+    }
+    for path in ["/v1/me", "/v1/me/export", "/v1/turns"] {
+        let (s, b) = call(&a.read, Method::GET, path, Some(&access), None).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (401, Some("session_revoked")),
+            "{path}: {b}"
+        );
+    }
+}
