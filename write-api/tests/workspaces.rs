@@ -199,3 +199,68 @@ async fn a_removed_member_cannot_post_and_a_member_may_leave(pool: PgPool) {
         .await
         .expect_error(404, "not_found");
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn erasure_ends_every_membership_and_a_sole_owner_hands_over(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let (leaver, heir, late_admin, other) = (
+        t.register("leaver").await,
+        t.register("heir").await,
+        t.register("late").await,
+        t.register("other").await,
+    );
+    // Shared: the leaver is sole owner; `heir` became admin before `late_admin` joined.
+    let (shared, code) = t.workspace(&leaver).await;
+    t.join(shared, &code, &heir).await;
+    t.set_role(shared, &leaver, &heir, "admin").await;
+    t.join(shared, &code, &late_admin).await;
+    t.set_role(shared, &leaver, &late_admin, "admin").await;
+    // Alone: nobody to hand it to.
+    let (alone, _) = t.workspace(&leaver).await;
+    // Theirs: the leaver is a plain member of someone else's workspace.
+    let (theirs, their_code) = t.workspace(&other).await;
+    t.join(theirs, &their_code, &leaver).await;
+
+    t.delete("/v1/me", &leaver.token).await.expect(202);
+
+    let last_type = |ws: uuid::Uuid| {
+        let pool = t.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, serde_json::Value)>(
+                "SELECT event_type, payload FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+            )
+            .bind(ws)
+            .fetch_all(&pool)
+            .await
+            .expect("events")
+        }
+    };
+    let shared_events = last_type(shared).await;
+    let n = shared_events.len();
+    assert_eq!(shared_events[n - 2].0, "member.role_changed");
+    assert_eq!(shared_events[n - 2].1["user_id"], heir.id.to_string());
+    assert_eq!(shared_events[n - 2].1["role"], "owner");
+    assert_eq!(shared_events[n - 1].0, "member.left");
+    assert_eq!(shared_events[n - 1].1["user_id"], leaver.id.to_string());
+    // The heir is owner now: only an owner may delete the workspace.
+    t.delete(&format!("/v1/workspaces/{shared}"), &heir.token)
+        .await
+        .expect(200);
+    let alone_events = last_type(alone).await;
+    assert_eq!(
+        alone_events
+            .iter()
+            .rev()
+            .take(2)
+            .map(|e| e.0.as_str())
+            .collect::<Vec<_>>(),
+        ["workspace.deleted", "member.left"]
+    );
+    let theirs_events = last_type(theirs).await;
+    assert_eq!(theirs_events.last().map(|e| e.0.as_str()), Some("member.left"));
+    // Erasing again changes nothing.
+    let before = t.total_events().await;
+    let again = t.delete("/v1/me", &leaver.token).await;
+    assert!(matches!(again.status.as_u16(), 202 | 401), "{}", again.body);
+    assert_eq!(t.total_events().await, before);
+}

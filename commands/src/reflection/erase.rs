@@ -9,12 +9,17 @@
 //! 3. The projections react to `user.erased`: reflection rows and analytics dropped, the user
 //!    shown as "erased user" next to their workspace messages.
 //!
+//! 0. First, the user leaves every workspace (each decided on the workspace aggregate): a sole
+//!    owner's workspace passes to its longest-standing admin, else member, else it is deleted —
+//!    each with the events that say so.
+//!
 //! The log itself is never rewritten, so its hash chains verify as before. A retry after a
 //! failure between steps finishes the job; erasing twice answers as the first time did.
 
-use prism_domain::aggregates::{User, UserCommand};
+use prism_domain::aggregates::{User, UserCommand, Workspace, WorkspaceCommand};
 use prism_domain::UserId;
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::pipeline::Effects;
 use crate::{CommandContext, CommandError, Commands, Outcome};
@@ -26,6 +31,7 @@ impl Commands {
         if loaded.state.erased {
             return Ok(Outcome::new(202, me.0, loaded.last_position, loaded.version, erased()));
         }
+        self.depart_everywhere(ctx).await?;
         self.vault.destroy_owner(me).await?;
         let mut tx = self.store.pool().begin().await?;
         for table in [
@@ -60,6 +66,31 @@ impl Commands {
         self.cache.evict::<User>(me.0);
         tracing::info!(user_id = %me, "user erased");
         Ok(out)
+    }
+}
+
+impl Commands {
+    /// The user leaves every workspace they belong to (see [`WorkspaceCommand::Depart`]).
+    async fn depart_everywhere(&self, ctx: &CommandContext) -> Result<(), CommandError> {
+        let me = ctx.actor.user_id;
+        // Candidates from the log (every workspace they ever joined or created); each
+        // workspace's own state decides whether they are still in it.
+        let workspaces: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT aggregate_id FROM events
+              WHERE aggregate_type = 'workspace' AND event_type = 'member.joined' AND payload->>'user_id' = $1",
+        )
+        .bind(me.to_string())
+        .fetch_all(self.store.pool())
+        .await?;
+        // Not under the erasure's Idempotency-Key or If-Match: those answer the erasure.
+        let mut sub = ctx.clone();
+        sub.idempotency = None;
+        sub.if_match = None;
+        for ws in workspaces {
+            self.execute::<Workspace>(&sub, ws, Some(ws), WorkspaceCommand::Depart { member: me })
+                .await?;
+        }
+        Ok(())
     }
 }
 

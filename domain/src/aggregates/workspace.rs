@@ -18,6 +18,12 @@ pub struct Workspace {
     pub members: BTreeMap<UserId, Role>,
     pub join_code: String,
     pub deleted: bool,
+    /// Each member's place in the order they joined (for "longest-standing"). State from a
+    /// snapshot taken before it existed lacks it; such members rank by id (UUIDv7: sign-up time).
+    #[serde(default)]
+    pub joined: BTreeMap<UserId, u64>,
+    #[serde(default)]
+    pub joins: u64,
 }
 
 impl Workspace {
@@ -27,6 +33,18 @@ impl Workspace {
             return None;
         }
         self.members.get(&user).copied()
+    }
+
+    /// Who takes over from `leaving`: the longest-standing admin, else member.
+    fn successor(&self, leaving: UserId) -> Option<(UserId, Role)> {
+        let rank = |u: &UserId| (self.joined.get(u).copied().unwrap_or(u64::MAX), *u);
+        [Role::Admin, Role::Member].into_iter().find_map(|wanted| {
+            self.members
+                .iter()
+                .filter(|(u, r)| **u != leaving && **r == wanted)
+                .min_by_key(|(u, _)| rank(u))
+                .map(|(u, r)| (*u, *r))
+        })
     }
 
     fn owners(&self) -> usize {
@@ -71,6 +89,11 @@ pub enum WorkspaceCommand {
     },
     RemoveMember {
         actor: UserId,
+        member: UserId,
+    },
+    /// A member's account is erased: they leave. A sole owner first hands the workspace to
+    /// its longest-standing admin, else member; with no one left it is deleted.
+    Depart {
         member: UserId,
     },
 }
@@ -214,6 +237,34 @@ impl Aggregate for Workspace {
                 )
                 .await;
             }
+            C::Depart { member } => {
+                let Some(role) = self.role_of(member) else {
+                    return Ok(());
+                };
+                let left = E::MemberLeft {
+                    user_id: member,
+                    removed_by: None,
+                };
+                if role != Role::Owner || self.owners() > 1 {
+                    sink.write(left, self).await;
+                    return Ok(());
+                }
+                match self.successor(member) {
+                    Some((heir, previous_role)) => {
+                        let promoted = E::MemberRoleChanged {
+                            user_id: heir,
+                            role: Role::Owner,
+                            previous_role,
+                        };
+                        sink.write(promoted, self).await;
+                        sink.write(left, self).await;
+                    }
+                    None => {
+                        sink.write(left, self).await;
+                        sink.write(E::Deleted { deleted_by: member }, self).await;
+                    }
+                }
+            }
             C::RemoveMember { actor, member } => {
                 let actor_role = self.role_of(actor);
                 if actor == member {
@@ -269,11 +320,17 @@ impl Aggregate for Workspace {
             E::Renamed { name } => self.name = name,
             E::Deleted { .. } => self.deleted = true,
             E::JoinCodeRotated { join_code } => self.join_code = join_code,
-            E::MemberJoined { user_id, role } | E::MemberRoleChanged { user_id, role, .. } => {
+            E::MemberJoined { user_id, role } => {
+                self.members.insert(user_id, role);
+                self.joined.insert(user_id, self.joins);
+                self.joins += 1;
+            }
+            E::MemberRoleChanged { user_id, role, .. } => {
                 self.members.insert(user_id, role);
             }
             E::MemberLeft { user_id, .. } => {
                 self.members.remove(&user_id);
+                self.joined.remove(&user_id);
             }
         }
     }
@@ -577,5 +634,104 @@ mod tests {
                 code: "ABC123".into(),
             })
             .then_expect_error(DomainError::NotFound("workspace"));
+    }
+
+    #[test]
+    fn an_erased_sole_owner_hands_over_to_the_longest_standing_admin() {
+        // An admin with a smaller id who joined later: join order decides, not ids.
+        let early_id = UserId::new();
+        let (w, mut h) = world();
+        h.push(WorkspaceEvent::MemberJoined {
+            user_id: early_id,
+            role: Role::Admin,
+        });
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Depart { member: w.owner })
+            .then_expect_events(vec![
+                WorkspaceEvent::MemberRoleChanged {
+                    user_id: w.admin,
+                    role: Role::Owner,
+                    previous_role: Role::Admin,
+                },
+                WorkspaceEvent::MemberLeft {
+                    user_id: w.owner,
+                    removed_by: None,
+                },
+            ]);
+    }
+
+    #[test]
+    fn with_no_admin_the_longest_standing_member_takes_over() {
+        let (w, mut h) = world();
+        h.push(WorkspaceEvent::MemberLeft {
+            user_id: w.admin,
+            removed_by: None,
+        });
+        h.push(WorkspaceEvent::MemberJoined {
+            user_id: w.stranger,
+            role: Role::Member,
+        });
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Depart { member: w.owner })
+            .then_expect_events(vec![
+                WorkspaceEvent::MemberRoleChanged {
+                    user_id: w.member,
+                    role: Role::Owner,
+                    previous_role: Role::Member,
+                },
+                WorkspaceEvent::MemberLeft {
+                    user_id: w.owner,
+                    removed_by: None,
+                },
+            ]);
+    }
+
+    #[test]
+    fn an_erased_owner_alone_takes_the_workspace_with_them() {
+        let w = world().0;
+        let h = world_alone(&w);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Depart { member: w.owner })
+            .then_expect_events(vec![
+                WorkspaceEvent::MemberLeft {
+                    user_id: w.owner,
+                    removed_by: None,
+                },
+                WorkspaceEvent::Deleted { deleted_by: w.owner },
+            ]);
+    }
+
+    fn world_alone(w: &World) -> Vec<WorkspaceEvent> {
+        vec![
+            WorkspaceEvent::Created {
+                workspace_id: w.ws,
+                name: "Solo".into(),
+                owner_id: w.owner,
+                join_code: "ABC123".into(),
+            },
+            WorkspaceEvent::MemberJoined {
+                user_id: w.owner,
+                role: Role::Owner,
+            },
+        ]
+    }
+
+    #[test]
+    fn other_departures_are_a_plain_leave_and_strangers_change_nothing() {
+        let (w, h) = world();
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::Depart { member: w.member })
+            .then_expect_events(vec![WorkspaceEvent::MemberLeft {
+                user_id: w.member,
+                removed_by: None,
+            }]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::Depart { member: w.stranger })
+            .then_expect_events(vec![]);
     }
 }
