@@ -37,6 +37,8 @@ pub struct Config {
     /// Live streams a user, and a read node, may hold open (`PRISM_STREAMS_PER_USER`,
     /// `PRISM_STREAMS_PER_NODE`).
     pub stream_limits: prism_projections::feed::StreamLimits,
+    /// How long stored first answers (`Idempotency-Key`) are kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
+    pub idempotency_ttl: Duration,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
     pub dev: bool,
     jwt_secret_set: bool,
@@ -108,7 +110,13 @@ impl Config {
                 .parse()
                 .context("PRISM_STREAMS_PER_NODE must be a number")?,
         };
+        let idempotency_ttl = Duration::from_secs(
+            var("PRISM_IDEMPOTENCY_TTL_SECS", "86400")
+                .parse()
+                .context("PRISM_IDEMPOTENCY_TTL_SECS must be a number of seconds")?,
+        );
         Ok(Self {
+            idempotency_ttl,
             bus_key_set: bus_key.is_some(),
             bus_keys,
             nats_auth,
@@ -208,7 +216,8 @@ impl Config {
         let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher)
             .with_master_key(self.master_key.clone())
-            .with_allowances(self.allowances.clone());
+            .with_allowances(self.allowances.clone())
+            .with_idempotency_ttl(self.idempotency_ttl);
         if let Some(provider) = self.model()? {
             tracing::info!(model = %self.ai_model, "reframes from the model at PRISM_AI_URL, the built-in provider as fallback");
             commands = commands.with_model(provider);

@@ -157,7 +157,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
-        let app = prism_write_api::app(prism_write_api::AppState::new(cfg.commands(store)?));
+        let commands = cfg.commands(store)?;
+        parts.spawn(sweep_idempotency(commands.clone(), stopped.clone()));
+        let app = prism_write_api::app(prism_write_api::AppState::new(commands));
         parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
     }
     if read {
@@ -234,6 +236,21 @@ async fn serve_http(
         .await?;
     tracing::info!("{what} stopped");
     Ok(())
+}
+
+/// Deletes expired stored answers (`Idempotency-Key`) every minute until shutdown.
+async fn sweep_idempotency(commands: prism_commands::Commands, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        match commands.sweep_idempotency().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(expired = n, "stored idempotent answers expired"),
+            Err(e) => tracing::warn!(error = %e, "expiring stored idempotent answers failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM: in-flight requests finish, new connections are refused.

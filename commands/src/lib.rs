@@ -53,6 +53,8 @@ pub struct Commands {
     /// Connections for the quota counters, with `synchronous_commit = off` (see
     /// `reflection::quota`).
     pub(crate) counters: sqlx::PgPool,
+    /// How long a stored first answer (`Idempotency-Key`) is kept.
+    pub(crate) idempotency_ttl: std::time::Duration,
 }
 
 impl Commands {
@@ -63,6 +65,7 @@ impl Commands {
             vault,
             counters,
             allowances: Arc::new(reflection::Allowances::default()),
+            idempotency_ttl: Self::IDEMPOTENCY_TTL,
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),
             locks: Arc::new(locks::StripedLocks::new(4096)),
@@ -105,6 +108,20 @@ impl Commands {
     }
 
     /// The plans' daily allowances (`PRISM_QUOTAS`).
+    /// Stored first answers are kept a day unless told otherwise.
+    pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+    /// How long a stored first answer is kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
+    pub fn with_idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// Deletes stored first answers older than their time to live; answers how many.
+    pub async fn sweep_idempotency(&self) -> Result<u64, CommandError> {
+        Ok(self.store.expire_idempotency(self.idempotency_ttl).await?)
+    }
+
     pub fn with_allowances(mut self, allowances: reflection::Allowances) -> Self {
         self.allowances = Arc::new(allowances);
         self

@@ -147,6 +147,9 @@ impl Commands {
             let mut response = Outcome::new(status, id, 0, version, effects.extra.clone()).body;
             if let Value::Object(m) = &mut response {
                 m.remove("position");
+                // Which aggregate the answer is about: deleting it deletes the answer too
+                // (`forget_answers_about`). Never shown to the client.
+                m.insert(SUBJECT.into(), Value::String(id.to_string()));
             }
             IdempotencyWrite {
                 scope: idempotency_scope(ctx),
@@ -349,19 +352,27 @@ impl Commands {
     }
 
     async fn replay(&self, scope: &str, key: &str, fingerprint: &str) -> Result<Option<Outcome>, CommandError> {
-        match self.store.idempotent_response(scope, key).await? {
+        match self.store.idempotent_response(scope, key, self.idempotency_ttl).await? {
             Some(s) if s.fingerprint != fingerprint => Err(CommandError::IdempotencyKeyReused),
-            Some(s) => Ok(Some(Outcome {
-                status: s.status,
-                body: s.response,
-                replayed: true,
-            })),
+            Some(mut s) => {
+                if let Value::Object(m) = &mut s.response {
+                    m.remove(SUBJECT);
+                }
+                Ok(Some(Outcome {
+                    status: s.status,
+                    body: s.response,
+                    replayed: true,
+                }))
+            }
             None => Ok(None),
         }
     }
 }
 
+/// The stored answer's field naming the aggregate it is about.
+const SUBJECT: &str = "_subject";
+
 /// Keys are per caller: two users may pick the same key.
-fn idempotency_scope(ctx: &CommandContext) -> String {
+pub(crate) fn idempotency_scope(ctx: &CommandContext) -> String {
     ctx.actor.user_id.to_string()
 }

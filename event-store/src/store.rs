@@ -305,13 +305,27 @@ impl PgEventStore {
     }
 
     /// The stored first answer for an idempotency key, if any.
-    pub async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<IdempotentResponse>, StoreError> {
-        let row =
-            sqlx::query("SELECT fingerprint, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                .bind(scope)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
+    /// The stored first answer for an idempotency key, if one younger than `ttl` is kept (an
+    /// older one is deleted here: the key is free again).
+    pub async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<IdempotentResponse>, StoreError> {
+        let row = sqlx::query(
+            "WITH expired AS (
+                 DELETE FROM idempotency_keys
+                  WHERE scope = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)
+             )
+             SELECT fingerprint, status, response FROM idempotency_keys
+              WHERE scope = $1 AND key = $2 AND created_at >= now() - make_interval(secs => $3)",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(IdempotentResponse {
                 fingerprint: r.try_get(0)?,
@@ -320,6 +334,38 @@ impl PgEventStore {
             })
         })
         .transpose()
+    }
+
+    /// Deletes stored first answers older than `ttl`.
+    pub async fn expire_idempotency(&self, ttl: std::time::Duration) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)")
+                .bind(ttl.as_secs_f64())
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Deletes the stored first answers of `scope` about aggregate `subject` (they may quote
+    /// what the aggregate held: when it goes, they go), but the one under `keep` (the answer to
+    /// the deletion itself, which quotes nothing).
+    pub async fn forget_answers_about(
+        &self,
+        scope: &str,
+        subject: Uuid,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM idempotency_keys
+                  WHERE scope = $1 AND response->>'_subject' = $2 AND key IS DISTINCT FROM $3",
+        )
+        .bind(scope)
+        .bind(subject.to_string())
+        .bind(keep)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Who holds a uniqueness claim, if anyone.

@@ -214,7 +214,7 @@ async fn an_idempotency_record_commits_with_its_events(pool: PgPool) {
     first.idempotency = Some(idem.clone());
     let done = store.append(first).await.expect("append");
     let stored = store
-        .idempotent_response("u1", "k1")
+        .idempotent_response("u1", "k1", std::time::Duration::from_secs(3600))
         .await
         .expect("lookup")
         .expect("stored");

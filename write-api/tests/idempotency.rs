@@ -76,3 +76,95 @@ async fn concurrent_repeats_append_once(pool: PgPool) {
     assert_eq!(ids.len(), 1, "every repeat answers the first id");
     assert_eq!(t.total_events().await, before + 1);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_deleted_session_takes_its_stored_answers_along(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let session = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
+    let text = json!({"text": "I always mess everything up and nobody ever listens to me."});
+    let posted = t
+        .send(post_with_key(
+            &format!("/v1/mirror/sessions/{session}/messages"),
+            &ann.token,
+            "msg-1",
+            &text,
+        ))
+        .await
+        .expect(201);
+    let fragment = posted.body["fragments"][0]["id"]
+        .as_str()
+        .expect("a fragment")
+        .to_owned();
+    let reframe_path = format!("/v1/mirror/fragments/{fragment}/reframe");
+    let reframed = t
+        .send(post_with_key(&reframe_path, &ann.token, "reframe-1", &json!({})))
+        .await
+        .expect(201);
+    let reframe = reframed.body["reframe"].as_str().expect("reframe").to_owned();
+    // A repeat answers the stored reframe (and the stored answer never shows its bookkeeping).
+    let again = t
+        .send(post_with_key(&reframe_path, &ann.token, "reframe-1", &json!({})))
+        .await
+        .expect(201);
+    assert_eq!(again.body["reframe"], reframe.as_str());
+    assert!(again.body.get("_subject").is_none(), "{}", again.body);
+    let stored_with_text = |needle: String| {
+        let pool = t.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM idempotency_keys WHERE response::text LIKE '%' || $1 || '%'",
+            )
+            .bind(needle)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    assert_eq!(stored_with_text(reframe.clone()).await, 1);
+
+    t.delete(&format!("/v1/mirror/sessions/{session}"), &ann.token)
+        .await
+        .expect(204);
+    assert_eq!(
+        stored_with_text(reframe.clone()).await,
+        0,
+        "the reframe outlived its session"
+    );
+    assert_eq!(stored_with_text(session.to_string()).await, 0);
+    // Replaying the key now meets the deleted session, not its text.
+    let r = t
+        .send(post_with_key(&reframe_path, &ann.token, "reframe-1", &json!({})))
+        .await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    assert!(!r.body.to_string().contains(&reframe));
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn stored_answers_expire(pool: PgPool) {
+    let t = TestApp::with(pool, |c| c.with_idempotency_ttl(std::time::Duration::ZERO));
+    let w = world(&t).await;
+    let path = format!("/v1/channels/{}/messages", w.channel);
+    let body = json!({"body": "once"});
+    let first = t
+        .send(post_with_key(&path, &w.member.token, "k-exp", &body))
+        .await
+        .expect(201);
+    // Expired at once: the key is free again, so the same request is a new message.
+    let second = t
+        .send(post_with_key(&path, &w.member.token, "k-exp", &body))
+        .await
+        .expect(201);
+    assert_ne!(first.id(), second.id());
+    let t2 = TestApp::with(t.pool.clone(), |c| c.with_idempotency_ttl(std::time::Duration::ZERO));
+    assert!(t2.commands.sweep_idempotency().await.expect("sweep") >= 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency_keys")
+        .fetch_one(&t.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+}

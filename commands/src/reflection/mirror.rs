@@ -194,8 +194,18 @@ impl Commands {
         let me = ctx.actor.user_id;
         self.my_session(ctx, session.0).await?;
         self.vault.destroy(Scope::of(me, session.0)).await?;
-        self.execute::<MirrorSession>(ctx, session.0, None, C::Delete { actor: me })
-            .await
+        let out = self
+            .execute::<MirrorSession>(ctx, session.0, None, C::Delete { actor: me })
+            .await?;
+        // Answers stored for the session's Idempotency-Keys quote its reframes: they go too.
+        self.store
+            .forget_answers_about(
+                &crate::pipeline::idempotency_scope(ctx),
+                session.0,
+                ctx.idempotency.as_ref().map(|(k, _)| k.as_str()),
+            )
+            .await?;
+        Ok(out)
     }
 
     /// The aggregate that holds a uniqueness claim (how a child id finds its aggregate).

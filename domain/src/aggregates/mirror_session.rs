@@ -80,7 +80,12 @@ pub enum MirrorSessionEvent {
     #[serde(rename = "mirror_session.fragment_reframed")]
     FragmentReframed { fragment_id: Uuid, reframe: String },
     #[serde(rename = "safety.crisis_detected")]
-    CrisisDetected { message_id: Uuid, matched: Vec<String> },
+    /// How many crisis signals the gate found, never which (see `TurnEvent::CrisisDetected`).
+    CrisisDetected {
+        message_id: Uuid,
+        #[serde(default)]
+        signals: u32,
+    },
     #[serde(rename = "mirror_session.closed")]
     Closed { reflection: Option<String> },
     #[serde(rename = "mirror_session.deleted")]
@@ -159,8 +164,8 @@ impl Aggregate for MirrorSession {
                 let gate = safety::assess(text.as_str());
                 if gate.is_crisis() {
                     // Nothing of the text is kept, and nothing is reframed.
-                    let matched = gate.matched.iter().map(|s| s.to_string()).collect();
-                    sink.write(E::CrisisDetected { message_id, matched }, self).await;
+                    let signals = gate.matched.len() as u32;
+                    sink.write(E::CrisisDetected { message_id, signals }, self).await;
                     return Ok(());
                 }
                 let len = text.as_str().chars().count();
@@ -324,7 +329,7 @@ mod tests {
             })
             .then_expect_events(vec![E::CrisisDetected {
                 message_id: m,
-                matched: vec!["no reason to live".into()],
+                signals: 1,
             }]);
     }
 

@@ -61,7 +61,10 @@ pub enum TurnEvent {
     CrisisDetected {
         turn_id: TurnId,
         owner: UserId,
-        matched: Vec<String>,
+        /// How many crisis signals the gate found. Never which ones: an erased user's log must
+        /// not say what they wrote (events written before kept `matched`; it is ignored).
+        #[serde(default)]
+        signals: u32,
     },
     #[serde(rename = "turn.reframed")]
     Reframed {
@@ -106,7 +109,7 @@ impl Aggregate for Turn {
                     let event = TurnEvent::CrisisDetected {
                         turn_id: id,
                         owner,
-                        matched: gate.matched.iter().map(|s| s.to_string()).collect(),
+                        signals: gate.matched.len() as u32,
                     };
                     sink.write(event, self).await;
                     return Ok(());
@@ -255,13 +258,13 @@ mod tests {
             .then_expect_events(vec![TurnEvent::CrisisDetected {
                 turn_id: id,
                 owner: me,
-                matched: vec!["kill myself".into()],
+                signals: 1,
             }]);
         Given::with(())
             .given(vec![TurnEvent::CrisisDetected {
                 turn_id: id,
                 owner: me,
-                matched: vec!["kill myself".into()],
+                signals: 1,
             }])
             .when(TurnCommand::Reframe {
                 actor: me,
