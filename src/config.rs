@@ -37,6 +37,11 @@ pub struct Config {
     /// Live streams a user, and a read node, may hold open (`PRISM_STREAMS_PER_USER`,
     /// `PRISM_STREAMS_PER_NODE`).
     pub stream_limits: prism_projections::feed::StreamLimits,
+    /// Timeouts and browser access at the edge (`PRISM_HEADER_TIMEOUT_SECS`,
+    /// `PRISM_BODY_TIMEOUT_SECS`, `PRISM_REQUEST_TIMEOUT_SECS`, `PRISM_CORS_ORIGINS`).
+    pub edge: prism_telemetry::edge::EdgeConfig,
+    /// Rate limits (`PRISM_RATE_LIMITS`, e.g. `login_ip=20/60`).
+    pub rate_limits: String,
     /// How long stored first answers (`Idempotency-Key`) are kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
     pub idempotency_ttl: Duration,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
@@ -115,7 +120,29 @@ impl Config {
                 .parse()
                 .context("PRISM_IDEMPOTENCY_TTL_SECS must be a number of seconds")?,
         );
+        let secs = |k: &str, d: u64| -> anyhow::Result<Duration> {
+            let n: u64 = var(k, &d.to_string())
+                .parse()
+                .with_context(|| format!("{k} must be a whole number of seconds"))?;
+            anyhow::ensure!(n > 0, "{k} must be at least 1");
+            Ok(Duration::from_secs(n))
+        };
+        let edge = prism_telemetry::edge::EdgeConfig {
+            header_timeout: secs("PRISM_HEADER_TIMEOUT_SECS", 10)?,
+            body_timeout: secs("PRISM_BODY_TIMEOUT_SECS", 10)?,
+            request_timeout: secs("PRISM_REQUEST_TIMEOUT_SECS", 30)?,
+            cors_origins: var("PRISM_CORS_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        };
+        let rate_limits = var("PRISM_RATE_LIMITS", "");
+        prism_write_api::limits::Limits::parse(&rate_limits).map_err(|e| anyhow::anyhow!("PRISM_RATE_LIMITS: {e}"))?;
         Ok(Self {
+            edge,
+            rate_limits,
             idempotency_ttl,
             bus_key_set: bus_key.is_some(),
             bus_keys,
@@ -217,7 +244,11 @@ impl Config {
         let mut commands = prism_commands::Commands::new(store, self.jwt(), hasher)
             .with_master_key(self.master_key.clone())
             .with_allowances(self.allowances.clone())
-            .with_idempotency_ttl(self.idempotency_ttl);
+            .with_idempotency_ttl(self.idempotency_ttl)
+            // Failed sign-ins are counted under a key only the deployment knows.
+            .with_login_key(&sha256(
+                &[b"prism login failures\n".as_slice(), self.jwt_secret.as_bytes()].concat(),
+            ));
         if let Some(provider) = self.model()? {
             tracing::info!(model = %self.ai_model, "reframes from the model at PRISM_AI_URL, the built-in provider as fallback");
             commands = commands.with_model(provider);
@@ -254,6 +285,11 @@ impl Config {
         .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {shown} (PRISM_DATABASE_URL): {e}"))?;
         Ok(pool)
     }
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
 }
 
 /// The URL without its password, for messages.

@@ -158,13 +158,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
         let commands = cfg.commands(store)?;
-        parts.spawn(sweep_idempotency(commands.clone(), stopped.clone()));
-        let app = prism_write_api::app(prism_write_api::AppState::new(commands));
-        parts.spawn(serve_http("write api", cfg.write_addr.clone(), app, stopped.clone()));
+        let limits = prism_write_api::limits::Limits::parse(&cfg.rate_limits).map_err(|e| anyhow::anyhow!(e))?;
+        parts.spawn(sweep(commands.clone(), limits.clone(), stopped.clone()));
+        let app = prism_write_api::app(
+            prism_write_api::AppState::new(commands)
+                .with_limits(limits)
+                .with_edge(cfg.edge.clone()),
+        );
+        parts.spawn(serve_http(
+            "write api",
+            cfg.write_addr.clone(),
+            app,
+            cfg.edge.clone(),
+            stopped.clone(),
+        ));
     }
     if read {
         let mut state = prism_read_api::AppState::new(pool.clone(), cfg.jwt())
             .with_master_key(cfg.master_key.clone())
+            .with_edge(cfg.edge.clone())
             .with_feed(prism_projections::feed::Feed::with_limits(
                 pool.clone(),
                 cfg.stream_limits,
@@ -184,7 +196,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(async move { projector.run(s).await.context("search projector") });
         state = state.with_search(index);
         let app = prism_read_api::app(state);
-        parts.spawn(serve_http("read api", cfg.read_addr.clone(), app, stopped.clone()));
+        parts.spawn(serve_http(
+            "read api",
+            cfg.read_addr.clone(),
+            app,
+            cfg.edge.clone(),
+            stopped.clone(),
+        ));
     }
     if relay {
         let (store, url, rc, s) = (store.clone(), cfg.nats_url.clone(), cfg.relay(), stopped.clone());
@@ -223,24 +241,31 @@ async fn serve_http(
     what: &'static str,
     addr: String,
     app: axum::Router,
+    edge: prism_telemetry::edge::EdgeConfig,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} for the {what}"))?;
     tracing::info!(addr = %listener.local_addr()?, "{what} listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await?;
+    // Header and idle timeouts, graceful drain, the peer's address for rate limits.
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    prism_telemetry::edge::serve(listener, app, &edge, stopping, std::time::Duration::from_secs(20)).await?;
     tracing::info!("{what} stopped");
     Ok(())
 }
 
-/// Deletes expired stored answers (`Idempotency-Key`) every minute until shutdown.
-async fn sweep_idempotency(commands: prism_commands::Commands, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Every minute until shutdown: deletes expired stored answers (`Idempotency-Key`) and
+/// failed sign-in records, and forgets rate-limit keys back at a full allowance.
+async fn sweep(
+    commands: prism_commands::Commands,
+    limits: prism_write_api::limits::Limits,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     loop {
+        limits.shrink();
         match commands.sweep_idempotency().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(expired = n, "stored idempotent answers expired"),

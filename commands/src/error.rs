@@ -40,7 +40,13 @@ pub enum CommandError {
     /// The command's event would be larger than the log takes. → 413
     #[error("{0}")]
     TooLarge(String),
-    /// A dependency (the database) is unreachable. → 503
+    /// Too many failed sign-ins for this account: locked for `retry_after` seconds. → 429
+    #[error("too many failed attempts; try again later")]
+    TooManyAttempts { retry_after: i64 },
+    /// Every password-hashing slot is taken (argon2's memory is bounded). → 503
+    #[error("the service is busy; try again shortly")]
+    Busy,
+    /// A dependency (the database) is unavailable. → 503
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
     /// A bug or an unexpected failure. → 500 (never for bad input)

@@ -55,6 +55,11 @@ pub struct Commands {
     pub(crate) counters: sqlx::PgPool,
     /// How long a stored first answer (`Idempotency-Key`) is kept.
     pub(crate) idempotency_ttl: std::time::Duration,
+    /// Slots for argon2 work: each takes 19 MiB and a core for tens of milliseconds, so at
+    /// most about two per core run at once; the rest wait briefly, then get 503 `busy`.
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Keys the per-account failed sign-in records (`login_failures`).
+    pub(crate) login_key: Arc<Vec<u8>>,
 }
 
 impl Commands {
@@ -66,6 +71,10 @@ impl Commands {
             counters,
             allowances: Arc::new(reflection::Allowances::default()),
             idempotency_ttl: Self::IDEMPOTENCY_TTL,
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            login_key: Arc::new(b"prism-development-login-failure-key".to_vec()),
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),
             locks: Arc::new(locks::StripedLocks::new(4096)),
@@ -117,9 +126,30 @@ impl Commands {
         self
     }
 
-    /// Deletes stored first answers older than their time to live; answers how many.
+    /// Deletes stored first answers older than their time to live, and failed sign-in records
+    /// no longer counting; answers how many.
     pub async fn sweep_idempotency(&self) -> Result<u64, CommandError> {
-        Ok(self.store.expire_idempotency(self.idempotency_ttl).await?)
+        let answers = self.store.expire_idempotency(self.idempotency_ttl).await?;
+        let failures = sqlx::query(
+            "DELETE FROM login_failures
+              WHERE window_start < now() - interval '1 hour' AND (locked_until IS NULL OR locked_until < now())",
+        )
+        .execute(self.store.pool())
+        .await?
+        .rows_affected();
+        Ok(answers + failures)
+    }
+
+    /// The secret keying failed sign-in records (from `PRISM_JWT_SECRET` in the binary).
+    pub fn with_login_key(mut self, key: &[u8]) -> Self {
+        self.login_key = Arc::new(key.to_vec());
+        self
+    }
+
+    /// At most `n` argon2 computations at once.
+    pub fn with_hashing_slots(mut self, n: usize) -> Self {
+        self.hashing = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     pub fn with_allowances(mut self, allowances: reflection::Allowances) -> Self {

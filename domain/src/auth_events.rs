@@ -16,12 +16,20 @@ pub const AUTH_STREAM: &str = "auth";
 pub enum AuthEvent {
     #[serde(rename = "auth.login_succeeded")]
     LoginSucceeded { user_id: UserId },
-    /// `user_id` is known when the password was wrong; the email only as a digest (an unknown
-    /// address is personal data the log has no business keeping).
+    /// No longer written (failed sign-ins are counted in `login_failures`, and only a lockout
+    /// is logged); kept so older logs still read.
     #[serde(rename = "auth.login_failed")]
     LoginFailed {
         user_id: Option<UserId>,
         email_digest: String,
+    },
+    /// An account's failed sign-ins reached the limit: it is locked for a while. `user_id` is
+    /// known when the address belongs to an account; the address itself is never logged.
+    #[serde(rename = "auth.login_locked")]
+    LoginLocked {
+        user_id: Option<UserId>,
+        failures: u32,
+        locked_seconds: u32,
     },
     #[serde(rename = "auth.refresh_reuse_detected")]
     RefreshReuseDetected { user_id: UserId, family_id: Uuid },
@@ -44,7 +52,7 @@ impl AuthEvent {
             | Self::RefreshReuseDetected { user_id, .. }
             | Self::LoggedOut { user_id, .. }
             | Self::PlatformRoleGranted { user_id, .. } => Some(*user_id),
-            Self::LoginFailed { user_id, .. } => *user_id,
+            Self::LoginFailed { user_id, .. } | Self::LoginLocked { user_id, .. } => *user_id,
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct AppState {
     position_cache: PositionCache,
     /// Sessions whose tokens are refused, kept current from the log.
     pub revocations: prism_auth::Revocations,
+    /// Timeouts and browser access at the edge.
+    pub edge: prism_telemetry::edge::EdgeConfig,
 }
 
 pub type InsightCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, u64), String>>>;
@@ -118,6 +120,11 @@ impl AppState {
         self
     }
 
+    pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
+        self.edge = edge;
+        self
+    }
+
     /// The live feed (its stream limits); one per node.
     pub fn with_feed(mut self, feed: prism_projections::feed::Feed) -> Self {
         self.feed = feed;
@@ -134,6 +141,7 @@ impl AppState {
         let revocations = prism_auth::Revocations::new(jwt.ttl());
         follow_revocations(&revocations, history.clone(), jwt.ttl());
         Self {
+            edge: Default::default(),
             revocations,
             metrics: None,
             history,
@@ -216,21 +224,25 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/spectrum/weekly", get(spectrum::weekly))
         .route("/v1/spectrum/monthly", get(spectrum::monthly))
         .route("/v1/workspaces/{id}/spectrum/weekly", get(spectrum::workspace_weekly))
-        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency))
-        // Not behind the consistency layer: a stream has no single position to wait for.
+        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency));
+    let v1 = prism_telemetry::edge::timed(v1, state.edge.request_timeout)
+        // Neither behind the consistency layer (a stream has no single position to wait for)
+        // nor under the request timeout (it lives as long as the client listens).
         .route("/v1/workspaces/{id}/stream", get(stream::stream));
-    Router::new()
+    let router = Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::fallback)
+        .fallback(ops::fallback);
+    prism_telemetry::edge::layers(router, &state.edge)
         .layer(middleware::from_fn_with_state(
             "read-api",
             prism_telemetry::record_metrics,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(prism_telemetry::sanitize_request_id))
         .with_state(state)
 }

@@ -27,6 +27,12 @@ pub enum ApiError {
     /// The body is not JSON. → 415
     UnsupportedMediaType,
     NotFound,
+    /// Over a rate limit (`crate::limits`). → 429 with `Retry-After`
+    RateLimited {
+        retry_after: u64,
+    },
+    /// The body stalled (see `prism_telemetry::edge`). → 408
+    RequestTimeout,
 }
 
 impl ApiError {
@@ -47,6 +53,8 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
         ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
         ApiError::Command(c) => match c {
             C::Domain(DomainError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             C::Domain(DomainError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
@@ -60,6 +68,8 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             C::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "event_too_large"),
+            C::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            C::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             C::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             C::Erased => (StatusCode::UNAUTHORIZED, "account_erased"),
             C::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -76,6 +86,8 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge => "the request body is too large".into(),
             ApiError::UnsupportedMediaType => "send the body as application/json".into(),
             ApiError::NotFound => "no such resource".into(),
+            ApiError::RateLimited { retry_after } => format!("too many requests; retry in {retry_after} s"),
+            ApiError::RequestTimeout => "the request body did not arrive in time".into(),
             ApiError::Command(CommandError::Internal(detail)) => {
                 // The detail goes to the log, not to the client.
                 tracing::error!(error = %detail, "internal error");
@@ -89,10 +101,21 @@ impl IntoResponse for ApiError {
         };
         let mut error = json!({"code": code, "message": message});
         let mut retry_after = None;
+        let mut retry_after_secs: Option<i64> = None;
         if let ApiError::Command(CommandError::QuotaExceeded { resets_at, .. }) = &self {
             // When the allowance starts over, for clients and for `Retry-After`.
             error["resets_at"] = json!(resets_at);
             retry_after = Some((*resets_at - chrono::Utc::now()).num_seconds().max(1));
+        }
+        match &self {
+            ApiError::RateLimited { retry_after } => retry_after_secs = Some(*retry_after as i64),
+            ApiError::Command(CommandError::TooManyAttempts { retry_after }) => {
+                retry_after_secs = Some((*retry_after).max(1))
+            }
+            _ => {}
+        }
+        if let Some(secs) = retry_after_secs {
+            retry_after = Some(secs);
         }
         let mut res = (status, axum::Json(json!({ "error": error }))).into_response();
         if let Some(secs) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
@@ -102,7 +125,7 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -129,9 +152,22 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => Self::bad_request("invalid_body", e.body_text()),
             JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
+            other if timed_out(&other) => Self::RequestTimeout,
             other => Self::bad_request("invalid_body", other.body_text()),
         }
     }
+}
+
+/// Whether reading the body failed because it stalled (the edge's body timeout).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = cur {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 impl From<PathRejection> for ApiError {

@@ -46,9 +46,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 code: "session_revoked",
                 message: "this session has ended; sign in again",
             }),
-            Ok(claims) => Ok(Self(Actor {
-                user_id: UserId(claims.sub),
-            })),
+            Ok(claims) => {
+                // Every command is counted against its session's allowance.
+                state
+                    .limits
+                    .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
+                Ok(Self(Actor {
+                    user_id: UserId(claims.sub),
+                }))
+            }
             Err(AuthError::Expired) => Err(ApiError::Unauthenticated {
                 code: "token_expired",
                 message: "the access token has expired; refresh it",
@@ -58,6 +64,17 @@ impl FromRequestParts<AppState> for Authenticated {
                 message: "the access token is not valid",
             }),
         }
+    }
+}
+
+/// The client's address as the socket saw it (see [`crate::limits::client_ip`]).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(crate::limits::client_ip(parts)))
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod routes;
 
@@ -34,6 +35,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Sessions whose tokens are refused, kept current from the log.
     pub revocations: prism_auth::Revocations,
+    /// This node's rate limits.
+    pub limits: limits::Limits,
+    /// Timeouts and browser access at the edge.
+    pub edge: prism_telemetry::edge::EdgeConfig,
 }
 
 impl AppState {
@@ -46,7 +51,19 @@ impl AppState {
             jwt,
             metrics: prism_telemetry::metrics_handle(),
             revocations,
+            limits: limits::Limits::default(),
+            edge: Default::default(),
         }
+    }
+
+    pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
+        self.edge = edge;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -65,6 +82,20 @@ fn follow_revocations(revocations: &prism_auth::Revocations, commands: Commands,
         let commands = commands.clone();
         async move { commands.revocations(after, recent).await }
     }));
+}
+
+/// A body announced larger than [`BODY_LIMIT`] is refused before a byte of it is read (and
+/// before the client can make the node wait for it).
+async fn refuse_announced_oversize(req: Request, next: middleware::Next) -> axum::response::Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return axum::response::IntoResponse::into_response(error::ApiError::TooLarge);
+    }
+    next.run(req).await
 }
 
 /// The write API's router.
@@ -109,13 +140,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/spectrum/exclusions", post(me::exclude))
         .route("/v1/spectrum/reset", post(me::reset))
         .route("/v1/me", delete(me::erase));
-    Router::new()
+    let v1 = prism_telemetry::edge::timed(v1, state.edge.request_timeout);
+    let router = Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::fallback)
+        .fallback(ops::fallback);
+    prism_telemetry::edge::layers(router, &state.edge)
+        .layer(middleware::from_fn(refuse_announced_oversize))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             "write-api",
@@ -131,5 +165,6 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(prism_telemetry::sanitize_request_id))
         .with_state(state)
 }

@@ -86,7 +86,7 @@ async fn joining_takes_the_current_code(pool: PgPool) {
     let join = format!("/v1/workspaces/{}/join", w.ws);
     t.post(&join, &w.stranger.token, json!({"join_code": "WRONG123"}))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(404, "not_found");
     t.post(&join, &w.member.token, json!({"join_code": w.code}))
         .await
         .expect_error(409, "already_member");
@@ -109,7 +109,7 @@ async fn joining_takes_the_current_code(pool: PgPool) {
     assert_ne!(new_code, w.code);
     t.post(&join, &w.stranger.token, json!({"join_code": w.code}))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(404, "not_found");
     t.post(&join, &w.stranger.token, json!({"join_code": new_code.to_lowercase()}))
         .await
         .expect(200);

@@ -112,11 +112,27 @@ impl Commands {
         }
     }
 
-    /// Runs argon2 off the async runtime: it is deliberately CPU-heavy.
-    pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
-        tokio::task::spawn_blocking(f)
+    /// Runs argon2 off the async runtime, in one of the bounded hashing slots: it is
+    /// deliberately CPU- and memory-heavy, so a flood of sign-ins waits (at most a second)
+    /// for a slot, then gets 503 `busy`, instead of taking the node's memory.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let permit = tokio::time::timeout(std::time::Duration::from_secs(1), self.hashing.clone().acquire_owned())
             .await
-            .map_err(|e| CommandError::Internal(e.to_string()))
+            .map_err(|_| {
+                metrics::counter!("prism_hashing_busy_total").increment(1);
+                CommandError::Busy
+            })?
+            .map_err(|_| CommandError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| CommandError::Internal(e.to_string()))
     }
 }
 

@@ -21,7 +21,8 @@ impl Commands {
         let name = valid(DisplayName::parse(name))?;
         let password = valid(Password::parse(password))?;
         let hasher = self.hasher.clone();
-        let hash = Self::blocking(move || hasher.hash(password.expose()))
+        let hash = self
+            .hashing(move || hasher.hash(password.expose()))
             .await?
             .map_err(|e| CommandError::Internal(e.to_string()))?;
 

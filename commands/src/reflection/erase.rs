@@ -34,6 +34,18 @@ impl Commands {
         self.depart_everywhere(ctx).await?;
         self.vault.destroy_owner(me).await?;
         let mut tx = self.store.pool().begin().await?;
+        // Failed sign-ins are kept under a keyed hash of the address: computable only while
+        // the address is known, so before the credentials go.
+        let email: Option<String> = sqlx::query_scalar("SELECT email FROM credentials WHERE user_id = $1")
+            .bind(me.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(email) = email {
+            sqlx::query("DELETE FROM login_failures WHERE account = $1")
+                .bind(self.account_key(&email))
+                .execute(&mut *tx)
+                .await?;
+        }
         for table in [
             "credentials",
             "refresh_tokens",

@@ -191,7 +191,9 @@ impl Aggregate for Workspace {
                     return Err(DomainError::conflict("already_member", "you are already a member"));
                 }
                 if !JoinCode::from_generated(self.join_code.clone()).matches(&code) {
-                    return Err(DomainError::Forbidden("the join code is not valid"));
+                    // Exactly what an unknown workspace answers: a wrong code must not tell a
+                    // guesser that the workspace exists.
+                    return Err(DomainError::NotFound("workspace"));
                 }
                 sink.write(
                     E::MemberJoined {
@@ -581,7 +583,7 @@ mod tests {
                 actor: w.stranger,
                 code: "nope".into(),
             })
-            .then_expect_error(DomainError::Forbidden("the join code is not valid"));
+            .then_expect_error(DomainError::NotFound("workspace"));
         Given::with(())
             .given(h.clone())
             .when(WorkspaceCommand::Join {
@@ -613,7 +615,7 @@ mod tests {
                 actor: w.stranger,
                 code: "ABC123".into(),
             })
-            .then_expect_error(DomainError::Forbidden("the join code is not valid"));
+            .then_expect_error(DomainError::NotFound("workspace"));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientIp};
+use crate::limits::Limit;
 use crate::AppState;
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -43,12 +44,14 @@ fn request_id(h: &HeaderMap) -> Option<String> {
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
-    responses((status = 201, body = TokensAnswer), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody)))]
+    responses((status = 201, body = TokensAnswer), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
 pub async fn register(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(i): ApiJson<RegisterInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::RegisterIp, &ip)?;
     let tokens = s
         .commands
         .register(&i.email, &i.password, &i.name, request_id(&headers))
@@ -57,24 +60,29 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
-    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
+    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited, or too_many_attempts (the account is locked for a while)"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
 pub async fn login(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(i): ApiJson<LoginInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::LoginIp, &ip)?;
+    s.limits.check(Limit::LoginAccount, &i.email.trim().to_lowercase())?;
     Ok(Json(
         s.commands.login(&i.email, &i.password, request_id(&headers)).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
-    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody)))]
+    responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
 pub async fn refresh(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(i): ApiJson<RefreshInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::RefreshIp, &ip)?;
     Ok(Json(s.commands.refresh(&i.refresh_token, request_id(&headers)).await?))
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, Authenticated, ClientIp, CommandHeaders};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -65,11 +65,17 @@ pub async fn delete(
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn join(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     Authenticated(a): Authenticated,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<JoinInput>,
 ) -> ApiResult {
+    // Join codes are short enough to guess at scale: attempts are limited per address and
+    // per account (a wrong code and an unknown workspace answer alike).
+    s.limits.check(crate::limits::Limit::JoinIp, &ip)?;
+    s.limits
+        .check(crate::limits::Limit::JoinAccount, &a.user_id.to_string())?;
     let ctx = h.context(a, &i);
     Ok(s.commands
         .join_workspace(&ctx, WorkspaceId(id), &i.join_code)

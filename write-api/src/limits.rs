@@ -1,0 +1,181 @@
+//! Rate limits (governor's GCRA, in memory per node): per client address and per account on
+//! the routes an attacker hammers (login, register, refresh, join), per session on every
+//! command. Past a limit the answer is 429 `rate_limited` with `Retry-After`.
+//!
+//! Configured with `PRISM_RATE_LIMITS`, e.g. `login_ip=20/60,commands_session=50/1`: N
+//! requests per S seconds (a burst of N, refilled evenly). Failed logins are also counted
+//! across nodes, per account, in Postgres (`prism_commands::auth::login`): that is the lockout;
+//! these limits are each node's first line.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::error::ApiError;
+
+/// What is limited, and by which key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    LoginIp,
+    LoginAccount,
+    RegisterIp,
+    RefreshIp,
+    JoinIp,
+    JoinAccount,
+    CommandsSession,
+}
+
+impl Limit {
+    const ALL: [(Limit, &'static str, u32, u64); 7] = [
+        (Limit::LoginIp, "login_ip", 30, 60),
+        (Limit::LoginAccount, "login_account", 10, 60),
+        (Limit::RegisterIp, "register_ip", 20, 60),
+        (Limit::RefreshIp, "refresh_ip", 60, 60),
+        (Limit::JoinIp, "join_ip", 30, 60),
+        (Limit::JoinAccount, "join_account", 10, 60),
+        (Limit::CommandsSession, "commands_session", 100, 1),
+    ];
+}
+
+/// The limiters of one node.
+#[derive(Clone)]
+pub struct Limits {
+    limiters: Arc<HashMap<Limit, DefaultKeyedRateLimiter<String>>>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::parse("").unwrap_or_else(|_| Self {
+            limiters: Arc::default(),
+        })
+    }
+}
+
+impl Limits {
+    /// The defaults, with the overrides in `spec` (`name=N/SECONDS,…`).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut quotas: HashMap<Limit, (u32, u64)> = Limit::ALL.iter().map(|(l, _, n, s)| (*l, (*n, *s))).collect();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, rate) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}`: expected name=N/SECONDS"))?;
+            let limit = Limit::ALL
+                .iter()
+                .find(|(_, n, ..)| *n == name.trim())
+                .map(|(l, ..)| *l)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Limit::ALL.iter().map(|(_, n, ..)| *n).collect();
+                    format!("unknown limit `{name}` (known: {})", names.join(", "))
+                })?;
+            let (n, secs) = rate
+                .split_once('/')
+                .and_then(|(n, s)| Some((n.trim().parse::<u32>().ok()?, s.trim().parse::<u64>().ok()?)))
+                .filter(|(n, s)| *n > 0 && *s > 0)
+                .ok_or_else(|| format!("`{part}`: expected N/SECONDS with both above zero"))?;
+            quotas.insert(limit, (n, secs));
+        }
+        let mut limiters = HashMap::new();
+        for (limit, (n, secs)) in quotas {
+            let burst = NonZeroU32::new(n).ok_or("a limit of zero")?;
+            let period = Duration::from_secs(secs) / n;
+            let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+                .ok_or("a zero period")?
+                .allow_burst(burst);
+            limiters.insert(limit, DefaultKeyedRateLimiter::keyed(quota));
+        }
+        Ok(Self {
+            limiters: Arc::new(limiters),
+        })
+    }
+
+    /// Takes one request of `key` under `limit`; 429 when it is over.
+    pub fn check(&self, limit: Limit, key: &str) -> Result<(), ApiError> {
+        let Some(limiter) = self.limiters.get(&limit) else {
+            return Ok(());
+        };
+        match limiter.check_key(&key.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                metrics::counter!("prism_rate_limited_total", "limit" => limit.name()).increment(1);
+                Err(ApiError::RateLimited {
+                    retry_after: wait.as_secs().max(1),
+                })
+            }
+        }
+    }
+
+    /// Forgets keys that are back to a full allowance (keeps memory bounded).
+    pub fn shrink(&self) {
+        for l in self.limiters.values() {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        Limit::ALL
+            .iter()
+            .find(|(l, ..)| *l == self)
+            .map_or("unknown", |(_, n, ..)| n)
+    }
+}
+
+/// The client's address, as the socket saw it (never a header: nothing from a header is
+/// trusted). In-process callers without one share the key `local`.
+pub fn client_ip(parts: &Parts) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| *a)
+        // What tests (and in-process callers) declare instead of a socket.
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|m| m.0)
+        });
+    peer.map(|a| match a.ip() {
+        // One IPv6 client usually holds a whole /64.
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        ip => ip.to_string(),
+    })
+    .unwrap_or_else(|| "local".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_429_with_a_retry_after() {
+        let l = Limits::parse("login_ip=3/60").expect("spec");
+        for _ in 0..3 {
+            assert!(l.check(Limit::LoginIp, "1.2.3.4").is_ok());
+        }
+        match l.check(Limit::LoginIp, "1.2.3.4") {
+            Err(ApiError::RateLimited { retry_after }) => assert!((1..=20).contains(&retry_after)),
+            other => panic!("{other:?}"),
+        }
+        assert!(l.check(Limit::LoginIp, "5.6.7.8").is_ok(), "keys are separate");
+    }
+
+    #[test]
+    fn bad_specs_say_why() {
+        assert!(Limits::parse("nope=1/1").is_err());
+        assert!(Limits::parse("login_ip=0/1").is_err());
+        assert!(Limits::parse("login_ip=5").is_err());
+    }
+}
