@@ -20,10 +20,51 @@ fn bounded(field: &'static str, raw: &str, min: usize, max: usize) -> Result<Str
     if n > max {
         return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if s.chars().any(forbidden_control) {
         return Err(DomainError::invalid(field, "must not contain control characters"));
     }
     Ok(s.to_owned())
+}
+
+/// Control characters no text field takes (NUL above all: Postgres refuses `\u0000` in
+/// JSON). Line breaks and tabs are text.
+fn forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Characters that change how the text around them is displayed without showing anything:
+/// direction overrides and isolates (which can make a name read as someone else's).
+fn bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+}
+
+/// Characters that show nothing: spaces, zero-width and other format characters.
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}'
+                | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}'
+                | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FE00}'..='\u{FE0F}'
+        )
+}
+
+/// A name people see next to content (a person, a workspace, a doc title): one line, at least
+/// one visible character, no direction overrides.
+fn name(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    let s = bounded(field, raw, 1, max)?;
+    if s.chars().any(|c| matches!(c, '\n' | '\r' | '\t')) {
+        return Err(DomainError::invalid(field, "must be one line"));
+    }
+    if s.chars().any(bidi_control) {
+        return Err(DomainError::invalid(field, "must not contain text-direction controls"));
+    }
+    if s.chars().all(invisible) {
+        return Err(DomainError::invalid(field, "must contain a visible character"));
+    }
+    Ok(s)
 }
 
 macro_rules! string_value {
@@ -80,7 +121,7 @@ string_value!(
 );
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        bounded("name", raw, 1, 80).map(Self)
+        name("name", raw, 80).map(Self)
     }
 }
 
@@ -90,7 +131,7 @@ string_value!(
 );
 impl WorkspaceName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        bounded("name", raw, 1, 80).map(Self)
+        name("name", raw, 80).map(Self)
     }
 }
 
@@ -157,7 +198,7 @@ string_value!(
 );
 impl DocTitle {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        bounded("title", raw, 1, 200).map(Self)
+        name("title", raw, 200).map(Self)
     }
 }
 
@@ -170,6 +211,9 @@ impl DocBody {
         // Bodies keep their leading/trailing whitespace: it can be meaningful in a document.
         if raw.chars().count() > 200_000 {
             return Err(DomainError::invalid("body", "must be at most 200000 characters"));
+        }
+        if raw.chars().any(forbidden_control) {
+            return Err(DomainError::invalid("body", "must not contain control characters"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -240,6 +284,32 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn control_characters_bidi_overrides_and_invisible_names_are_refused() {
+        assert!(DocBody::parse("a\u{0}b").is_err(), "NUL");
+        assert!(DocBody::parse("line one\r\nline two\ttab").is_ok());
+        assert!(MessageBody::parse("bell\u{7}").is_err());
+        assert!(MessageBody::parse("windows\r\nline").is_ok());
+        assert!(
+            MessageBody::parse("مرحبا \u{200F}").is_ok(),
+            "direction marks are fine in text"
+        );
+        for bad in [
+            "\u{202E}nimda",
+            "ann\u{2066}x",
+            "\u{200B}\u{200B}",
+            "\u{FEFF}",
+            " \u{200D} ",
+            "a\nb",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+            assert!(WorkspaceName::parse(bad).is_err(), "{bad:?}");
+            assert!(DocTitle::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(DisplayName::parse("Zoë 😀").is_ok());
+        assert!(WorkspaceName::parse("مساحة العمل").is_ok());
     }
 
     #[test]

@@ -180,3 +180,40 @@ async fn a_doc_too_large_for_the_log_is_413_and_nothing_is_written(pool: PgPool)
     .await
     .expect(201);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn control_characters_and_deceptive_names_are_422_not_500(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let w = world(&t).await;
+    let before = t.total_events().await;
+    let docs = format!("/v1/workspaces/{}/docs", w.ws);
+    t.post(&docs, &w.member.token, json!({"title": "Plan", "body": "a\u{0}b"}))
+        .await
+        .expect_error(422, "validation_failed");
+    t.post(&docs, &w.member.token, json!({"title": "\u{200B}", "body": "b"}))
+        .await
+        .expect_error(422, "validation_failed");
+    t.post(
+        &format!("/v1/channels/{}/messages", w.channel),
+        &w.member.token,
+        json!({"body": "x\u{0}"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    t.post("/v1/workspaces", &w.member.token, json!({"name": "\u{202E}nimda"}))
+        .await
+        .expect_error(422, "validation_failed");
+    t.post("/v1/workspaces", &w.member.token, json!({"name": "\u{200D}\u{FEFF} "}))
+        .await
+        .expect_error(422, "validation_failed");
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            Some(json!({"email": "zw@example.com", "password": "correct horse battery", "name": "\u{200B}"})),
+        )
+        .await;
+    r.expect_error(422, "validation_failed");
+    assert_eq!(t.total_events().await, before, "nothing half written");
+}
