@@ -149,17 +149,117 @@ impl AppState {
         Ok(p)
     }
 
-    /// A source's position, once it reaches `wanted` or the bound passes.
+    /// A source's position, once it reaches `wanted` or the bound passes. Waiters do not
+    /// poll: they wait on the node's [`Positions`], which reads every source once per tick
+    /// while anyone waits (so a thousand waiting reads cost what one does).
     pub async fn wait_for(&self, source: Source, wanted: i64) -> Result<i64, ReadError> {
-        let deadline = tokio::time::Instant::now() + self.max_wait;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let p = self.position_of(source).await?;
-            if p >= wanted || tokio::time::Instant::now() >= deadline {
-                return Ok(p);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(10));
+        let now = self.position_of(source).await?;
+        if now >= wanted {
+            return Ok(now);
         }
+        let mut rx = self.positions.watch(self.clone());
+        // The watch's guard never lives across an await (it is not `Send`).
+        let reached = tokio::time::timeout(self.max_wait, async {
+            rx.wait_for(|seen| seen.get(&source).is_some_and(|p| *p >= wanted))
+                .await
+                .ok()
+                .and_then(|seen| seen.get(&source).copied())
+        })
+        .await
+        .ok()
+        .flatten();
+        match reached {
+            Some(p) => Ok(p),
+            None => self.position_of(source).await,
+        }
+    }
+}
+
+/// Every source's position, read by one task per node while anyone waits.
+#[derive(Default)]
+pub struct Positions {
+    tx: tokio::sync::watch::Sender<std::collections::HashMap<Source, i64>>,
+    waiting: std::sync::atomic::AtomicUsize,
+    wake: tokio::sync::Notify,
+    started: std::sync::atomic::AtomicBool,
+}
+
+/// How often the positions are read while someone waits.
+const TICK: Duration = Duration::from_millis(2);
+
+/// One more waiter while it lives.
+pub struct Waiting<'a> {
+    positions: &'a Positions,
+    pub rx: tokio::sync::watch::Receiver<std::collections::HashMap<Source, i64>>,
+}
+
+impl std::ops::Deref for Waiting<'_> {
+    type Target = tokio::sync::watch::Receiver<std::collections::HashMap<Source, i64>>;
+    fn deref(&self) -> &Self::Target {
+        &self.rx
+    }
+}
+
+impl std::ops::DerefMut for Waiting<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.rx
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.positions.waiting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Positions {
+    /// Registers a waiter (starting the node's reader on first use) and answers its view.
+    fn watch(&self, state: AppState) -> Waiting<'_> {
+        if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let positions = std::sync::Arc::downgrade(&state.positions);
+            tokio::spawn(read_positions(positions, state));
+        }
+        let rx = self.tx.subscribe();
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.wake.notify_one();
+        Waiting { positions: self, rx }
+    }
+}
+
+/// The node's reader: while anyone waits, every source's position each tick.
+async fn read_positions(positions: std::sync::Weak<Positions>, state: AppState) {
+    // The reader must not keep the state's `Positions` alive through `state` itself.
+    let state = AppState {
+        positions: Default::default(),
+        ..state
+    };
+    loop {
+        let Some(p) = positions.upgrade() else { return };
+        if p.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            // Wake-ups can be missed between the check and here: look again every second.
+            let _ = tokio::time::timeout(Duration::from_secs(1), p.wake.notified()).await;
+            continue;
+        }
+        let mut seen = std::collections::HashMap::new();
+        if let Ok(rows) = prism_projections::status::all(&state.pool).await {
+            for (st, _) in rows {
+                for name in [
+                    prism_projections::read_models::NAME,
+                    prism_projections::audit::NAME,
+                    prism_projections::spectrum::NAME,
+                ] {
+                    if st.name == name {
+                        seen.insert(Source::Projection(name), st.position);
+                    }
+                }
+            }
+        }
+        if let Ok(h) = state.history.store().safe_horizon().await {
+            seen.insert(Source::Log, h);
+        }
+        seen.insert(Source::Search, state.search.as_ref().map_or(0, |s| s.position()));
+        p.tx.send_replace(seen);
+        drop(p);
+        tokio::time::sleep(TICK).await;
     }
 }

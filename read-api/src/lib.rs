@@ -82,6 +82,8 @@ pub struct AppState {
     /// Insights already written, by (user, week, counts): a model is asked once per change.
     pub insights: InsightCache,
     position_cache: PositionCache,
+    /// Read-your-writes waiters share one reader of the positions per node.
+    positions: std::sync::Arc<consistency::Positions>,
     /// Sessions whose tokens are refused, kept current from the log.
     pub revocations: prism_auth::Revocations,
     /// Timeouts and browser access at the edge.
@@ -157,6 +159,7 @@ impl AppState {
             jwt,
             max_wait: Duration::from_secs(2),
             position_cache: Default::default(),
+            positions: Default::default(),
         }
     }
 }
