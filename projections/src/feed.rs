@@ -64,7 +64,7 @@ struct Inner {
 const BACKLOG: usize = 1024;
 const BATCH: i64 = 512;
 const BUSY: Duration = Duration::from_millis(2);
-const IDLE: Duration = Duration::from_millis(20);
+const IDLE: Duration = Duration::from_millis(10);
 
 impl Feed {
     pub fn new(pool: PgPool) -> Self {

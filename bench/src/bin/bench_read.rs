@@ -5,7 +5,12 @@
 //! - `read_rps_32`, `read_p99_ms_32`: `GET /v1/channels/{id}/messages?limit=50` on the real read
 //!   API binary at 32 connections (wrk), and `read_api_rss_mb`, its peak resident memory;
 //! - `rebuild_events_per_s`: `prism_projections::rebuild` of every relational read model from a
-//!   generated log (default 1,000,000 events).
+//!   generated log (default 1,000,000 events);
+//! - `sse_streams`, `sse_p50_ms`, `sse_p99_ms`: the live stream's fan-out — that many Server-Sent
+//!   Events connections (default 1,000) to one read API node while messages are appended
+//!   (default 20/s), append returned → event received on each stream; `sse_db_qps` the
+//!   database's transactions per second meanwhile, beside `sse_db_qps_1` with one stream at the
+//!   same write rate (the node's tail is shared, so the two should be alike).
 
 /// The same allocator as the `prism` binary, so the numbers are the service's.
 #[global_allocator]
@@ -39,6 +44,8 @@ struct Args {
     server: String,
     nats: String,
     prism_bin: Option<String>,
+    sse_streams: usize,
+    sse_rate: u64,
 }
 
 fn args() -> Args {
@@ -49,6 +56,8 @@ fn args() -> Args {
         server: "postgres://postgres@127.0.0.1:5432".into(),
         nats: "nats://127.0.0.1:4222".into(),
         prism_bin: None,
+        sse_streams: 1000,
+        sse_rate: 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -60,6 +69,8 @@ fn args() -> Args {
             ("--server", Some(v)) => a.server = v,
             ("--nats", Some(v)) => a.nats = v,
             ("--prism-bin", Some(v)) => a.prism_bin = Some(v),
+            ("--sse-streams", Some(v)) => a.sse_streams = v.parse().unwrap_or(a.sse_streams),
+            ("--sse-rate", Some(v)) => a.sse_rate = v.parse().unwrap_or(a.sse_rate),
             (k, _) => eprintln!("ignoring argument {k}"),
         }
     }
@@ -227,7 +238,39 @@ async fn main() -> anyhow::Result<()> {
         let _ = child.wait();
     }
 
-    // 3. Rebuild every relational read model from a large log.
+    // 3. The live stream's fan-out: many streams, then one, at the same write rate.
+    let sse_seconds = a.seconds.min(15);
+    let many = prism_bench::sse::fan_out(
+        &fresh_database(&a.server, "prism_bench_sse").await?,
+        a.sse_streams,
+        a.sse_rate,
+        sse_seconds,
+    )
+    .await?;
+    let one = prism_bench::sse::fan_out(
+        &fresh_database(&a.server, "prism_bench_sse1").await?,
+        1,
+        a.sse_rate,
+        sse_seconds,
+    )
+    .await?;
+    println!(
+        "sse: {} streams, {} deliveries: p50 {:.2} ms  p99 {:.2} ms; db {:.0} tx/s (1 stream: {:.0} tx/s)",
+        many.streams, many.deliveries, many.p50_ms, many.p99_ms, many.db_tps, one.db_tps
+    );
+    anyhow::ensure!(
+        many.deliveries as u64 >= (many.streams as u64) * a.sse_rate * sse_seconds * 95 / 100,
+        "only {} deliveries reached {} streams",
+        many.deliveries,
+        many.streams
+    );
+    out.insert("sse_streams".into(), json!(many.streams));
+    out.insert("sse_p50_ms".into(), json!((many.p50_ms * 100.0).round() / 100.0));
+    out.insert("sse_p99_ms".into(), json!((many.p99_ms * 100.0).round() / 100.0));
+    out.insert("sse_db_qps".into(), json!(many.db_tps.round()));
+    out.insert("sse_db_qps_1".into(), json!(one.db_tps.round()));
+
+    // 4. Rebuild every relational read model from a large log.
     let url = fresh_database(&a.server, "prism_bench_rebuild").await?;
     let db = pool(&url, 4).await?;
     prism_event_store::db::migrate(&db).await?;
