@@ -49,9 +49,16 @@ pub mod routes;
         routes::spectrum::weekly,
         routes::spectrum::monthly,
         routes::spectrum::workspace_weekly,
-    )
+    ),
+    modifiers(&BearerAuth, &EDGE),
+    security(("bearer" = []))
 )]
 pub struct ReadApiDoc;
+
+use prism_telemetry::edge::{BearerAuth, EdgeResponses};
+
+/// What the edge may answer any read (408, 414, 431, 503).
+const EDGE: EdgeResponses = EdgeResponses { commands: false };
 
 use std::time::Duration;
 

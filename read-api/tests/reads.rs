@@ -517,3 +517,22 @@ async fn x_min_position_is_refused_before_any_wait_when_anonymous_or_past_the_he
     let (s, _, _) = w.get(&path, Some(&t), Some(head)).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn every_read_declares_the_bearer_scheme_and_what_the_edge_may_answer(pool: PgPool) {
+    let w = world(pool).await;
+    let (s, doc, _) = w.get("/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert!(doc["security"].as_array().is_some_and(|a| !a.is_empty()));
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for s in ["401", "408", "414", "431", "503"] {
+                if s == "401" && !path.starts_with("/v1/") {
+                    continue;
+                }
+                assert!(op["responses"][s].is_object(), "{method} {path} does not declare {s}");
+            }
+        }
+    }
+}

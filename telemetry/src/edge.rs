@@ -217,3 +217,66 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Declares, on every operation of an OpenAPI document, the answers the edge may give any
+/// request (so generators and fuzzers know them): 408, 414, 431 and 503; with `commands`, also
+/// 413 (too large, for the body or the event it makes) and 429 (`rate_limited`).
+pub struct EdgeResponses {
+    pub commands: bool,
+}
+
+impl utoipa::Modify for EdgeResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut answers = vec![
+            ("408", "request_timeout: the request did not arrive in time"),
+            ("414", "uri_too_long"),
+            ("431", "headers_too_large"),
+            ("503", "unavailable (a dependency) or busy; see Retry-After"),
+        ];
+        if self.commands {
+            answers.push((
+                "413",
+                "payload_too_large (the body) or event_too_large (what it would record)",
+            ));
+            answers.push(("429", "rate_limited (or a quota); see Retry-After"));
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, description) in &answers {
+                    op.responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| utoipa::openapi::ResponseBuilder::new().description(*description).into());
+                }
+            }
+        }
+    }
+}
+
+/// The `bearer` security scheme both APIs take: an access token (JWT).
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,7 +1,10 @@
 //! The write API's OpenAPI document, served at `/openapi.json`.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use prism_telemetry::edge::{BearerAuth, EdgeResponses};
+use utoipa::OpenApi;
+
+/// What the edge may answer any command (408, 413, 414, 429, 431, 503).
+const EDGE: EdgeResponses = EdgeResponses { commands: true };
 
 use crate::routes::*;
 
@@ -21,25 +24,7 @@ use crate::routes::*;
         lens::create_goal, lens::add_action, lens::complete_action,
         me::exclude, me::reset, me::erase,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EDGE),
     security(("bearer" = []))
 )]
 pub struct WriteApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        if let Some(c) = openapi.components.as_mut() {
-            c.add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .bearer_format("JWT")
-                        .build(),
-                ),
-            );
-        }
-    }
-}

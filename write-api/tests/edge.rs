@@ -164,6 +164,13 @@ async fn protocol_errors_carry_the_error_json(pool: PgPool) {
         (405, Some("method_not_allowed")),
         "{answer}"
     );
+    let (metrics, _) = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert!(metrics.contains("prism_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    assert!(
+        !metrics.contains("BREW"),
+        "a client-made method became a label: {metrics}"
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

@@ -47,3 +47,22 @@ async fn readyz_says_when_postgres_is_gone(pool: PgPool) {
     let r = t.call(Method::GET, "/readyz", None, None).await.expect(503);
     assert_eq!(r.body["status"], "unavailable");
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn every_operation_declares_what_the_edge_may_answer(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let doc = t.call(Method::GET, "/openapi.json", None, None).await.expect(200).body;
+    let statuses = ["408", "413", "414", "429", "431", "503"];
+    {
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let paths = doc["paths"].as_object().expect("paths");
+        assert!(paths.len() > 20);
+        for (path, item) in paths {
+            for (method, op) in item.as_object().expect("item") {
+                for s in &statuses {
+                    assert!(op["responses"][s].is_object(), "{method} {path} does not declare {s}");
+                }
+            }
+        }
+    }
+}
