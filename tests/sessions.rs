@@ -195,3 +195,42 @@ async fn an_erased_account_token_does_nothing_anywhere(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_token_minted_into_a_revoked_session_cannot_be_refreshed(pool: PgPool) {
+    let a = apps(pool.clone());
+    let (_, refresh) = a.register().await;
+    // A refresh that raced the logout: its new token landed in the family after the logout
+    // revoked the rows it saw.
+    let family: uuid::Uuid = sqlx::query_scalar("SELECT family_id FROM refresh_tokens LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .expect("family");
+    let (s, _) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
+         SELECT $1, family_id, user_id, now() + interval '1 day' FROM refresh_tokens WHERE family_id = $2 LIMIT 1",
+    )
+    .bind(prism_auth::token_digest("raced-in"))
+    .bind(family)
+    .execute(&pool)
+    .await
+    .expect("raced token");
+    let (s, b) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": "raced-in"})),
+    )
+    .await;
+    assert_eq!(s, 401, "{b}");
+}

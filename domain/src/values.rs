@@ -47,7 +47,8 @@ fn invisible(c: char) -> bool {
             c,
             '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}'
                 | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}'
-                | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FE00}'..='\u{FE0F}'
+                | '\u{2800}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FE00}'..='\u{FE0F}'
+                | '\u{1D159}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E007F}'
         )
 }
 
@@ -55,7 +56,9 @@ fn invisible(c: char) -> bool {
 /// one visible character, no direction overrides.
 fn name(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
     let s = bounded(field, raw, 1, max)?;
-    if s.chars().any(|c| matches!(c, '\n' | '\r' | '\t')) {
+    if s.chars()
+        .any(|c| matches!(c, '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}'))
+    {
         return Err(DomainError::invalid(field, "must be one line"));
     }
     if s.chars().any(bidi_control) {
@@ -173,7 +176,11 @@ impl Emoji {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim();
         let err = || DomainError::invalid("emoji", "must be one emoji or a :shortcode:");
-        if s.is_empty() || s.len() > 64 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.is_empty()
+            || s.len() > 64
+            || s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || bidi_control(c))
+        {
             return Err(err());
         }
         let is_shortcode = s.len() >= 3

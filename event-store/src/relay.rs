@@ -220,7 +220,8 @@ async fn publish_loop(
             headers.insert("Prism-Position", e.global_position.to_string().as_str());
             headers.insert("Prism-Prev-Position", prev.to_string().as_str());
             let mut body = serde_json::to_vec(e).map_err(StoreError::from)?;
-            if body.len() > max_body {
+            let reference = body.len() > max_body;
+            if reference {
                 let mut reference = e.clone();
                 reference.payload = serde_json::Value::Null;
                 body = serde_json::to_vec(&reference).map_err(StoreError::from)?;
@@ -233,7 +234,13 @@ async fn publish_loop(
                 );
             }
             headers.insert("Prism-Key-Id", cfg.keys.key_id());
-            let signature = cfg.keys.sign(store_id, e.global_position, prev, &body);
+            let signature = cfg.keys.sign(&crate::signing::Signed {
+                store: store_id,
+                position: e.global_position,
+                prev,
+                reference,
+                body: &body,
+            });
             headers.insert("Prism-Signature", signature.as_str());
             let ack = js
                 .publish_with_headers(cfg.subject(e), headers, body.into())

@@ -2,8 +2,9 @@
 //! verifies.
 //!
 //! A message's signature is HMAC-SHA256, keyed by `PRISM_BUS_KEY`, over the log's store id,
-//! the event's position, the position published before it and the body, so a valid message
-//! cannot be moved to another position, another deployment or another predecessor. The
+//! the event's position, the position published before it, whether it is a reference (the
+//! payload left in the log) and the body, so a valid message cannot be moved to another
+//! position, another deployment or another predecessor, nor turned into a reference. The
 //! signing key's id (the first 8 bytes of its SHA-256, hex) travels in `Prism-Key-Id`, so a key
 //! can be rotated: the relay signs with the current key, projectors also accept the previous
 //! ones (`PRISM_BUS_KEYS_PREVIOUS`) until every message signed with them has gone by.
@@ -34,16 +35,17 @@ impl Key {
         }
     }
 
-    fn mac(&self, store: Uuid, position: i64, prev: i64, body: &[u8]) -> HmacSha256 {
+    fn mac(&self, m: &Signed<'_>) -> HmacSha256 {
         // `new_from_slice` takes a key of any length for HMAC: this never fails.
         let mut mac = match HmacSha256::new_from_slice(&self.secret) {
             Ok(m) => m,
             Err(_) => unreachable_key(),
         };
-        mac.update(store.as_bytes());
-        mac.update(&position.to_be_bytes());
-        mac.update(&prev.to_be_bytes());
-        mac.update(body);
+        mac.update(m.store.as_bytes());
+        mac.update(&m.position.to_be_bytes());
+        mac.update(&m.prev.to_be_bytes());
+        mac.update(&[u8::from(m.reference)]);
+        mac.update(m.body);
         mac
     }
 }
@@ -51,6 +53,17 @@ impl Key {
 fn unreachable_key() -> ! {
     // HMAC accepts keys of every length; keep the type checker and clippy happy without unwrap.
     panic!("hmac refused a key")
+}
+
+/// What a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub store: Uuid,
+    pub position: i64,
+    pub prev: i64,
+    /// `Prism-Payload: reference`.
+    pub reference: bool,
+    pub body: &'a [u8],
 }
 
 /// The keys that sign and verify bus messages.
@@ -90,20 +103,20 @@ impl BusKeys {
     }
 
     /// The signature of a message (`Prism-Signature`, hex).
-    pub fn sign(&self, store: Uuid, position: i64, prev: i64, body: &[u8]) -> String {
-        hex::encode(self.current.mac(store, position, prev, body).finalize().into_bytes())
+    pub fn sign(&self, m: &Signed<'_>) -> String {
+        hex::encode(self.current.mac(m).finalize().into_bytes())
     }
 
     /// Whether `signature` (hex), made with the key `key_id`, signs this message. Compared in
     /// constant time.
-    pub fn verify(&self, key_id: &str, signature: &str, store: Uuid, position: i64, prev: i64, body: &[u8]) -> bool {
+    pub fn verify(&self, key_id: &str, signature: &str, m: &Signed<'_>) -> bool {
         let Ok(sig) = hex::decode(signature) else {
             return false;
         };
         std::iter::once(&self.current)
             .chain(&self.previous)
             .filter(|k| k.id == key_id)
-            .any(|k| k.mac(store, position, prev, body).verify_slice(&sig).is_ok())
+            .any(|k| k.mac(m).verify_slice(&sig).is_ok())
     }
 }
 
@@ -149,34 +162,45 @@ impl NatsAuth {
 mod tests {
     use super::*;
 
+    fn msg(store: Uuid, position: i64, prev: i64, reference: bool, body: &[u8]) -> Signed<'_> {
+        Signed {
+            store,
+            position,
+            prev,
+            reference,
+            body,
+        }
+    }
+
     #[test]
-    fn a_signature_binds_store_position_predecessor_and_body() {
+    fn a_signature_binds_store_position_predecessor_kind_and_body() {
         let keys = BusKeys::new(b"k1-k1-k1-k1-k1-k1-k1-k1-k1-k1-k1-k1", &[]);
         let store = Uuid::now_v7();
-        let sig = keys.sign(store, 10, 9, b"body");
+        let sig = keys.sign(&msg(store, 10, 9, false, b"body"));
         let id = keys.key_id().to_owned();
-        assert!(keys.verify(&id, &sig, store, 10, 9, b"body"));
-        assert!(!keys.verify(&id, &sig, store, 11, 9, b"body"));
-        assert!(!keys.verify(&id, &sig, store, 10, 8, b"body"));
-        assert!(!keys.verify(&id, &sig, store, 10, 9, b"bodY"));
-        assert!(!keys.verify(&id, &sig, Uuid::now_v7(), 10, 9, b"body"));
-        assert!(!keys.verify("00", &sig, store, 10, 9, b"body"));
-        assert!(!keys.verify(&id, "zz", store, 10, 9, b"body"));
+        assert!(keys.verify(&id, &sig, &msg(store, 10, 9, false, b"body")));
+        assert!(!keys.verify(&id, &sig, &msg(store, 11, 9, false, b"body")));
+        assert!(!keys.verify(&id, &sig, &msg(store, 10, 8, false, b"body")));
+        assert!(!keys.verify(&id, &sig, &msg(store, 10, 9, true, b"body")));
+        assert!(!keys.verify(&id, &sig, &msg(store, 10, 9, false, b"bodY")));
+        assert!(!keys.verify(&id, &sig, &msg(Uuid::now_v7(), 10, 9, false, b"body")));
+        assert!(!keys.verify("00", &sig, &msg(store, 10, 9, false, b"body")));
+        assert!(!keys.verify(&id, "zz", &msg(store, 10, 9, false, b"body")));
         let other = BusKeys::new(b"k2-k2-k2-k2-k2-k2-k2-k2-k2-k2-k2-k2", &[]);
-        assert!(!other.verify(&id, &sig, store, 10, 9, b"body"));
+        assert!(!other.verify(&id, &sig, &msg(store, 10, 9, false, b"body")));
     }
 
     #[test]
     fn a_rotated_key_still_verifies_until_it_is_dropped() {
         let old = BusKeys::new(b"old-old-old-old-old-old-old-old-old", &[]);
         let store = Uuid::now_v7();
-        let sig = old.sign(store, 1, 0, b"x");
+        let sig = old.sign(&msg(store, 1, 0, false, b"x"));
         let rotated = BusKeys::new(
             b"new-new-new-new-new-new-new-new-new",
             &[b"old-old-old-old-old-old-old-old-old".to_vec()],
         );
-        assert!(rotated.verify(old.key_id(), &sig, store, 1, 0, b"x"));
+        assert!(rotated.verify(old.key_id(), &sig, &msg(store, 1, 0, false, b"x")));
         let dropped = BusKeys::new(b"new-new-new-new-new-new-new-new-new", &[]);
-        assert!(!dropped.verify(old.key_id(), &sig, store, 1, 0, b"x"));
+        assert!(!dropped.verify(old.key_id(), &sig, &msg(store, 1, 0, false, b"x")));
     }
 }

@@ -61,8 +61,8 @@ struct Inner {
 }
 
 /// Batches a subscriber may fall behind by before it must catch up from the log.
-const BACKLOG: usize = 1024;
-const BATCH: i64 = 512;
+const BACKLOG: usize = 128;
+const BATCH: i64 = 256;
 const BUSY: Duration = Duration::from_millis(2);
 const IDLE: Duration = Duration::from_millis(10);
 

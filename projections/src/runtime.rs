@@ -329,24 +329,30 @@ impl Projector {
             let mut pending: Vec<StoredEvent> = Vec::with_capacity(batch.len());
             for m in &batch {
                 let header = |k: &str| m.headers.as_ref().and_then(|h| h.get(k)).map(|v| v.as_str().to_owned());
-                if header("Prism-Store-Id").as_deref() != Some(store_id) {
+                let number = |k: &str| header(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+                let (pos, prev) = (number("Prism-Position"), number("Prism-Prev-Position"));
+                let reference = header("Prism-Payload").as_deref() == Some(prism_event_store::relay::REFERENCE);
+                // The signature first: an unsigned message is noise, whatever store it names
+                // (it must not be able to halt the projector as "another store's").
+                let signed = self.cfg.relay.keys.verify(
+                    &header("Prism-Key-Id").unwrap_or_default(),
+                    &header("Prism-Signature").unwrap_or_default(),
+                    &prism_event_store::signing::Signed {
+                        store: store_uuid,
+                        position: pos,
+                        prev,
+                        reference,
+                        body: &m.payload,
+                    },
+                );
+                if signed && header("Prism-Store-Id").as_deref() != Some(store_id) {
                     return Err(ProjectionError::ForeignStore(
                         header("Prism-Store-Id").unwrap_or_default(),
                     ));
                 }
-                let number = |k: &str| header(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
-                let (pos, prev) = (number("Prism-Position"), number("Prism-Prev-Position"));
                 if pos <= cp {
                     continue; // already applied
                 }
-                let signed = self.cfg.relay.keys.verify(
-                    &header("Prism-Key-Id").unwrap_or_default(),
-                    &header("Prism-Signature").unwrap_or_default(),
-                    store_uuid,
-                    pos,
-                    prev,
-                    &m.payload,
-                );
                 if !signed {
                     metrics::counter!("prism_bus_rejected_total", "projection" => self.target.name()).increment(1);
                     tracing::warn!(

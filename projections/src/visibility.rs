@@ -249,7 +249,9 @@ impl Facts {
                 if !viewer.auditor {
                     return Shown::Hidden;
                 }
-                return redact(e, &["body"]);
+                // Fail closed: whatever a schema version called the text (`text` in v1 of
+                // `message.created`), it goes, and the event says so even if there was none.
+                return redact_always(e, &["body", "text"]);
             }
         } else if e.aggregate_type == "message" && !self.channel_of.contains_key(&e.aggregate_id) {
             // A message whose channel could not be established is not shown: never guess.
@@ -276,6 +278,21 @@ impl Facts {
         }
         Shown::Whole
     }
+}
+
+/// Removes `fields` and marks the event redacted of all of them, present or not.
+fn redact_always(e: &StoredEvent, fields: &[&str]) -> Shown {
+    let mut r = e.clone();
+    if let Value::Object(map) = &mut r.payload {
+        for f in fields {
+            map.remove(*f);
+        }
+        map.insert(
+            "redacted".into(),
+            Value::Array(fields.iter().map(|f| Value::String((*f).to_owned())).collect()),
+        );
+    }
+    Shown::Redacted(Box::new(r))
 }
 
 fn redact(e: &StoredEvent, fields: &[&str]) -> Shown {
@@ -385,5 +402,62 @@ impl MembershipTracker {
             "workspace.deleted" => self.now = None,
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(aggregate_type: &str, id: Uuid, event_type: &str, payload: Value) -> StoredEvent {
+        StoredEvent {
+            global_position: 7,
+            event_id: Uuid::now_v7(),
+            tenant_id: Some(Uuid::now_v7()),
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: id,
+            sequence: 1,
+            event_type: event_type.into(),
+            event_version: 1,
+            payload,
+            metadata: Value::Null,
+            recorded_at: chrono::Utc::now(),
+            hash: vec![],
+        }
+    }
+
+    #[test]
+    fn a_direct_message_of_any_schema_version_keeps_its_text_from_auditors() {
+        let (conv, msg, a, b) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut facts = Facts::default();
+        facts.channel_of.insert(msg, conv);
+        facts.participants.insert(conv, vec![a, b]);
+        // Version 1 of `message.created` called the text `text`.
+        let e = event(
+            "message",
+            msg,
+            "message.created",
+            serde_json::json!({"text": "between us", "channel_id": conv}),
+        );
+        let auditor = Viewer {
+            user: Uuid::now_v7(),
+            role: None,
+            auditor: true,
+        };
+        let shown = facts.show(&e, &auditor).apply(&e).expect("an envelope for auditors");
+        assert!(!shown.payload.to_string().contains("between us"), "{}", shown.payload);
+        assert_eq!(shown.payload["redacted"], serde_json::json!(["body", "text"]));
+        let admin = Viewer {
+            user: Uuid::now_v7(),
+            role: Some(Role::Owner),
+            auditor: false,
+        };
+        assert_eq!(facts.show(&e, &admin), Shown::Hidden);
+        let participant = Viewer {
+            user: a,
+            role: Some(Role::Member),
+            auditor: false,
+        };
+        assert_eq!(facts.show(&e, &participant), Shown::Whole);
     }
 }

@@ -99,7 +99,13 @@ async fn forge(url: &str, cfg: &RelayConfig, store_id: Uuid, event: &StoredEvent
     headers.insert("Prism-Prev-Position", prev.to_string().as_str());
     if let Some(k) = key {
         headers.insert("Prism-Key-Id", k.key_id());
-        let sig = k.sign(store_id, event.global_position, prev, &body);
+        let sig = k.sign(&prism_event_store::signing::Signed {
+            store: store_id,
+            position: event.global_position,
+            prev,
+            reference: false,
+            body: &body,
+        });
         headers.insert("Prism-Signature", sig.as_str());
     }
     js.publish_with_headers(cfg.subject(event), headers, body.into())

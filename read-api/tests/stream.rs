@@ -335,3 +335,33 @@ async fn streams_are_capped_per_user_and_per_node(pool: PgPool) {
     assert_eq!(reopened, StatusCode::OK);
     drop((b, c));
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_stream_ends_when_its_session_does(pool: PgPool) {
+    let w = world(pool, StreamLimits::default()).await;
+    let tokens = w
+        .commands
+        .register("listener@example.com", "correct horse battery", "Lis", None)
+        .await
+        .expect("register");
+    let me = CommandContext::new(tokens.user_id);
+    w.commands
+        .join_workspace(&me, WorkspaceId(w.ws), &w.code)
+        .await
+        .expect("join");
+    let req = Request::builder()
+        .uri(format!("/v1/workspaces/{}/stream", w.ws))
+        .header("authorization", format!("Bearer {}", tokens.access_token))
+        .body(Body::empty())
+        .expect("request");
+    let res = w.app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), 200);
+    let reader = tokio::spawn(read_sse(res.into_body(), "event: revoked"));
+    w.commands.logout(&tokens.refresh_token, None).await.expect("logout");
+    w.commands
+        .post_message(&w.owner, w.channel, "after-logout", None)
+        .await
+        .expect("post");
+    let text = reader.await.expect("reader");
+    assert!(text.contains("event: revoked"), "{text}");
+}

@@ -80,14 +80,22 @@ pub fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>, cfg: &EdgeCon
         .layer(axum::middleware::from_fn(json_for_bare_errors))
         .layer(axum::middleware::from_fn(limit_uri_and_headers));
     if !cfg.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = cfg
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
+        // `*` alone means any origin (tokens travel in a header, never in cookies); in a list
+        // it is ignored.
+        let allow = if cfg.cors_origins.iter().all(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(
+                cfg.cors_origins
+                    .iter()
+                    .filter(|o| o.as_str() != "*")
+                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .collect::<Vec<_>>(),
+            )
+        };
         router = router.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
+                .allow_origin(allow)
                 .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
                 .allow_headers([
                     header::AUTHORIZATION,
@@ -172,23 +180,25 @@ pub async fn serve(
     drain: Duration,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only (behind a proxy that speaks HTTP/2 to clients): hyper's HTTP/2 server has
+    // no header-read timeout, and these APIs gain nothing from it.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Some(cfg.header_timeout))
         .max_buf_size(HARD_HEADER_LIMIT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(cfg.header_timeout));
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // Out of file descriptors and the like: wait a little, do not spin.
+                    // Out of file descriptors or memory: wait a little rather than spin. A
+                    // client that gave up mid-handshake is no reason to pause everyone.
+                    if matches!(e.kind(), std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset) {
+                        continue;
+                    }
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;

@@ -144,7 +144,7 @@ pub fn client_ip(parts: &Parts) -> String {
                 .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
                 .map(|m| m.0)
         });
-    peer.map(|a| match a.ip() {
+    peer.map(|a| match a.ip().to_canonical() {
         // One IPv6 client usually holds a whole /64.
         IpAddr::V6(v6) => {
             let s = v6.segments();

@@ -51,13 +51,22 @@ impl Commands {
             .issue_for(user, roles, family)
             .map_err(|e| CommandError::Internal(e.to_string()))?;
         let refresh_token = prism_auth::random_token(32);
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(prism_auth::token_digest(&refresh_token))
-            .bind(family)
-            .bind(user.0)
-            .bind(chrono::Utc::now() + self.refresh_ttl)
-            .execute(exec)
-            .await?;
+        // Only while the account exists: the share lock on its credentials makes an erasure
+        // (which deletes them first, then every refresh token) wait for this insert and see it.
+        let inserted = sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM credentials WHERE user_id = $3 FOR SHARE)",
+        )
+        .bind(prism_auth::token_digest(&refresh_token))
+        .bind(family)
+        .bind(user.0)
+        .bind(chrono::Utc::now() + self.refresh_ttl)
+        .execute(exec)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(CommandError::Erased);
+        }
         Ok(Tokens {
             user_id: user,
             access_token,

@@ -12,8 +12,10 @@ impl Commands {
         let digest = prism_auth::token_digest(token);
         let mut tx = self.store.pool().begin().await?;
         let used: Option<(Uuid, Uuid)> = sqlx::query_as(
-            "UPDATE refresh_tokens SET used_at = now()
+            "UPDATE refresh_tokens t SET used_at = now()
               WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+                -- A family (a session) revoked while this token was being minted stays revoked.
+                AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = t.family_id AND r.revoked_at IS NOT NULL)
           RETURNING family_id, user_id",
         )
         .bind(&digest)

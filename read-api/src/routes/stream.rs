@@ -42,6 +42,12 @@ pub async fn stream(
     ApiPath(ws): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ReadError> {
+    // The token is checked again while the stream lives: it ends when the session is revoked
+    // or the token expires, not only when the membership does.
+    let session = Session {
+        claims: crate::extract::claims(&headers, &s)?,
+        revocations: s.revocations.clone(),
+    };
     let resume = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(
@@ -77,10 +83,13 @@ pub async fn stream(
             // From the event that made them a member (inclusive).
             p.max(m.since - 1)
         }
-        None => published,
+        // Never from before the caller's membership, even if this node's tail is behind.
+        None => published.max(m.since - 1),
     };
-    let (tx, mut rx) = mpsc::channel(64);
-    tokio::spawn(follow(s.feed.clone(), ws, member, start, live, tx, guard));
+    // A small buffer: a client that stops reading holds little (the shared tail's ring is
+    // bounded too, and a stream that falls behind it catches up from the log).
+    let (tx, mut rx) = mpsc::channel(16);
+    tokio::spawn(follow(s.feed.clone(), ws, member, session, start, live, tx, guard));
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
@@ -99,11 +108,28 @@ enum End {
     Revoked,
 }
 
+/// The token a stream was opened with, and the node's revocations.
+struct Session {
+    claims: prism_auth::Claims,
+    revocations: prism_auth::Revocations,
+}
+
+impl Session {
+    fn ended(&self) -> bool {
+        self.revocations.is_revoked(&self.claims) || chrono::Utc::now().timestamp() >= self.claims.exp
+    }
+}
+
+/// How often a live stream looks at its token again.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One stream: the replay from `start`, then the live tail, through the caller's view.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     feed: Feed,
     ws: Uuid,
     mut member: MembershipTracker,
+    session: Session,
     start: i64,
     mut live: broadcast::Receiver<Arc<Batch>>,
     tx: Out,
@@ -120,10 +146,19 @@ async fn follow(
                 return;
             }
         }
+        let mut check = tokio::time::interval(SESSION_CHECK);
         loop {
             let batch = tokio::select! {
                 b = live.recv() => b,
                 _ = tx.closed() => return,
+                _ = check.tick() => {
+                    if session.ended() {
+                        let bye = Event::default().event("revoked").data("your session has ended; sign in again");
+                        let _ = tx.send(Ok(bye)).await;
+                        return;
+                    }
+                    continue;
+                }
             };
             match batch {
                 Ok(batch) => {

@@ -68,7 +68,11 @@ pub async fn login(
     ApiJson(i): ApiJson<LoginInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.limits.check(Limit::LoginIp, &ip)?;
-    s.limits.check(Limit::LoginAccount, &i.email.trim().to_lowercase())?;
+    // Keyed by the address as an account would have it (and bounded by its rules); an
+    // address no account can have is refused by the sign-in itself.
+    if let Ok(email) = prism_domain::values::Email::parse(&i.email) {
+        s.limits.check(Limit::LoginAccount, email.as_str())?;
+    }
     Ok(Json(
         s.commands.login(&i.email, &i.password, request_id(&headers)).await?,
     ))
