@@ -3,7 +3,7 @@
 //! the relay from publishing events.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream;
 use prism_auth::{Jwt, PasswordHasherId};
@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 mod common;
-use common::{free_port, wait_for, PrivateNats};
+use common::{free_port, wait_for, wait_for_relay, PrivateNats};
 
 const BUS_KEY: &[u8] = b"bus-trust-tests-bus-key-of-enough-length";
 
@@ -217,11 +217,13 @@ async fn an_event_over_the_servers_max_payload_travels_as_a_reference(pool: PgPo
         .expect("doc");
     assert_eq!(stored, body);
     // The relay went on past it: the stream holds the reference and what came after.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay::checkpoint(&run.store, &run.cfg.relay).await.expect("cp") < last {
-        assert!(Instant::now() < deadline, "the relay is stuck on the large event");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_relay(
+        &run.store,
+        &run.cfg.relay,
+        last,
+        "the relay is stuck on the large event",
+    )
+    .await;
     let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
     let stream = js.get_stream(run.cfg.relay.stream_name()).await.expect("stream");
     let msg = stream
@@ -281,14 +283,13 @@ async fn with_the_deployed_accounts_only_the_relay_may_publish(pool: PgPool) {
         .expect("post")
         .position();
     wait_for(&pool, last).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay::checkpoint(&run.store, &run.cfg.relay).await.expect("cp") < last {
-        assert!(
-            Instant::now() < deadline,
-            "the relay could not publish with its account"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_relay(
+        &run.store,
+        &run.cfg.relay,
+        last,
+        "the relay could not publish with its account",
+    )
+    .await;
     // A projector's credentials cannot put anything on the events subjects: the server says
     // so, and the stream holds nothing from it.
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();

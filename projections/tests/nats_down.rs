@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 mod common;
-use common::{free_port, wait_for, PrivateNats};
+use common::{free_port, wait_for, wait_for_relay, PrivateNats};
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPool) {
@@ -96,14 +96,13 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
     }
     wait_for(&pool, head).await;
     // The relay caught the stream up too.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while relay::checkpoint(&store, &cfg.relay).await.expect("cp") < head {
-        assert!(
-            Instant::now() < deadline,
-            "the relay never caught up after NATS came back"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_relay(
+        &store,
+        &cfg.relay,
+        head,
+        "the relay never caught up after NATS came back",
+    )
+    .await;
     let relays = prism_projections::status::relays(&pool).await.expect("relays");
     assert!(
         relays

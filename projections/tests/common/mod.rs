@@ -87,3 +87,21 @@ pub async fn wait_for(pool: &PgPool, position: i64) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Waits until the relay has published `position` (30 s at most, then fails saying `what`).
+pub async fn wait_for_relay(
+    store: &prism_event_store::PgEventStore,
+    cfg: &prism_event_store::relay::RelayConfig,
+    position: i64,
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while prism_event_store::relay::checkpoint(store, cfg)
+        .await
+        .expect("checkpoint")
+        < position
+    {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
