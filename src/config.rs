@@ -42,6 +42,8 @@ pub struct Config {
     pub edge: prism_telemetry::edge::EdgeConfig,
     /// Rate limits (`PRISM_RATE_LIMITS`, e.g. `login_ip=20/60`).
     pub rate_limits: String,
+    /// Proxies whose `X-Forwarded-For` is believed (`PRISM_TRUSTED_PROXIES`).
+    pub trusted_proxies: String,
     /// How long stored first answers (`Idempotency-Key`) are kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
     pub idempotency_ttl: Duration,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
@@ -140,9 +142,14 @@ impl Config {
         };
         let rate_limits = var("PRISM_RATE_LIMITS", "");
         prism_write_api::limits::Limits::parse(&rate_limits).map_err(|e| anyhow::anyhow!("PRISM_RATE_LIMITS: {e}"))?;
+        let trusted_proxies = var("PRISM_TRUSTED_PROXIES", "");
+        prism_write_api::limits::Limits::default()
+            .with_trusted_proxies(&trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("PRISM_TRUSTED_PROXIES: {e}"))?;
         Ok(Self {
             edge,
             rate_limits,
+            trusted_proxies,
             idempotency_ttl,
             bus_key_set: bus_key.is_some(),
             bus_keys,

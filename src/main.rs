@@ -158,7 +158,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
         let commands = cfg.commands(store)?;
-        let limits = prism_write_api::limits::Limits::parse(&cfg.rate_limits).map_err(|e| anyhow::anyhow!(e))?;
+        let limits = prism_write_api::limits::Limits::parse(&cfg.rate_limits)
+            .and_then(|l| l.with_trusted_proxies(&cfg.trusted_proxies))
+            .map_err(|e| anyhow::anyhow!(e))?;
         parts.spawn(sweep(commands.clone(), limits.clone(), stopped.clone()));
         let app = prism_write_api::app(
             prism_write_api::AppState::new(commands)

@@ -67,14 +67,14 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// The client's address as the socket saw it (see [`crate::limits::client_ip`]).
+/// The client's address (see [`crate::limits::Limits::client_ip`]).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(crate::limits::client_ip(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.limits.client_ip(parts)))
     }
 }
 

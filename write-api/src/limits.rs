@@ -48,12 +48,15 @@ impl Limit {
 #[derive(Clone)]
 pub struct Limits {
     limiters: Arc<HashMap<Limit, DefaultKeyedRateLimiter<String>>>,
+    /// Proxies whose `X-Forwarded-For` is believed (`PRISM_TRUSTED_PROXIES`); nobody else's.
+    trusted_proxies: Arc<Vec<IpAddr>>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self::parse("").unwrap_or_else(|_| Self {
             limiters: Arc::default(),
+            trusted_proxies: Arc::default(),
         })
     }
 }
@@ -92,7 +95,49 @@ impl Limits {
         }
         Ok(Self {
             limiters: Arc::new(limiters),
+            trusted_proxies: Arc::default(),
         })
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies' addresses (comma-separated IPs).
+    pub fn with_trusted_proxies(mut self, spec: &str) -> Result<Self, String> {
+        let proxies = spec
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpAddr>()
+                    .map(|ip| ip.to_canonical())
+                    .map_err(|_| format!("`{p}` is not an IP address"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.trusted_proxies = Arc::new(proxies);
+        Ok(self)
+    }
+
+    /// The client's address: the socket's peer, or — when the peer is a trusted proxy — the
+    /// nearest address in `X-Forwarded-For` that is not one of the trusted proxies. A header
+    /// from anyone else is ignored (a client cannot pick its own bucket).
+    pub fn client_ip(&self, parts: &Parts) -> String {
+        let Some(peer) = peer(parts) else {
+            return "local".into();
+        };
+        let mut client = peer;
+        if self.trusted_proxies.contains(&peer) {
+            let hops: Vec<IpAddr> = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+                .map(|ip| ip.to_canonical())
+                .collect();
+            if let Some(first_untrusted) = hops.iter().rev().find(|ip| !self.trusted_proxies.contains(ip)) {
+                client = *first_untrusted;
+            }
+        }
+        key_of(client)
     }
 
     /// Takes one request of `key` under `limit`; 429 when it is over.
@@ -130,29 +175,31 @@ impl Limit {
     }
 }
 
-/// The client's address, as the socket saw it (never a header: nothing from a header is
-/// trusted). In-process callers without one share the key `local`.
-pub fn client_ip(parts: &Parts) -> String {
-    let peer = parts
+/// The socket's peer (or what a test declares instead of a socket).
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| *a)
-        // What tests (and in-process callers) declare instead of a socket.
         .or_else(|| {
             parts
                 .extensions
                 .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
                 .map(|m| m.0)
-        });
-    peer.map(|a| match a.ip().to_canonical() {
-        // One IPv6 client usually holds a whole /64.
+        })
+        .map(|a| a.ip().to_canonical())
+}
+
+/// The rate-limit key of an address: itself, or for IPv6 its /64 (one client usually holds a
+/// whole /64).
+fn key_of(ip: IpAddr) -> String {
+    match ip {
         IpAddr::V6(v6) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
         ip => ip.to_string(),
-    })
-    .unwrap_or_else(|| "local".into())
+    }
 }
 
 #[cfg(test)]

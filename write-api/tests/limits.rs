@@ -272,3 +272,46 @@ async fn an_oversized_request_id_is_replaced_not_stored(pool: PgPool) {
         Some("trace-abc-123")
     );
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn forwarded_addresses_count_only_from_trusted_proxies(pool: PgPool) {
+    let mut t = TestApp::new(pool);
+    let limits = Limits::parse("login_ip=2/60,login_account=100/60")
+        .and_then(|l| l.with_trusted_proxies("10.0.0.5"))
+        .expect("limits");
+    let state = prism_write_api::AppState::new(t.commands.clone()).with_limits(limits);
+    let via = |peer: &str| {
+        prism_write_api::app(state.clone()).layer(MockConnectInfo(peer.parse::<SocketAddr>().expect("addr")))
+    };
+    async fn login_from(t: &TestApp, forwarded: &str) -> Resp {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/auth/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                json!({"email": "a@example.com", "password": "wrong horse battery"}).to_string(),
+            ))
+            .expect("request");
+        t.send(req).await
+    }
+    // Through the trusted proxy: each client has its own allowance.
+    t.app = via("10.0.0.5:443");
+    for _ in 0..2 {
+        login_from(&t, "198.51.100.1")
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    login_from(&t, "198.51.100.1").await.expect_error(429, "rate_limited");
+    login_from(&t, "198.51.100.2, 10.0.0.5")
+        .await
+        .expect_error(401, "invalid_credentials");
+    // Anyone else's header is ignored: a client cannot pick a fresh bucket.
+    t.app = via("203.0.113.9:5000");
+    for i in 0..2 {
+        login_from(&t, &format!("192.0.2.{i}"))
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    login_from(&t, "192.0.2.77").await.expect_error(429, "rate_limited");
+}
