@@ -121,7 +121,7 @@ pub struct Revocations {
 struct RevokedSet {
     /// session id → when it was revoked (unix seconds).
     sessions: std::collections::HashMap<Uuid, i64>,
-    /// user id → tokens issued at or before this instant (unix seconds) are refused.
+    /// user id → when it was erased (unix seconds): all its tokens are refused.
     users: std::collections::HashMap<Uuid, i64>,
 }
 
@@ -190,7 +190,9 @@ impl Revocations {
     /// Whether the token these claims come from was revoked.
     pub fn is_revoked(&self, c: &Claims) -> bool {
         let set = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        set.sessions.contains_key(&c.sid) || set.users.get(&c.sub).is_some_and(|at| c.iat <= *at)
+        // An erased user's every token is refused, whenever it was issued: none can be issued
+        // through Prism afterwards, so one that shows up came from a race or a forgery.
+        set.sessions.contains_key(&c.sid) || set.users.contains_key(&c.sub)
     }
 
     /// Keeps the set current: `fetch(after)` reads revocations after a log position and

@@ -36,6 +36,8 @@ fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
         .env("PRISM_JWT_SECRET", "bench-secret-bench-secret-bench-secret")
         // The bench measures the turn path, not the plan: an allowance it cannot run out of.
         .env("PRISM_QUOTAS", "free.turn=1000000000")
+        // Nor the per-session rate limit: one token drives all the load.
+        .env("PRISM_RATE_LIMITS", "commands_session=1000000000/1")
         .env("PRISM_MASTER_KEY", "5".repeat(64))
         .env("RUST_LOG", "warn,prism=info")
         .stdout(Stdio::piped())

@@ -82,6 +82,14 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(bin) = &a.prism_bin {
         let (h, turns, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
+        // A run of error answers (a 429, a 500) measures nothing.
+        for (what, run) in [("messages", &h), ("turns", &turns)] {
+            anyhow::ensure!(
+                run.errors == 0 || (run.errors as f64) <= run.per_sec * 0.01 * a.seconds.max(1) as f64,
+                "{} of the {what} answers were errors",
+                run.errors
+            );
+        }
         println!(
             "{}  write-api peak rss {rss:.0} MB",
             h.line("http POST message, 32 conns")
