@@ -211,12 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         parts.spawn(async move { prism_event_store::relay::run(store, url, rc, s).await.context("relay") });
     }
     if project {
-        let all: [Arc<dyn prism_projections::Projection>; 3] = [
-            Arc::new(prism_projections::read_models::ReadModels),
-            Arc::new(prism_projections::audit::AuditTrail),
-            Arc::new(prism_projections::spectrum::Spectrum),
-        ];
-        for p in all {
+        for (p, _) in prism_projections::all() {
             let name = p.name();
             let projector = prism_projections::Projector::new(store.clone(), p, cfg.projector());
             let s = stopped.clone();

@@ -3,7 +3,6 @@
 //! bar on a terminal and ends with a one-paragraph summary.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -228,7 +227,6 @@ pub async fn plans(cfg: &Config, pool: sqlx::PgPool, cmd: PlansCommand) -> anyho
 }
 
 pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Config) -> anyhow::Result<()> {
-    use prism_projections::{audit, read_models, spectrum, Projection};
     match cmd {
         ProjectionsCommand::Status => {
             println!(
@@ -261,11 +259,9 @@ pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Conf
             Ok(())
         }
         ProjectionsCommand::Rebuild { name } => {
-            let (projection, tables): (Arc<dyn Projection>, &[&str]) = match name.as_str() {
-                read_models::NAME => (Arc::new(read_models::ReadModels), read_models::TABLES),
-                audit::NAME => (Arc::new(audit::AuditTrail), audit::TABLES),
-                spectrum::NAME => (Arc::new(spectrum::Spectrum), spectrum::TABLES),
-                _ => anyhow::bail!("unknown projection {name:?} (known: read_models, audit, spectrum)"),
+            let Some((projection, tables)) = prism_projections::by_name(&name) else {
+                let known: Vec<&str> = prism_projections::all().iter().map(|(p, _)| p.name()).collect();
+                anyhow::bail!("unknown projection {name:?} (known: {})", known.join(", "));
             };
             let store = prism_event_store::PgEventStore::new(pool, cfg.snapshot_every);
             let bar = bar("positions");

@@ -23,5 +23,26 @@ pub mod status;
 pub mod visibility;
 
 pub use error::ProjectionError;
+
+use std::sync::Arc;
+
+/// A Postgres projection and the tables it owns (what a rebuild empties and swaps).
+pub type Registered = (Arc<dyn Projection>, &'static [&'static str]);
+
+/// Every Postgres projection: the one registry that `prism serve` (one projector each),
+/// `prism projections rebuild` and the offline rebuild use. (The search index is not here: each
+/// read node keeps its own, fed by its own projector.)
+pub fn all() -> Vec<Registered> {
+    vec![
+        (Arc::new(read_models::ReadModels), read_models::TABLES),
+        (Arc::new(audit::AuditTrail), audit::TABLES),
+        (Arc::new(spectrum::Spectrum), spectrum::TABLES),
+    ]
+}
+
+/// The Postgres projection called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<Registered> {
+    all().into_iter().find(|(p, _)| p.name() == name)
+}
 pub use projection::Projection;
 pub use runtime::{PgTarget, Projector, ProjectorConfig, Target};

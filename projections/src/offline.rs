@@ -128,13 +128,8 @@ pub const PROJECTIONS: &[&str] = &[
     crate::search::indexer::NAME,
 ];
 
-fn pg_projection(name: &str) -> Option<(Arc<dyn Projection>, &'static [&'static str])> {
-    match name {
-        read_models::NAME => Some((Arc::new(read_models::ReadModels), read_models::TABLES)),
-        audit::NAME => Some((Arc::new(audit::AuditTrail), audit::TABLES)),
-        spectrum::NAME => Some((Arc::new(spectrum::Spectrum), spectrum::TABLES)),
-        _ => None,
-    }
+fn pg_projection(name: &str) -> Option<crate::Registered> {
+    crate::by_name(name)
 }
 
 /// What to rebuild, and where.
