@@ -195,31 +195,40 @@ impl Revocations {
         set.sessions.contains_key(&c.sid) || set.users.contains_key(&c.sub)
     }
 
-    /// Keeps the set current: `fetch(after)` reads revocations after a log position and
-    /// answers them with the position read up to; called every `every` until the set is dropped
-    /// by everyone else. The first call (after 0) must cover every revocation a live token may
-    /// still be subject to.
-    pub async fn follow<F, Fut, E>(self, every: Duration, mut fetch: F)
+    /// How often a node reads new revocations: a revoked session is refused everywhere within
+    /// about this long (plus the log's safe horizon).
+    pub const POLL: Duration = Duration::from_millis(200);
+
+    /// Keeps the set current in the background while anyone holds it (nothing outside a tokio
+    /// runtime). `fetch(after, recent)` reads the revocations recorded after a log position —
+    /// from 0, those of the last `recent`, which covers every token still alive — and answers
+    /// them with the position read up to.
+    pub fn keep_current<F, Fut, E>(&self, mut fetch: F)
     where
-        F: FnMut(i64) -> Fut,
-        Fut: std::future::Future<Output = Result<(Vec<Revocation>, i64), E>>,
+        F: FnMut(i64, Duration) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(Vec<Revocation>, i64), E>> + Send,
         E: std::fmt::Display,
     {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let weak = std::sync::Arc::downgrade(&self.inner);
         let ttl = self.ttl;
-        drop(self);
-        let mut at = 0;
-        loop {
-            let Some(inner) = weak.upgrade() else { return };
-            match fetch(at).await {
-                Ok((found, upto)) => {
-                    Revocations { inner, ttl }.add(found);
-                    at = upto;
+        let recent = ttl + Duration::from_secs(120);
+        runtime.spawn(async move {
+            let mut at = 0;
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                match fetch(at, recent).await {
+                    Ok((found, upto)) => {
+                        Revocations { inner, ttl }.add(found);
+                        at = upto;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
                 }
-                Err(e) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
+                tokio::time::sleep(Self::POLL).await;
             }
-            tokio::time::sleep(every).await;
-        }
+        });
     }
 }
 

@@ -148,7 +148,29 @@ impl AppState {
     pub fn new(pool: PgPool, jwt: Jwt) -> Self {
         let history = prism_projections::history::History::from_pool(pool.clone());
         let revocations = prism_auth::Revocations::new(jwt.ttl());
-        follow_revocations(&revocations, history.clone(), jwt.ttl());
+        let h = history.clone();
+        revocations.keep_current(move |after, recent| {
+            let h = h.clone();
+            async move {
+                let (events, upto) = h
+                    .store()
+                    .revoking_events(after, recent)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let found = events
+                    .iter()
+                    .filter_map(|e| {
+                        prism_auth::Revocation::from_event(
+                            &e.event_type,
+                            e.aggregate_id,
+                            &e.payload,
+                            e.recorded_at.timestamp(),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                Ok::<_, String>((found, upto))
+            }
+        });
         Self {
             edge: Default::default(),
             revocations,
@@ -169,39 +191,6 @@ impl AppState {
             positions: Default::default(),
         }
     }
-}
-
-/// How often each node reads new revocations from the log.
-pub const REVOCATION_POLL: Duration = Duration::from_millis(200);
-
-/// Keeps `revocations` current from the log while anyone holds it.
-fn follow_revocations(
-    revocations: &prism_auth::Revocations,
-    history: prism_projections::history::History,
-    ttl: Duration,
-) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let recent = ttl + Duration::from_secs(120);
-    runtime.spawn(revocations.clone().follow(REVOCATION_POLL, move |after| {
-        let history = history.clone();
-        async move {
-            let (events, upto) = history.store().revoking_events(after, recent).await?;
-            let found = events
-                .iter()
-                .filter_map(|e| {
-                    prism_auth::Revocation::from_event(
-                        &e.event_type,
-                        e.aggregate_id,
-                        &e.payload,
-                        e.recorded_at.timestamp(),
-                    )
-                })
-                .collect();
-            Ok::<_, prism_projections::ProjectionError>((found, upto))
-        }
-    }));
 }
 
 pub fn app(state: AppState) -> Router {

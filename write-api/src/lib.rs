@@ -45,7 +45,11 @@ impl AppState {
     pub fn new(commands: Commands) -> Self {
         let jwt = commands.jwt().clone();
         let revocations = prism_auth::Revocations::new(jwt.ttl());
-        follow_revocations(&revocations, commands.clone(), jwt.ttl());
+        let c = commands.clone();
+        revocations.keep_current(move |after, recent| {
+            let c = c.clone();
+            async move { c.revocations(after, recent).await }
+        });
         Self {
             commands,
             jwt,
@@ -65,23 +69,6 @@ impl AppState {
         self.limits = limits;
         self
     }
-}
-
-/// How often each node reads new revocations from the log: a revoked session is refused
-/// everywhere within about this long (plus the log's safe horizon).
-pub const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Keeps `revocations` current from the log while anyone holds it.
-fn follow_revocations(revocations: &prism_auth::Revocations, commands: Commands, ttl: std::time::Duration) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    // Long enough to cover every token still alive (its lifetime and the verifier's leeway).
-    let recent = ttl + std::time::Duration::from_secs(120);
-    runtime.spawn(revocations.clone().follow(REVOCATION_POLL, move |after| {
-        let commands = commands.clone();
-        async move { commands.revocations(after, recent).await }
-    }));
 }
 
 /// A body announced larger than [`BODY_LIMIT`] is refused before a byte of it is read (and
