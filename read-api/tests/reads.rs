@@ -18,6 +18,8 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+mod common;
+use common::read_sse;
 const SECRET: &[u8] = b"read-api-tests-read-api-tests-read!!";
 
 struct World {
@@ -339,21 +341,6 @@ async fn messages_page_newest_first(pool: PgPool) {
         }
     }
     assert_eq!(seen, ["n4", "n3", "n2", "n1", "n0", "secret plans"]);
-}
-
-/// Reads the SSE body until `until` appears in it (or the stream ends); answers what was read.
-async fn read_sse(body: Body, until: &str) -> String {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !text.contains(until) {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
-            _ => break,
-        }
-    }
-    text
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

@@ -14,6 +14,8 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+mod common;
+use common::read_sse;
 const SECRET: &[u8] = b"stream-tests-stream-tests-stream-tests!!";
 
 struct World {
@@ -82,21 +84,6 @@ impl World {
     async fn head(&self) -> i64 {
         self.commands.store().head().await.expect("head")
     }
-}
-
-/// Reads the SSE body until `until` appears in it (or the stream ends, or 10 s pass).
-async fn read_sse(body: Body, until: &str) -> String {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !text.contains(until) {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
-            _ => break,
-        }
-    }
-    text
 }
 
 async fn error_code(res: axum::response::Response) -> (StatusCode, String) {
