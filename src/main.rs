@@ -93,6 +93,9 @@ enum Command {
     /// Plans (daily allowances of the reflection features).
     #[command(subcommand)]
     Plans(tools::PlansCommand),
+    /// The safety gate: evaluate it on a corpus, or count its escalations.
+    #[command(subcommand)]
+    Safety(tools::SafetyCommand),
 }
 
 #[tokio::main]
@@ -121,6 +124,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return tools::rebuild(&cfg, from, into, projections, index_dir).await;
     }
+    // Nor does the evaluation of the safety gate.
+    if let Command::Safety(tools::SafetyCommand::Eval { corpus }) = cli.command {
+        return tools::safety_eval(&cfg, corpus).await;
+    }
     // Before anything is reached: a service never runs on the public development secrets.
     match cli.command {
         Command::Serve | Command::ReadApi => cfg.require_secrets(true, true)?,
@@ -142,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay { aggregate, at } => return tools::replay(pool, aggregate, at).await,
         Command::Roles(cmd) => return tools::roles(&cfg, pool, cmd).await,
         Command::Plans(cmd) => return tools::plans(&cfg, pool, cmd).await,
+        Command::Safety(tools::SafetyCommand::Stats { since }) => return tools::safety_stats(pool, since).await,
         other => other,
     };
     let (stop, stopped) = watch::channel(false);

@@ -283,3 +283,113 @@ pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Conf
         }
     }
 }
+
+/// `prism safety …`: the gate, for an operator.
+#[derive(clap::Subcommand)]
+pub enum SafetyCommand {
+    /// Run the gate (both stages when PRISM_AI_URL is set) over a labelled corpus; prints the
+    /// misses and false alarms, then recall and precision as one JSON line.
+    Eval {
+        /// `label<TAB>text` lines (labels: the gate's categories, `concern`, `negative`).
+        #[arg(long, default_value = "domain/tests/safety/corpus.tsv")]
+        corpus: PathBuf,
+    },
+    /// Crisis escalations since a date, per category and stage: counts only, never words.
+    Stats {
+        /// A date (YYYY-MM-DD) or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+    },
+}
+
+pub async fn safety_eval(cfg: &Config, corpus: PathBuf) -> anyhow::Result<()> {
+    use prism_domain::safety::eval;
+    let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
+    let sentences = eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
+    let gateway = prism_ai_gateway::http::Fallback {
+        primary: cfg.model()?,
+        builtin: prism_ai_gateway::builtin::Builtin,
+    };
+    let stages = if gateway.primary.is_some() {
+        "rules+model"
+    } else {
+        "rules"
+    };
+    let mut judged = Vec::with_capacity(sentences.len());
+    for (label, text) in sentences {
+        let (a, _, _) = prism_commands::reflection::safety::two_stages(&gateway, &text).await;
+        judged.push((label, text, a));
+    }
+    let report = eval::score(&judged);
+    for (label, text) in &report.misses {
+        println!("missed        {:<18} {text}", label.as_str());
+    }
+    for (label, text) in &report.false_alarms {
+        println!("false alarm   {:<18} {text}", label.as_str());
+    }
+    let mut line = serde_json::to_value(&report)?;
+    line["stages"] = stages.into();
+    line["misses"] = report.misses.len().into();
+    line["false_alarms"] = report.false_alarms.len().into();
+    println!("{line}");
+    Ok(())
+}
+
+/// The start of `since`: a date is its midnight, UTC.
+fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(since) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
+        .with_context(|| format!("--since {since:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+pub async fn safety_stats(pool: sqlx::PgPool, since: String) -> anyhow::Result<()> {
+    let since = parse_since(&since)?;
+    let rows: Vec<(String, Option<String>, bool, i64)> = sqlx::query_as(
+        "SELECT aggregate_type, c.category, coalesce((payload->>'by_model')::boolean, false), count(*) \
+         FROM events \
+         LEFT JOIN LATERAL jsonb_array_elements_text(coalesce(payload->'categories', '[]'::jsonb)) AS c(category) ON true \
+         WHERE event_type = 'safety.crisis_detected' AND recorded_at >= $1 \
+         GROUP BY 1, 2, 3",
+    )
+    .bind(since)
+    .fetch_all(&pool)
+    .await?;
+    let total: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE coalesce((payload->>'by_model')::boolean, false)) \
+         FROM events WHERE event_type = 'safety.crisis_detected' AND recorded_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(&pool)
+    .await?;
+    let mut by_category = std::collections::BTreeMap::<String, i64>::new();
+    for (_, category, _, n) in &rows {
+        *by_category
+            .entry(category.clone().unwrap_or_else(|| "unrecorded".into()))
+            .or_default() += n;
+    }
+    let mut by_surface = std::collections::BTreeMap::<String, i64>::new();
+    let surfaces: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT aggregate_type, count(*) FROM events \
+         WHERE event_type = 'safety.crisis_detected' AND recorded_at >= $1 GROUP BY 1",
+    )
+    .bind(since)
+    .fetch_all(&pool)
+    .await?;
+    by_surface.extend(surfaces);
+    println!("{:<20} {:>8}", "category", "crises");
+    for (c, n) in &by_category {
+        println!("{c:<20} {n:>8}");
+    }
+    let line = serde_json::json!({
+        "since": since,
+        "crisis": total.0,
+        "raised_by_model": total.1,
+        "by_category": by_category,
+        "by_surface": by_surface,
+    });
+    println!("{line}");
+    Ok(())
+}

@@ -26,6 +26,8 @@ pub struct HttpConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker keeps calls away from the model.
     pub breaker_cooldown: Duration,
+    /// The safety reading's own, shorter timeout (a person is waiting; no retry).
+    pub safety_timeout: Duration,
 }
 
 impl HttpConfig {
@@ -38,6 +40,7 @@ impl HttpConfig {
             retries: 2,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            safety_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -66,6 +69,11 @@ const INSIGHT_PROMPT: &str = "You write a short, warm weekly insight (at most th
 reflection journal, from counts only: sessions, distorted-thinking fragments per category, turns, saved \
 reframes, lens actions added and completed. Never diagnose. Answer only JSON: {\"insight\": string}.";
 
+const RISK_PROMPT: &str = "You screen a private journal entry for suicide and self-harm risk to the writer, \
+as a clinician using the Columbia scale would. Idioms, fiction, news, other people and past recovered episodes are \
+not risk to the writer. Answer only JSON: {\"level\": \"none\" | \"concern\" | \"crisis\", \"categories\": [zero or \
+more of wish_dead, passive_ideation, active_ideation, method, intent, plan, preparation, self_harm, indirect]}.";
+
 /// An insight longer than this is not a short insight: refused.
 const MAX_INSIGHT_CHARS: usize = 800;
 
@@ -84,6 +92,32 @@ impl HttpProvider {
             return Err(GatewayError::Malformed("no insight, or one too long".into()));
         }
         Ok((text.to_owned(), usage))
+    }
+
+    /// The model's reading of `text` for risk, held to `{level, categories}` with known
+    /// categories. One attempt, with the safety timeout: the gate's own answer stands when this
+    /// fails.
+    pub async fn assess_risk(&self, text: &str) -> Result<(crate::RiskReading, Usage), GatewayError> {
+        if self.is_open() {
+            return Err(GatewayError::Unavailable("circuit open".into()));
+        }
+        let r = self
+            .attempt_with(RISK_PROMPT, text, Some(self.cfg.safety_timeout))
+            .await;
+        let r = r.and_then(|(v, usage)| {
+            let reading: crate::RiskReading =
+                serde_json::from_value(v).map_err(|e| GatewayError::Malformed(e.to_string()))?;
+            if let Some(c) = reading
+                .categories
+                .iter()
+                .find(|c| !crate::RISK_CATEGORIES.contains(&c.as_str()))
+            {
+                return Err(GatewayError::Malformed(format!("unknown category {c:?}")));
+            }
+            Ok((reading, usage))
+        });
+        self.record(r.is_ok());
+        r
     }
 
     pub fn new(cfg: HttpConfig) -> Result<Self, GatewayError> {
@@ -146,6 +180,15 @@ impl HttpProvider {
     }
 
     async fn attempt(&self, system: &str, user: &str) -> Result<(Value, Usage), GatewayError> {
+        self.attempt_with(system, user, None).await
+    }
+
+    async fn attempt_with(
+        &self,
+        system: &str,
+        user: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(Value, Usage), GatewayError> {
         let url = format!("{}/v1/chat/completions", self.cfg.base_url.trim_end_matches('/'));
         let body = json!({
             "model": self.cfg.model,
@@ -154,6 +197,9 @@ impl HttpProvider {
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         });
         let mut req = self.client.post(url).json(&body);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         if let Some(k) = &self.cfg.api_key {
             req = req.bearer_auth(k);
         }
@@ -179,6 +225,12 @@ impl HttpProvider {
                 GatewayError::Malformed(e.without_url().to_string())
             }
         })?;
+        if let Some(refusal) = v["choices"][0]["message"]["refusal"].as_str() {
+            return Err(GatewayError::Malformed(format!(
+                "the model refused ({} characters)",
+                refusal.len()
+            )));
+        }
         let content = v["choices"][0]["message"]["content"]
             .as_str()
             .ok_or_else(|| GatewayError::Malformed("no choices[0].message.content".into()))?;
@@ -302,6 +354,19 @@ impl Fallback {
     pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
         let model = self.primary.as_ref().map(|p| p.detect(text));
         Self::first(model, || (crate::builtin::detect(text), Self::read(text))).await
+    }
+
+    /// A model's reading of `text` for risk, when there is a model and it answers well. Never
+    /// the built-in provider: it has nothing to add to the gate's own rules.
+    pub async fn assess_risk(&self, text: &str) -> Option<(crate::RiskReading, Usage)> {
+        let model = self.primary.as_ref()?;
+        match model.assess_risk(text).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "the model's safety reading failed; the gate's own answer stands");
+                None
+            }
+        }
     }
 
     /// A weekly insight from counts only.

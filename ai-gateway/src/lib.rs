@@ -83,6 +83,38 @@ pub struct Reframe {
     pub micro_action: String,
 }
 
+/// How a model reads a text for suicide and self-harm risk: a second opinion that the safety
+/// gate may only be raised by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    None,
+    Concern,
+    Crisis,
+}
+
+/// The categories a model may name (the safety gate's, as snake_case names).
+pub const RISK_CATEGORIES: &[&str] = &[
+    "wish_dead",
+    "passive_ideation",
+    "active_ideation",
+    "method",
+    "intent",
+    "plan",
+    "preparation",
+    "self_harm",
+    "indirect",
+];
+
+/// A model's reading: `{level, categories}`, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskReading {
+    pub level: RiskLevel,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
 /// Tokens a call used (estimated for the built-in provider), for metering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

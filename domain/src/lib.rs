@@ -5,7 +5,7 @@
 //! [`cqrs_es::Aggregate`] trait, the permission matrix ([`policy`]) and the pure JSON upcasts
 //! of old event versions ([`upcast`]).
 //!
-//! It may import serde, uuid, chrono and cqrs-es only: no tokio, no sqlx, no HTTP. Every rule
+//! It may import serde, uuid, chrono, cqrs-es and rust-stemmers (the safety gate's stemmer) only: no tokio, no sqlx, no HTTP. Every rule
 //! here is tested given/when/then with cqrs-es's `TestFramework`, with no database.
 
 pub mod aggregates;

@@ -5,7 +5,6 @@
 use prism_ai_gateway::Distortion;
 use prism_domain::aggregates::mirror_session::DetectedFragment;
 use prism_domain::aggregates::{MirrorSession, MirrorSessionCommand as C};
-use prism_domain::safety;
 use prism_domain::values::JournalText;
 use prism_domain::{DomainError, MirrorSessionId};
 use prism_event_store::Claim;
@@ -54,14 +53,16 @@ impl Commands {
             let me = ctx.actor.user_id;
             self.my_session(ctx, session.0).await?;
             let message_id = Uuid::now_v7();
+            let (gate, second) = self.safety_gate(text.as_str()).await;
             let submit = |stored: String, fragments: Vec<DetectedFragment>| C::Submit {
                 actor: me,
                 message_id,
                 text: text.clone(),
                 stored,
                 fragments,
+                second: second.clone(),
             };
-            if safety::assess(text.as_str()).is_crisis() {
+            if gate.is_crisis() {
                 let cmd = submit(String::new(), Vec::new());
                 return self
                     .execute_with::<MirrorSession>(ctx, session.0, None, cmd, self.crisis_effects())

@@ -6,6 +6,7 @@ mod erase;
 mod lens;
 mod mirror;
 mod quota;
+pub mod safety;
 mod spectrum;
 mod turn;
 

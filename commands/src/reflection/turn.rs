@@ -1,5 +1,4 @@
 use prism_domain::aggregates::{Turn, TurnCommand};
-use prism_domain::safety;
 use prism_domain::values::JournalText;
 use prism_domain::TurnId;
 use prism_vault::Scope;
@@ -19,13 +18,15 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = TurnId::new();
             let me = ctx.actor.user_id;
-            if safety::assess(text.as_str()).is_crisis() {
+            let (gate, second) = self.safety_gate(text.as_str()).await;
+            if gate.is_crisis() {
                 let request = TurnCommand::Request {
                     id,
                     owner: me,
                     text: text.clone(),
                     stored: String::new(),
                     reframe: None,
+                    second,
                 };
                 return self
                     .decide::<Turn>(ctx, id.0, None, Default::default(), request, self.crisis_effects())
@@ -54,6 +55,7 @@ impl Commands {
                     text: text.clone(),
                     stored,
                     reframe: Some(([a, b, c], micro)),
+                    second: None,
                 };
                 let effects = Effects::created()
                     .with("crisis", false)

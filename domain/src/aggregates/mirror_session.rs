@@ -52,6 +52,8 @@ pub enum MirrorSessionCommand {
         /// The text as the event keeps it (sealed by the application layer).
         stored: String,
         fragments: Vec<DetectedFragment>,
+        /// A model's reading of the text: it may raise the gate, never lower it.
+        second: Option<crate::safety::Verdict>,
     },
     Reframe {
         actor: UserId,
@@ -85,6 +87,12 @@ pub enum MirrorSessionEvent {
         message_id: Uuid,
         #[serde(default)]
         signals: u32,
+        /// The categories of risk, never the words.
+        #[serde(default)]
+        categories: Vec<crate::safety::Category>,
+        /// Whether a model's reading raised it to a crisis.
+        #[serde(default)]
+        by_model: bool,
     },
     #[serde(rename = "mirror_session.closed")]
     Closed { reflection: Option<String> },
@@ -153,6 +161,7 @@ impl Aggregate for MirrorSession {
                 text,
                 stored,
                 fragments,
+                second,
             } => {
                 self.open(actor)?;
                 if self.messages.len() >= MAX_MESSAGES {
@@ -161,11 +170,16 @@ impl Aggregate for MirrorSession {
                         format!("a session holds at most {MAX_MESSAGES} messages"),
                     ));
                 }
-                let gate = safety::assess(text.as_str());
+                let (gate, by_model) = safety::assess_with(text.as_str(), second.as_ref());
                 if gate.is_crisis() {
                     // Nothing of the text is kept, and nothing is reframed.
-                    let signals = gate.matched.len() as u32;
-                    sink.write(E::CrisisDetected { message_id, signals }, self).await;
+                    let event = E::CrisisDetected {
+                        message_id,
+                        signals: gate.signals,
+                        categories: gate.categories,
+                        by_model,
+                    };
+                    sink.write(event, self).await;
                     return Ok(());
                 }
                 let len = text.as_str().chars().count();
@@ -272,6 +286,7 @@ mod tests {
                 text: JournalText::parse("I always mess up").expect("text"),
                 stored: "I always mess up".into(),
                 fragments: vec![f.clone()],
+                second: None,
             })
             .then_expect_events(vec![
                 E::MessageSubmitted {
@@ -326,10 +341,13 @@ mod tests {
                 text: JournalText::parse("There is no reason to live").expect("text"),
                 stored: "There is no reason to live".into(),
                 fragments: vec![fragment(m, 5)],
+                second: None,
             })
             .then_expect_events(vec![E::CrisisDetected {
                 message_id: m,
-                signals: 1,
+                signals: safety::assess("There is no reason to live").signals,
+                categories: safety::assess("There is no reason to live").categories,
+                by_model: false,
             }]);
     }
 
@@ -344,6 +362,7 @@ mod tests {
                 text: JournalText::parse("short").expect("text"),
                 stored: "short".into(),
                 fragments: vec![fragment(m, 99)],
+                second: None,
             })
             .then_expect_error(DomainError::invalid(
                 "fragments",

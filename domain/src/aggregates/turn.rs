@@ -36,6 +36,9 @@ pub enum TurnCommand {
         stored: String,
         /// Reframes and micro-action, in the form the event keeps them.
         reframe: Option<([String; 3], String)>,
+        /// A model's reading of the text, when one was asked: it may raise the gate, never
+        /// lower it.
+        second: Option<safety::Verdict>,
     },
     /// The gateway's answer, recorded.
     Reframe {
@@ -61,10 +64,16 @@ pub enum TurnEvent {
     CrisisDetected {
         turn_id: TurnId,
         owner: UserId,
-        /// How many crisis signals the gate found. Never which ones: an erased user's log must
+        /// How many risk signals the gate read. Never which words: an erased user's log must
         /// not say what they wrote (events written before kept `matched`; it is ignored).
         #[serde(default)]
         signals: u32,
+        /// The categories of risk (not phrases), for review and `prism safety stats`.
+        #[serde(default)]
+        categories: Vec<safety::Category>,
+        /// Whether a model's reading raised it to a crisis (the rules alone did not).
+        #[serde(default)]
+        by_model: bool,
     },
     #[serde(rename = "turn.reframed")]
     Reframed {
@@ -100,16 +109,19 @@ impl Aggregate for Turn {
                 text,
                 stored,
                 reframe,
+                second,
             } => {
                 if self.id.is_some() {
                     return Err(DomainError::conflict("turn_exists", "this turn already exists"));
                 }
-                let gate = safety::assess(text.as_str());
+                let (gate, by_model) = safety::assess_with(text.as_str(), second.as_ref());
                 if gate.is_crisis() {
                     let event = TurnEvent::CrisisDetected {
                         turn_id: id,
                         owner,
-                        signals: gate.matched.len() as u32,
+                        signals: gate.signals,
+                        categories: gate.categories,
+                        by_model,
                     };
                     sink.write(event, self).await;
                     return Ok(());
@@ -217,6 +229,7 @@ mod tests {
                 text: text("I always mess up"),
                 stored: "I always mess up".into(),
                 reframe: None,
+                second: None,
             })
             .then_expect_events(vec![requested(id, me)]);
         Given::with(())
@@ -227,6 +240,7 @@ mod tests {
                 text: text("I always mess up"),
                 stored: "I always mess up".into(),
                 reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
+                second: None,
             })
             .then_expect_events(vec![requested(id, me), reframed()]);
         Given::with(())
@@ -243,6 +257,61 @@ mod tests {
             .then_expect_events(vec![TurnEvent::Saved { by: me }]);
     }
 
+    fn crisis(id: TurnId, me: UserId, text: &str) -> TurnEvent {
+        let gate = safety::assess(text);
+        assert!(gate.is_crisis());
+        TurnEvent::CrisisDetected {
+            turn_id: id,
+            owner: me,
+            signals: gate.signals,
+            categories: gate.categories,
+            by_model: false,
+        }
+    }
+
+    #[test]
+    fn a_models_reading_raises_the_gate_and_says_so() {
+        let (id, me) = (TurnId::new(), UserId::new());
+        let second = safety::Verdict {
+            level: safety::Level::Crisis,
+            categories: vec![safety::Category::Indirect],
+        };
+        let gate = safety::assess("the dishes can wait, nothing matters now");
+        assert!(!gate.is_crisis());
+        Given::with(())
+            .given_no_previous_events()
+            .when(TurnCommand::Request {
+                id,
+                owner: me,
+                text: text("the dishes can wait, nothing matters now"),
+                stored: "sealed".into(),
+                reframe: None,
+                second: Some(second),
+            })
+            .then_expect_events(vec![TurnEvent::CrisisDetected {
+                turn_id: id,
+                owner: me,
+                signals: gate.signals,
+                categories: vec![safety::Category::Indirect],
+                by_model: true,
+            }]);
+        // A model saying "none" of a crisis changes nothing.
+        Given::with(())
+            .given_no_previous_events()
+            .when(TurnCommand::Request {
+                id,
+                owner: me,
+                text: text("I want to kill myself"),
+                stored: "sealed".into(),
+                reframe: None,
+                second: Some(safety::Verdict {
+                    level: safety::Level::None,
+                    categories: vec![],
+                }),
+            })
+            .then_expect_events(vec![crisis(id, me, "I want to kill myself")]);
+    }
+
     #[test]
     fn crisis_text_is_not_kept_and_never_reframed() {
         let (id, me) = (TurnId::new(), UserId::new());
@@ -254,18 +323,11 @@ mod tests {
                 text: text("I want to kill myself"),
                 stored: "I want to kill myself".into(),
                 reframe: Some((["a".into(), "b".into(), "c".into()], "walk".into())),
+                second: None,
             })
-            .then_expect_events(vec![TurnEvent::CrisisDetected {
-                turn_id: id,
-                owner: me,
-                signals: 1,
-            }]);
+            .then_expect_events(vec![crisis(id, me, "I want to kill myself")]);
         Given::with(())
-            .given(vec![TurnEvent::CrisisDetected {
-                turn_id: id,
-                owner: me,
-                signals: 1,
-            }])
+            .given(vec![crisis(id, me, "I want to kill myself")])
             .when(TurnCommand::Reframe {
                 actor: me,
                 reframes: ["a".into(), "b".into(), "c".into()],

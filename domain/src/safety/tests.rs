@@ -1,0 +1,115 @@
+use super::eval::{parse, score, Label};
+use super::*;
+
+const CORPUS: &str = include_str!("../../tests/safety/corpus.tsv");
+
+#[test]
+fn every_rule_and_idiom_compiles() {
+    assert!(LEXICON.rules.len() > 100);
+    assert!(!LEXICON.idioms.is_empty());
+}
+
+#[test]
+fn the_corpus_meets_its_targets() {
+    let corpus = parse(CORPUS).expect("the corpus parses");
+    assert!(corpus.len() >= 300, "{} sentences", corpus.len());
+    for c in Category::ALL {
+        let n = corpus.iter().filter(|(l, _)| *l == Label::Crisis(c)).count();
+        assert!(n >= 20, "{} has {n} sentences", c.as_str());
+    }
+    let judged: Vec<_> = corpus
+        .into_iter()
+        .map(|(l, t)| {
+            let a = assess(&t);
+            (l, t, a)
+        })
+        .collect();
+    let report = score(&judged);
+    for (l, t) in &report.misses {
+        println!("missed  {:<18} {t}", l.as_str());
+    }
+    for (l, t) in &report.false_alarms {
+        println!("alarmed {:<18} {t}", l.as_str());
+    }
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    assert_eq!(report.recall, 1.0, "{} missed", report.misses.len());
+    assert!(report.precision >= 0.95, "precision {}", report.precision);
+}
+
+#[test]
+fn the_assessment_names_categories_never_the_text() {
+    let a = assess("Honestly? I want to kill myself and nobody would miss me.");
+    assert!(a.is_crisis());
+    assert!(a.categories.contains(&Category::ActiveIdeation), "{a:?}");
+    assert!(a.categories.contains(&Category::Indirect), "{a:?}");
+    let json = serde_json::to_string(&a).unwrap_or_default();
+    assert!(!json.contains("kill"), "{json}");
+    assert_eq!(assess("A quiet, good day.").level, Level::None);
+}
+
+#[test]
+fn idioms_negations_other_people_and_the_past_are_not_a_crisis() {
+    for text in [
+        "I'm killing it at work this week",
+        "I'm dying to see that film",
+        "I cut myself a slice of cake",
+        "I would never kill myself, I have too much to live for",
+        "My brother said he wants to die and I'm scared for him",
+        "The novel ends with the hero taking his own life",
+        "Years ago I wanted to die. Today I'm glad I stayed.",
+        "I cut myself shaving this morning",
+    ] {
+        assert!(!assess(text).is_crisis(), "{text}: {:?}", assess(text));
+    }
+}
+
+#[test]
+fn a_plan_with_a_means_and_a_time_is_a_plan() {
+    let a = assess("Tonight after everyone is asleep I'll take all the pills.");
+    assert!(a.is_crisis());
+    assert!(a.categories.contains(&Category::Plan), "{a:?}");
+    let b = assess("I don't want to kill myself but I bought a rope today");
+    assert!(b.is_crisis(), "{b:?}");
+}
+
+#[test]
+fn a_model_can_only_raise() {
+    let a = assess("I had a hard day at work");
+    let raised = a.clone().raised(Level::Crisis, &[Category::Indirect]);
+    assert_eq!(raised.level, Level::Crisis);
+    assert_eq!(raised.categories, vec![Category::Indirect]);
+    let crisis = assess("I want to kill myself");
+    let lowered = crisis.clone().raised(Level::None, &[]);
+    assert_eq!(lowered, crisis);
+}
+
+#[test]
+fn explain_from_the_environment() {
+    // SAFETY_EXPLAIN="some text" cargo test -p prism-domain explain_from -- --nocapture
+    if let Ok(text) = std::env::var("SAFETY_EXPLAIN") {
+        for line in text.split('|') {
+            println!("{line}\n{}", explain(line));
+        }
+    }
+}
+
+#[test]
+fn score_a_corpus_from_the_environment() {
+    // SAFETY_CORPUS=path cargo test -p prism-domain score_a_corpus -- --nocapture
+    if let Ok(path) = std::env::var("SAFETY_CORPUS") {
+        let text = std::fs::read_to_string(path).expect("corpus");
+        let corpus = parse(&text).expect("parses");
+        let judged: Vec<_> = corpus
+            .into_iter()
+            .map(|(l, t)| {
+                let a = assess(&t);
+                (l, t, a)
+            })
+            .collect();
+        let report = score(&judged);
+        for (l, t) in report.misses.iter().chain(&report.false_alarms) {
+            println!("{:<18} {t}", l.as_str());
+        }
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    }
+}
