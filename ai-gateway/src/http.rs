@@ -105,6 +105,10 @@ impl HttpProvider {
             .attempt_with(RISK_PROMPT, text, Some(self.cfg.safety_timeout))
             .await;
         let r = r.and_then(|(v, usage)| {
+            if !v.is_object() {
+                // serde would read `["crisis"]` as a struct; the schema is an object.
+                return Err(GatewayError::Malformed("the reading is not an object".into()));
+            }
             let reading: crate::RiskReading =
                 serde_json::from_value(v).map_err(|e| GatewayError::Malformed(e.to_string()))?;
             if let Some(c) = reading

@@ -132,3 +132,115 @@ async fn bad_input_is_refused(pool: PgPool) {
             .expect("count");
     assert_eq!(turns, 1);
 }
+
+/// A model for the second stage: its safety reading is set per test; reframes are fixed.
+async fn safety_model(reading: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let safety_calls = std::sync::Arc::new(AtomicU32::new(0));
+    let calls = safety_calls.clone();
+    let complete = move |axum::Json(req): axum::Json<serde_json::Value>| {
+        let calls = calls.clone();
+        async move {
+            let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+            let content = if system.contains("self-harm risk") {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if reading == "slow" {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+                reading.to_owned()
+            } else {
+                json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string()
+            };
+            axum::Json(json!({
+                "choices": [{"message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 5}
+            }))
+        }
+    };
+    let app = axum::Router::new().route("/v1/chat/completions", post(complete));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), safety_calls)
+}
+
+fn with_model(pool: PgPool, url: String) -> TestApp {
+    use prism_ai_gateway::http::{HttpConfig, HttpProvider};
+    let cfg = HttpConfig {
+        safety_timeout: std::time::Duration::from_millis(300),
+        ..HttpConfig::new(url, "test-model")
+    };
+    TestApp::with(pool, |c| c.with_model(HttpProvider::new(cfg).expect("provider")))
+}
+
+/// Risk signals below crisis: distress the rules read as a concern.
+const SIGNALS: &str = "Everything feels hopeless and empty lately, the dishes can wait.";
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_model_that_reads_crisis_raises_the_gate_and_the_event_says_so(pool: PgPool) {
+    let (url, calls) = safety_model(r#"{"level": "crisis", "categories": ["indirect"]}"#).await;
+    let t = with_model(pool, url);
+    let ann = t.register("ann").await;
+    assert_eq!(
+        prism_domain::safety::assess(SIGNALS).level,
+        prism_domain::safety::Level::Concern
+    );
+    let r = t
+        .post("/v1/turns", &ann.token, json!({"text": SIGNALS}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["crisis"], true);
+    assert!(r.body.get("reframes").is_none());
+    let payload: serde_json::Value =
+        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'safety.crisis_detected'")
+            .fetch_one(&t.pool)
+            .await
+            .expect("event");
+    assert_eq!(payload["by_model"], true);
+    assert_eq!(payload["categories"], json!(["indirect"]));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Text with no risk signal at all never goes to the model for a reading.
+    t.post(
+        "/v1/turns",
+        &ann.token,
+        json!({"text": "I always mess up presentations."}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_model_that_agrees_refuses_times_out_or_answers_garbage_changes_nothing(pool: PgPool) {
+    for reading in [
+        r#"{"level": "concern", "categories": []}"#,
+        "I cannot help with that",
+        "slow",
+        r#"{"level": 7}"#,
+    ] {
+        let (url, calls) = safety_model(reading).await;
+        let t = with_model(pool.clone(), url);
+        let ann = t.register(&format!("ann{}", reading.len())).await;
+        let started = std::time::Instant::now();
+        let r = t
+            .post("/v1/turns", &ann.token, json!({"text": SIGNALS}))
+            .await
+            .expect(201);
+        assert_eq!(r.body["crisis"], false, "{reading}: the rules' concern stands");
+        assert_eq!(r.body["reframes"], json!(["one", "two", "three"]));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "{reading}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(4),
+            "{reading}: never kept waiting"
+        );
+        // And a model saying "none" never lowers a crisis the rules found.
+        let r = t
+            .post("/v1/turns", &ann.token, json!({"text": "I want to kill myself"}))
+            .await
+            .expect(200);
+        assert_eq!(r.body["crisis"], true);
+    }
+}

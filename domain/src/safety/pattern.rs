@@ -115,7 +115,9 @@ mod tests {
         let p = Pattern::compile("want ~5 die|dead", &class);
         let c = &clauses("I wanted so much to just be dead")[0];
         assert_eq!(p.find(c), vec![(1, 8)]);
-        assert!(p.find(&clauses("I want a new dog because my old cat sadly died")[0]).is_empty());
+        assert!(p
+            .find(&clauses("I want a new dog because my old cat sadly died")[0])
+            .is_empty());
         let q = Pattern::compile("not ~2 want ~2 @life", &class);
         assert_eq!(q.find(&clauses("i dont really want to be alive")[0]).len(), 1);
         assert_eq!(q.find(&clauses("i dont want to go on")[0]).len(), 1);
