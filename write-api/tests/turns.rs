@@ -202,6 +202,18 @@ async fn a_model_that_reads_crisis_raises_the_gate_and_the_event_says_so(pool: P
     assert_eq!(payload["by_model"], true);
     assert_eq!(payload["categories"], json!(["indirect"]));
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Counted for operators by level, stage and category: never a word of the text.
+    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
+    let m = m.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        m.contains(r#"prism_safety_assessments_total{level="crisis",stage="model"}"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"prism_safety_crisis_categories_total{category="indirect"}"#),
+        "{m}"
+    );
+    assert!(!m.contains("hopeless"));
     // Text with no risk signal at all never goes to the model for a reading.
     t.post(
         "/v1/turns",
