@@ -28,6 +28,10 @@ pub struct Config {
     pub ai_model: String,
     /// Sent as a bearer token to the model endpoint; never logged.
     pub ai_api_key: Option<String>,
+    /// `PRISM_AI_MODEL_ECONOMY`: the model for Lens and Spectrum (the standard one when unset).
+    pub ai_model_economy: Option<String>,
+    /// `PRISM_AI_USER_DAILY_TOKENS`, `PRISM_AI_MONTHLY_TOKENS`.
+    pub ai_limits: prism_commands::reflection::SpendLimits,
     /// Lines a crisis answer shows, separated by `|`; built-in defaults without it.
     pub crisis_resources: Option<Vec<String>>,
     /// Wraps every user's data key (`PRISM_MASTER_KEY`: 64 hex characters); never logged.
@@ -190,6 +194,11 @@ impl Config {
             ai_url: std::env::var("PRISM_AI_URL").ok().filter(|s| !s.is_empty()),
             ai_model: var("PRISM_AI_MODEL", "llama3.1"),
             ai_api_key: std::env::var("PRISM_AI_API_KEY").ok().filter(|s| !s.is_empty()),
+            ai_model_economy: std::env::var("PRISM_AI_MODEL_ECONOMY").ok().filter(|s| !s.is_empty()),
+            ai_limits: prism_commands::reflection::SpendLimits {
+                user_daily: tokens("PRISM_AI_USER_DAILY_TOKENS")?,
+                monthly: tokens("PRISM_AI_MONTHLY_TOKENS")?,
+            },
             crisis_resources: std::env::var("PRISM_CRISIS_RESOURCES").ok().map(|s| {
                 s.split('|')
                     .map(str::trim)
@@ -260,6 +269,11 @@ impl Config {
             tracing::info!(model = %self.ai_model, "reframes from the model at PRISM_AI_URL, the built-in provider as fallback");
             commands = commands.with_model(provider);
         }
+        if let Some(provider) = self.economy_model()? {
+            tracing::info!(model = provider.model(), "Lens and Spectrum from the economy model");
+            commands = commands.with_economy_model(provider);
+        }
+        commands = commands.with_spend_limits(self.ai_limits);
         if let Some(lines) = self.crisis_resources.clone().filter(|l| !l.is_empty()) {
             commands = commands.with_crisis_resources(lines);
         }
@@ -270,6 +284,18 @@ impl Config {
     pub fn model(&self) -> anyhow::Result<Option<prism_ai_gateway::http::HttpProvider>> {
         let Some(url) = &self.ai_url else { return Ok(None) };
         let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), self.ai_model.clone());
+        cfg.api_key = self.ai_api_key.clone();
+        Ok(Some(
+            prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
+    }
+
+    /// The economy lane's provider: the same endpoint, `PRISM_AI_MODEL_ECONOMY`.
+    pub fn economy_model(&self) -> anyhow::Result<Option<prism_ai_gateway::http::HttpProvider>> {
+        let (Some(url), Some(model)) = (&self.ai_url, &self.ai_model_economy) else {
+            return Ok(None);
+        };
+        let mut cfg = prism_ai_gateway::http::HttpConfig::new(url.clone(), model.clone());
         cfg.api_key = self.ai_api_key.clone();
         Ok(Some(
             prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -310,5 +336,17 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+/// A token budget from the environment: unset or empty is no budget.
+fn tokens(name: &str) -> anyhow::Result<Option<u64>> {
+    match std::env::var(name).ok().filter(|s| !s.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{name} must be a whole number of tokens")),
     }
 }

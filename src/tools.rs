@@ -309,6 +309,7 @@ pub async fn safety_eval(cfg: &Config, corpus: PathBuf) -> anyhow::Result<()> {
     let gateway = prism_ai_gateway::http::Fallback {
         primary: cfg.model()?,
         builtin: prism_ai_gateway::builtin::Builtin,
+        economy: None,
     };
     let stages = if gateway.primary.is_some() {
         "rules+model"

@@ -367,6 +367,17 @@ impl Provider for Builtin {
     }
 }
 
+/// The Lens affirmation templates: what Lens shows when no model writes the day's set.
+pub const AFFIRMATIONS: &[&str] = &[
+    "Small steps count. Today, one is enough.",
+    "You can notice a thought without obeying it.",
+    "Progress, not perfection.",
+    "Be as kind to yourself as you would be to a friend.",
+    "Done is a kind of brave.",
+    "Your worth is not measured by today's to-do list.",
+    "You have handled hard days before.",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

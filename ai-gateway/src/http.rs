@@ -74,6 +74,10 @@ as a clinician using the Columbia scale would. Idioms, fiction, news, other peop
 not risk to the writer. Answer only JSON: {\"level\": \"none\" | \"concern\" | \"crisis\", \"categories\": [zero or \
 more of wish_dead, passive_ideation, active_ideation, method, intent, plan, preparation, self_harm, indirect]}.";
 
+const AFFIRMATIONS_PROMPT: &str = "You write short, warm, everyday affirmations for a reflection app's daily \
+focus: no advice about health, no promises. Answer only JSON: {\"affirmations\": [seven strings of at most 140 \
+characters]}.";
+
 /// An insight longer than this is not a short insight: refused.
 const MAX_INSIGHT_CHARS: usize = 800;
 
@@ -92,6 +96,33 @@ impl HttpProvider {
             return Err(GatewayError::Malformed("no insight, or one too long".into()));
         }
         Ok((text.to_owned(), usage))
+    }
+
+    /// The model this provider asks (for metrics and logs).
+    pub fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    /// Seven affirmations for Lens's daily focus, each checked.
+    pub async fn affirmations(&self) -> Result<(Vec<String>, Usage), GatewayError> {
+        let (v, usage) = self.complete(AFFIRMATIONS_PROMPT, "Today's set, please.").await?;
+        let list: Vec<String> = v
+            .get("affirmations")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| s.trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if list.is_empty() || list.len() > 12 || list.iter().any(|a| a.is_empty() || a.chars().count() > 280) {
+            self.record(false);
+            return Err(GatewayError::Malformed(
+                "affirmations: 1 to 12 short strings expected".into(),
+            ));
+        }
+        Ok((list, usage))
     }
 
     /// The model's reading of `text` for risk, held to `{level, categories}` with known
@@ -318,10 +349,22 @@ impl Provider for HttpProvider {
     }
 }
 
-/// The model provider when it works, the built-in one when it does not.
+/// The model provider when it works, the built-in one when it does not. Two lanes: the
+/// standard model (`PRISM_AI_MODEL`) for Turn and Mirror, and an optional economy model
+/// (`PRISM_AI_MODEL_ECONOMY`) for Lens and Spectrum (the standard one when unset).
 pub struct Fallback {
     pub primary: Option<HttpProvider>,
     pub builtin: Builtin,
+    pub economy: Option<HttpProvider>,
+}
+
+/// Which model a call may use: the caller decides (budgets, pressure), the gateway obeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Standard,
+    Economy,
+    /// The built-in provider only.
+    Builtin,
 }
 
 /// Which provider answered.
@@ -332,7 +375,25 @@ pub enum Answered {
 }
 
 impl Fallback {
-    /// The model's answer if there is a model and it answers well; the built-in one otherwise.
+    /// A gateway with a standard model (or none) and no economy lane.
+    pub fn new(primary: Option<HttpProvider>) -> Self {
+        Self {
+            primary,
+            builtin: Builtin,
+            economy: None,
+        }
+    }
+
+    /// The provider a lane asks, if any.
+    pub fn provider(&self, lane: Lane) -> Option<&HttpProvider> {
+        match lane {
+            Lane::Standard => self.primary.as_ref(),
+            Lane::Economy => self.economy.as_ref().or(self.primary.as_ref()),
+            Lane::Builtin => None,
+        }
+    }
+
+    /// The model's answer if the lane has a model and it answers well; the built-in one otherwise.
     async fn first<T>(
         model: Option<impl std::future::Future<Output = Result<(T, Usage), GatewayError>>>,
         builtin: impl FnOnce() -> (T, Usage),
@@ -356,8 +417,41 @@ impl Fallback {
     }
 
     pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
-        let model = self.primary.as_ref().map(|p| p.detect(text));
+        self.detect_on(Lane::Standard, text).await
+    }
+
+    pub async fn detect_on(&self, lane: Lane, text: &str) -> (Vec<Fragment>, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.detect(text));
         Self::first(model, || (crate::builtin::detect(text), Self::read(text))).await
+    }
+
+    /// A weekly insight from counts only.
+    pub async fn insight(&self, week: &crate::WeekSummary) -> (String, Usage, Answered) {
+        self.insight_on(Lane::Economy, week).await
+    }
+
+    pub async fn insight_on(&self, lane: Lane, week: &crate::WeekSummary) -> (String, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.insight(week));
+        Self::first(model, || (crate::builtin::insight(week), Usage::default())).await
+    }
+
+    /// Lens's affirmations for a day: the model's, or the templates.
+    pub async fn affirmations_on(&self, lane: Lane) -> (Vec<String>, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.affirmations());
+        let templates = || {
+            let list = crate::builtin::AFFIRMATIONS.iter().map(|s| (*s).to_owned()).collect();
+            (list, Usage::default())
+        };
+        Self::first(model, templates).await
+    }
+
+    pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
+        self.reframe_on(Lane::Standard, text, category).await
+    }
+
+    pub async fn reframe_on(&self, lane: Lane, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.reframe(text, category));
+        Self::first(model, || (crate::builtin::reframe(text, category), Self::read(text))).await
     }
 
     /// A model's reading of `text` for risk, when there is a model and it answers well. Never
@@ -371,16 +465,5 @@ impl Fallback {
                 None
             }
         }
-    }
-
-    /// A weekly insight from counts only.
-    pub async fn insight(&self, week: &crate::WeekSummary) -> (String, Usage, Answered) {
-        let model = self.primary.as_ref().map(|p| p.insight(week));
-        Self::first(model, || (crate::builtin::insight(week), Usage::default())).await
-    }
-
-    pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
-        let model = self.primary.as_ref().map(|p| p.reframe(text, category));
-        Self::first(model, || (crate::builtin::reframe(text, category), Self::read(text))).await
     }
 }

@@ -126,6 +126,7 @@ async fn weekly_insights_come_from_counts_and_fall_back_when_the_answer_is_wrong
     let gateway = Fallback {
         primary: Some(HttpProvider::new(config(&url)).expect("provider")),
         builtin: Default::default(),
+        economy: None,
     };
     assert_eq!(gateway.insight(&week).await.2, Answered::Model);
     // An answer without an insight is refused, and the built-in provider writes one.
@@ -169,6 +170,7 @@ async fn the_breaker_opens_falls_back_to_the_builtin_provider_and_recovers() {
     let gw = Fallback {
         primary: Some(HttpProvider::new(config(&url)).expect("provider")),
         builtin: Default::default(),
+        economy: None,
     };
     let text = "Everyone must think I'm useless.";
     let (_, _, who) = gw.detect(text).await;

@@ -114,12 +114,14 @@ async fn without_a_model_or_with_a_failing_one_there_is_no_reading() {
     let none = Fallback {
         primary: None,
         builtin: Default::default(),
+        economy: None,
     };
     assert!(none.assess_risk("anything").await.is_none());
     let (f, url) = fake().await;
     let gw = Fallback {
         primary: Some(provider(&url)),
         builtin: Default::default(),
+        economy: None,
     };
     f.says(json!({"level": "crisis", "categories": ["wish_dead"]}));
     assert_eq!(gw.assess_risk("x").await.map(|(r, _)| r.level), Some(RiskLevel::Crisis));

@@ -44,6 +44,8 @@ pub struct Commands {
     pub(crate) refresh_ttl: chrono::Duration,
     /// The AI gateway: a model provider if configured, the built-in one behind it.
     pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
+    /// Token budgets and the month's spend (see `reflection::spend`).
+    pub(crate) spend: Arc<reflection::Spend>,
     /// What a crisis answer carries.
     pub(crate) crisis_resources: Arc<Vec<String>>,
     /// Seals journal text with its owner's key before it enters an event.
@@ -81,10 +83,8 @@ impl Commands {
             jwt,
             hasher,
             refresh_ttl: chrono::Duration::days(30),
-            gateway: Arc::new(prism_ai_gateway::http::Fallback {
-                primary: None,
-                builtin: Default::default(),
-            }),
+            gateway: Arc::new(prism_ai_gateway::http::Fallback::new(None)),
+            spend: Arc::new(reflection::Spend::new(Default::default())),
             crisis_resources: Arc::new(
                 reflection::DEFAULT_CRISIS_RESOURCES
                     .iter()
@@ -96,10 +96,27 @@ impl Commands {
 
     /// Puts a model provider in front of the built-in one.
     pub fn with_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
-        self.gateway = Arc::new(prism_ai_gateway::http::Fallback {
-            primary: Some(provider),
-            builtin: Default::default(),
-        });
+        let economy = Arc::get_mut(&mut self.gateway).and_then(|g| g.economy.take());
+        let mut gateway = prism_ai_gateway::http::Fallback::new(Some(provider));
+        gateway.economy = economy;
+        self.gateway = Arc::new(gateway);
+        self
+    }
+
+    /// A cheaper model for Lens and Spectrum (`PRISM_AI_MODEL_ECONOMY`).
+    pub fn with_economy_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
+        let mut gateway = prism_ai_gateway::http::Fallback::new(None);
+        if let Some(g) = Arc::get_mut(&mut self.gateway) {
+            gateway.primary = g.primary.take();
+        }
+        gateway.economy = Some(provider);
+        self.gateway = Arc::new(gateway);
+        self
+    }
+
+    /// Token budgets (`PRISM_AI_USER_DAILY_TOKENS`, `PRISM_AI_MONTHLY_TOKENS`).
+    pub fn with_spend_limits(mut self, limits: reflection::SpendLimits) -> Self {
+        self.spend = Arc::new(reflection::Spend::new(limits));
         self
     }
 

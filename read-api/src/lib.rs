@@ -125,6 +125,7 @@ impl AppState {
         self.gateway = std::sync::Arc::new(prism_ai_gateway::http::Fallback {
             primary: Some(provider),
             builtin: Default::default(),
+            economy: None,
         });
         self
     }
@@ -181,6 +182,7 @@ impl AppState {
             gateway: std::sync::Arc::new(prism_ai_gateway::http::Fallback {
                 primary: None,
                 builtin: Default::default(),
+                economy: None,
             }),
             insights: Default::default(),
             feed: prism_projections::feed::Feed::new(pool.clone()),

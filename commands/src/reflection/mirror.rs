@@ -12,7 +12,7 @@ use prism_vault::Scope;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::Feature;
+use super::{AiFeature, Feature};
 use crate::pipeline::Effects;
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
@@ -53,7 +53,7 @@ impl Commands {
             let me = ctx.actor.user_id;
             self.my_session(ctx, session.0).await?;
             let message_id = Uuid::now_v7();
-            let (gate, second) = self.safety_gate(text.as_str()).await;
+            let (gate, second) = self.safety_gate(me, text.as_str()).await;
             let submit = |stored: String, fragments: Vec<DetectedFragment>| C::Submit {
                 actor: me,
                 message_id,
@@ -71,8 +71,10 @@ impl Commands {
             let submit = &submit;
             let text = &text;
             self.charged(me, Feature::MirrorMessage, |charge| async move {
-                let (found, usage, answered) = self.gateway.detect(text.as_str()).await;
+                let lane = self.ai_lane(AiFeature::Mirror, Some(me)).await;
+                let (found, usage, answered) = self.gateway.detect_on(lane, text.as_str()).await;
                 self.meter(charge, usage, answered).await;
+                self.ai_spent(AiFeature::Mirror, Some(me), lane, usage, answered).await;
                 let fragments: Vec<DetectedFragment> = found
                     .into_iter()
                     .map(|f| DetectedFragment {
@@ -137,8 +139,11 @@ impl Commands {
             let message = self.vault.opener(scope).await?.open(&stored)?;
             let piece: String = message.chars().skip(f.start).take(f.end - f.start).collect();
             self.charged(me, Feature::Reframe, |charge| async move {
-                let (r, usage, answered) = self.gateway.reframe(&piece, Distortion::parse(&f.category)).await;
+                let lane = self.ai_lane(AiFeature::Reframe, Some(me)).await;
+                let category = Distortion::parse(&f.category);
+                let (r, usage, answered) = self.gateway.reframe_on(lane, &piece, category).await;
                 self.meter(charge, usage, answered).await;
+                self.ai_spent(AiFeature::Reframe, Some(me), lane, usage, answered).await;
                 let [reframe, _, _] = r.reframes.clone();
                 let sealed = self.vault.seal(scope, &reframe).await?;
                 let effects = Effects::created()

@@ -8,9 +8,11 @@ mod mirror;
 mod quota;
 pub mod safety;
 mod spectrum;
+pub mod spend;
 mod turn;
 
 pub use quota::{counters_pool, Allowances, Charge, Feature};
+pub use spend::{AiFeature, Spend, SpendLimits};
 
 /// Shown with every crisis answer unless `PRISM_CRISIS_RESOURCES` says otherwise.
 pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[

@@ -8,10 +8,13 @@
 //! crisis by category (`prism_safety_assessments_total`, `prism_safety_crisis_categories_total`):
 //! counts only, never words.
 
-use prism_ai_gateway::http::Fallback;
+use prism_ai_gateway::http::{Answered, Fallback, Lane};
 use prism_ai_gateway::{RiskLevel, RiskReading, Usage};
 use prism_domain::safety::{self, Assessment, Category, Level, Verdict};
 
+use prism_domain::UserId;
+
+use super::AiFeature;
 use crate::Commands;
 
 /// The model's reading as the domain's verdict (unknown categories were refused by the gateway).
@@ -49,9 +52,27 @@ pub async fn two_stages(gateway: &Fallback, text: &str) -> (Assessment, Option<V
 }
 
 impl Commands {
-    /// The gate before any reflection text goes further (see the module's docs).
-    pub async fn safety_gate(&self, text: &str) -> (Assessment, Option<Verdict>) {
-        let (assessment, second, _usage) = two_stages(&self.gateway, text).await;
+    /// The gate before any reflection text goes further (see the module's docs). The model's
+    /// tokens count against `user`'s budget, but a budget never keeps the reading from running.
+    pub async fn safety_gate(&self, user: UserId, text: &str) -> (Assessment, Option<Verdict>) {
+        let (assessment, second, usage) = two_stages(&self.gateway, text).await;
+        match usage {
+            Some(usage) => {
+                self.ai_spent(AiFeature::Safety, Some(user), Lane::Standard, usage, Answered::Model)
+                    .await
+            }
+            None if self.gateway.primary.is_some() && safety::assess(text).worth_a_second_look() => {
+                self.ai_spent(
+                    AiFeature::Safety,
+                    Some(user),
+                    Lane::Standard,
+                    Usage::default(),
+                    Answered::Builtin,
+                )
+                .await
+            }
+            None => {}
+        }
         (assessment, second)
     }
 }

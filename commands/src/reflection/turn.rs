@@ -4,7 +4,7 @@ use prism_domain::TurnId;
 use prism_vault::Scope;
 use serde_json::json;
 
-use super::Feature;
+use super::{AiFeature, Feature};
 use crate::pipeline::Effects;
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
@@ -18,7 +18,7 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = TurnId::new();
             let me = ctx.actor.user_id;
-            let (gate, second) = self.safety_gate(text.as_str()).await;
+            let (gate, second) = self.safety_gate(me, text.as_str()).await;
             if gate.is_crisis() {
                 let request = TurnCommand::Request {
                     id,
@@ -33,8 +33,10 @@ impl Commands {
                     .await;
             }
             self.charged(me, Feature::Turn, |charge| async move {
-                let (r, usage, answered) = self.gateway.reframe(text.as_str(), None).await;
+                let lane = self.ai_lane(AiFeature::Turn, Some(me)).await;
+                let (r, usage, answered) = self.gateway.reframe_on(lane, text.as_str(), None).await;
                 self.meter(charge, usage, answered).await;
+                self.ai_spent(AiFeature::Turn, Some(me), lane, usage, answered).await;
                 let [stored, a, b, c, micro] = self
                     .vault
                     .seal_all(

@@ -2,6 +2,7 @@
 //! rules; commands that need a caller's workspace role carry it, decided by the application
 //! layer from the `Workspace` aggregate's own state (never from a read model).
 
+pub mod ai_month;
 pub mod channel;
 pub mod conversation;
 pub mod doc;
@@ -12,6 +13,7 @@ pub mod turn;
 pub mod user;
 pub mod workspace;
 
+pub use ai_month::{AiMonth, AiMonthCommand, AiMonthEvent};
 pub use channel::{Channel, ChannelCommand, ChannelEvent};
 pub use conversation::{Conversation, ConversationCommand, ConversationEvent};
 pub use doc::{Doc, DocCommand, DocEvent};
