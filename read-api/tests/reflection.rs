@@ -439,3 +439,82 @@ async fn erasure_leaves_no_plaintext_anywhere_and_the_log_still_verifies(pool: P
             .expect("count");
     assert_eq!(erased, 1);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn turns_filter_on_saved_and_the_export_streams_every_page(pool: PgPool) {
+    let w = World::new(pool).await;
+    w.c.set_plan(w.ann.actor.user_id, "prism_plus").await.expect("plan");
+    // 450 turns: more than two pages of the export's turn reader, one in three saved.
+    let mut saved = Vec::new();
+    for i in 0..450 {
+        let id =
+            w.c.request_turn(&w.ann, &format!("Thought number {i}: I always mess up."))
+                .await
+                .expect("turn")
+                .id()
+                .expect("id");
+        if i % 3 == 0 {
+            w.c.save_turn(&w.ann, prism_domain::TurnId(id)).await.expect("save");
+            saved.push(id);
+        }
+    }
+    w.project().await;
+    let only_saved = w.ok("/v1/turns?saved=true&limit=200", &w.ann).await;
+    let items = only_saved["items"].as_array().expect("items");
+    assert_eq!(items.len(), 150);
+    assert!(items.iter().all(|t| t["saved"] == true));
+    let unsaved = w.ok("/v1/turns?saved=false&limit=200", &w.ann).await;
+    assert!(unsaved["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|t| t["saved"] == false));
+    assert_eq!(
+        w.ok("/v1/turns?limit=200", &w.ann).await["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(200)
+    );
+    let (status, v) = w.get("/v1/turns?saved=perhaps", &w.ann).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["code"].is_string());
+
+    // The export is one JSON document, streamed (no length announced up front), with all of it.
+    let token = w.jwt.issue(w.ann.actor.user_id, vec![]).expect("token");
+    let req = Request::builder()
+        .uri("/v1/me/export")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let res = w.app.clone().oneshot(req).await.expect("response");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("content-length").is_none(), "streamed, not buffered");
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let mut body = res.into_body().into_data_stream();
+    let (mut bytes, mut chunks) = (Vec::new(), 0);
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        bytes.extend_from_slice(&chunk.expect("chunk"));
+        chunks += 1;
+    }
+    assert!(chunks > 1, "written in more than one chunk");
+    let export: Value = serde_json::from_slice(&bytes).expect("one JSON document");
+    let turns = export["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 450);
+    assert!(turns
+        .iter()
+        .any(|t| t["text"] == "Thought number 449: I always mess up."));
+    assert_eq!(export["account"]["email"], EMAIL);
+    assert_eq!(export["plan"], "prism_plus");
+    for key in [
+        "memberships",
+        "messages",
+        "docs",
+        "mirror_sessions",
+        "lens_goals",
+        "spectrum",
+        "usage",
+        "ai_usage",
+    ] {
+        assert!(export[key].is_array(), "{key}: {}", export[key]);
+    }
+}

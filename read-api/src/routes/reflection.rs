@@ -9,13 +9,13 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use prism_domain::UserId;
 use prism_vault::{Opener, Scope};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::List;
 use crate::error::ReadError;
-use crate::extract::{ApiPath, Caller, Page};
+use crate::extract::{ApiPath, ApiQuery, Caller, Page};
 use crate::AppState;
 
 const HDR: &str = "wait until the read models reach this position";
@@ -185,20 +185,38 @@ fn turn_of(o: &Opener, r: TurnRow) -> Result<Turn, ReadError> {
     })
 }
 
-#[utoipa::path(get, path = "/v1/turns", tag = "reflection", description = "the caller's turns, newest first; `?saved=true` for saved ones",
-    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
-pub async fn turns(State(s): State<AppState>, Caller(user): Caller, page: Page) -> Result<Json<List<Turn>>, ReadError> {
-    Ok(Json(turns_of(&s, user, &page).await?))
+/// `?saved=true` (only saved turns) or `?saved=false` (only unsaved); all when absent.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct TurnFilter {
+    pub saved: Option<bool>,
 }
 
-pub(crate) async fn turns_of(s: &AppState, user: Uuid, page: &Page) -> Result<List<Turn>, ReadError> {
+#[utoipa::path(get, path = "/v1/turns", tag = "reflection", description = "the caller's turns, newest first; `?saved=true` for saved ones",
+    params(TurnFilter, ("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 400), (status = 401)))]
+pub async fn turns(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    page: Page,
+    ApiQuery(filter): ApiQuery<TurnFilter>,
+) -> Result<Json<List<Turn>>, ReadError> {
+    Ok(Json(turns_of(&s, user, &page, &filter).await?))
+}
+
+pub(crate) async fn turns_of(
+    s: &AppState,
+    user: Uuid,
+    page: &Page,
+    filter: &TurnFilter,
+) -> Result<List<Turn>, ReadError> {
     let limit = page.limit()?;
     let rows: Vec<TurnRow> = sqlx::query_as(&format!(
-        "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) ORDER BY turn_id DESC LIMIT $3"
+        "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) AND ($4::boolean IS NULL OR saved = $4) \
+         ORDER BY turn_id DESC LIMIT $3"
     ))
     .bind(user)
     .bind(page.cursor()?)
     .bind(limit + 1)
+    .bind(filter.saved)
     .fetch_all(&s.pool)
     .await?;
     let o = s.vault.opener(Scope::user(UserId(user))).await?;
