@@ -28,6 +28,8 @@ pub struct Config {
     pub ai_model: String,
     /// Sent as a bearer token to the model endpoint; never logged.
     pub ai_api_key: Option<String>,
+    /// `PRISM_WRITERS_INTERVAL_SECS`: how often insights and affirmations are written.
+    pub writers_every: Duration,
     /// `PRISM_AI_MODEL_ECONOMY`: the model for Lens and Spectrum (the standard one when unset).
     pub ai_model_economy: Option<String>,
     /// `PRISM_AI_USER_DAILY_TOKENS`, `PRISM_AI_MONTHLY_TOKENS`.
@@ -194,6 +196,11 @@ impl Config {
             ai_url: std::env::var("PRISM_AI_URL").ok().filter(|s| !s.is_empty()),
             ai_model: var("PRISM_AI_MODEL", "llama3.1"),
             ai_api_key: std::env::var("PRISM_AI_API_KEY").ok().filter(|s| !s.is_empty()),
+            writers_every: Duration::from_secs(
+                var("PRISM_WRITERS_INTERVAL_SECS", "60")
+                    .parse()
+                    .context("PRISM_WRITERS_INTERVAL_SECS must be a number of seconds")?,
+            ),
             ai_model_economy: std::env::var("PRISM_AI_MODEL_ECONOMY").ok().filter(|s| !s.is_empty()),
             ai_limits: prism_commands::reflection::SpendLimits {
                 user_daily: tokens("PRISM_AI_USER_DAILY_TOKENS")?,

@@ -170,6 +170,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .and_then(|l| l.with_trusted_proxies(&cfg.trusted_proxies))
             .map_err(|e| anyhow::anyhow!(e))?;
         parts.spawn(sweep(commands.clone(), limits.clone(), stopped.clone()));
+        parts.spawn(prism::writers::run(
+            commands.clone(),
+            pool.clone(),
+            cfg.writers_every,
+            stopped.clone(),
+        ));
         let app = prism_write_api::app(
             prism_write_api::AppState::new(commands)
                 .with_limits(limits)

@@ -22,6 +22,7 @@ use crate::read_models::typed;
 use crate::{Projection, ProjectionError};
 
 mod reflection;
+pub use reflection::{insight, insight_counts, weeks, WeekCounts};
 
 pub struct Spectrum;
 
@@ -33,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "spectrum_days",
     "spectrum_channels",
     "spectrum_message_authors",
+    "spectrum_insights",
 ];
 
 /// The ISO week (Monday) and the month an instant falls in.

@@ -142,6 +142,17 @@ async fn history(c: &Commands) -> Vec<Uuid> {
             .and_then(|x| x.parse().ok())
             .expect("action");
         c.complete_action(p, a).await.expect("complete");
+        // What the writers append: a weekly insight, the day's affirmations.
+        let today = chrono::Utc::now().date_naive();
+        let week = prism_projections::spectrum::week_start(today);
+        let counts = prism_ai_gateway::WeekSummary {
+            turns: 1,
+            ..Default::default()
+        };
+        c.write_insight(p.actor.user_id, week, &counts, format!("counts {i}"))
+            .await
+            .expect("insight");
+        c.write_affirmations(today).await.expect("affirmations");
         if i == 3 {
             c.erase_me(p).await.expect("erase");
         }

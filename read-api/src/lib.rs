@@ -84,10 +84,6 @@ pub struct AppState {
     pub search: Option<std::sync::Arc<prism_projections::search::SearchIndex>>,
     /// Opens sealed journal text with its owner's key (no key cache: an erasure shows at once).
     pub vault: prism_vault::Vault,
-    /// Writes weekly insights from the spectrum's counts (never from text).
-    pub gateway: std::sync::Arc<prism_ai_gateway::http::Fallback>,
-    /// Insights already written, by (user, week, counts): a model is asked once per change.
-    pub insights: InsightCache,
     position_cache: PositionCache,
     /// Read-your-writes waiters share one reader of the positions per node.
     positions: std::sync::Arc<consistency::Positions>,
@@ -96,8 +92,6 @@ pub struct AppState {
     /// Timeouts and browser access at the edge.
     pub edge: prism_telemetry::edge::EdgeConfig,
 }
-
-pub type InsightCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, u64), String>>>;
 
 type PositionCache =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<consistency::Source, (i64, std::time::Instant)>>>;
@@ -117,16 +111,6 @@ impl AppState {
     /// The master key (`PRISM_MASTER_KEY`) that unwraps users' data keys.
     pub fn with_master_key(mut self, key: prism_vault::MasterKey) -> Self {
         self.vault = prism_vault::Vault::new(self.pool.clone(), key);
-        self
-    }
-
-    /// Puts a model in front of the built-in provider for weekly insights.
-    pub fn with_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
-        self.gateway = std::sync::Arc::new(prism_ai_gateway::http::Fallback {
-            primary: Some(provider),
-            builtin: Default::default(),
-            economy: None,
-        });
         self
     }
 
@@ -179,12 +163,6 @@ impl AppState {
             history,
             search: None,
             vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
-            gateway: std::sync::Arc::new(prism_ai_gateway::http::Fallback {
-                primary: None,
-                builtin: Default::default(),
-                economy: None,
-            }),
-            insights: Default::default(),
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
             jwt,

@@ -52,6 +52,8 @@ impl Commands {
             "platform_roles",
             "entitlements",
             "usage_counters",
+            // What their AI use cost: per user and day; the month's total keeps its tokens.
+            "ai_usage",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(me.0)

@@ -10,6 +10,7 @@ pub mod safety;
 mod spectrum;
 pub mod spend;
 mod turn;
+mod written;
 
 pub use quota::{counters_pool, Allowances, Charge, Feature};
 pub use spend::{AiFeature, Spend, SpendLimits};

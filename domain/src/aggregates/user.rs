@@ -50,6 +50,15 @@ pub enum UserCommand {
     ExcludeSession { session_id: Uuid },
     /// Start the user's spectrum over from now.
     ResetSpectrum,
+    /// A weekly insight for the user's spectrum, written from the week's counts (`counts`, as
+    /// JSON) and sealed with the user's key by the application layer.
+    WriteInsight {
+        week: chrono::NaiveDate,
+        text: String,
+        counts: String,
+        /// `model` or `builtin`.
+        source: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +78,14 @@ pub enum UserEvent {
     SpectrumSessionExcluded { user_id: UserId, session_id: Uuid },
     #[serde(rename = "spectrum.reset")]
     SpectrumReset { user_id: UserId },
+    #[serde(rename = "spectrum.insight_written")]
+    InsightWritten {
+        user_id: UserId,
+        week: chrono::NaiveDate,
+        text: String,
+        counts: String,
+        source: String,
+    },
 }
 crate::kernel_event!(UserEvent);
 
@@ -113,6 +130,22 @@ impl Aggregate for User {
                 let user_id = self.live()?;
                 sink.write(UserEvent::SpectrumReset { user_id }, self).await;
             }
+            UserCommand::WriteInsight {
+                week,
+                text,
+                counts,
+                source,
+            } => {
+                let user_id = self.live()?;
+                let event = UserEvent::InsightWritten {
+                    user_id,
+                    week,
+                    text,
+                    counts,
+                    source,
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -126,7 +159,7 @@ impl Aggregate for User {
             }
             UserEvent::EntitlementChanged { plan, .. } => self.plan = plan,
             UserEvent::SpectrumSessionExcluded { session_id, .. } => self.excluded.push(session_id),
-            UserEvent::SpectrumReset { .. } => {}
+            UserEvent::SpectrumReset { .. } | UserEvent::InsightWritten { .. } => {}
             UserEvent::Erased { .. } => {
                 self.erased = true;
                 self.email.clear();

@@ -7,6 +7,7 @@ mod conversations;
 mod docs;
 mod messages;
 mod reflection;
+pub use reflection::affirmations;
 mod users;
 mod workspaces;
 
@@ -38,6 +39,7 @@ pub const TABLES: &[&str] = &[
     "rm_mirror_fragments",
     "rm_turns",
     "rm_lens_goals",
+    "lens_affirmations",
     "rm_lens_actions",
 ];
 
@@ -64,7 +66,7 @@ impl Projection for ReadModels {
                 "conversation" => conversations::apply(tx, e).await,
                 "message" => messages::apply(tx, e).await,
                 "doc" => docs::apply(tx, e).await,
-                "mirror_session" | "turn" | "lens_goal" => reflection::apply(tx, e).await,
+                "mirror_session" | "turn" | "lens_goal" | "ai_month" => reflection::apply(tx, e).await,
                 // Aggregates these read models do not show.
                 _ => Ok(()),
             }

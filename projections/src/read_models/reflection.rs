@@ -2,7 +2,7 @@
 //! goals and actions. Text is kept sealed, as the events carry it (the read API opens it with
 //! the owner's key). A deleted session, and everything of an erased user, is removed.
 
-use prism_domain::aggregates::{LensGoalEvent, MirrorSessionEvent, TurnEvent};
+use prism_domain::aggregates::{AiMonthEvent, LensGoalEvent, MirrorSessionEvent, TurnEvent};
 use prism_event_store::StoredEvent;
 use sqlx::PgConnection;
 
@@ -13,6 +13,7 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         "mirror_session" => mirror(tx, e).await,
         "turn" => turn(tx, e).await,
         "lens_goal" => lens(tx, e).await,
+        "ai_month" => affirmations_written(tx, e).await,
         _ => Ok(()),
     }
 }
@@ -212,4 +213,38 @@ pub(super) async fn erase(tx: &mut PgConnection, user: uuid::Uuid) -> Result<(),
             .await?;
     }
     Ok(())
+}
+
+/// Lens's affirmations for a day, as the AI gateway wrote them (or its templates).
+async fn affirmations_written(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    if let AiMonthEvent::AffirmationsWritten {
+        day,
+        affirmations,
+        source,
+    } = super::typed::<AiMonthEvent>(e)?
+    {
+        let Ok(day) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO lens_affirmations (day, affirmations, source) VALUES ($1, $2, $3) \
+             ON CONFLICT (day) DO UPDATE SET affirmations = EXCLUDED.affirmations, source = EXCLUDED.source",
+        )
+        .bind(day)
+        .bind(sqlx::types::Json(affirmations))
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The affirmations written for `day`, if any.
+pub async fn affirmations(pool: &sqlx::PgPool, day: chrono::NaiveDate) -> Result<Option<Vec<String>>, ProjectionError> {
+    let row: Option<sqlx::types::Json<Vec<String>>> =
+        sqlx::query_scalar("SELECT affirmations FROM lens_affirmations WHERE day = $1")
+            .bind(day)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|j| j.0))
 }

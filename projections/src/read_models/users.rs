@@ -31,7 +31,8 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         }
         UserEvent::EntitlementChanged { .. }
         | UserEvent::SpectrumSessionExcluded { .. }
-        | UserEvent::SpectrumReset { .. } => {}
+        | UserEvent::SpectrumReset { .. }
+        | UserEvent::InsightWritten { .. } => {}
     }
     Ok(())
 }

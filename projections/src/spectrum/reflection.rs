@@ -66,8 +66,30 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                 LensGoalEvent::ActionCompleted { .. } => facts.push(fact("action_completed", None, None)),
                 LensGoalEvent::Created { .. } => {}
             },
-            "user" => {
-                if let UserEvent::SpectrumSessionExcluded { user_id, session_id } = typed::<UserEvent>(e)? {
+            "user" => match typed::<UserEvent>(e)? {
+                UserEvent::InsightWritten {
+                    user_id,
+                    week,
+                    text,
+                    counts,
+                    source,
+                } => {
+                    flush(tx, &mut facts).await?;
+                    sqlx::query(
+                        "INSERT INTO spectrum_insights (user_id, week, text, counts, source, written_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, week) DO UPDATE SET \
+                         text = EXCLUDED.text, counts = EXCLUDED.counts, source = EXCLUDED.source, written_at = EXCLUDED.written_at",
+                    )
+                    .bind(user_id.0)
+                    .bind(week)
+                    .bind(text)
+                    .bind(counts)
+                    .bind(source)
+                    .bind(e.recorded_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                UserEvent::SpectrumSessionExcluded { user_id, session_id } => {
                     flush(tx, &mut facts).await?;
                     sqlx::query(
                         "INSERT INTO spectrum_exclusions (user_id, session_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -81,7 +103,8 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                         .execute(&mut *tx)
                         .await?;
                 }
-            }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -120,6 +143,10 @@ pub(super) async fn forget(tx: &mut PgConnection, user: Uuid, erased: bool) -> R
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM spectrum_insights WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
     for table in ["spectrum_buckets", "spectrum_days", "spectrum_channels"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE subject_kind = 'user' AND subject_id = $1"
@@ -135,4 +162,81 @@ pub(super) async fn forget(tx: &mut PgConnection, user: Uuid, erased: bool) -> R
             .await?;
     }
     Ok(())
+}
+
+/// A week of one user's reflection, as counts only: what an insight is written from, and (as
+/// its JSON) how a written insight is known to still fit the week.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WeekCounts {
+    pub sessions: i64,
+    pub fragments: std::collections::BTreeMap<String, i64>,
+    pub turns: i64,
+    pub saved_turns: i64,
+    pub actions_added: i64,
+    pub actions_completed: i64,
+}
+
+impl WeekCounts {
+    /// The stable JSON of the counts (the map is ordered).
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Each user's reflection counts per week, for the weeks starting on or after `since`.
+pub async fn weeks(
+    pool: &sqlx::PgPool,
+    since: chrono::NaiveDate,
+) -> Result<Vec<(Uuid, chrono::NaiveDate, WeekCounts)>, ProjectionError> {
+    let rows: Vec<(Uuid, chrono::NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT user_id, date_trunc('week', at AT TIME ZONE 'UTC')::date, kind, category, count(*) FROM spectrum_reflection \
+          WHERE at >= $1::date GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<(Uuid, chrono::NaiveDate, WeekCounts)> = Vec::new();
+    for (user, week, kind, category, n) in rows {
+        if out.last().map(|(u, w, _)| (*u, *w)) != Some((user, week)) {
+            out.push((user, week, WeekCounts::default()));
+        }
+        let Some((_, _, c)) = out.last_mut() else { continue };
+        match kind.as_str() {
+            "session" => c.sessions += n,
+            "fragment" => *c.fragments.entry(category.unwrap_or_default()).or_default() += n,
+            "turn" => c.turns += n,
+            "turn_saved" => c.saved_turns += n,
+            "action_added" => c.actions_added += n,
+            "action_completed" => c.actions_completed += n,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The insight written for `user`'s `week`, sealed, with the counts it was written from.
+pub async fn insight(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    week: chrono::NaiveDate,
+) -> Result<Option<(String, String)>, ProjectionError> {
+    Ok(
+        sqlx::query_as("SELECT text, counts FROM spectrum_insights WHERE user_id = $1 AND week = $2")
+            .bind(user)
+            .bind(week)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The counts each of these users' insights for `week` was written from.
+pub async fn insight_counts(
+    pool: &sqlx::PgPool,
+    week: chrono::NaiveDate,
+) -> Result<std::collections::HashMap<Uuid, String>, ProjectionError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT user_id, counts FROM spectrum_insights WHERE week = $1")
+        .bind(week)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().collect())
 }

@@ -285,17 +285,6 @@ pub async fn goals(State(s): State<AppState>, Caller(user): Caller) -> Result<Js
     Ok(Json(json!({ "items": goals_of(&s, user).await? })))
 }
 
-/// Affirmations for a day, chosen by a stable hash of (user, day): the same all day long.
-const AFFIRMATIONS: &[&str] = &[
-    "Small steps count. Today, one is enough.",
-    "You can notice a thought without obeying it.",
-    "Progress, not perfection.",
-    "Be as kind to yourself as you would be to a friend.",
-    "Done is a kind of brave.",
-    "Your worth is not measured by today's to-do list.",
-    "You have handled hard days before.",
-];
-
 fn stable_pick(user: Uuid, day: chrono::NaiveDate, n: usize) -> usize {
     // FNV-1a over the user id and the day: stable across processes and releases.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -311,6 +300,18 @@ fn stable_pick(user: Uuid, day: chrono::NaiveDate, n: usize) -> usize {
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
 pub async fn affirmation(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
     let today = Utc::now().date_naive();
+    // The day's set as the AI gateway wrote it (off the request path), else the templates;
+    // one of them by a stable hash of (user, day), the same all day long.
+    let written = prism_projections::read_models::affirmations(&s.pool, today)
+        .await
+        .map_err(|e| ReadError::Internal(e.to_string()))?;
+    let affirmation = match written.filter(|w| !w.is_empty()) {
+        Some(set) => set[stable_pick(user, today, set.len())].clone(),
+        None => {
+            let t = prism_ai_gateway::builtin::AFFIRMATIONS;
+            t[stable_pick(user, today, t.len())].to_owned()
+        }
+    };
     let goals = goals_of(&s, user).await?;
     let open: Vec<(&Value, &Value)> = goals
         .iter()
@@ -329,7 +330,7 @@ pub async fn affirmation(State(s): State<AppState>, Caller(user): Caller) -> Res
     });
     Ok(Json(json!({
         "date": today,
-        "affirmation": AFFIRMATIONS[stable_pick(user, today, AFFIRMATIONS.len())],
+        "affirmation": affirmation,
         "focus": focus,
     })))
 }

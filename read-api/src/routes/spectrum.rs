@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
-use prism_projections::spectrum::{month_start, week_start};
+use prism_projections::spectrum::{month_start, week_start, WeekCounts};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ pub struct Spectrum {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reflection: Vec<ReflectionBucket>,
     /// For the caller's latest week with reflection in the range: a short insight written by
-    /// the AI gateway from these counts alone (weekly view only).
+    /// the AI gateway from these counts alone, off the request path (weekly view only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insight: Option<Insight>,
 }
@@ -64,10 +64,11 @@ pub struct Insight {
     pub text: String,
 }
 
-/// The insight for `b`, from the cache or the gateway.
-async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Insight {
-    use std::hash::{Hash, Hasher};
-    let week = prism_ai_gateway::WeekSummary {
+/// The insight for `b`: the one the writers stored for this week, if it was written from these
+/// very counts; otherwise the built-in one, from the counts alone. The read path never waits on
+/// a model.
+async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Result<Insight, ReadError> {
+    let counts = WeekCounts {
         sessions: b.sessions,
         fragments: b.fragments.clone(),
         turns: b.turns,
@@ -75,27 +76,28 @@ async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Insight {
         actions_added: b.actions_added,
         actions_completed: b.actions_completed,
     };
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (b.period_start, &week).hash(&mut h);
-    let key = (user, h.finish());
-    let cached = s.insights.lock().ok().and_then(|c| c.get(&key).cloned());
-    let text = match cached {
-        Some(t) => t,
-        None => {
-            let (t, _usage, _answered) = s.gateway.insight(&week).await;
-            if let Ok(mut c) = s.insights.lock() {
-                if c.len() > 50_000 {
-                    c.clear();
-                }
-                c.insert(key, t.clone());
-            }
-            t
-        }
+    let stored = prism_projections::spectrum::insight(&s.pool, user, b.period_start)
+        .await
+        .map_err(|e| ReadError::Internal(e.to_string()))?;
+    let text = match stored {
+        Some((sealed, key)) if key == counts.key() => s
+            .vault
+            .opener(prism_vault::Scope::user(prism_domain::UserId(user)))
+            .await?
+            .open(&sealed)?,
+        _ => prism_ai_gateway::builtin::insight(&prism_ai_gateway::WeekSummary {
+            sessions: counts.sessions,
+            fragments: counts.fragments,
+            turns: counts.turns,
+            saved_turns: counts.saved_turns,
+            actions_added: counts.actions_added,
+            actions_completed: counts.actions_completed,
+        }),
     };
-    Insight {
+    Ok(Insight {
         period_start: b.period_start,
         text,
-    }
+    })
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -246,7 +248,7 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         _ => Vec::new(),
     };
     let insight = match (period, reflection.last()) {
-        (Period::Week, Some(b)) => Some(insight(s, subject, b).await),
+        (Period::Week, Some(b)) => Some(insight(s, subject, b).await?),
         _ => None,
     };
     Ok(Spectrum {

@@ -1,0 +1,93 @@
+//! Background writers of a write node: each week's spectrum insight (written when the week's
+//! counts change, from counts only) and the day's Lens affirmations. They read what is due from
+//! the projections and write through the commands, so the read API only ever serves stored
+//! text and never waits on a model.
+//!
+//! Every write node runs them. Two nodes may write the same insight in the same minute (the
+//! projection keeps the last; the log has both); the day's affirmations are written once, the
+//! month's stream settles the race.
+
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use prism_ai_gateway::WeekSummary;
+use prism_commands::Commands;
+use prism_domain::UserId;
+use prism_projections::spectrum::{week_start, WeekCounts};
+use tokio::sync::watch;
+
+/// What one pass wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub insights: usize,
+    pub affirmations: bool,
+}
+
+fn summary(c: &WeekCounts) -> WeekSummary {
+    WeekSummary {
+        sessions: c.sessions,
+        fragments: c.fragments.clone(),
+        turns: c.turns,
+        saved_turns: c.saved_turns,
+        actions_added: c.actions_added,
+        actions_completed: c.actions_completed,
+    }
+}
+
+/// One pass: today's affirmations if missing; an insight for every user whose counts for this
+/// week or last changed since theirs was written.
+pub async fn once(commands: &Commands, pool: &sqlx::PgPool) -> anyhow::Result<Written> {
+    let mut written = Written::default();
+    let today = Utc::now().date_naive();
+    if prism_projections::read_models::affirmations(pool, today)
+        .await?
+        .is_none()
+    {
+        commands
+            .write_affirmations(today)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        written.affirmations = true;
+    }
+    let this_week = week_start(today);
+    let since = this_week.checked_sub_days(Days::new(7)).unwrap_or(this_week);
+    let last = prism_projections::spectrum::insight_counts(pool, since).await?;
+    let current = prism_projections::spectrum::insight_counts(pool, this_week).await?;
+    for (user, week, counts) in prism_projections::spectrum::weeks(pool, since).await? {
+        let key = counts.key();
+        let had = if week == this_week {
+            current.get(&user)
+        } else {
+            last.get(&user)
+        };
+        if had == Some(&key) {
+            continue;
+        }
+        match commands.write_insight(UserId(user), week, &summary(&counts), key).await {
+            Ok(()) => written.insights += 1,
+            // An erased user, or one whose stream moved on: the next pass sees.
+            Err(e) => tracing::debug!(error = %e, "an insight was not written"),
+        }
+    }
+    Ok(written)
+}
+
+/// Runs [`once`] every `every` until stopped.
+pub async fn run(
+    commands: Commands,
+    pool: sqlx::PgPool,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        match once(&commands, &pool).await {
+            Ok(w) if w.insights > 0 || w.affirmations => tracing::debug!(?w, "insights and affirmations written"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "writing insights and affirmations failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}
