@@ -1,7 +1,7 @@
 //! Measuring the gate: a corpus of labelled sentences (`domain/tests/safety/corpus.tsv`, one
 //! `label<TAB>text` per line, `#` for comments) and the recall and precision of a gate on it.
 //!
-//! A label is a crisis [`Category`] name, `concern` or `negative`. Recall counts the crisis
+//! A label is a crisis [`Category`] name (or `crisis`, unsorted), `concern` or `negative`. Recall counts the crisis
 //! sentences the gate calls a crisis; precision counts, of everything it calls a crisis, what
 //! truly is one (a `concern` or `negative` sentence called a crisis is a false alarm). Per
 //! category, recall is over that category's sentences; precision is over the sentences the
@@ -16,6 +16,8 @@ use super::{Assessment, Category, Level};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Label {
     Crisis(Category),
+    /// A crisis sentence not sorted into a category (the held-out sets).
+    Risk,
     Concern,
     Negative,
 }
@@ -25,17 +27,19 @@ impl Label {
         match s {
             "concern" => Some(Label::Concern),
             "negative" => Some(Label::Negative),
+            "crisis" => Some(Label::Risk),
             s => Category::parse(s).map(Label::Crisis),
         }
     }
 
     pub fn is_crisis(self) -> bool {
-        matches!(self, Label::Crisis(_))
+        matches!(self, Label::Crisis(_) | Label::Risk)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Label::Crisis(c) => c.as_str(),
+            Label::Risk => "crisis",
             Label::Concern => "concern",
             Label::Negative => "negative",
         }

@@ -458,7 +458,14 @@ pub fn assess(text: &str) -> Assessment {
                         })
                     })
                     .count();
-                if content > 0 && content <= 4 && holds(fragment, &lex.terse) {
+                // A noun phrase ("the railway line behind the hostel"), not a clause with a verb
+                // of its own ("cried in the car park").
+                let noun_phrase = fragment.first().is_some_and(|t| {
+                    t.word()
+                        .is_some_and(|w| matches!(w, "the" | "my" | "a" | "from" | "off" | "at" | "in" | "on"))
+                        || is(t, &lex.terse)
+                });
+                if content > 0 && content <= 4 && noun_phrase && holds(fragment, &lex.terse) {
                     hits.push(Hit::Weak(Category::Plan));
                     weak_spans.push((ci, usize::MAX - 1, usize::MAX));
                 }

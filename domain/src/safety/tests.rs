@@ -36,6 +36,32 @@ fn the_corpus_meets_its_targets() {
     assert!(report.precision >= 0.95, "precision {}", report.precision);
 }
 
+/// Sets written by others who never saw the gate, kept as regression sets (see the README in
+/// `domain/tests/safety/`): a floor, not the corpus's targets.
+#[test]
+fn the_held_out_sets_stay_above_their_floor() {
+    for (name, text) in [
+        ("heldout-a", include_str!("../../tests/safety/heldout-a.tsv")),
+        ("heldout-b", include_str!("../../tests/safety/heldout-b.tsv")),
+    ] {
+        let corpus = parse(text).expect("parses");
+        let judged: Vec<_> = corpus
+            .into_iter()
+            .map(|(l, t)| {
+                let a = assess(&t);
+                (l, t, a)
+            })
+            .collect();
+        let report = score(&judged);
+        for (l, t) in report.misses.iter().chain(&report.false_alarms) {
+            println!("{name}: {:<10} {t}", l.as_str());
+        }
+        println!("{name}: recall {} precision {}", report.recall, report.precision);
+        assert!(report.recall >= 0.95, "{name}: recall {}", report.recall);
+        assert!(report.precision >= 0.95, "{name}: precision {}", report.precision);
+    }
+}
+
 #[test]
 fn the_assessment_names_categories_never_the_text() {
     let a = assess("Honestly? I want to kill myself and nobody would miss me.");
