@@ -210,14 +210,24 @@ struct Lexicon {
     neg: Vec<Vec<String>>,
     on_purpose: Vec<Vec<String>>,
     outing: Vec<Vec<String>>,
+    /// Every stem a pattern starts an alternative with, numbered.
+    vocab: std::collections::HashMap<String, u32>,
+    /// For each word id, the rules a match may start with it (in rule order): a clause is only
+    /// tried against the rules its words can begin.
+    by_first: Vec<Vec<usize>>,
 }
 
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     let first = set(rules::FIRST);
+    let mut vocab: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut intern = |w: &str| {
+        let n = vocab.len() as u32;
+        *vocab.entry(w.to_owned()).or_insert(n)
+    };
     let rules = rules::specs()
         .into_iter()
         .map(|spec| {
-            let pat = Pattern::compile(spec.pat, &rules::class);
+            let pat = Pattern::compile(spec.pat, &rules::class, &mut intern);
             let self_bound = spec.pat.split_whitespace().any(|step| {
                 !step.starts_with('~')
                     && step
@@ -234,13 +244,13 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
             }
         })
         .collect();
-    Lexicon {
+    let mut lex = Lexicon {
         rules,
         idioms: rules::IDIOMS
             .iter()
             .map(|p| match p.split_once(" !") {
-                Some((p, unless)) => (Pattern::compile(p, &rules::class), phrases(unless)),
-                None => (Pattern::compile(p, &rules::class), Vec::new()),
+                Some((p, unless)) => (Pattern::compile(p, &rules::class, &mut intern), phrases(unless)),
+                None => (Pattern::compile(p, &rules::class, &mut intern), Vec::new()),
             })
             .collect(),
         breakers: set(rules::BREAKERS),
@@ -265,8 +275,25 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
             "to feel something",
         ]),
         outing: set(rules::OUTING),
+        by_first: Vec::new(),
+        vocab,
+    };
+    let mut by_first = vec![Vec::new(); lex.vocab.len()];
+    for (i, rule) in lex.rules.iter().enumerate() {
+        for &id in rule.pat.firsts() {
+            if let Some(list) = by_first.get_mut(id as usize) {
+                list.push(i);
+            }
+        }
     }
+    lex.by_first = by_first;
+    lex
 });
+
+/// The clauses of `text`, with the lexicon's word ids.
+fn clauses_of(lex: &Lexicon, text: &str) -> Vec<Vec<Tok>> {
+    text::clauses_with(text, &|w| lex.vocab.get(w).copied().unwrap_or(text::UNKNOWN))
+}
 
 /// Whether `phrase` starts at `i`.
 fn at(toks: &[Tok], i: usize, phrase: &[String]) -> bool {
@@ -362,7 +389,7 @@ fn cut_idioms(lex: &Lexicon, clause: &mut Vec<Tok>) {
 pub fn explain(text: &str) -> String {
     let lex = &*LEXICON;
     let mut out = String::new();
-    for mut clause in text::clauses(text) {
+    for mut clause in clauses_of(lex, text) {
         cut_idioms(lex, &mut clause);
         let words: Vec<&str> = clause.iter().map(|t| t.word().unwrap_or(",")).collect();
         out.push_str(&format!("[{}]\n", words.join(" ")));
@@ -385,7 +412,7 @@ pub fn assess(text: &str) -> Assessment {
     let mut distress = false;
     let mut timed = false;
     let mut placed = false;
-    let clauses: Vec<Vec<Tok>> = text::clauses(text)
+    let clauses: Vec<Vec<Tok>> = clauses_of(lex, text)
         .into_iter()
         .map(|mut c| {
             cut_idioms(lex, &mut c);
@@ -408,7 +435,29 @@ pub fn assess(text: &str) -> Assessment {
         timed |= holds(clause, &lex.time) || digits;
         placed |= holds(clause, &lex.place);
         let has_self = clause.iter().any(|t| is(t, &lex.first));
-        for rule in &lex.rules {
+        // The (rule, start) pairs this clause's words can begin, in rule order.
+        let mut candidates: Vec<(usize, usize)> = clause
+            .iter()
+            .enumerate()
+            .flat_map(|(start, t)| {
+                lex.by_first
+                    .get(t.id() as usize)
+                    .into_iter()
+                    .flatten()
+                    .map(move |&r| (r, start))
+            })
+            .collect();
+        candidates.sort_unstable();
+        let mut next = 0;
+        while next < candidates.len() {
+            let r = candidates[next].0;
+            let run_end = candidates[next..]
+                .iter()
+                .position(|c| c.0 != r)
+                .map_or(candidates.len(), |n| next + n);
+            let starts: Vec<usize> = candidates[next..run_end].iter().map(|c| c.1).collect();
+            next = run_end;
+            let rule = &lex.rules[r];
             let spec = &rule.spec;
             if spec.needs_self && !has_self {
                 continue;
@@ -416,7 +465,10 @@ pub fn assess(text: &str) -> Assessment {
             if !rule.with.is_empty() && !holds(clause, &rule.with) {
                 continue;
             }
-            for (s, e) in rule.pat.find(clause) {
+            for (s, e) in starts
+                .into_iter()
+                .filter_map(|s| rule.pat.at(clause, s).map(|e| (s, e)))
+            {
                 if rule.unless_next.iter().any(|p| at(clause, e, p)) {
                     continue;
                 }

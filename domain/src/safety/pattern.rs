@@ -17,6 +17,9 @@ struct Step {
     gap: usize,
     /// Each alternative is a run of stems.
     alts: Vec<Vec<String>>,
+    /// The ids of the first stems of the alternatives, sorted: most positions are ruled out
+    /// by a binary search over integers.
+    firsts: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +35,11 @@ pub fn phrase(p: &str) -> Vec<String> {
 impl Pattern {
     /// Compiles `src`; `class` resolves `@name`. Panics on an unknown class: rules are
     /// constants, and the tests compile every one of them.
-    pub fn compile(src: &str, class: &dyn Fn(&str) -> Option<&'static [&'static str]>) -> Self {
+    pub fn compile(
+        src: &str,
+        class: &dyn Fn(&str) -> Option<&'static [&'static str]>,
+        intern: &mut dyn FnMut(&str) -> u32,
+    ) -> Self {
         let mut steps = Vec::new();
         let mut gap = 0;
         for part in src.split_whitespace() {
@@ -45,6 +52,7 @@ impl Pattern {
                     end: true,
                     gap,
                     alts: Vec::new(),
+                    firsts: Default::default(),
                 });
                 gap = 0;
                 continue;
@@ -60,11 +68,29 @@ impl Pattern {
                 }
             }
             alts.retain(|a| !a.is_empty());
-            steps.push(Step { end: false, gap, alts });
+            let mut firsts: Vec<u32> = alts.iter().filter_map(|a| a.first()).map(|w| intern(w)).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            steps.push(Step {
+                end: false,
+                gap,
+                alts,
+                firsts,
+            });
             gap = 0;
         }
         assert!(!steps.is_empty(), "empty pattern");
         Self { steps }
+    }
+
+    /// The word ids a match can start with.
+    pub fn firsts(&self) -> &[u32] {
+        &self.steps[0].firsts
+    }
+
+    /// Where a match starting at `start` ends, if there is one.
+    pub fn at(&self, toks: &[Tok], start: usize) -> Option<usize> {
+        self.from(toks, 0, start)
     }
 
     /// Where the pattern matches in `toks`: (first token, one past the last), at most one match
@@ -85,6 +111,9 @@ impl Pattern {
             return (toks.len() - at <= gap).then_some(toks.len());
         }
         for p in at..=(at + gap).min(toks.len()) {
+            if toks.get(p).is_none_or(|t| step.firsts.binary_search(&t.id()).is_err()) {
+                continue;
+            }
             for alt in &step.alts {
                 if matches_at(toks, p, alt) {
                     if let Some(end) = self.from(toks, k + 1, p + alt.len()) {
@@ -103,23 +132,41 @@ fn matches_at(toks: &[Tok], p: usize, alt: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::text::clauses;
+    use super::super::text::clauses_with;
     use super::*;
 
     fn class(name: &str) -> Option<&'static [&'static str]> {
         (name == "life").then_some(&["live", "be alive", "go on"][..])
     }
 
+    /// Compiles with a vocabulary, and cuts texts into clauses with the same one.
+    struct Vocab(std::collections::HashMap<String, u32>);
+
+    impl Vocab {
+        fn compile(&mut self, src: &str) -> Pattern {
+            Pattern::compile(src, &class, &mut |w| {
+                let n = self.0.len() as u32;
+                *self.0.entry(w.to_owned()).or_insert(n)
+            })
+        }
+        fn clause(&self, text: &str) -> Vec<Tok> {
+            clauses_with(text, &|w| {
+                self.0.get(w).copied().unwrap_or(crate::safety::text::UNKNOWN)
+            })
+            .remove(0)
+        }
+    }
+
     #[test]
     fn gaps_classes_and_stems() {
-        let p = Pattern::compile("want ~5 die|dead", &class);
-        let c = &clauses("I wanted so much to just be dead")[0];
-        assert_eq!(p.find(c), vec![(1, 8)]);
+        let mut v = Vocab(Default::default());
+        let p = v.compile("want ~5 die|dead");
+        let q = v.compile("not ~2 want ~2 @life");
+        assert_eq!(p.find(&v.clause("I wanted so much to just be dead")), vec![(1, 8)]);
         assert!(p
-            .find(&clauses("I want a new dog because my old cat sadly died")[0])
+            .find(&v.clause("I want a new dog because my old cat sadly died"))
             .is_empty());
-        let q = Pattern::compile("not ~2 want ~2 @life", &class);
-        assert_eq!(q.find(&clauses("i dont really want to be alive")[0]).len(), 1);
-        assert_eq!(q.find(&clauses("i dont want to go on")[0]).len(), 1);
+        assert_eq!(q.find(&v.clause("i dont really want to be alive")).len(), 1);
+        assert_eq!(q.find(&v.clause("i dont want to go on")).len(), 1);
     }
 }

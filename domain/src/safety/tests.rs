@@ -139,3 +139,22 @@ fn score_a_corpus_from_the_environment() {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     }
 }
+
+#[test]
+fn timing_from_the_environment() {
+    // SAFETY_TIMING=1 cargo test --release -p prism-domain timing_from -- --nocapture
+    if std::env::var("SAFETY_TIMING").is_ok() {
+        let long = "Work was long and the train was late, so I read on the platform. ".repeat(120);
+        let t = std::time::Instant::now();
+        for _ in 0..10 {
+            assert!(!assess(&long).is_crisis());
+        }
+        println!("{} chars: {:?} per assessment", long.len(), t.elapsed() / 10);
+        let short = "I always mess up presentations and everyone must think I'm useless.";
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            assess(short);
+        }
+        println!("{} chars: {:?} per assessment", short.len(), t.elapsed() / 1000);
+    }
+}

@@ -14,8 +14,9 @@ static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::
 /// One token of a clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {
-    /// A word's stem.
-    Word(String),
+    /// A word's stem, and its id in the lexicon's vocabulary ([`UNKNOWN`] for a word no rule
+    /// names): rules rule out most positions by comparing ids.
+    Word(String, u32),
     /// A comma (or a dash): patterns may span it, a negation's scope ends at it.
     Comma,
 }
@@ -23,11 +24,21 @@ pub enum Tok {
 impl Tok {
     pub fn word(&self) -> Option<&str> {
         match self {
-            Tok::Word(w) => Some(w),
+            Tok::Word(w, _) => Some(w),
             Tok::Comma => None,
         }
     }
+
+    pub fn id(&self) -> u32 {
+        match self {
+            Tok::Word(_, id) => *id,
+            Tok::Comma => UNKNOWN,
+        }
+    }
 }
+
+/// The id of a word no rule names.
+pub const UNKNOWN: u32 = u32::MAX;
 
 /// The stem of one already normalised word.
 pub fn stem(word: &str) -> String {
@@ -350,6 +361,11 @@ pub fn words(text: &str) -> Vec<String> {
 /// at the words that turn an argument ("but", "though", "however"): what comes after them is
 /// said afresh.
 pub fn clauses(text: &str) -> Vec<Vec<Tok>> {
+    clauses_with(text, &|_| UNKNOWN)
+}
+
+/// [`clauses`], each word with its id from `vocab`.
+pub fn clauses_with(text: &str, vocab: &dyn Fn(&str) -> u32) -> Vec<Vec<Tok>> {
     let mut out = Vec::new();
     let mut cur: Vec<Tok> = Vec::new();
     for w in words(text) {
@@ -364,7 +380,11 @@ pub fn clauses(text: &str) -> Vec<Vec<Tok>> {
                     cur.push(Tok::Comma);
                 }
             }
-            w => cur.push(Tok::Word(stem(w))),
+            w => {
+                let stem = stem(w);
+                let id = vocab(&stem);
+                cur.push(Tok::Word(stem, id));
+            }
         }
     }
     if !cur.is_empty() {
