@@ -169,6 +169,8 @@ struct Rule {
     pat: Pattern,
     /// The pattern itself names the writer ("kill *myself*", "without *me*").
     self_bound: bool,
+    /// The pattern holds negations of its own ("not here", `@neg`).
+    names_negation: bool,
     unless_next: Vec<Vec<String>>,
     unless: Vec<Vec<String>>,
     with: Vec<Vec<String>>,
@@ -234,7 +236,28 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
                         .split('|')
                         .all(|alt| alt.split('_').any(|w| rules::FIRST.contains(&w)))
             });
+            let names_negation = spec.pat.split(|c: char| c == ' ' || c == '|' || c == '_').any(|w| {
+                matches!(
+                    w,
+                    "not"
+                        | "never"
+                        | "no"
+                        | "nobody"
+                        | "nothing"
+                        | "none"
+                        | "@neg"
+                        | "@gone"
+                        | "@ending"
+                        | "@die"
+                        | "@goon"
+                        | "@life"
+                        | "can_not"
+                        | "could_not"
+                        | "will_not"
+                )
+            });
             Rule {
+                names_negation,
                 self_bound,
                 unless_next: phrases(spec.unless_next),
                 unless: phrases(spec.unless),
@@ -480,7 +503,11 @@ pub fn assess(text: &str) -> Assessment {
                     hits.push(Hit::Concern);
                     continue;
                 }
-                let lowered = (spec.negatable && negated(lex, clause, s))
+                // A negation inside the match counts too ("I am not suicidal"), unless the rule
+                // itself speaks in negations ("I wish I was not here").
+                let denied =
+                    negated(lex, clause, s) || (!rule.names_negation && clause[s..e].iter().any(|t| is(t, &lex.neg)));
+                let lowered = (spec.negatable && denied)
                     || (!spec.anyone && who(lex, clause, s, e, rule.self_bound) == Who::Other)
                     || media
                     || over;

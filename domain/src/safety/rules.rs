@@ -489,11 +489,8 @@ pub fn class(name: &str) -> Option<&'static [&'static str]> {
             "football",
             "soccer",
             "rugby",
-            "running",
             "workout",
             "lifting",
-            "playing",
-            "match",
             "bike",
             "climbing",
             "skiing",
@@ -510,10 +507,6 @@ pub fn class(name: &str) -> Option<&'static [&'static str]> {
             "tattoo",
             "glass broke",
             "broken glass",
-            "can",
-            "tin",
-            "lid",
-            "box",
             "knife slipped",
             "wasp",
             "bee",
@@ -769,12 +762,16 @@ pub fn class(name: &str) -> Option<&'static [&'static str]> {
 
 /// Idioms and everyday phrases cut out of a clause before any rule looks at it.
 pub const IDIOMS: &[&str] = &[
+    // Negation words that negate nothing.
+    "no matter|doubt|wonder|offense|offence",
+    "not only|just",
     "kill|killing|killed it",
     "kill|killing for ~1 a|an|some",
     "kill|killing time",
     "kill|killed|killing the lights|engine|music|mood|vibe|process|app|game|boss|spider|bug|bugs|weeds",
     "is|was|are|were|keep|keeps ~1 kill ~1 me|my|us",
     "kill|kills|killing me ~1 when|if|lol",
+    "joke|jokes|show|film|movie|meme|video|comedian|punchline ~2 kill|killed ~1 me",
     "going_to|gonna ~1 kill ~1 me ~1 lol|when|if",
     "killer",
     "die|dying|died laughing|laugh|of_laughter|of_embarrassment|of_boredom|of_shame|of_cringe|inside|a_little|of_thirst",
@@ -1244,7 +1241,7 @@ pub fn specs() -> Vec<Spec> {
             .unless("scared terrified upset devastated sad heartbroken he she they him her"),
         r(WishDead, "fine|okay|ok|relief|relieved|happy|glad|peace|grateful|thankful|mind ~6 if|when ~6 @ending").fixed()
             .unless("scared terrified upset devastated sad heartbroken he she they him her"),
-        r(WishDead, "hope|hoping|hopes|pray|praying|wish|wishing|want ~8 hit|hits|kill|kills|killed|crash|crashes|crashed|run_over|ran_over|take_me|finish_me|end_me|struck|strike|go_down|goes_down|went_down|get_me|gets_me|do_me_in|does_not_work|not_work|cancer|tumor|tumour|heart_attack|terminal|sick|ill|accident|something_happens|something_happens_to_me|something_bad|something_fatal|not_have_to_wake|do_not_have_to_wake|into_me|gives_out|give_out|comes_back_bad|come_back_bad|stops_beating|stop_beating|way_out|go_down|plane_would_go_down|the_end")
+        r(WishDead, "hope|hoping|hopes|pray|praying|wish|wishing ~8 hit|hits|kill|kills|killed|crash|crashes|crashed|run_over|ran_over|take_me|finish_me|end_me|struck|strike|go_down|goes_down|went_down|get_me|gets_me|do_me_in|does_not_work|not_work|cancer|tumor|tumour|heart_attack|terminal|sick|ill|accident|something_happens|something_happens_to_me|something_bad|something_fatal|not_have_to_wake|do_not_have_to_wake|into_me|gives_out|give_out|comes_back_bad|come_back_bad|stops_beating|stop_beating|way_out|go_down|plane_would_go_down|the_end")
             .me().unless("party deadline target jackpot gym ball road shops stores lottery gold wins win sales market"),
         r(WishDead, "better ~1 off ~1 dead"),
         r(WishDead, "deserve|deserved ~2 to ~1 die|be_dead|death|rot"),
@@ -1293,7 +1290,11 @@ pub fn specs() -> Vec<Spec> {
         r(ActiveIdeation, "my ~1 attempt").weak(),
         r(ActiveIdeation, "die ~1 by|at ~1 my ~1 own ~1 hand|hands"),
         r(ActiveIdeation, "kill ~1 me").me().weak(),
-        r(ActiveIdeation, "unalive|unaliving|kill|killing ~2 myself|me|self"),
+        r(ActiveIdeation, "unalive|unaliving|kill|killing ~2 myself|self"),
+        r(ActiveIdeation, "want|wanna|going_to ~2 kill ~0 $"),
+        r(Indirect, "done|finished|through ~1 living|existing|breathing|with_life|with_living"),
+        r(Method, "@high|tracks|platform|ledge|edge|railing ~4 right_now|now|tonight|as_i_write|as_i_type").with("standing stand stood sitting sit sat on at here"),
+        r(SelfHarm, "bleeding|bleed|bled ~6 not ~2 want ~3 stop|help|call|bandage").fixed(),
         r(ActiveIdeation, "top|topping|topped ~1 myself"),
         r(ActiveIdeation, "not ~1 want ~3 be ~1 saved|rescued|found_in_time").fixed(),
         // ---- method or means ------------------------------------------------------
@@ -1520,7 +1521,7 @@ pub fn specs() -> Vec<Spec> {
         r(Indirect, "will|would|not|never|going ~2 be|stay ~1 around|here|alive|a_problem|a_burden|a_bother|in_your_way|anyone_problem ~4 much|long|longer|soon|anymore|to|by|forever|next|for_christmas|for_my_birthday|any_more|after").fixed()
             .unless("holiday vacation trip travel travelling traveling abroad move moving conference office work job notice quit quitting resign resigned leaving_do new_job company team contract"),
         r(Indirect, "not|nobody|no_one ~2 have ~1 to ~1 worry|deal|put|bother|look|care|hear|see|think|wait ~4 me|about_me|after_me ~5 much|long|longer|soon|again|anymore|forever|ever|for_good|after|once|any_more").fixed(),
-        r(Indirect, "@neg|nothing|nobody|zero|none|lost|lose|losing|no_more|not_a_single|not_one|not_any ~6 reason|reasons|point|purpose|will|desire|want|motivation|strength|energy|fight|hope ~6 live|living|alive|life|go_on|keep_going|carry_on|continue|exist|existing|wake|wake_up|survive|fight|stay_alive|be_here|keep_living|be_alive|breathe|keep_trying|hold_on|stay|still_here|get_up_tomorrow|tomorrow|here|anymore|to_stay")
+        r(Indirect, "@neg|nothing|nobody|zero|none|lost|lose|losing|no_more|not_a_single|not_one|not_any ~6 reason|reasons|point|purpose|will|motivation|strength|energy|fight|hope ~6 live|living|alive|life|go_on|keep_going|carry_on|continue|exist|existing|wake|wake_up|survive|fight|stay_alive|be_here|keep_living|be_alive|breathe|keep_trying|hold_on|stay|still_here|get_up_tomorrow|tomorrow|here|anymore|to_stay")
             .fixed().next("at in with for_the for_this late home up the_meeting the_project working studying school this_job the_job my_job a_relationship"),
         r(Indirect, "nothing|nobody|no_one|noone|not_anything ~4 live|living|stay|keep_going|wake_up|get_up|stick_around|hang_on|hold_on|be_here ~1 for").fixed(),
         r(Indirect, "nothing ~2 left ~3 for ~1 me|here").fixed(),

@@ -138,13 +138,30 @@ fn expand(word: &str) -> Option<&'static str> {
 
 /// Letters people write as digits or symbols, inside a word that has letters ("k1ll", "d3ad").
 fn unleet(word: &str) -> String {
+    let as_i = unleet_with(word, 'i');
+    if word.contains('1') && expand(&as_i).is_none() && !FUZZY.contains(&as_i.as_str()) {
+        let as_l = unleet_with(word, 'l');
+        if expand(&as_l).is_some() || LEET_L.contains(&as_l.as_str()) || FUZZY.contains(&as_l.as_str()) {
+            return as_l;
+        }
+    }
+    as_i
+}
+
+/// Words whose `1`s are `l`s ("ki11", "b1eed").
+const LEET_L: &[&str] = &[
+    "kill", "killing", "killed", "bleed", "bleeding", "pills", "pill", "self", "blade", "blades", "slit",
+];
+
+fn unleet_with(word: &str, one: char) -> String {
     let starts_with_letter = word.chars().next().is_some_and(char::is_alphabetic);
     if !starts_with_letter || word.chars().all(|c| c.is_alphabetic() || c == '\'') {
         return word.to_owned();
     }
     word.chars()
         .map(|c| match c {
-            '1' | '!' => 'i',
+            '1' => one,
+            '!' => 'i',
             '3' => 'e',
             '0' => 'o',
             '4' | '@' => 'a',
@@ -295,9 +312,94 @@ fn merge(words: &mut Vec<String>) {
     *words = out;
 }
 
+/// Letters from other alphabets that look like Latin ones, invisible characters, a few emoji
+/// that name a means, and a capital I inside a lower-case word (a disguised l: "kiII").
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let prev_lower = out.chars().last().is_some_and(char::is_lowercase);
+        match c {
+            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {}
+            'I' if prev_lower => out.push('l'),
+            'і' | 'İ' | 'ı' | 'Ι' | 'ι' | 'І' => out.push('i'),
+            'е' | 'Е' | 'ε' => out.push('e'),
+            'о' | 'О' | 'ο' | 'Ο' => out.push('o'),
+            'а' | 'А' | 'α' => out.push('a'),
+            'с' | 'С' => out.push('c'),
+            'р' | 'Р' | 'ρ' => out.push('p'),
+            'у' | 'У' => out.push('y'),
+            'х' | 'Х' => out.push('x'),
+            'к' | 'К' | 'κ' => out.push('k'),
+            'ѕ' => out.push('s'),
+            '🔫' => out.push_str(" gun "),
+            '🔪' => out.push_str(" knife "),
+            '💊' => out.push_str(" pills "),
+            '🪢' => out.push_str(" rope "),
+            '🩸' => out.push_str(" blood "),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Letters spelled out one by one ("k i l l", "k.i.l.l", "K-I-L-L", "s_u_i_c_i_d_e") joined
+/// back into the word.
+fn join_spelled(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let sep = |c: char| matches!(c, ' ' | '.' | '-' | '_' | '*' | '·');
+    let lone = |i: usize| {
+        chars[i].is_alphabetic()
+            && (i == 0 || !chars[i - 1].is_alphanumeric())
+            && chars.get(i + 1).is_none_or(|n| !n.is_alphanumeric())
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // A run of three or more lone letters, each one separator apart.
+        let mut j = i;
+        let mut letters = Vec::new();
+        while j < chars.len() && lone(j) {
+            letters.push(chars[j]);
+            if j + 2 < chars.len() && sep(chars[j + 1]) && lone(j + 2) {
+                j += 2;
+            } else {
+                j += 1;
+                break;
+            }
+        }
+        if letters.len() >= 3 {
+            out.extend(letters);
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Runs of three or more of one letter shortened to one ("dieeee", "killl"): chat stretches
+/// words, the lexicon does not.
+fn unstretch(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let chars: Vec<char> = word.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && chars[j] == chars[i] {
+            j += 1;
+        }
+        let run = j - i;
+        let keep = if run >= 3 && chars[i].is_alphabetic() { 1 } else { run };
+        out.extend(std::iter::repeat_n(chars[i], keep));
+        i = j;
+    }
+    out
+}
+
 /// Normalised words (not yet stemmed), with `","` for commas and `"."` for clause ends.
 pub fn words(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
+    let lower = join_spelled(&fold(text)).to_lowercase();
     let mut raw: Vec<String> = Vec::new();
     let mut cur = String::new();
     let flush = |cur: &mut String, raw: &mut Vec<String>| {
@@ -325,8 +427,13 @@ pub fn words(text: &str) -> Vec<String> {
         {
             cur.push(c);
         } else if c == '-' && inside(i) {
-            // "self-harm", "e-mail": one word for the merges below, two otherwise.
-            flush(&mut cur, &mut raw);
+            // "un-alive", "sui-cide": one word when the joined one matters; otherwise two
+            // ("self-harm" is merged below).
+            let next: String = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).collect();
+            let joined = format!("{cur}{next}");
+            if expand(&joined).is_none() && !FUZZY.contains(&joined.as_str()) {
+                flush(&mut cur, &mut raw);
+            }
         } else {
             flush(&mut cur, &mut raw);
             match c {
@@ -339,7 +446,7 @@ pub fn words(text: &str) -> Vec<String> {
     flush(&mut cur, &mut raw);
     let mut out: Vec<String> = Vec::with_capacity(raw.len() + 8);
     for w in raw {
-        let w = unleet(&w);
+        let w = unstretch(&unleet(&w));
         match expand(&w) {
             Some(e) => out.extend(e.split(' ').map(str::to_owned)),
             None => {
@@ -411,6 +518,29 @@ mod tests {
         assert_eq!(words("self-harm again"), ["selfharm", "again"]);
         assert_eq!(words("I’ve got bills"), ["i", "have", "got", "bills"]);
         assert_eq!(words("suiciide tomorow"), ["suicide", "tomorrow"]);
+    }
+
+    #[test]
+    fn disguised_words_are_read_as_written() {
+        for (disguised, plain) in [
+            ("k i l l myself", "kill myself"),
+            ("k.i.l.l myself", "kill myself"),
+            ("K-I-L-L myself", "kill myself"),
+            ("ki11 myself", "kill myself"),
+            ("kiII myself", "kill myself"),
+            ("un-alive myself", "kill myself"),
+            ("i want to dieeee", "i want to die"),
+            ("d\u{200B}ie", "die"),
+            ("dіe", "die"),
+        ] {
+            assert_eq!(words(disguised).join(" "), plain, "{disguised}");
+        }
+        // Ordinary words keep their letters.
+        assert_eq!(
+            words("I'll see you at noon, a cool idea").join(" "),
+            "i will see you at noon , a cool idea"
+        );
+        assert_eq!(words("a b, plan B").join(" "), "a b , plan b");
     }
 
     #[test]
