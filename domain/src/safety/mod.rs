@@ -236,7 +236,7 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
                         .split('|')
                         .all(|alt| alt.split('_').any(|w| rules::FIRST.contains(&w)))
             });
-            let names_negation = spec.pat.split(|c: char| c == ' ' || c == '|' || c == '_').any(|w| {
+            let names_negation = spec.pat.split([' ', '|', '_']).any(|w| {
                 matches!(
                     w,
                     "not"
