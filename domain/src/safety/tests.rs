@@ -43,6 +43,7 @@ fn the_held_out_sets_stay_above_their_floor() {
     for (name, text) in [
         ("heldout-a", include_str!("../../tests/safety/heldout-a.tsv")),
         ("heldout-b", include_str!("../../tests/safety/heldout-b.tsv")),
+        ("heldout-c", include_str!("../../tests/safety/heldout-c.tsv")),
     ] {
         let corpus = parse(text).expect("parses");
         let judged: Vec<_> = corpus
