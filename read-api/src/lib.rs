@@ -67,7 +67,6 @@ use axum::routing::get;
 use axum::Router;
 use prism_auth::Jwt;
 use sqlx::PgPool;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -215,13 +214,6 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::fallback);
-    prism_telemetry::edge::layers(router, &state.edge)
-        .layer(middleware::from_fn_with_state(
-            "read-api",
-            prism_telemetry::record_metrics,
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(middleware::from_fn(prism_telemetry::sanitize_request_id))
-        .with_state(state)
+    let router = prism_telemetry::edge::layers(router, &state.edge);
+    prism_telemetry::edge::observed(router, "read-api").with_state(state)
 }

@@ -73,6 +73,28 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The layers every request of either API passes, outermost last. `timed` is the part of the
 /// router a request timeout applies to (everything but live streams).
+/// The outermost layers both APIs share, in one place: metrics per route (`service` names the
+/// API), a tracing span per request carrying its method, path and request id, and the request
+/// id itself (a client's sanitised, or a new one), echoed on the answer.
+pub fn observed<S: Clone + Send + Sync + 'static>(router: Router<S>, service: &'static str) -> Router<S> {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    router
+        .layer(axum::middleware::from_fn_with_state(service, crate::record_metrics))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(move |req: &axum::extract::Request| {
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", service, method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(crate::sanitize_request_id))
+}
+
 pub fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>, cfg: &EdgeConfig) -> Router<S> {
     let body_timeout = cfg.body_timeout;
     let mut router = router

@@ -21,8 +21,6 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use prism_auth::Jwt;
 use prism_commands::Commands;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 /// The largest request body accepted (a 40,000-character message fits many times over).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -135,23 +133,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::fallback);
-    prism_telemetry::edge::layers(router, &state.edge)
+    let router = prism_telemetry::edge::layers(router, &state.edge)
         .layer(middleware::from_fn(refuse_announced_oversize))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            "write-api",
-            prism_telemetry::record_metrics,
-        ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let request_id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
-        }))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(middleware::from_fn(prism_telemetry::sanitize_request_id))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    prism_telemetry::edge::observed(router, "write-api").with_state(state)
 }
