@@ -3,9 +3,9 @@
 //! `projection_behind` with `Retry-After`. Every answer says where that projection stands in
 //! `X-Projection-Position`.
 //!
-//! Which projection a route reads follows from its path ([`Source::of`]): search reads the
-//! node's Tantivy index, audit and spectrum routes their own tables, history routes the log
-//! itself (its safe horizon), everything else the read models.
+//! Which projection a route reads is declared with the routes (`crate::app` groups them by
+//! [`Source`]): search reads the node's Tantivy index, audit and spectrum routes their own
+//! tables, history routes the log itself (its safe horizon), everything else the read models.
 
 use std::time::Duration;
 
@@ -47,26 +47,7 @@ pub enum Source {
     Log,
 }
 
-impl Source {
-    pub fn of(path: &str) -> Self {
-        if path.starts_with("/v1/search") {
-            Self::Search
-        } else if path.starts_with("/v1/events")
-            || path.starts_with("/v1/aggregates")
-            || path.ends_with("/audit/verify")
-        {
-            Self::Log
-        } else if path.starts_with("/v1/audit") || path.ends_with("/audit") {
-            Self::Projection(prism_projections::audit::NAME)
-        } else if path.contains("/spectrum") {
-            Self::Projection(prism_projections::spectrum::NAME)
-        } else {
-            Self::Projection(prism_projections::read_models::NAME)
-        }
-    }
-}
-
-pub async fn consistency(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Request, next: Next) -> Response {
     // Every route behind this layer needs a caller: an anonymous request is refused before it
     // can make the node wait (or query anything) on its behalf.
     if let Err(e) = crate::extract::claims(req.headers(), &s) {
@@ -91,7 +72,6 @@ pub async fn consistency(State(s): State<AppState>, req: Request, next: Next) ->
             Err(e) => return ReadError::Unavailable(e.to_string()).into_response(),
         }
     }
-    let source = Source::of(req.uri().path());
     let position = match wanted {
         // Nothing to wait for: a position at most a few milliseconds old will do for the header.
         None => s.recent_position(source).await,

@@ -173,8 +173,11 @@ impl AppState {
 }
 
 pub fn app(state: AppState) -> Router {
+    use consistency::Source;
     use routes::*;
-    let v1 = Router::new()
+    // What each route reads, declared with the routes: the position a read waits for
+    // (`X-Min-Position`) is that source's.
+    let read_models = Router::new()
         .route("/v1/me", get(me::me))
         .route("/v1/workspaces", get(workspaces::list))
         .route("/v1/workspaces/{id}", get(workspaces::get))
@@ -185,24 +188,41 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/docs/{id}", get(docs::get))
         .route("/v1/docs/{id}/history", get(docs::history))
-        .route("/v1/search", get(search::search))
-        .route("/v1/audit", get(audit::platform))
-        .route("/v1/workspaces/{id}/audit", get(audit::workspace))
-        .route("/v1/workspaces/{id}/audit/verify", get(audit::verify))
-        .route("/v1/events", get(history::events))
-        .route("/v1/aggregates/{type}/{id}/events", get(history::aggregate_events))
-        .route("/v1/aggregates/{type}/{id}/state", get(history::state))
         .route("/v1/mirror/sessions", get(reflection::sessions))
         .route("/v1/mirror/sessions/{id}", get(reflection::session))
         .route("/v1/turns", get(reflection::turns))
         .route("/v1/turns/{id}", get(reflection::turn))
         .route("/v1/lens/goals", get(reflection::goals))
         .route("/v1/lens/affirmation/today", get(reflection::affirmation))
-        .route("/v1/me/export", get(export::export))
+        .route("/v1/me/export", get(export::export));
+    let search = Router::new().route("/v1/search", get(search::search));
+    let audit = Router::new()
+        .route("/v1/audit", get(audit::platform))
+        .route("/v1/workspaces/{id}/audit", get(audit::workspace));
+    let log = Router::new()
+        .route("/v1/workspaces/{id}/audit/verify", get(audit::verify))
+        .route("/v1/events", get(history::events))
+        .route("/v1/aggregates/{type}/{id}/events", get(history::aggregate_events))
+        .route("/v1/aggregates/{type}/{id}/state", get(history::state));
+    let spectrum = Router::new()
         .route("/v1/spectrum/weekly", get(spectrum::weekly))
         .route("/v1/spectrum/monthly", get(spectrum::monthly))
-        .route("/v1/workspaces/{id}/spectrum/weekly", get(spectrum::workspace_weekly))
-        .layer(middleware::from_fn_with_state(state.clone(), consistency::consistency));
+        .route("/v1/workspaces/{id}/spectrum/weekly", get(spectrum::workspace_weekly));
+    let reads = |router: Router<AppState>, source: Source| {
+        router.layer(middleware::from_fn_with_state(
+            (state.clone(), source),
+            consistency::consistency,
+        ))
+    };
+    let v1 = Router::new()
+        .merge(reads(
+            read_models,
+            Source::Projection(prism_projections::read_models::NAME),
+        ))
+        .merge(reads(search, Source::Search))
+        .merge(reads(audit, Source::Projection(prism_projections::audit::NAME)))
+        .merge(reads(log, Source::Log))
+        .merge(reads(spectrum, Source::Projection(prism_projections::spectrum::NAME)));
     let v1 = prism_telemetry::edge::timed(v1, state.edge.request_timeout)
         // Neither behind the consistency layer (a stream has no single position to wait for)
         // nor under the request timeout (it lives as long as the client listens).
