@@ -30,6 +30,55 @@ pub enum AuthError {
     Hashing,
 }
 
+/// Why a request's bearer token was refused: one answer for both APIs (a 401 with this code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    Missing,
+    Expired,
+    Revoked,
+    Invalid,
+}
+
+impl BearerRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "unauthenticated",
+            Self::Expired => "token_expired",
+            Self::Revoked => "session_revoked",
+            Self::Invalid => "invalid_token",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Missing => "send Authorization: Bearer <access token>",
+            Self::Expired => "the access token has expired; refresh it",
+            Self::Revoked => "this session has ended; sign in again",
+            Self::Invalid => "the access token is not valid",
+        }
+    }
+}
+
+/// Verifies a request's `Authorization` header (its value, if any): a `Bearer` access token,
+/// signed, unexpired, and of a session (or user) not revoked.
+pub fn verify_bearer(
+    authorization: Option<&str>,
+    jwt: &Jwt,
+    revocations: &Revocations,
+) -> Result<Claims, BearerRefusal> {
+    let token = authorization
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(BearerRefusal::Missing)?;
+    match jwt.verify(token) {
+        Ok(c) if revocations.is_revoked(&c) => Err(BearerRefusal::Revoked),
+        Ok(c) => Ok(c),
+        Err(AuthError::Expired) => Err(BearerRefusal::Expired),
+        Err(_) => Err(BearerRefusal::Invalid),
+    }
+}
+
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -390,5 +439,27 @@ mod tests {
         assert!(!h.verify("wrong horse battery", Some(&stored)));
         assert!(!h.verify("correct horse battery", None));
         assert!(stored.starts_with("$argon2id$"));
+    }
+}
+
+#[cfg(test)]
+mod bearer_tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_is_refused_with_one_code_per_reason() {
+        let jwt = Jwt::new(b"bearer-tests-bearer-tests-bearer-tests!", Jwt::DEFAULT_TTL);
+        let revocations = Revocations::new(Jwt::DEFAULT_TTL);
+        let token = jwt.issue(UserId::new(), vec![]).expect("token");
+        let ok = verify_bearer(Some(&format!("Bearer {token}")), &jwt, &revocations);
+        assert!(ok.is_ok());
+        let refused = |h: Option<&str>| verify_bearer(h, &jwt, &revocations).err().map(BearerRefusal::code);
+        assert_eq!(refused(None), Some("unauthenticated"));
+        assert_eq!(refused(Some("Basic abc")), Some("unauthenticated"));
+        assert_eq!(refused(Some("Bearer   ")), Some("unauthenticated"));
+        assert_eq!(refused(Some("Bearer not-a-jwt")), Some("invalid_token"));
+        let other = Jwt::new(b"another-secret-another-secret-another!!", Jwt::DEFAULT_TTL);
+        let forged = other.issue(UserId::new(), vec![]).expect("token");
+        assert_eq!(refused(Some(&format!("bearer {forged}"))), Some("invalid_token"));
     }
 }

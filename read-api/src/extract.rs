@@ -4,7 +4,6 @@
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header;
 use axum::http::request::Parts;
-use prism_auth::AuthError;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -47,31 +46,11 @@ impl FromRequestParts<AppState> for Principal {
 
 /// The verified claims of the request's bearer token.
 pub fn claims(headers: &axum::http::HeaderMap, state: &AppState) -> Result<prism_auth::Claims, ReadError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ReadError::Unauthenticated {
-            code: "unauthenticated",
-            message: "send Authorization: Bearer <access token>",
-        })?;
-    match state.jwt.verify(token) {
-        Ok(c) if state.revocations.is_revoked(&c) => Err(ReadError::Unauthenticated {
-            code: "session_revoked",
-            message: "this session has ended; sign in again",
-        }),
-        Ok(c) => Ok(c),
-        Err(AuthError::Expired) => Err(ReadError::Unauthenticated {
-            code: "token_expired",
-            message: "the access token has expired; refresh it",
-        }),
-        Err(_) => Err(ReadError::Unauthenticated {
-            code: "invalid_token",
-            message: "the access token is not valid",
-        }),
-    }
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    prism_auth::verify_bearer(authorization, &state.jwt, &state.revocations).map_err(|r| ReadError::Unauthenticated {
+        code: r.code(),
+        message: r.message(),
+    })
 }
 
 /// `?limit=&cursor=`: at most `limit` (1–200, default 50) items after the opaque cursor.

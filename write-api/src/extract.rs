@@ -4,7 +4,6 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
-use prism_auth::AuthError;
 use prism_commands::{Actor, CommandContext};
 use prism_domain::UserId;
 use serde::Serialize;
@@ -31,39 +30,20 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = match header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
-            Some(t) if !t.trim().is_empty() => t.trim(),
-            _ => {
-                return Err(ApiError::Unauthenticated {
-                    code: "unauthenticated",
-                    message: "send Authorization: Bearer <access token>",
-                })
+        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let claims = prism_auth::verify_bearer(authorization, &state.jwt, &state.revocations).map_err(|r| {
+            ApiError::Unauthenticated {
+                code: r.code(),
+                message: r.message(),
             }
-        };
-        match state.jwt.verify(token) {
-            Ok(claims) if state.revocations.is_revoked(&claims) => Err(ApiError::Unauthenticated {
-                code: "session_revoked",
-                message: "this session has ended; sign in again",
-            }),
-            Ok(claims) => {
-                // Every command is counted against its session's allowance.
-                state
-                    .limits
-                    .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
-                Ok(Self(Actor {
-                    user_id: UserId(claims.sub),
-                }))
-            }
-            Err(AuthError::Expired) => Err(ApiError::Unauthenticated {
-                code: "token_expired",
-                message: "the access token has expired; refresh it",
-            }),
-            Err(_) => Err(ApiError::Unauthenticated {
-                code: "invalid_token",
-                message: "the access token is not valid",
-            }),
-        }
+        })?;
+        // Every command is counted against its session's allowance.
+        state
+            .limits
+            .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
+        Ok(Self(Actor {
+            user_id: UserId(claims.sub),
+        }))
     }
 }
 
