@@ -29,50 +29,50 @@ pub fn verdict(reading: &RiskReading) -> Verdict {
     }
 }
 
+/// Whether the model was asked for a second reading, and what it cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// No model, or nothing the rules found worth a second look.
+    No,
+    /// Asked, and it failed (timeout, refusal, garbage, breaker open).
+    Failed,
+    Answered(Usage),
+}
+
 /// What the gate says of `text`: the final assessment, the model's verdict when one was asked
-/// and answered (to be recorded with the command), and the tokens the model spent.
-pub async fn two_stages(gateway: &Fallback, text: &str) -> (Assessment, Option<Verdict>, Option<Usage>) {
+/// and answered (to be recorded with the command), and whether and at what cost it was asked.
+/// The rules read the text once.
+pub async fn two_stages(gateway: &Fallback, text: &str) -> (Assessment, Option<Verdict>, Asked) {
     let first = safety::assess(text);
-    let (second, usage) = if first.worth_a_second_look() {
-        match gateway.assess_risk(text).await {
-            Some((reading, usage)) => (Some(verdict(&reading)), Some(usage)),
-            None => (None, None),
-        }
-    } else {
-        (None, None)
+    let (second, asked) = match (first.worth_a_second_look(), gateway.primary.is_some()) {
+        (true, true) => match gateway.assess_risk(text).await {
+            Some((reading, usage)) => (Some(verdict(&reading)), Asked::Answered(usage)),
+            None => (None, Asked::Failed),
+        },
+        _ => (None, Asked::No),
     };
-    let (assessment, by_model) = safety::assess_with(text, second.as_ref());
+    let (assessment, by_model) = first.with_second(second.as_ref());
     let stage = if by_model { "model" } else { "rules" };
     metrics::counter!("prism_safety_assessments_total", "level" => assessment.level.as_str(), "stage" => stage)
         .increment(1);
     for c in &assessment.categories {
         metrics::counter!("prism_safety_crisis_categories_total", "category" => c.as_str()).increment(1);
     }
-    (assessment, second, usage)
+    (assessment, second, asked)
 }
 
 impl Commands {
     /// The gate before any reflection text goes further (see the module's docs). The model's
     /// tokens count against `user`'s budget, but a budget never keeps the reading from running.
     pub async fn safety_gate(&self, user: UserId, text: &str) -> (Assessment, Option<Verdict>) {
-        let (assessment, second, usage) = two_stages(&self.gateway, text).await;
-        match usage {
-            Some(usage) => {
-                self.ai_spent(AiFeature::Safety, Some(user), Lane::Standard, usage, Answered::Model)
-                    .await
-            }
-            None if self.gateway.primary.is_some() && safety::assess(text).worth_a_second_look() => {
-                self.ai_spent(
-                    AiFeature::Safety,
-                    Some(user),
-                    Lane::Standard,
-                    Usage::default(),
-                    Answered::Builtin,
-                )
-                .await
-            }
-            None => {}
-        }
+        let (assessment, second, asked) = two_stages(&self.gateway, text).await;
+        let (usage, answered) = match asked {
+            Asked::No => return (assessment, second),
+            Asked::Failed => (Usage::default(), Answered::Builtin),
+            Asked::Answered(usage) => (usage, Answered::Model),
+        };
+        self.ai_spent(AiFeature::Safety, Some(user), Lane::Standard, usage, answered)
+            .await;
         (assessment, second)
     }
 }

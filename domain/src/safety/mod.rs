@@ -132,6 +132,14 @@ impl Assessment {
         self.level < Level::Crisis && self.signals > 0
     }
 
+    /// This assessment with a second reading folded in, and whether that reading raised it.
+    pub fn with_second(self, second: Option<&Verdict>) -> (Self, bool) {
+        match second {
+            Some(v) if v.level > self.level => (self.raised(v.level, &v.categories), true),
+            _ => (self, false),
+        }
+    }
+
     /// This assessment raised by another reader's: the higher level, the union of the
     /// categories. It can never lower anything.
     pub fn raised(mut self, level: Level, categories: &[Category]) -> Self {
@@ -157,11 +165,7 @@ pub struct Verdict {
 
 /// The gate's answer with a second reading folded in, and whether that reading raised it.
 pub fn assess_with(text: &str, second: Option<&Verdict>) -> (Assessment, bool) {
-    let first = assess(text);
-    match second {
-        Some(v) if v.level > first.level => (first.raised(v.level, &v.categories), true),
-        _ => (first, false),
-    }
+    assess(text).with_second(second)
 }
 
 struct Rule {
