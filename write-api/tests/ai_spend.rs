@@ -17,27 +17,17 @@ use sqlx::PgPool;
 
 /// A model that reframes every thought the same way and reports 30 + 5 tokens a call.
 async fn model() -> (String, Arc<AtomicU32>) {
-    use axum::routing::post;
     let calls = Arc::new(AtomicU32::new(0));
     let counted = calls.clone();
-    let complete = move || {
+    let url = fake_model(move |_system| {
         let counted = counted.clone();
         async move {
             counted.fetch_add(1, Ordering::SeqCst);
-            let content = json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string();
-            axum::Json(json!({
-                "choices": [{"message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 30, "completion_tokens": 5}
-            }))
+            json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string()
         }
-    };
-    let app = axum::Router::new().route("/v1/chat/completions", post(complete));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), calls)
+    })
+    .await;
+    (url, calls)
 }
 
 async fn app(pool: PgPool, limits: SpendLimits, economy: bool) -> (TestApp, Arc<AtomicU32>) {

@@ -135,15 +135,13 @@ async fn bad_input_is_refused(pool: PgPool) {
 
 /// A model for the second stage: its safety reading is set per test; reframes are fixed.
 async fn safety_model(reading: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
-    use axum::routing::post;
     use std::sync::atomic::{AtomicU32, Ordering};
     let safety_calls = std::sync::Arc::new(AtomicU32::new(0));
     let calls = safety_calls.clone();
-    let complete = move |axum::Json(req): axum::Json<serde_json::Value>| {
+    let url = fake_model(move |system: String| {
         let calls = calls.clone();
         async move {
-            let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
-            let content = if system.contains("self-harm risk") {
+            if system.contains("self-harm risk") {
                 calls.fetch_add(1, Ordering::SeqCst);
                 if reading == "slow" {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -151,20 +149,11 @@ async fn safety_model(reading: &'static str) -> (String, std::sync::Arc<std::syn
                 reading.to_owned()
             } else {
                 json!({"reframes": ["one", "two", "three"], "micro_action": "breathe"}).to_string()
-            };
-            axum::Json(json!({
-                "choices": [{"message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 30, "completion_tokens": 5}
-            }))
+            }
         }
-    };
-    let app = axum::Router::new().route("/v1/chat/completions", post(complete));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), safety_calls)
+    })
+    .await;
+    (url, safety_calls)
 }
 
 fn with_model(pool: PgPool, url: String) -> TestApp {

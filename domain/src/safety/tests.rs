@@ -9,6 +9,18 @@ fn every_rule_and_idiom_compiles() {
     assert!(!LEXICON.idioms.is_empty());
 }
 
+/// What the rules alone say of a corpus.
+fn rules_report(corpus: Vec<(Label, String)>) -> super::eval::Report {
+    let judged: Vec<_> = corpus
+        .into_iter()
+        .map(|(l, t)| {
+            let a = assess(&t);
+            (l, t, a)
+        })
+        .collect();
+    score(&judged)
+}
+
 #[test]
 fn the_corpus_meets_its_targets() {
     let corpus = parse(CORPUS).expect("the corpus parses");
@@ -17,14 +29,7 @@ fn the_corpus_meets_its_targets() {
         let n = corpus.iter().filter(|(l, _)| *l == Label::Crisis(c)).count();
         assert!(n >= 20, "{} has {n} sentences", c.as_str());
     }
-    let judged: Vec<_> = corpus
-        .into_iter()
-        .map(|(l, t)| {
-            let a = assess(&t);
-            (l, t, a)
-        })
-        .collect();
-    let report = score(&judged);
+    let report = rules_report(corpus);
     for (l, t) in &report.misses {
         println!("missed  {:<18} {t}", l.as_str());
     }
@@ -45,15 +50,7 @@ fn the_held_out_sets_stay_above_their_floor() {
         ("heldout-b", include_str!("../../tests/safety/heldout-b.tsv")),
         ("heldout-c", include_str!("../../tests/safety/heldout-c.tsv")),
     ] {
-        let corpus = parse(text).expect("parses");
-        let judged: Vec<_> = corpus
-            .into_iter()
-            .map(|(l, t)| {
-                let a = assess(&t);
-                (l, t, a)
-            })
-            .collect();
-        let report = score(&judged);
+        let report = rules_report(parse(text).expect("parses"));
         for (l, t) in report.misses.iter().chain(&report.false_alarms) {
             println!("{name}: {:<10} {t}", l.as_str());
         }
@@ -117,27 +114,6 @@ fn explain_from_the_environment() {
         for line in text.split('|') {
             println!("{line}\n{}", explain(line));
         }
-    }
-}
-
-#[test]
-fn score_a_corpus_from_the_environment() {
-    // SAFETY_CORPUS=path cargo test -p prism-domain score_a_corpus -- --nocapture
-    if let Ok(path) = std::env::var("SAFETY_CORPUS") {
-        let text = std::fs::read_to_string(path).expect("corpus");
-        let corpus = parse(&text).expect("parses");
-        let judged: Vec<_> = corpus
-            .into_iter()
-            .map(|(l, t)| {
-                let a = assess(&t);
-                (l, t, a)
-            })
-            .collect();
-        let report = score(&judged);
-        for (l, t) in report.misses.iter().chain(&report.false_alarms) {
-            println!("{:<18} {t}", l.as_str());
-        }
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
     }
 }
 

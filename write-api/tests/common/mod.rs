@@ -287,3 +287,33 @@ pub async fn assert_rejects_bad_input(t: &TestApp, method: Method, path: &str, t
         .await
         .expect_error(401, "invalid_token");
 }
+
+/// A local fake of a chat-completions model (the one mock: the model is outside the system).
+/// `answer` gets the system prompt and returns the message content; every answer reports 30
+/// prompt and 5 completion tokens. Returns its base URL.
+#[allow(dead_code)]
+pub async fn fake_model<F, Fut>(answer: F) -> String
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = String> + Send,
+{
+    use axum::routing::post;
+    let complete = move |axum::Json(req): axum::Json<Value>| {
+        let answer = answer.clone();
+        async move {
+            let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+            let content = answer(system).await;
+            axum::Json(json!({
+                "choices": [{"message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 5}
+            }))
+        }
+    };
+    let app = Router::new().route("/v1/chat/completions", post(complete));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
