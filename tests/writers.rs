@@ -89,6 +89,11 @@ async fn insights_and_affirmations_are_written_off_the_request_path_and_served_f
         .await
         .expect("ann");
     let ann = CommandContext::new(ann.user_id);
+    let bob = c
+        .register("bob@example.com", "correct horse battery", "Bob", None)
+        .await
+        .expect("bob");
+    let bob = CommandContext::new(bob.user_id);
     let cfg = || ProjectorConfig {
         nats_url: String::new(),
         relay: Default::default(),
@@ -137,6 +142,10 @@ async fn insights_and_affirmations_are_written_off_the_request_path_and_served_f
     );
     let week = get(&read, &jwt, &ann, "/v1/spectrum/weekly").await;
     assert_eq!(week["insight"]["text"], "A model-written week: you kept showing up.");
+    // Nobody else is served it: another user's spectrum has no reflection and no insight.
+    let theirs = get(&read, &jwt, &bob, "/v1/spectrum/weekly").await;
+    assert!(theirs.get("insight").is_none(), "{theirs}");
+    assert!(!theirs.to_string().contains("model-written"));
     // Sealed in the log and the table: the insight is the owner's.
     let stored: String = sqlx::query_scalar("SELECT text FROM spectrum_insights")
         .fetch_one(&pool)
