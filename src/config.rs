@@ -10,7 +10,9 @@ pub struct Config {
     pub database_url: String,
     pub write_addr: String,
     pub read_addr: String,
-    pub nats_url: String,
+    /// `PRISM_NATS_URL`: set, the NATS JetStream bus (each part may run as its own process);
+    /// unset, one node on the in-process bus.
+    pub nats_url: Option<String>,
     pub nats_prefix: String,
     /// How long the stream keeps events (projectors further behind catch up from Postgres).
     pub nats_max_age: std::time::Duration,
@@ -58,11 +60,11 @@ pub struct Config {
     master_key_set: bool,
     /// Signs and verifies bus messages (`PRISM_BUS_KEY`, and `PRISM_BUS_KEYS_PREVIOUS` while
     /// rotating); never logged.
-    pub bus_keys: prism_event_store::signing::BusKeys,
+    pub bus_keys: prism_bus::signing::BusKeys,
     bus_key_set: bool,
     /// NATS credentials (`PRISM_NATS_USER` + `PRISM_NATS_PASSWORD`, `PRISM_NATS_TOKEN` or
     /// `PRISM_NATS_NKEY_SEED`).
-    pub nats_auth: prism_event_store::signing::NatsAuth,
+    pub nats_auth: prism_bus::signing::NatsAuth,
 }
 
 impl Config {
@@ -94,8 +96,8 @@ impl Config {
             .map(|k| k.as_bytes().to_vec())
             .collect();
         let bus_keys = match &bus_key {
-            Some(k) => prism_event_store::signing::BusKeys::new(k.as_bytes(), &previous),
-            None => prism_event_store::signing::BusKeys::development(),
+            Some(k) => prism_bus::signing::BusKeys::new(k.as_bytes(), &previous),
+            None => prism_bus::signing::BusKeys::development(),
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let nats_auth = match (
@@ -105,11 +107,11 @@ impl Config {
             env("PRISM_NATS_NKEY_SEED"),
         ) {
             (Some(user), Some(password), None, None) => {
-                prism_event_store::signing::NatsAuth::UserPassword { user, password }
+                prism_bus::signing::NatsAuth::UserPassword { user, password }
             }
-            (None, None, Some(t), None) => prism_event_store::signing::NatsAuth::Token(t),
-            (None, None, None, Some(seed)) => prism_event_store::signing::NatsAuth::NKey(seed),
-            (None, None, None, None) => prism_event_store::signing::NatsAuth::None,
+            (None, None, Some(t), None) => prism_bus::signing::NatsAuth::Token(t),
+            (None, None, None, Some(seed)) => prism_bus::signing::NatsAuth::NKey(seed),
+            (None, None, None, None) => prism_bus::signing::NatsAuth::None,
             _ => anyhow::bail!(
                 "set one kind of NATS credentials: PRISM_NATS_USER with PRISM_NATS_PASSWORD, PRISM_NATS_TOKEN or PRISM_NATS_NKEY_SEED"
             ),
@@ -170,7 +172,7 @@ impl Config {
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
-            nats_url: var("PRISM_NATS_URL", "nats://127.0.0.1:4222"),
+            nats_url: std::env::var("PRISM_NATS_URL").ok().filter(|u| !u.trim().is_empty()),
             nats_prefix: var("PRISM_NATS_PREFIX", "prism"),
             nats_max_age: std::time::Duration::from_secs(
                 var("PRISM_NATS_MAX_AGE_SECS", "604800")
@@ -243,22 +245,25 @@ impl Config {
         )
     }
 
-    pub fn relay(&self) -> prism_event_store::relay::RelayConfig {
-        prism_event_store::relay::RelayConfig {
-            prefix: self.nats_prefix.clone(),
-            max_age: self.nats_max_age,
-            keys: self.bus_keys.clone(),
-            auth: self.nats_auth.clone(),
-            ..Default::default()
+    /// The bus: NATS JetStream when `PRISM_NATS_URL` is set, else the in-process bus. One per
+    /// process: the relay and the projectors of a process must share it.
+    pub fn bus(&self) -> std::sync::Arc<dyn prism_bus::Bus> {
+        match &self.nats_url {
+            Some(url) => std::sync::Arc::new(prism_bus::NatsBus::new(
+                url.clone(),
+                prism_bus::NatsConfig {
+                    prefix: self.nats_prefix.clone(),
+                    max_age: self.nats_max_age,
+                    keys: self.bus_keys.clone(),
+                    auth: self.nats_auth.clone(),
+                },
+            )),
+            None => std::sync::Arc::new(prism_bus::LocalBus::new()),
         }
     }
 
-    pub fn projector(&self) -> prism_projections::ProjectorConfig {
-        prism_projections::ProjectorConfig {
-            nats_url: self.nats_url.clone(),
-            relay: self.relay(),
-            batch: 256,
-        }
+    pub fn projector(&self, bus: &std::sync::Arc<dyn prism_bus::Bus>) -> prism_projections::ProjectorConfig {
+        prism_projections::ProjectorConfig::new(bus.clone(), 256)
     }
 
     /// The commands, with the model provider and crisis resources configured.

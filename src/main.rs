@@ -38,9 +38,10 @@ enum Command {
     WriteApi,
     /// Run the read API (queries over the projections).
     ReadApi,
-    /// Run the relay (Postgres log → NATS JetStream); one is active, others stand by.
+    /// Run the relay (Postgres log → NATS JetStream); one is active, others stand by. Needs
+    /// `PRISM_NATS_URL` (on one node the relay runs inside each process).
     Relay,
-    /// Run the projectors (NATS JetStream → read models).
+    /// Run the projectors (the bus → read models).
     Project,
     /// Migrate, then run every part of Prism in this one process.
     Serve,
@@ -129,10 +130,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return tools::safety_eval(&cfg, corpus).await;
     }
     // Before anything is reached: a service never runs on the public development secrets.
+    // The bus key signs what crosses NATS; the in-process bus crosses nothing.
+    let nats = cfg.nats_url.is_some();
+    if matches!(cli.command, Command::Relay) && !nats {
+        anyhow::bail!("prism relay publishes to NATS: set PRISM_NATS_URL (one node needs no separate relay)");
+    }
     match cli.command {
-        Command::Serve | Command::ReadApi => cfg.require_secrets(true, true)?,
+        Command::Serve | Command::ReadApi => cfg.require_secrets(true, nats)?,
         Command::WriteApi => cfg.require_secrets(true, false)?,
-        Command::Relay | Command::Project => cfg.require_secrets(false, true)?,
+        Command::Relay | Command::Project => cfg.require_secrets(false, nats)?,
         _ => {}
     }
     let pool = cfg.connect().await?;
@@ -163,6 +169,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => return Ok(()),
     };
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
+    let bus = cfg.bus();
+    // On the in-process bus nothing crosses processes: a process with projectors relays for
+    // itself; on NATS the relay is its own part (one active per log).
+    let relay = if bus.durable() { relay } else { read || project };
+    tracing::info!(bus = %bus.name(), "bus");
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
         let commands = cfg.commands(store)?;
@@ -207,7 +218,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let indexer = prism_projections::search::SearchIndexer::new(index.clone(), store.store_id().await?, 50_000_000)
             .context("opening the search index for writing (is another process using it?)")?
             .for_node(&cfg.node_id);
-        let projector = prism_projections::Projector::with_target(store.clone(), Arc::new(indexer), cfg.projector());
+        let projector =
+            prism_projections::Projector::with_target(store.clone(), Arc::new(indexer), cfg.projector(&bus));
         let s = stopped.clone();
         parts.spawn(async move { projector.run(s).await.context("search projector") });
         state = state.with_search(index);
@@ -221,13 +233,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ));
     }
     if relay {
-        let (store, url, rc, s) = (store.clone(), cfg.nats_url.clone(), cfg.relay(), stopped.clone());
-        parts.spawn(async move { prism_event_store::relay::run(store, url, rc, s).await.context("relay") });
+        let (store, bus, s) = (store.clone(), bus.clone(), stopped.clone());
+        parts.spawn(async move {
+            prism_bus::relay::run(store, bus, prism_bus::relay::RelayConfig::default(), s)
+                .await
+                .context("relay")
+        });
     }
     if project {
         for (p, _) in prism_projections::all() {
             let name = p.name();
-            let projector = prism_projections::Projector::new(store.clone(), p, cfg.projector());
+            let projector = prism_projections::Projector::new(store.clone(), p, cfg.projector(&bus));
             let s = stopped.clone();
             parts.spawn(async move { projector.run(s).await.with_context(|| format!("{name} projector")) });
         }

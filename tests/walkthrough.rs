@@ -1,5 +1,6 @@
 //! End to end, across processes: the real `prism` binary, the README's walk-through over
-//! HTTP, graceful shutdown on SIGTERM, and one clear line when Postgres is unreachable.
+//! HTTP on one node (the in-process bus, no NATS) and over NATS JetStream, graceful shutdown on
+//! SIGTERM, and one clear line when Postgres is unreachable.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -17,20 +18,25 @@ fn database_url(name: &str) -> String {
     format!("{}/{name}", &base[..cut])
 }
 
-/// Starts `prism serve` on free ports with its own new database and NATS prefix; returns it
-/// and the write and read APIs' addresses.
-fn spawn_prism(db: &str, data: &std::path::Path) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prism"))
+/// Starts `prism serve` on free ports with its own new database (and NATS prefix, `over_nats`);
+/// returns it and the write and read APIs' addresses.
+fn spawn_prism(db: &str, data: &std::path::Path, over_nats: bool) -> (Child, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prism"));
+    if over_nats {
+        cmd.env(
+            "PRISM_NATS_URL",
+            std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        )
+        .env("PRISM_NATS_PREFIX", db.replace('_', ""));
+    } else {
+        cmd.env_remove("PRISM_NATS_URL");
+    }
+    let mut child = cmd
         .arg("serve")
         .env("PRISM_DATA_DIR", data)
         .env("PRISM_DATABASE_URL", database_url(db))
         .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
         .env("PRISM_READ_ADDR", "127.0.0.1:0")
-        .env(
-            "PRISM_NATS_URL",
-            std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        )
-        .env("PRISM_NATS_PREFIX", db.replace('_', ""))
         .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
         .env("PRISM_MASTER_KEY", "7".repeat(64))
         .env("PRISM_BUS_KEY", "an-end-to-end-bus-key-of-enough-length")
@@ -83,10 +89,19 @@ impl Drop for Guard {
 }
 
 #[tokio::test]
-async fn the_readme_walkthrough_then_a_graceful_stop() {
+async fn the_readme_walkthrough_on_one_node_then_a_graceful_stop() {
+    the_readme_walkthrough_then_a_graceful_stop(false).await
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_over_nats_then_a_graceful_stop() {
+    the_readme_walkthrough_then_a_graceful_stop(true).await
+}
+
+async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     let db = format!("prism_e2e_{}", uuid::Uuid::now_v7().simple());
     let data = tempfile::tempdir().expect("data dir");
-    let (child, addr, read_addr) = spawn_prism(&db, data.path());
+    let (child, addr, read_addr) = spawn_prism(&db, data.path(), over_nats);
     let mut guard = Guard(child);
     let c = reqwest::Client::new();
     let url = |p: &str| format!("http://{addr}{p}");
@@ -240,19 +255,28 @@ fn tool(db: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs `prism <part>` with no secrets at all (over NATS when `nats` is set); Postgres is
+/// unreachable, so only the checks before it can answer.
+fn without_secrets(part: &str, nats: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prism"));
+    match nats {
+        Some(url) => cmd.env("PRISM_NATS_URL", url),
+        None => cmd.env_remove("PRISM_NATS_URL"),
+    };
+    cmd.arg(part)
+        .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/prism")
+        .env_remove("PRISM_JWT_SECRET")
+        .env_remove("PRISM_MASTER_KEY")
+        .env_remove("PRISM_BUS_KEY")
+        .env_remove("PRISM_DEV")
+        .output()
+        .expect("run prism")
+}
+
 #[test]
 fn services_refuse_to_start_with_the_public_development_secrets() {
     for part in ["serve", "write-api", "read-api", "relay", "project"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_prism"))
-            .arg(part)
-            // Postgres is never reached: the check comes first.
-            .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/prism")
-            .env_remove("PRISM_JWT_SECRET")
-            .env_remove("PRISM_MASTER_KEY")
-            .env_remove("PRISM_BUS_KEY")
-            .env_remove("PRISM_DEV")
-            .output()
-            .expect("run prism");
+        let out = without_secrets(part, Some("nats://127.0.0.1:1"));
         assert_eq!(out.status.code(), Some(1), "{part} started without secrets");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
@@ -270,6 +294,19 @@ fn services_refuse_to_start_with_the_public_development_secrets() {
         assert_eq!(lines[0].contains("PRISM_MASTER_KEY"), tokens, "{part}: {stderr}");
         assert_eq!(lines[0].contains("PRISM_BUS_KEY"), bus, "{part}: {stderr}");
         assert!(lines[0].contains("PRISM_DEV=1"), "{part}: {stderr}");
+    }
+    // One node signs nothing (nothing crosses a process), so it needs no bus key; and it has no
+    // separate relay to run.
+    for (part, needs) in [
+        ("serve", "PRISM_JWT_SECRET"),
+        ("project", ""),
+        ("relay", "PRISM_NATS_URL"),
+    ] {
+        let out = without_secrets(part, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{part}: {stderr}");
+        assert!(!stderr.contains("PRISM_BUS_KEY"), "{part}: {stderr}");
+        assert!(stderr.contains(needs), "{part}: {stderr}");
     }
     // One of the two is not enough either.
     let out = Command::new(env!("CARGO_BIN_EXE_prism"))

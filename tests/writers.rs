@@ -94,11 +94,7 @@ async fn insights_and_affirmations_are_written_off_the_request_path_and_served_f
         .await
         .expect("bob");
     let bob = CommandContext::new(bob.user_id);
-    let cfg = || ProjectorConfig {
-        nats_url: String::new(),
-        relay: Default::default(),
-        batch: 100,
-    };
+    let cfg = || ProjectorConfig::new(Arc::new(prism_bus::LocalBus::new()), 100);
     let projectors: Vec<Projector> = [
         Arc::new(read_models::ReadModels) as Arc<dyn prism_projections::Projection>,
         Arc::new(spectrum::Spectrum),

@@ -17,8 +17,6 @@ pub mod error;
 pub mod hash;
 pub mod horizon;
 pub mod model;
-pub mod relay;
-pub mod signing;
 pub mod store;
 pub mod verify;
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use prism_domain::upcast::{self, Upcast};
@@ -33,6 +34,8 @@ pub struct PgEventStore {
     horizon: Arc<Horizon>,
     snapshot_every: i64,
     batcher: Option<Batcher>,
+    /// The last position this process appended (every clone shares it): wakes the relay.
+    committed: Arc<watch::Sender<i64>>,
 }
 
 /// A snapshot: an aggregate's serialised state at a version.
@@ -61,7 +64,24 @@ impl PgEventStore {
             horizon: Arc::new(Horizon::default()),
             snapshot_every,
             batcher: None,
+            committed: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// Changes each time an append of this process (any clone of this store) commits, to the
+    /// last position it wrote: the relay's wake-up, so one node needs no poll to see a write.
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.committed.subscribe()
+    }
+
+    fn saw_commit(&self, a: &Appended) {
+        self.committed.send_if_modified(|p| {
+            let newer = a.last_position > *p;
+            if newer {
+                *p = a.last_position;
+            }
+            newer
+        });
     }
 
     /// Turns on group commit: concurrent appends are written together, up to `max_batch`
@@ -84,11 +104,15 @@ impl PgEventStore {
     /// transaction ([`crate::batcher`]).
     pub async fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
         check_size(&batch)?;
-        if let Some(b) = &self.batcher {
-            return b.submit(batch).await;
-        }
-        let mut conn = self.pool.acquire().await?;
-        self.append_on(&mut conn, batch).await
+        let appended = match &self.batcher {
+            Some(b) => b.submit(batch).await?,
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                self.append_on(&mut conn, batch).await?
+            }
+        };
+        self.saw_commit(&appended);
+        Ok(appended)
     }
 
     /// Like [`append`](Self::append) on a caller's connection, so a caller may wrap it in a

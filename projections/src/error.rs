@@ -19,9 +19,20 @@ pub enum ProjectionError {
     Json(#[from] serde_json::Error),
     #[error("search index: {0}")]
     Search(String),
-    #[error("nats: {0}")]
-    Nats(String),
+    /// The bus cannot be reached: the projector follows the Postgres log meanwhile.
+    #[error("bus: {0}")]
+    Bus(String),
     /// The stream carries another deployment's events.
     #[error("event from another store ({0}); refusing to mix deployments")]
     ForeignStore(String),
+}
+
+impl From<prism_bus::BusError> for ProjectionError {
+    fn from(e: prism_bus::BusError) -> Self {
+        match e {
+            prism_bus::BusError::Unavailable(m) => Self::Bus(m),
+            prism_bus::BusError::ForeignStore(s) => Self::ForeignStore(s),
+            prism_bus::BusError::Store(e) => Self::Store(e),
+        }
+    }
 }

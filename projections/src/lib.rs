@@ -1,12 +1,13 @@
 //! Projections: everything a client reads is built here, from the log.
 //!
-//! It owns the projector runtime ([`runtime`]: consume the JetStream stream, apply a batch and
-//! store the checkpoint in the same Postgres transaction, catch up from the Postgres log
-//! whenever the stream cannot prove it holds everything) and each projection, one folder or
+//! It owns the projector runtime ([`runtime`]: consume the bus, apply a batch and store the
+//! checkpoint in the same Postgres transaction, catch up from the Postgres log whenever the bus
+//! cannot prove it delivered everything) and each projection, one folder or
 //! file each (`read_models/`). Projection status (position, lag, last error) is in
 //! `projection_status` and [`status`].
 //!
-//! It may import `prism-domain` and the read side of `prism-event-store`; never `commands`.
+//! It may import `prism-domain`, the read side of `prism-event-store` and `prism-bus` (the
+//! [`prism_bus::Bus`] trait it consumes); never `commands`.
 
 pub mod audit;
 pub mod error;

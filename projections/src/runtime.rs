@@ -1,29 +1,26 @@
-//! The projector runtime: one durable JetStream consumer per projection, Postgres as the
-//! fallback and the proof.
+//! The projector runtime: one consumer of the bus per projection, Postgres as the fallback and
+//! the proof. Written once against [`prism_bus::Bus`], so it runs the same on NATS JetStream and
+//! on the in-process bus.
 //!
 //! - A batch of events is applied and the checkpoint (the last global position) written in one
 //!   Postgres transaction, with the status row locked: a crash never applies an event twice or
 //!   skips one, and two projector processes of one projection cannot both apply an event.
 //! - Anything at or below the checkpoint is ignored (redeliveries, duplicates).
-//! - The relay stamps each message with the position published before it. If that is not our
-//!   checkpoint, something is missing from what the stream gave us (retention, a purge, a new
-//!   projection, a shared consumer): the projector catches up from the Postgres log, then
-//!   goes on with the stream. The same happens at start and while NATS is down.
+//! - Each delivery carries the position published before it. If that is not our checkpoint,
+//!   something is missing from what the bus gave us (retention, a purge, a new projection, a
+//!   shared consumer, a restart of the local bus): the projector catches up from the Postgres
+//!   log, then goes on with the bus. The same happens at start and while the bus is down.
 //! - An event the projection cannot apply halts this projection only, visibly (the status row
 //!   keeps the error; it retries with backoff) and is never skipped.
-//! - Nothing from the bus is trusted: a message whose signature does not verify (see
-//!   `prism_event_store::signing`) is never applied. It is treated as missing — the projector
-//!   catches up from the Postgres log — counted in `prism_bus_rejected_total` and logged as a
-//!   security warning. A *reference* message (an event too large for the bus) is resolved from
-//!   the log too.
+//! - Nothing from the bus is trusted: what does not verify reaches the runtime as a
+//!   [`Delivery::Gap`] and is never applied — the projector reads the log instead. A
+//!   *reference* (an event too large for the bus) is resolved from the log too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
-use prism_event_store::relay::{ensure_stream, RelayConfig};
+use prism_bus::{Bus, Delivery};
 use prism_event_store::{PgEventStore, StoredEvent};
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -33,12 +30,18 @@ use crate::{Projection, ProjectionError};
 /// How long a quiet stream is trusted before the projector checks the Postgres log itself.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProjectorConfig {
-    pub nats_url: String,
-    pub relay: RelayConfig,
+    /// Where the relay publishes.
+    pub bus: Arc<dyn Bus>,
     /// Events applied per transaction at most.
     pub batch: usize,
+}
+
+impl ProjectorConfig {
+    pub fn new(bus: Arc<dyn Bus>, batch: usize) -> Self {
+        Self { bus, batch }
+    }
 }
 
 /// Where a projector writes, and where it keeps its checkpoint. The Postgres projections keep
@@ -48,7 +51,7 @@ pub trait Target: Send + Sync + 'static {
     /// Its name: the durable consumer's name.
     fn name(&self) -> &'static str;
 
-    /// The durable JetStream consumer's name (after the stream prefix).
+    /// The durable consumer's name on the bus (after the stream prefix).
     fn consumer(&self) -> String {
         self.name().to_owned()
     }
@@ -195,18 +198,18 @@ impl Projector {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
         let name = self.target.name();
-        let store_id = self.store.store_id().await?.to_string();
+        let store_id = self.store.store_id().await?;
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
             let result = match self.catch_up().await {
-                Ok(cp) => self.consume(cp, &store_id, &mut shutdown).await,
+                Ok(cp) => self.consume(cp, store_id, &mut shutdown).await,
                 Err(e) => Err(e),
             };
             match result {
                 Ok(()) => break,
-                Err(ProjectionError::Nats(e)) => {
-                    // Postgres is the path that always works: keep up from it until NATS is back.
-                    tracing::warn!(projection = name, error = %e, "nats unavailable; following the postgres log");
+                Err(ProjectionError::Bus(e)) => {
+                    // Postgres is the path that always works: keep up from it until the bus is back.
+                    tracing::warn!(projection = name, error = %e, "bus unavailable; following the postgres log");
                     let until = tokio::time::Instant::now() + backoff;
                     while tokio::time::Instant::now() < until {
                         if let Err(e) = self.catch_up().await {
@@ -273,132 +276,58 @@ impl Projector {
     async fn consume(
         &self,
         mut cp: i64,
-        store_id: &str,
+        store_id: uuid::Uuid,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), ProjectionError> {
-        let nats = |e: &dyn std::fmt::Display| ProjectionError::Nats(e.to_string());
-        let client = self.cfg.relay.connect(&self.cfg.nats_url).await.map_err(|e| nats(&e))?;
-        let store_uuid: uuid::Uuid = store_id
-            .parse()
-            .map_err(|_| ProjectionError::ForeignStore(store_id.into()))?;
-        let js = jetstream::new(client);
-        // The relay owns the stream's settings; a projector only creates it when it comes
-        // first (its NATS account may be allowed to read streams, not to change them).
-        let stream = match js.get_stream(self.cfg.relay.stream_name()).await {
-            Ok(s) => s,
-            Err(_) => ensure_stream(&js, &self.cfg.relay).await.map_err(|e| nats(&e))?,
-        };
-        let durable = format!("{}_{}", self.cfg.relay.prefix, self.target.consumer());
-        let consumer = stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    // What came before the consumer existed is read from Postgres.
-                    deliver_policy: DeliverPolicy::New,
-                    ack_policy: AckPolicy::Explicit,
-                    max_ack_pending: 20_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| nats(&e))?;
-        let mut messages = consumer.messages().await.map_err(|e| nats(&e))?;
+        let mut sub = self.cfg.bus.subscribe(store_id, &self.target.consumer()).await?;
         loop {
-            let first = tokio::select! {
-                m = messages.next() => m,
-                // A quiet stream proves nothing (NATS may be reconnecting, the relay may be
-                // down): look at the log itself now and then.
-                _ = tokio::time::sleep(IDLE_CHECK) => {
-                    cp = self.catch_up().await?;
-                    continue;
-                }
+            let deliveries = tokio::select! {
+                d = sub.next(self.cfg.batch, IDLE_CHECK) => d?,
                 _ = shutdown.changed() => return Ok(()),
             };
-            let mut batch = match first {
-                Some(Ok(m)) => vec![m],
-                Some(Err(e)) => return Err(nats(&e)),
-                None => return Err(ProjectionError::Nats("the consumer stopped".into())),
-            };
-            while batch.len() < self.cfg.batch {
-                match messages.next().now_or_never() {
-                    Some(Some(Ok(m))) => batch.push(m),
-                    _ => break,
-                }
+            if deliveries.is_empty() {
+                // A quiet bus proves nothing (NATS may be reconnecting, the relay may be
+                // down): look at the log itself now and then.
+                cp = self.catch_up().await?;
+                continue;
             }
-            let mut pending: Vec<StoredEvent> = Vec::with_capacity(batch.len());
-            for m in &batch {
-                let header = |k: &str| m.headers.as_ref().and_then(|h| h.get(k)).map(|v| v.as_str().to_owned());
-                let number = |k: &str| header(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
-                let (pos, prev) = (number("Prism-Position"), number("Prism-Prev-Position"));
-                let reference = header("Prism-Payload").as_deref() == Some(prism_event_store::relay::REFERENCE);
-                // The signature first: an unsigned message is noise, whatever store it names
-                // (it must not be able to halt the projector as "another store's").
-                let signed = self.cfg.relay.keys.verify(
-                    &header("Prism-Key-Id").unwrap_or_default(),
-                    &header("Prism-Signature").unwrap_or_default(),
-                    &prism_event_store::signing::Signed {
-                        store: store_uuid,
-                        position: pos,
-                        prev,
-                        reference,
-                        body: &m.payload,
-                    },
-                );
-                if signed && header("Prism-Store-Id").as_deref() != Some(store_id) {
-                    return Err(ProjectionError::ForeignStore(
-                        header("Prism-Store-Id").unwrap_or_default(),
-                    ));
-                }
-                if pos <= cp {
+            let mut pending: Vec<StoredEvent> = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                if d.position().is_some_and(|p| p <= cp) {
                     continue; // already applied
                 }
-                if !signed {
-                    metrics::counter!("prism_bus_rejected_total", "projection" => self.target.name()).increment(1);
-                    tracing::warn!(
-                        security = true,
-                        projection = self.target.name(),
-                        subject = %m.subject,
-                        position = pos,
-                        "a bus message failed signature verification; ignored, reading the log instead"
-                    );
-                }
-                if prev != cp || !signed {
-                    // The stream cannot prove nothing is missing before this event (or this
-                    // message is not the relay's): the log can.
-                    self.apply_batch(&pending).await?;
-                    pending.clear();
-                    cp = self.catch_up().await?;
-                    continue;
-                }
-                let e: StoredEvent = if header("Prism-Payload").as_deref() == Some(prism_event_store::relay::REFERENCE)
-                {
-                    // Too large for the bus: the event itself is in the log (committed, since
-                    // the relay published it), right at its position.
-                    self.store
-                        .read_all(pos - 1, 1)
-                        .await?
-                        .into_iter()
-                        .find(|e| e.global_position == pos)
-                        .ok_or_else(|| ProjectionError::Unreadable {
-                            position: pos,
-                            event_type: m.subject.to_string(),
-                            reason: "a reference to an event the log does not hold".into(),
-                        })?
-                } else {
-                    serde_json::from_slice(&m.payload).map_err(|err| ProjectionError::Unreadable {
-                        position: pos,
-                        event_type: m.subject.to_string(),
-                        reason: err.to_string(),
-                    })?
+                let event = match d {
+                    Delivery::Event { prev, event } if prev == cp => event,
+                    Delivery::Reference { prev, position } if prev == cp => self.read_from_log(position).await?,
+                    // The bus cannot prove nothing is missing before this (or it is not the
+                    // relay's): the log can.
+                    _ => {
+                        self.apply_batch(&pending).await?;
+                        pending.clear();
+                        cp = self.catch_up().await?;
+                        continue;
+                    }
                 };
-                cp = pos;
-                pending.push(e);
+                cp = event.global_position;
+                pending.push(event);
             }
             self.apply_batch(&pending).await?;
-            for m in batch {
-                m.ack().await.map_err(|e| nats(&e))?;
-            }
+            sub.ack().await?;
         }
+    }
+
+    /// The event at `position`, from the log: too large for the bus, it travelled as a
+    /// reference (committed, since the relay published it).
+    async fn read_from_log(&self, position: i64) -> Result<StoredEvent, ProjectionError> {
+        self.store
+            .read_all(position - 1, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.global_position == position)
+            .ok_or_else(|| ProjectionError::Unreadable {
+                position,
+                event_type: "a reference".into(),
+                reason: "a reference to an event the log does not hold".into(),
+            })
     }
 }

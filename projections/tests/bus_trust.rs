@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use prism_auth::{Jwt, PasswordHasherId};
+use prism_bus::relay::{self, RelayConfig};
+use prism_bus::signing::{BusKeys, NatsAuth};
+use prism_bus::{Bus, NatsBus, NatsConfig};
 use prism_commands::{CommandContext, Commands};
 use prism_domain::{UserId, WorkspaceId};
-use prism_event_store::relay::{self, RelayConfig};
-use prism_event_store::signing::{BusKeys, NatsAuth};
 use prism_event_store::{PgEventStore, StoredEvent};
 use prism_projections::read_models::ReadModels;
 use prism_projections::{Projector, ProjectorConfig};
@@ -29,32 +30,35 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     commands: Commands,
     store: PgEventStore,
-    cfg: ProjectorConfig,
+    nats: NatsConfig,
 }
 
 impl Running {
     /// A relay and the read-models projector on `url`, signing with [`BUS_KEY`].
     fn start(pool: &PgPool, url: String, prefix: &str, auth: NatsAuth, projector_auth: NatsAuth) -> Self {
         let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-        let relay_cfg = RelayConfig {
+        let nats = NatsConfig {
             prefix: prefix.into(),
             keys: BusKeys::new(BUS_KEY, &[]),
             auth,
             ..Default::default()
         };
-        let cfg = ProjectorConfig {
-            nats_url: url.clone(),
-            relay: RelayConfig {
+        let relay_bus: Arc<dyn Bus> = Arc::new(NatsBus::new(url.clone(), nats.clone()));
+        let projector_bus = NatsBus::new(
+            url,
+            NatsConfig {
                 auth: projector_auth,
-                ..relay_cfg.clone()
+                ..nats.clone()
             },
-            batch: 64,
-        };
+        );
+        let cfg = ProjectorConfig::new(Arc::new(projector_bus), 64);
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn({
             let (store, stopped) = (store.clone(), stopped.clone());
             async move {
-                relay::run(store, url, relay_cfg, stopped).await.expect("relay");
+                relay::run(store, relay_bus, RelayConfig::default(), stopped)
+                    .await
+                    .expect("relay");
             }
         });
         let projector = Projector::new(store.clone(), Arc::new(ReadModels), cfg.clone());
@@ -71,7 +75,7 @@ impl Running {
             tasks: vec![relay, projector],
             commands,
             store,
-            cfg,
+            nats,
         }
     }
 
@@ -88,7 +92,7 @@ fn nats_url() -> String {
 }
 
 /// Publishes `event` on the bus by hand, as the relay would, with `key` (or no signature).
-async fn forge(url: &str, cfg: &RelayConfig, store_id: Uuid, event: &StoredEvent, prev: i64, key: Option<&BusKeys>) {
+async fn forge(url: &str, cfg: &NatsConfig, store_id: Uuid, event: &StoredEvent, prev: i64, key: Option<&BusKeys>) {
     let client = async_nats::connect(url).await.expect("connect");
     let js = jetstream::new(client);
     let body = serde_json::to_vec(event).expect("json");
@@ -99,7 +103,7 @@ async fn forge(url: &str, cfg: &RelayConfig, store_id: Uuid, event: &StoredEvent
     headers.insert("Prism-Prev-Position", prev.to_string().as_str());
     if let Some(k) = key {
         headers.insert("Prism-Key-Id", k.key_id());
-        let sig = k.sign(&prism_event_store::signing::Signed {
+        let sig = k.sign(&prism_bus::signing::Signed {
             store: store_id,
             position: event.global_position,
             prev,
@@ -148,9 +152,9 @@ async fn a_forged_member_joined_changes_no_projection(pool: PgPool) {
     forged.aggregate_id = ws;
     forged.event_type = "member.joined".into();
     forged.payload = json!({"user_id": outsider, "role": "owner"});
-    forge(&url, &run.cfg.relay, store_id, &forged, head, None).await;
+    forge(&url, &run.nats, store_id, &forged, head, None).await;
     let attacker_key = BusKeys::new(b"an-attackers-own-key-of-enough-length!!", &[]);
-    forge(&url, &run.cfg.relay, store_id, &forged, head, Some(&attacker_key)).await;
+    forge(&url, &run.nats, store_id, &forged, head, Some(&attacker_key)).await;
 
     // The genuine event at that position, and a few after it.
     let mut last = 0;
@@ -219,20 +223,20 @@ async fn an_event_over_the_servers_max_payload_travels_as_a_reference(pool: PgPo
     // The relay went on past it: the stream holds the reference and what came after.
     wait_for_relay(
         &run.store,
-        &run.cfg.relay,
+        &relay::checkpoint_name(&NatsBus::new(String::new(), run.nats.clone())),
         last,
         "the relay is stuck on the large event",
     )
     .await;
     let js = jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
-    let stream = js.get_stream(run.cfg.relay.stream_name()).await.expect("stream");
+    let stream = js.get_stream(run.nats.stream_name()).await.expect("stream");
     let msg = stream
         .get_last_raw_message_by_subject(&format!("small.events.{}.doc.doc.created", ws.0))
         .await
         .expect("the doc's message");
     assert_eq!(
         msg.headers.get("Prism-Payload").map(|v| v.as_str()),
-        Some(relay::REFERENCE),
+        Some(prism_bus::nats::REFERENCE),
         "published as a reference"
     );
     let failing: Option<String> = sqlx::query_scalar("SELECT last_error FROM relay_checkpoints")
@@ -285,7 +289,7 @@ async fn with_the_deployed_accounts_only_the_relay_may_publish(pool: PgPool) {
     wait_for(&pool, last).await;
     wait_for_relay(
         &run.store,
-        &run.cfg.relay,
+        &relay::checkpoint_name(&NatsBus::new(String::new(), run.nats.clone())),
         last,
         "the relay could not publish with its account",
     )
@@ -321,7 +325,7 @@ async fn with_the_deployed_accounts_only_the_relay_may_publish(pool: PgPool) {
     assert!(violation.contains(&subject), "{violation}");
     // Read back with the relay's account (the projector's may not read single messages).
     let js = jetstream::new(relay_auth.options().connect(nats.url()).await.expect("relay connects"));
-    let stream = js.get_stream(run.cfg.relay.stream_name()).await.expect("stream");
+    let stream = js.get_stream(run.nats.stream_name()).await.expect("stream");
     let ours = format!("prism.events.{}.message.message.created", ws.0);
     assert!(
         stream.get_last_raw_message_by_subject(&ours).await.is_ok(),

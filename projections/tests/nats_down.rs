@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prism_auth::{Jwt, PasswordHasherId};
+use prism_bus::relay::{self, RelayConfig};
+use prism_bus::{Bus, NatsBus, NatsConfig};
 use prism_commands::{CommandContext, Commands};
 use prism_domain::{UserId, WorkspaceId};
-use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::PgEventStore;
 use prism_projections::read_models::ReadModels;
 use prism_projections::{Projector, ProjectorConfig};
@@ -23,19 +24,19 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
     let dir = std::env::temp_dir().join(format!("prism-nats-{}", uuid::Uuid::now_v7().simple()));
     let mut nats = PrivateNats::start(free_port(), &dir);
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let cfg = ProjectorConfig {
-        nats_url: nats.url(),
-        relay: RelayConfig {
+    let bus: Arc<dyn Bus> = Arc::new(NatsBus::new(
+        nats.url(),
+        NatsConfig {
             prefix: "down".into(),
             ..Default::default()
         },
-        batch: 64,
-    };
+    ));
+    let cfg = ProjectorConfig::new(bus.clone(), 64);
     let (stop, stopped) = watch::channel(false);
     let relay = tokio::spawn(relay::run(
         store.clone(),
-        cfg.nats_url.clone(),
-        cfg.relay.clone(),
+        bus.clone(),
+        RelayConfig::default(),
         stopped.clone(),
     ));
     let projector = Projector::new(store.clone(), Arc::new(ReadModels), cfg.clone());
@@ -98,7 +99,7 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
     // The relay caught the stream up too.
     wait_for_relay(
         &store,
-        &cfg.relay,
+        &relay::checkpoint_name(bus.as_ref()),
         head,
         "the relay never caught up after NATS came back",
     )

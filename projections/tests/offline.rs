@@ -15,11 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 fn config() -> ProjectorConfig {
-    ProjectorConfig {
-        nats_url: String::new(),
-        relay: Default::default(),
-        batch: 37,
-    }
+    ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 37)
 }
 
 /// A varied history: people, workspaces, members, channels, messages with edits, deletions,

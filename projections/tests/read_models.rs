@@ -1,13 +1,15 @@
-//! The read models, built through the real relay and NATS JetStream (a unique stream prefix per
-//! test), match the log exactly, whatever happens to the projector on the way.
+//! The read models, built through the real relay and each bus (the in-process bus, and NATS
+//! JetStream with a unique stream prefix per test), match the log exactly, whatever happens to
+//! the projector on the way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prism_auth::{Jwt, PasswordHasherId};
+use prism_bus::relay::{self, RelayConfig};
+use prism_bus::{LocalBus, NatsBus, NatsConfig};
 use prism_commands::{CommandContext, Commands};
 use prism_domain::{MessageId, UserId, WorkspaceId};
-use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::PgEventStore;
 use prism_projections::read_models::ReadModels;
 use prism_projections::{Projector, ProjectorConfig};
@@ -19,16 +21,45 @@ fn nats_url() -> String {
     std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
-fn config(nats: &str) -> ProjectorConfig {
-    let relay = RelayConfig {
-        prefix: format!("t{}", &Uuid::now_v7().simple().to_string()[20..]),
-        batch: 128,
-        ..Default::default()
-    };
-    ProjectorConfig {
-        nats_url: nats.into(),
-        relay,
-        batch: 64,
+/// A bus for a test: the projectors' configuration, and the stream to purge or delete (NATS).
+struct Bed {
+    cfg: ProjectorConfig,
+    nats: Option<NatsConfig>,
+}
+
+impl Bed {
+    fn local() -> Self {
+        Self {
+            cfg: ProjectorConfig::new(Arc::new(LocalBus::new()), 64),
+            nats: None,
+        }
+    }
+
+    fn nats() -> Self {
+        let nats = NatsConfig {
+            prefix: format!("t{}", &Uuid::now_v7().simple().to_string()[20..]),
+            ..Default::default()
+        };
+        Self {
+            cfg: ProjectorConfig::new(Arc::new(NatsBus::new(nats_url(), nats.clone())), 64),
+            nats: Some(nats),
+        }
+    }
+
+    /// A projector with no bus at all: it follows the Postgres log.
+    fn offline() -> Self {
+        let nats = NatsConfig::default();
+        Self {
+            cfg: ProjectorConfig::new(Arc::new(NatsBus::new("nats://127.0.0.1:1", nats)), 64),
+            nats: None,
+        }
+    }
+
+    async fn done(self) {
+        if let Some(n) = self.nats {
+            let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
+            let _ = js.delete_stream(n.stream_name()).await;
+        }
     }
 }
 
@@ -49,8 +80,8 @@ fn start_relay(store: &PgEventStore, cfg: &ProjectorConfig) -> Running {
     let (stop, stopped) = watch::channel(false);
     let relay = tokio::spawn(relay::run(
         store.clone(),
-        cfg.nats_url.clone(),
-        cfg.relay.clone(),
+        cfg.bus.clone(),
+        RelayConfig { batch: 128 },
         stopped,
     ));
     Running { stop, relay }
@@ -144,9 +175,18 @@ async fn assert_matches_log(pool: &PgPool) {
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn read_models_follow_the_log_through_the_local_bus(pool: PgPool) {
+    read_models_follow_the_log(pool, Bed::local()).await
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn read_models_follow_the_log_through_nats(pool: PgPool) {
+    read_models_follow_the_log(pool, Bed::nats()).await
+}
+
+async fn read_models_follow_the_log(pool: PgPool, bed: Bed) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let cfg = config(&nats_url());
+    let cfg = bed.cfg.clone();
     let relay = start_relay(&store, &cfg);
     let (stop, projector) = start_projector(&store, &cfg);
     let head = write(&commands(&store), 30).await;
@@ -161,12 +201,22 @@ async fn read_models_follow_the_log_through_nats(pool: PgPool) {
     projector.await.expect("projector");
     relay.stop.send(true).expect("stop");
     relay.relay.await.expect("join").expect("relay");
+    bed.done().await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
-async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool) {
+async fn a_projector_killed_mid_stream_resumes_exactly_once_on_the_local_bus(pool: PgPool) {
+    a_projector_killed_mid_stream_resumes_exactly_once(pool, Bed::local()).await
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_projector_killed_mid_stream_resumes_exactly_once_on_nats(pool: PgPool) {
+    a_projector_killed_mid_stream_resumes_exactly_once(pool, Bed::nats()).await
+}
+
+async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool, bed: Bed) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let cfg = config(&nats_url());
+    let cfg = bed.cfg.clone();
     let relay = start_relay(&store, &cfg);
     let c = commands(&store);
     // The projector we kill gets a pool of its own, as a process of its own would: killing a
@@ -194,23 +244,29 @@ async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool) {
     second.await.expect("projector");
     relay.stop.send(true).expect("stop");
     relay.relay.await.expect("join").expect("relay");
+    bed.done().await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn a_purged_stream_is_caught_up_from_postgres(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let cfg = config(&nats_url());
+    let bed = Bed::nats();
+    let (cfg, nats) = (bed.cfg.clone(), bed.nats.clone().expect("nats"));
     let relay = start_relay(&store, &cfg);
     let c = commands(&store);
     let first_head = write(&c, 10).await;
     // Wait for the relay, then purge everything it published; only then does a projector start.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while relay::checkpoint(&store, &cfg.relay).await.expect("cp") < first_head {
+    while relay::checkpoint(&store, &relay::checkpoint_name(cfg.bus.as_ref()))
+        .await
+        .expect("cp")
+        < first_head
+    {
         assert!(Instant::now() < deadline, "relay stuck");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
-    js.get_stream(cfg.relay.stream_name())
+    js.get_stream(nats.stream_name())
         .await
         .expect("stream")
         .purge()
@@ -224,7 +280,7 @@ async fn a_purged_stream_is_caught_up_from_postgres(pool: PgPool) {
     projector.await.expect("projector");
     relay.stop.send(true).expect("stop");
     relay.relay.await.expect("join").expect("relay");
-    let _ = js.delete_stream(cfg.relay.stream_name()).await;
+    bed.done().await;
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -232,7 +288,7 @@ async fn a_rebuild_gives_the_same_read_models_and_swaps_them_in(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
     let c = commands(&store);
     write(&c, 25).await;
-    let cfg = config(&nats_url());
+    let cfg = Bed::offline().cfg;
     let live = Projector::new(store.clone(), Arc::new(ReadModels), cfg.clone());
     live.catch_up().await.expect("live");
     let snapshot = |pool: PgPool| async move {
@@ -373,7 +429,7 @@ async fn an_unreadable_event_halts_the_projection_visibly_and_is_never_skipped(p
     .await
     .expect("bad event");
     let after = write(&c, 2).await;
-    let cfg = config("nats://127.0.0.1:1"); // no NATS at all: the projector follows Postgres
+    let cfg = Bed::offline().cfg; // no bus at all: the projector follows Postgres
     let (stop, stopped) = watch::channel(false);
     let projector = tokio::spawn(Projector::new(store.clone(), Arc::new(ReadModels), cfg).run(stopped));
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -37,11 +37,7 @@ async fn world(pool: PgPool) -> World {
     let projector = Projector::with_target(
         store.clone(),
         indexer.clone(),
-        ProjectorConfig {
-            nats_url: "nats://127.0.0.1:1".into(),
-            relay: Default::default(),
-            batch: 500,
-        },
+        ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 500),
     );
     World {
         c: commands(&store),
@@ -279,11 +275,7 @@ async fn the_checkpoint_lives_in_the_commit_and_survives_a_restart(pool: PgPool)
     let projector = Projector::with_target(
         w.store.clone(),
         indexer.clone(),
-        ProjectorConfig {
-            nats_url: "nats://127.0.0.1:1".into(),
-            relay: Default::default(),
-            batch: 500,
-        },
+        ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 500),
     );
     projector.catch_up().await.expect("catch up");
     indexer.commit().expect("commit");

@@ -38,11 +38,7 @@ struct World {
 }
 
 fn config() -> ProjectorConfig {
-    ProjectorConfig {
-        nats_url: String::new(),
-        relay: Default::default(),
-        batch: 100,
-    }
+    ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 100)
 }
 
 async fn world(pool: PgPool) -> World {

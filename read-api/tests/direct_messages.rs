@@ -64,11 +64,7 @@ async fn admins_never_read_a_conversation_they_are_not_in_and_auditors_never_its
         .expect("dm")
         .id()
         .expect("id");
-    let cfg = ProjectorConfig {
-        nats_url: String::new(),
-        relay: Default::default(),
-        batch: 100,
-    };
+    let cfg = ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 100);
     Projector::new(store, Arc::new(ReadModels), cfg)
         .catch_up()
         .await

@@ -89,11 +89,7 @@ async fn world(pool: PgPool) -> World {
             .expect("edit");
         ids.push((ws, ch, m, d));
     }
-    let cfg = ProjectorConfig {
-        nats_url: String::new(),
-        relay: Default::default(),
-        batch: 100,
-    };
+    let cfg = ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 100);
     let projector = Projector::new(store, Arc::new(ReadModels), cfg);
     projector.catch_up().await.expect("project");
     let app = prism_read_api::app(prism_read_api::AppState::new(pool, jwt.clone()));

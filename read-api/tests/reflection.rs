@@ -75,11 +75,7 @@ impl World {
         let indexer = Arc::new(
             SearchIndexer::new(index.clone(), store.store_id().await.expect("id"), 15_000_000).expect("indexer"),
         );
-        let cfg = || ProjectorConfig {
-            nats_url: String::new(),
-            relay: Default::default(),
-            batch: 100,
-        };
+        let cfg = || ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 100);
         let mut projectors: Vec<Projector> = [
             Arc::new(read_models::ReadModels) as Arc<dyn prism_projections::Projection>,
             Arc::new(audit::AuditTrail),

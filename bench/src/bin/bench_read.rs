@@ -1,7 +1,8 @@
 //! `bench-read`: the read side, measured. The last line printed is one JSON object:
 //! - `lag_p50_ms`, `lag_p99_ms`: a command's append returning → the message visible in the read
 //!   models (the projector's commit), at a steady rate (default 1,000 commands/s for 30 s),
-//!   through the real relay, NATS JetStream and projector;
+//!   through the real relay, the in-process bus and projector (one node); `lag_nats_p50_ms`,
+//!   `lag_nats_p99_ms` the same through NATS JetStream;
 //! - `read_rps_32`, `read_p99_ms_32`: `GET /v1/channels/{id}/messages?limit=50` on the real read
 //!   API binary at 32 connections (wrk), and `read_api_rss_mb`, its peak resident memory;
 //! - `rebuild_events_per_s`: `prism_projections::rebuild` of every relational read model from a
@@ -26,9 +27,10 @@ use prism_auth::{Jwt, PasswordHasherId};
 use prism_bench::http::{fresh_database, peak_rss_mb, wrk};
 use prism_bench::kernel::pool;
 use prism_bench::pct;
+use prism_bus::relay::{self, RelayConfig};
+use prism_bus::{Bus, LocalBus, NatsBus, NatsConfig};
 use prism_commands::{CommandContext, Commands};
 use prism_domain::WorkspaceId;
-use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::PgEventStore;
 use prism_projections::read_models::{ReadModels, TABLES};
 use prism_projections::{Projector, ProjectorConfig};
@@ -88,28 +90,6 @@ async fn main() -> anyhow::Result<()> {
     let db = pool(&url, 40).await?;
     prism_event_store::db::migrate(&db).await?;
     let store = PgEventStore::new(db.clone(), 100).with_group_commit(2, 64);
-    let relay_cfg = RelayConfig {
-        prefix: format!("bench{}", std::process::id()),
-        ..Default::default()
-    };
-    let (stop, stopped) = watch::channel(false);
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        a.nats.clone(),
-        relay_cfg.clone(),
-        stopped.clone(),
-    ));
-    let projector = Projector::new(
-        store.clone(),
-        Arc::new(ReadModels),
-        ProjectorConfig {
-            nats_url: a.nats.clone(),
-            relay: relay_cfg.clone(),
-            batch: 256,
-        },
-    );
-    let mut visible = projector.subscribe();
-    let projector = tokio::spawn(projector.run(stopped));
     let jwt = Jwt::new(SECRET.as_bytes(), Jwt::DEFAULT_TTL);
     // The read API binary opens what these commands seal: one master key for both.
     let commands = Commands::new(
@@ -125,81 +105,27 @@ async fn main() -> anyhow::Result<()> {
     let ws = WorkspaceId(commands.create_workspace(&owner, "Bench").await?.id().context("id")?);
     let channel = commands.create_channel(&owner, ws, "load").await?.id().context("id")?;
 
-    // position → when its command returned; the watcher turns them into lags as they show up.
-    let pending: Arc<Mutex<BTreeMap<i64, Instant>>> = Arc::default();
-    let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let watcher = {
-        let (pending, lags) = (pending.clone(), lags.clone());
-        tokio::spawn(async move {
-            while visible.changed().await.is_ok() {
-                let at = *visible.borrow_and_update();
-                let now = Instant::now();
-                let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
-                let done: Vec<i64> = p.range(..=at).map(|(k, _)| *k).collect();
-                let mut l = lags.lock().unwrap_or_else(|e| e.into_inner());
-                for k in done {
-                    if let Some(t) = p.remove(&k) {
-                        l.push(now.duration_since(t).as_secs_f64() * 1000.0);
-                    }
-                }
-            }
-        })
-    };
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / a.rate.max(1)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
-    let mut writers = tokio::task::JoinSet::new();
-    let mut sent = 0u64;
-    while Instant::now() < deadline {
-        ticker.tick().await;
-        let (c, owner, pending) = (commands.clone(), owner.clone(), pending.clone());
-        sent += 1;
-        writers.spawn(async move {
-            if let Ok(o) = c
-                .post_message(
-                    &owner,
-                    channel,
-                    "a message of ordinary length for a chat, about sixty characters",
-                    None,
-                )
-                .await
-            {
-                pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(o.position(), Instant::now());
-            }
-        });
-        while writers.try_join_next().is_some() {}
+    let buses: [(&str, Arc<dyn Bus>); 2] = [
+        ("lag", Arc::new(LocalBus::new())),
+        (
+            "lag_nats",
+            Arc::new(NatsBus::new(
+                a.nats.clone(),
+                NatsConfig {
+                    prefix: format!("bench{}", std::process::id()),
+                    ..Default::default()
+                },
+            )),
+        ),
+    ];
+    for (label, bus) in buses {
+        let l = lag(&a, &store, &commands, &owner, channel, bus).await?;
+        out.insert(format!("{label}_p50_ms"), json!((pct(&l, 0.5) * 100.0).round() / 100.0));
+        out.insert(
+            format!("{label}_p99_ms"),
+            json!((pct(&l, 0.99) * 100.0).round() / 100.0),
+        );
     }
-    while writers.join_next().await.is_some() {}
-    // Let the last ones show up.
-    let settle = Instant::now() + Duration::from_secs(10);
-    while !pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && Instant::now() < settle {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let mut l = lags.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    l.sort_by(|x, y| x.total_cmp(y));
-    println!(
-        "lag over {} commands at {}/s for {} s: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-        l.len(),
-        a.rate,
-        a.seconds,
-        pct(&l, 0.5),
-        pct(&l, 0.99),
-        pct(&l, 1.0)
-    );
-    anyhow::ensure!(
-        l.len() as u64 * 100 >= sent * 99,
-        "only {} of {sent} commands became visible",
-        l.len()
-    );
-    out.insert("lag_p50_ms".into(), json!((pct(&l, 0.5) * 100.0).round() / 100.0));
-    out.insert("lag_p99_ms".into(), json!((pct(&l, 0.99) * 100.0).round() / 100.0));
-    let _ = stop.send(true);
-    let _ = relay.await;
-    let _ = projector.await;
-    watcher.abort();
 
     // 2. Reads through the read API binary.
     if let Some(bin) = &a.prism_bin {
@@ -342,4 +268,107 @@ async fn generate_log(db: &sqlx::PgPool, n: i64) -> anyhow::Result<()> {
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Commands at `a.rate` for `a.seconds` through a relay and the read models' projector on `bus`:
+/// append returned → visible, in ms, sorted.
+async fn lag(
+    a: &Args,
+    store: &PgEventStore,
+    commands: &Commands,
+    owner: &CommandContext,
+    channel: uuid::Uuid,
+    bus: Arc<dyn Bus>,
+) -> anyhow::Result<Vec<f64>> {
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        bus.clone(),
+        RelayConfig::default(),
+        stopped.clone(),
+    ));
+    let projector = Projector::new(
+        store.clone(),
+        Arc::new(ReadModels),
+        ProjectorConfig::new(bus.clone(), 256),
+    );
+    // Caught up before the clock starts.
+    projector.catch_up().await?;
+    let mut visible = projector.subscribe();
+    let projector = tokio::spawn(projector.run(stopped));
+    // position → when its command returned; the watcher turns them into lags as they show up.
+    let pending: Arc<Mutex<BTreeMap<i64, Instant>>> = Arc::default();
+    let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let watcher = {
+        let (pending, lags) = (pending.clone(), lags.clone());
+        tokio::spawn(async move {
+            while visible.changed().await.is_ok() {
+                let at = *visible.borrow_and_update();
+                let now = Instant::now();
+                let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                let done: Vec<i64> = p.range(..=at).map(|(k, _)| *k).collect();
+                let mut l = lags.lock().unwrap_or_else(|e| e.into_inner());
+                for k in done {
+                    if let Some(t) = p.remove(&k) {
+                        l.push(now.duration_since(t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        })
+    };
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / a.rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let mut writers = tokio::task::JoinSet::new();
+    let mut sent = 0u64;
+    while Instant::now() < deadline {
+        ticker.tick().await;
+        let (c, owner, pending) = (commands.clone(), owner.clone(), pending.clone());
+        sent += 1;
+        writers.spawn(async move {
+            if let Ok(o) = c
+                .post_message(
+                    &owner,
+                    channel,
+                    "a message of ordinary length for a chat, about sixty characters",
+                    None,
+                )
+                .await
+            {
+                pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(o.position(), Instant::now());
+            }
+        });
+        while writers.try_join_next().is_some() {}
+    }
+    while writers.join_next().await.is_some() {}
+    // Let the last ones show up.
+    let settle = Instant::now() + Duration::from_secs(10);
+    while !pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty() && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut l = lags.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    l.sort_by(|x, y| x.total_cmp(y));
+    println!(
+        "{} lag over {} commands at {}/s for {} s: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        bus.name(),
+        l.len(),
+        a.rate,
+        a.seconds,
+        pct(&l, 0.5),
+        pct(&l, 0.99),
+        pct(&l, 1.0)
+    );
+    anyhow::ensure!(
+        l.len() as u64 * 100 >= sent * 99,
+        "only {} of {sent} commands became visible",
+        l.len()
+    );
+    let _ = stop.send(true);
+    let _ = relay.await;
+    let _ = projector.await;
+    watcher.abort();
+    Ok(l)
 }

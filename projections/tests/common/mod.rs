@@ -89,18 +89,9 @@ pub async fn wait_for(pool: &PgPool, position: i64) {
 }
 
 /// Waits until the relay has published `position` (30 s at most, then fails saying `what`).
-pub async fn wait_for_relay(
-    store: &prism_event_store::PgEventStore,
-    cfg: &prism_event_store::relay::RelayConfig,
-    position: i64,
-    what: &str,
-) {
+pub async fn wait_for_relay(store: &prism_event_store::PgEventStore, relay: &str, position: i64, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while prism_event_store::relay::checkpoint(store, cfg)
-        .await
-        .expect("checkpoint")
-        < position
-    {
+    while prism_bus::relay::checkpoint(store, relay).await.expect("checkpoint") < position {
         assert!(Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,11 +1,15 @@
-//! The relay against a real NATS JetStream (a unique stream prefix per test).
+//! The relay against a real NATS JetStream (a unique stream prefix per test): what lands in the
+//! stream, message by message.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures::StreamExt;
+use std::sync::Arc;
+
+use prism_bus::relay::{self, RelayConfig};
+use prism_bus::{Bus, NatsBus, NatsConfig};
 use prism_event_store::hash::GENESIS;
-use prism_event_store::relay::{self, RelayConfig};
 use prism_event_store::*;
 use serde_json::json;
 use sqlx::PgPool;
@@ -15,12 +19,28 @@ fn nats_url() -> String {
     std::env::var("PRISM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
-fn config() -> RelayConfig {
-    RelayConfig {
+fn config() -> NatsConfig {
+    NatsConfig {
         prefix: format!("t{}", &Uuid::now_v7().simple().to_string()[20..]),
-        batch: 64,
         ..Default::default()
     }
+}
+
+type Relay = tokio::task::JoinHandle<Result<(), relay::RelayError>>;
+
+/// The NATS bus for `cfg`.
+fn bus(cfg: &NatsConfig) -> Arc<dyn Bus> {
+    Arc::new(NatsBus::new(nats_url(), cfg.clone()))
+}
+
+/// A relay onto `bus`, until `stopped`.
+fn start(store: &PgEventStore, bus: &Arc<dyn Bus>, stopped: tokio::sync::watch::Receiver<bool>) -> Relay {
+    tokio::spawn(relay::run(
+        store.clone(),
+        bus.clone(),
+        RelayConfig { batch: 64 },
+        stopped,
+    ))
 }
 
 async fn append_n(store: &PgEventStore, n: usize) {
@@ -54,7 +74,7 @@ async fn append_n(store: &PgEventStore, n: usize) {
 }
 
 /// Every message in the stream: (position, prev position, subject).
-async fn stream_contents(js: &jetstream::Context, cfg: &RelayConfig, expect: usize) -> Vec<(i64, i64, String)> {
+async fn stream_contents(js: &jetstream::Context, cfg: &NatsConfig, expect: usize) -> Vec<(i64, i64, String)> {
     let stream = js.get_stream(cfg.stream_name()).await.expect("stream");
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::Config {
@@ -88,7 +108,7 @@ async fn stream_contents(js: &jetstream::Context, cfg: &RelayConfig, expect: usi
     out
 }
 
-async fn wait_for_stream(js: &jetstream::Context, cfg: &RelayConfig, n: u64) {
+async fn wait_for_stream(js: &jetstream::Context, cfg: &NatsConfig, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(mut s) = js.get_stream(cfg.stream_name()).await {
@@ -107,7 +127,8 @@ async fn the_relay_publishes_every_event_once_in_order(pool: PgPool) {
     let cfg = config();
     append_n(&store, 50).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let relay = tokio::spawn(relay::run(store.clone(), nats_url(), cfg.clone(), stopped));
+    let bus = bus(&cfg);
+    let relay = start(&store, &bus, stopped);
     append_n(&store, 70).await;
     let js = jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
     wait_for_stream(&js, &cfg, 120).await;
@@ -127,7 +148,8 @@ async fn the_relay_publishes_every_event_once_in_order(pool: PgPool) {
         );
         prev = *pos;
     }
-    assert_eq!(relay::checkpoint(&store, &cfg).await.expect("checkpoint"), prev);
+    let checkpoint = relay::checkpoint(&store, &relay::checkpoint_name(bus.as_ref())).await;
+    assert_eq!(checkpoint.expect("checkpoint"), prev);
     stop.send(true).expect("stop");
     relay.await.expect("join").expect("relay");
     let _ = js.delete_stream(cfg.stream_name()).await;
@@ -139,11 +161,11 @@ async fn two_relays_publish_once_and_the_standby_takes_over(pool: PgPool) {
     let cfg = config();
     let js = jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
     let (_stop_a, stopped_a) = tokio::sync::watch::channel(false);
-    let a = tokio::spawn(relay::run(store.clone(), nats_url(), cfg.clone(), stopped_a));
+    let a = start(&store, &bus(&cfg), stopped_a);
     append_n(&store, 20).await;
     wait_for_stream(&js, &cfg, 20).await; // A is the active one
     let (stop_b, stopped_b) = tokio::sync::watch::channel(false);
-    let b = tokio::spawn(relay::run(store.clone(), nats_url(), cfg.clone(), stopped_b));
+    let b = start(&store, &bus(&cfg), stopped_b);
     append_n(&store, 20).await;
     wait_for_stream(&js, &cfg, 40).await;
     // The active relay dies (its connections with it); B takes over.

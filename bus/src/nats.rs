@@ -1,0 +1,342 @@
+//! The NATS JetStream bus, for a deployment of many processes (`PRISM_NATS_URL` set).
+//!
+//! - Subject `<prefix>.events.<tenant|_>.<aggregate_type>.<event_type>` on the stream
+//!   `<PREFIX>_EVENTS`, body the stored event as JSON, headers `Nats-Msg-Id` (the event id: a
+//!   re-publish after a crash is dropped by the server's duplicate window), `Prism-Store-Id`,
+//!   `Prism-Position` and `Prism-Prev-Position` (the continuity proof).
+//! - Every message is signed ([`crate::signing`]): `Prism-Key-Id`, `Prism-Signature`. A
+//!   consumer turns a message that does not verify into [`Delivery::Gap`], counts it in
+//!   `prism_bus_rejected_total` and logs a security warning: it can never be applied, and it
+//!   cannot halt a projector either.
+//! - An event too large for the server's `max_payload` (the log bounds events well below
+//!   NATS's default, but a server may be configured smaller) is published as a *reference*: its
+//!   envelope without the payload and `Prism-Payload: reference`; consumers read the event
+//!   itself from the log. The stream never stops on one event.
+//! - Publishes are pipelined: a batch is sent, then its acks are awaited together.
+//! - Each consumer is a durable pull consumer `<prefix>_<name>` that starts with what is
+//!   published after it is created (what came before is read from Postgres).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy, stream};
+use async_nats::HeaderMap;
+use futures::{FutureExt, StreamExt};
+use prism_event_store::StoredEvent;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::signing::{BusKeys, NatsAuth, Signed};
+use crate::{Bus, BusError, Delivery, Subscription};
+
+/// `Prism-Payload: reference`: the message carries the envelope without its payload; read the
+/// event from the log.
+pub const REFERENCE: &str = "reference";
+
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// `PRISM_NATS_PREFIX`: stream `<PREFIX>_EVENTS`, subjects `<prefix>.events.>`.
+    pub prefix: String,
+    /// How long the stream keeps events (consumers older than that catch up from Postgres).
+    pub max_age: Duration,
+    /// Signs what the relay publishes; verifies what consumers receive.
+    pub keys: BusKeys,
+    /// Credentials for NATS.
+    pub auth: NatsAuth,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "prism".into(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            keys: BusKeys::development(),
+            auth: NatsAuth::None,
+        }
+    }
+}
+
+impl NatsConfig {
+    pub fn stream_name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    pub fn subject(&self, e: &StoredEvent) -> String {
+        let tenant = e.tenant_id.map(|t| t.to_string()).unwrap_or_else(|| "_".into());
+        format!("{}.events.{tenant}.{}.{}", self.prefix, e.aggregate_type, e.event_type)
+    }
+
+    /// A NATS client with this configuration's credentials.
+    pub async fn connect(&self, url: &str) -> Result<async_nats::Client, BusError> {
+        self.auth
+            .options()
+            .connection_timeout(Duration::from_secs(2))
+            .connect(url)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+/// Creates the stream, or updates its settings.
+pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<stream::Stream, BusError> {
+    let config = stream::Config {
+        name: cfg.stream_name(),
+        subjects: vec![format!("{}.events.>", cfg.prefix)],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        max_age: cfg.max_age,
+        ..Default::default()
+    };
+    match js.get_stream(&config.name).await {
+        Ok(_) => {
+            js.update_stream(&config).await.map_err(unavailable)?;
+        }
+        Err(_) => {
+            js.create_stream(config.clone()).await.map_err(unavailable)?;
+        }
+    }
+    js.get_stream(&config.name).await.map_err(unavailable)
+}
+
+/// The JetStream bus. Publishing shares one connection (made on first use, made again after an
+/// error); each subscription has its own.
+pub struct NatsBus {
+    url: String,
+    cfg: NatsConfig,
+    publisher: Mutex<Option<Publisher>>,
+}
+
+#[derive(Clone)]
+struct Publisher {
+    js: jetstream::Context,
+    /// The largest body the server takes, with room for the headers.
+    max_body: usize,
+}
+
+impl NatsBus {
+    pub fn new(url: impl Into<String>, cfg: NatsConfig) -> Self {
+        Self {
+            url: url.into(),
+            cfg,
+            publisher: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &NatsConfig {
+        &self.cfg
+    }
+
+    async fn publisher(&self) -> Result<Publisher, BusError> {
+        let mut p = self.publisher.lock().await;
+        if let Some(p) = p.as_ref() {
+            return Ok(p.clone());
+        }
+        let client = self.cfg.connect(&self.url).await?;
+        let max_body = client.server_info().max_payload.saturating_sub(4096);
+        let js = jetstream::new(client);
+        ensure_stream(&js, &self.cfg).await?;
+        let made = Publisher { js, max_body };
+        *p = Some(made.clone());
+        Ok(made)
+    }
+
+    async fn publish_with(
+        &self,
+        p: &Publisher,
+        store: Uuid,
+        mut prev: i64,
+        events: &[StoredEvent],
+    ) -> Result<(), BusError> {
+        let store_id = store.to_string();
+        let mut acks = Vec::with_capacity(events.len());
+        for e in events {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", e.event_id.to_string().as_str());
+            headers.insert("Prism-Store-Id", store_id.as_str());
+            headers.insert("Prism-Position", e.global_position.to_string().as_str());
+            headers.insert("Prism-Prev-Position", prev.to_string().as_str());
+            let json = |e: &StoredEvent| serde_json::to_vec(e).map_err(|e| BusError::Store(e.into()));
+            let mut body = json(e)?;
+            let reference = body.len() > p.max_body;
+            if reference {
+                let mut envelope = e.clone();
+                envelope.payload = serde_json::Value::Null;
+                body = json(&envelope)?;
+                headers.insert("Prism-Payload", REFERENCE);
+                metrics::counter!("prism_relay_references_total").increment(1);
+                tracing::info!(
+                    position = e.global_position,
+                    bytes = body.len(),
+                    "event over the bus's max payload: published as a reference"
+                );
+            }
+            headers.insert("Prism-Key-Id", self.cfg.keys.key_id());
+            let signature = self.cfg.keys.sign(&Signed {
+                store,
+                position: e.global_position,
+                prev,
+                reference,
+                body: &body,
+            });
+            headers.insert("Prism-Signature", signature.as_str());
+            let ack =
+                p.js.publish_with_headers(self.cfg.subject(e), headers, body.into())
+                    .await
+                    .map_err(unavailable)?;
+            acks.push(ack);
+            prev = e.global_position;
+        }
+        for ack in acks {
+            ack.await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for NatsBus {
+    fn name(&self) -> String {
+        // Also the relay's checkpoint row (`relay:<prefix>`), as before there were two buses.
+        self.cfg.prefix.clone()
+    }
+
+    fn durable(&self) -> bool {
+        true
+    }
+
+    async fn publish(&self, store: Uuid, prev: i64, events: &[StoredEvent]) -> Result<(), BusError> {
+        let p = self.publisher().await?;
+        let result = self.publish_with(&p, store, prev, events).await;
+        if result.is_err() {
+            // Connect again next time rather than trust a connection that just failed.
+            *self.publisher.lock().await = None;
+        }
+        result
+    }
+
+    async fn subscribe(&self, store: Uuid, consumer: &str) -> Result<Box<dyn Subscription>, BusError> {
+        let client = self.cfg.connect(&self.url).await?;
+        let js = jetstream::new(client);
+        // The relay owns the stream's settings; a consumer only creates it when it comes first
+        // (its NATS account may be allowed to read streams, not to change them).
+        let stream = match js.get_stream(self.cfg.stream_name()).await {
+            Ok(s) => s,
+            Err(_) => ensure_stream(&js, &self.cfg).await?,
+        };
+        let durable = format!("{}_{consumer}", self.cfg.prefix);
+        let pull = stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    // What came before the consumer existed is read from Postgres.
+                    deliver_policy: DeliverPolicy::New,
+                    ack_policy: AckPolicy::Explicit,
+                    max_ack_pending: 20_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        let messages = pull.messages().await.map_err(unavailable)?;
+        Ok(Box::new(NatsSubscription {
+            messages,
+            unacked: Vec::new(),
+            keys: self.cfg.keys.clone(),
+            store,
+            consumer: consumer.to_owned(),
+        }))
+    }
+}
+
+struct NatsSubscription {
+    messages: pull::Stream,
+    unacked: Vec<jetstream::Message>,
+    keys: BusKeys,
+    store: Uuid,
+    consumer: String,
+}
+
+impl NatsSubscription {
+    /// What a message proves. Nothing from the bus is trusted: the signature first (an
+    /// unsigned message is noise, whatever store it names: it must not be able to halt a
+    /// consumer as "another store's"), then the claims it signs.
+    fn delivery(&self, m: &jetstream::Message) -> Result<Delivery, BusError> {
+        let header = |k: &str| m.headers.as_ref().and_then(|h| h.get(k)).map(|v| v.as_str().to_owned());
+        let number = |k: &str| header(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+        let (position, prev) = (number("Prism-Position"), number("Prism-Prev-Position"));
+        let reference = header("Prism-Payload").as_deref() == Some(REFERENCE);
+        let signed = self.keys.verify(
+            &header("Prism-Key-Id").unwrap_or_default(),
+            &header("Prism-Signature").unwrap_or_default(),
+            &Signed {
+                store: self.store,
+                position,
+                prev,
+                reference,
+                body: &m.payload,
+            },
+        );
+        if !signed {
+            metrics::counter!("prism_bus_rejected_total", "projection" => self.consumer.clone()).increment(1);
+            tracing::warn!(
+                security = true,
+                consumer = %self.consumer,
+                subject = %m.subject,
+                position,
+                "a bus message failed signature verification; ignored, reading the log instead"
+            );
+            return Ok(Delivery::Gap);
+        }
+        let store = self.store.to_string();
+        if header("Prism-Store-Id").as_deref() != Some(store.as_str()) {
+            return Err(BusError::ForeignStore(header("Prism-Store-Id").unwrap_or_default()));
+        }
+        if reference {
+            return Ok(Delivery::Reference { prev, position });
+        }
+        match serde_json::from_slice::<StoredEvent>(&m.payload) {
+            Ok(event) if event.global_position == position => Ok(Delivery::Event { prev, event }),
+            // Signed, yet not an event at its position: the log has the real one.
+            Ok(_) | Err(_) => {
+                tracing::warn!(consumer = %self.consumer, position, "a signed bus message is not the event it names; reading the log");
+                Ok(Delivery::Gap)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self, max: usize, idle: Duration) -> Result<Vec<Delivery>, BusError> {
+        let first = match tokio::time::timeout(idle, self.messages.next()).await {
+            Err(_) => return Ok(Vec::new()),
+            Ok(None) => return Err(BusError::Unavailable("the consumer stopped".into())),
+            Ok(Some(Err(e))) => return Err(unavailable(e)),
+            Ok(Some(Ok(m))) => m,
+        };
+        let mut batch = vec![first];
+        while batch.len() < max {
+            match self.messages.next().now_or_never() {
+                Some(Some(Ok(m))) => batch.push(m),
+                _ => break,
+            }
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for m in &batch {
+            out.push(self.delivery(m)?);
+        }
+        self.unacked.extend(batch);
+        Ok(out)
+    }
+
+    async fn ack(&mut self) -> Result<(), BusError> {
+        for m in self.unacked.drain(..) {
+            m.ack().await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

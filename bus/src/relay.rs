@@ -1,0 +1,236 @@
+//! The relay: tails the log below the safe horizon and publishes every event to the bus, in
+//! global order, each with the position published before it.
+//!
+//! - On a durable bus (NATS) one relay is active per log: a session advisory lock; others stand
+//!   by and take over when the holder's connection goes away. The active relay resumes from its
+//!   checkpoint (`relay_checkpoints`, `relay:<prefix>`), which moves only past what the bus
+//!   acknowledged. A re-publish after a crash is dropped by the bus (`Nats-Msg-Id`).
+//! - On the local bus every process has its own relay (nothing crosses processes), which
+//!   starts at the head of the log: its consumers read what came before from Postgres.
+//! - It wakes the moment a group commits in this process ([`PgEventStore::committed`]), and
+//!   otherwise polls the log (1 ms while events flow, up to 5 ms when quiet) for what other
+//!   processes append. (A `NOTIFY` from every append would wake other processes too, but it
+//!   serialises commits.)
+//! - The bus down: commands are unaffected (Postgres is the source of truth); the relay
+//!   retries with backoff and catches up. While it cannot publish, its row says since when and
+//!   why (`prism projections status`, `/readyz`), and `/metrics` counts it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prism_event_store::{PgEventStore, StoreError};
+use sqlx::Connection;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{Bus, BusError};
+
+const MIN_IDLE: Duration = Duration::from_millis(1);
+const MAX_IDLE: Duration = Duration::from_millis(5);
+
+/// The advisory lock that makes one relay active (second key 2; appenders use key 1).
+const RELAY_LOCK: (i32, i32) = (1_347_569_997, 2);
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Events per publish batch.
+    pub batch: i64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self { batch: 512 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+impl From<sqlx::Error> for RelayError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The relay's checkpoint row for `bus`.
+pub fn checkpoint_name(bus: &dyn Bus) -> String {
+    format!("relay:{}", bus.name())
+}
+
+/// Runs a relay until `shutdown` turns true. On a durable bus, waits (standing by) while
+/// another relay is active.
+pub async fn run(
+    store: PgEventStore,
+    bus: Arc<dyn Bus>,
+    cfg: RelayConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RelayError> {
+    // The lock lives on its own connection: if this process dies, Postgres frees it.
+    let mut lock_conn = if bus.durable() {
+        let mut conn = store.pool().acquire().await?.detach();
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                .bind(RELAY_LOCK.0)
+                .bind(RELAY_LOCK.1)
+                .fetch_one(&mut conn)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+        Some(conn)
+    } else {
+        None
+    };
+    tracing::info!(bus = %bus.name(), "relay active");
+    let store_id = store.store_id().await?;
+    // Where a non-durable bus starts: what is already in the log is read from it by consumers.
+    let mut from = if bus.durable() {
+        None
+    } else {
+        Some(store.safe_horizon().await?)
+    };
+    let mut backoff = Duration::from_millis(100);
+    let mut failing = false;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let mut relay = Relay {
+            store: &store,
+            bus: bus.as_ref(),
+            cfg: &cfg,
+            store_id,
+            lock_conn: lock_conn.as_mut(),
+            failing: &mut failing,
+        };
+        match relay.publish_loop(&mut from, &mut shutdown).await {
+            Ok(()) => break,
+            Err(e) => {
+                failing = true;
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay interrupted; retrying");
+                metrics::counter!("prism_relay_errors_total").increment(1);
+                if let Err(e) = record_failure(&store, &checkpoint_name(bus.as_ref()), &e.to_string()).await {
+                    tracing::warn!(error = %e, "relay could not record its failure");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    if let Some(conn) = lock_conn {
+        let _ = conn.close().await;
+    }
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+struct Relay<'a> {
+    store: &'a PgEventStore,
+    bus: &'a dyn Bus,
+    cfg: &'a RelayConfig,
+    store_id: Uuid,
+    lock_conn: Option<&'a mut sqlx::PgConnection>,
+    /// A failure is on record (a non-durable bus clears it with its first publish after).
+    failing: &'a mut bool,
+}
+
+impl Relay<'_> {
+    /// Publishes from `from` (a non-durable bus's position, kept across retries) or the
+    /// checkpoint.
+    async fn publish_loop(
+        &mut self,
+        from: &mut Option<i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), RelayError> {
+        let name = checkpoint_name(self.bus);
+        let mut position = match *from {
+            Some(p) => p,
+            None => checkpoint(self.store, &name).await?,
+        };
+        let mut committed = self.store.committed();
+        let mut idle = MIN_IDLE;
+        loop {
+            let events = self.store.read_all(position, self.cfg.batch).await?;
+            let Some(last) = events.last().map(|e| e.global_position) else {
+                if let Some(conn) = self.lock_conn.as_deref_mut() {
+                    // Prove we still hold the lock's connection.
+                    sqlx::query("SELECT 1").execute(conn).await?;
+                }
+                tokio::select! {
+                    _ = committed.changed() => idle = MIN_IDLE,
+                    _ = tokio::time::sleep(idle) => idle = (idle * 2).min(MAX_IDLE),
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                continue;
+            };
+            idle = MIN_IDLE;
+            self.bus.publish(self.store_id, position, &events).await?;
+            position = last;
+            match from {
+                // A non-durable bus's position is the process's own; the row only says how it is.
+                Some(p) => {
+                    *p = position;
+                    if *self.failing {
+                        save_checkpoint(self.store, &name, position).await?;
+                    }
+                }
+                None => save_checkpoint(self.store, &name, position).await?,
+            }
+            *self.failing = false;
+            metrics::gauge!("prism_relay_position").set(position as f64);
+            tracing::trace!(events = events.len(), position, "relay published");
+        }
+    }
+}
+
+/// A relay's checkpoint (0 before its first publish).
+pub async fn checkpoint(store: &PgEventStore, name: &str) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT position FROM relay_checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(store.pool())
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+async fn save_checkpoint(store: &PgEventStore, name: &str, position: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (name, position) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now(),
+                                          last_error = NULL, failing_since = NULL",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Says, in the relay's row, that it cannot publish (and since when).
+async fn record_failure(store: &PgEventStore, name: &str, error: &str) -> Result<(), StoreError> {
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (name, position, last_error, failing_since) VALUES ($1, 0, $2, now())
+         ON CONFLICT (name) DO UPDATE SET last_error = EXCLUDED.last_error,
+                                          failing_since = coalesce(relay_checkpoints.failing_since, now())",
+    )
+    .bind(name)
+    .bind(error)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
