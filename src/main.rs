@@ -223,6 +223,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let s = stopped.clone();
         parts.spawn(async move { projector.run(s).await.context("search projector") });
         state = state.with_search(index);
+        // Each read node keeps its own hot pages, kept current by its own consumer of the bus.
+        let hot =
+            prism_projections::read_models::hot::HotPages::new(store.safe_horizon().await?).for_node(&cfg.node_id);
+        let projector =
+            prism_projections::Projector::with_target(store.clone(), Arc::new(hot.clone()), cfg.projector(&bus));
+        let s = stopped.clone();
+        parts.spawn(async move { projector.run(s).await.context("hot pages") });
+        state = state.with_hot_pages(hot);
         let app = prism_read_api::app(state);
         parts.spawn(serve_http(
             "read api",

@@ -39,6 +39,11 @@ fn min_position(req: &Request) -> Result<Option<i64>, ReadError> {
     Ok(None)
 }
 
+/// The position of its source this read reflects (at least): set by [`consistency`] for the
+/// handler, sent back as `X-Projection-Position`.
+#[derive(Debug, Clone, Copy)]
+pub struct At(pub i64);
+
 /// What a route reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -90,6 +95,8 @@ pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Req
             .into_response();
         }
     }
+    let mut req = req;
+    req.extensions_mut().insert(At(position));
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&position.to_string()) {
         res.headers_mut().insert("x-projection-position", v);

@@ -79,6 +79,9 @@ pub struct AppState {
     pub max_wait: Duration,
     /// The log, for auditors (history, verification).
     pub history: prism_projections::history::History,
+    /// This node's hot pages (first pages and access answers kept current by the bus), if it
+    /// keeps them.
+    pub hot: Option<prism_projections::read_models::hot::HotPages>,
     /// This node's search index, if it keeps one.
     pub search: Option<std::sync::Arc<prism_projections::search::SearchIndex>>,
     /// Opens sealed journal text with its owner's key (no key cache: an erasure shows at once).
@@ -124,6 +127,11 @@ impl AppState {
         self
     }
 
+    pub fn with_hot_pages(mut self, hot: prism_projections::read_models::hot::HotPages) -> Self {
+        self.hot = Some(hot);
+        self
+    }
+
     pub fn with_search(mut self, index: std::sync::Arc<prism_projections::search::SearchIndex>) -> Self {
         self.search = Some(index);
         self
@@ -161,6 +169,7 @@ impl AppState {
             metrics: None,
             history,
             search: None,
+            hot: None,
             vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,

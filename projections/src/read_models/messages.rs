@@ -1,8 +1,86 @@
+//! Messages (`rm_messages`, reactions counted on the row): written from message events, read by
+//! the channel pages and `/v1/messages/{id}`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use prism_domain::aggregates::MessageEvent;
 use prism_event_store::StoredEvent;
-use sqlx::PgConnection;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ProjectionError;
+
+/// A message as readers see it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Message {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub channel_id: Uuid,
+    pub author_id: Uuid,
+    /// The author's display name as stored (sealed: readers open it with the author's key;
+    /// "erased user" once they erased their account).
+    pub author_name: Option<String>,
+    pub body: String,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub edited: bool,
+    pub deleted: bool,
+    pub reply_count: i32,
+    pub version: i64,
+    /// emoji → how many reacted with it.
+    #[sqlx(json)]
+    pub reactions: BTreeMap<String, i64>,
+}
+
+/// A message with its reaction counts (kept on the row by the projection).
+const MESSAGE: &str = "SELECT message_id AS id, workspace_id, channel_id, author_id,
+        (SELECT u.name FROM rm_users u WHERE u.user_id = rm_messages.author_id) AS author_name,
+        body, parent_id, created_at, edited_at,
+        edited_at IS NOT NULL AS edited, deleted, reply_count, version, reactions FROM rm_messages";
+
+/// May `user` read `target` (a channel or a conversation)? One query: the channel (or the
+/// conversation the caller is part of) in a live workspace the caller is a member of.
+pub async fn can_read(pool: &PgPool, target: Uuid, user: Uuid) -> Result<bool, ProjectionError> {
+    let ok: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM rm_members m JOIN rm_workspaces w ON w.workspace_id = m.workspace_id AND NOT w.deleted
+          WHERE m.user_id = $2 AND m.workspace_id = coalesce(
+                (SELECT c.workspace_id FROM rm_channels c WHERE c.channel_id = $1 AND NOT c.deleted),
+                (SELECT v.workspace_id FROM rm_conversations v WHERE v.conversation_id = $1 AND (v.member_a = $2 OR v.member_b = $2)))",
+    )
+    .bind(target)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    Ok(ok.is_some())
+}
+
+/// Up to `limit` messages of `target`, newest first, older than `before` if given.
+pub async fn page(
+    pool: &PgPool,
+    target: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Message>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "{MESSAGE} WHERE channel_id = $1 AND ($2::uuid IS NULL OR message_id < $2) ORDER BY message_id DESC LIMIT $3"
+    ))
+    .bind(target)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One message.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Message>, ProjectionError> {
+    Ok(sqlx::query_as(&format!("{MESSAGE} WHERE message_id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
 
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let id = e.aggregate_id;

@@ -5,7 +5,8 @@
 mod channels;
 mod conversations;
 mod docs;
-mod messages;
+pub mod hot;
+pub mod messages;
 mod reflection;
 pub use reflection::affirmations;
 mod users;
