@@ -7,8 +7,9 @@
 //! handle, append with the expected version; retry a bounded number of times on a conflict;
 //! honor `Idempotency-Key` (stored in the same transaction as the events) and `If-Match`.
 //!
-//! It may import `prism-domain`, `prism-event-store`, `prism-auth` and `prism-ai-gateway` (the
-//! one way out to a model). It knows nothing of HTTP.
+//! It may import `prism-domain`, `prism-event-store`, `prism-auth`, `prism-vault` (sealing
+//! personal text before it is appended) and `prism-ai-gateway` (the one way out to a model). It
+//! knows nothing of HTTP.
 
 pub mod auth;
 pub mod cache;

@@ -5,7 +5,8 @@
 //! request ids and tracing spans, metrics, and the OpenAPI document. Every decision is made by
 //! `prism-commands`.
 //!
-//! It may import `prism-commands`, `prism-domain` and `prism-auth`; never a projection.
+//! It may import `prism-commands`, `prism-domain`, `prism-auth` and `prism-telemetry` (the one
+//! HTTP edge both APIs share); never a projection.
 
 pub mod answer;
 pub mod error;
