@@ -7,6 +7,7 @@
 //! [`Source`]): search reads the node's Tantivy index, audit and spectrum routes their own
 //! tables, history routes the log itself (its safe horizon), everything else the read models.
 
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -43,6 +44,50 @@ fn min_position(req: &Request) -> Result<Option<i64>, ReadError> {
 /// handler, sent back as `X-Projection-Position`.
 #[derive(Debug, Clone, Copy)]
 pub struct At(pub i64);
+
+/// A source's position as last read, shared by a node's requests.
+#[derive(Debug)]
+pub struct CachedPosition {
+    position: AtomicI64,
+    /// Microseconds after `epoch` when it was read (0: never).
+    read_at: AtomicU64,
+    epoch: std::time::Instant,
+    /// One request is reading it again.
+    refreshing: AtomicBool,
+}
+
+impl Default for CachedPosition {
+    fn default() -> Self {
+        Self {
+            position: AtomicI64::new(0),
+            read_at: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Every source a route may read, each with its cached position (built once; read without a
+/// lock).
+pub(crate) fn position_cache() -> crate::PositionCache {
+    let sources = [
+        Source::Projection(prism_projections::read_models::NAME),
+        Source::Projection(prism_projections::audit::NAME),
+        Source::Projection(prism_projections::spectrum::NAME),
+        Source::Search,
+        Source::Log,
+    ];
+    std::sync::Arc::new(sources.into_iter().map(|s| (s, CachedPosition::default())).collect())
+}
+
+/// Clears a source's `refreshing` mark when its refresher finishes, however it finishes.
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 /// What a route reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,21 +163,28 @@ impl AppState {
         }
     }
 
-    /// A source's position, refreshed at most every 5 ms across all requests.
+    /// A source's position, refreshed at most every 5 ms across all requests, by one request at
+    /// a time: the others answer with the position just read (positions only move forward, so
+    /// it is a true lower bound), rather than all asking Postgres at once when it ages. Every
+    /// read passes here, so it takes no lock: under a saturated CPU a preempted lock holder
+    /// stalled every other read behind it.
     pub async fn recent_position(&self, source: Source) -> Result<i64, ReadError> {
-        {
-            let cached = self.position_cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((p, at)) = cached.get(&source) {
-                if at.elapsed() < Duration::from_millis(5) {
-                    return Ok(*p);
-                }
-            }
+        let Some(c) = self.position_cache.get(&source) else {
+            return self.position_of(source).await;
+        };
+        let now = c.epoch.elapsed().as_micros() as u64;
+        let read_at = c.read_at.load(Ordering::Acquire);
+        let fresh = read_at != 0 && now.saturating_sub(read_at) < 5_000;
+        if fresh || (read_at != 0 && c.refreshing.swap(true, Ordering::AcqRel)) {
+            return Ok(c.position.load(Ordering::Acquire));
         }
+        // This request refreshes; whatever happens to it (an error, a client gone mid-read),
+        // the next one may refresh.
+        let _refreshing = Refreshing(&c.refreshing);
         let p = self.position_of(source).await?;
-        self.position_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(source, (p, std::time::Instant::now()));
+        let p = c.position.fetch_max(p, Ordering::AcqRel).max(p);
+        c.read_at
+            .store((c.epoch.elapsed().as_micros() as u64).max(1), Ordering::Release);
         Ok(p)
     }
 
@@ -216,10 +268,9 @@ impl Positions {
 /// The node's reader: while anyone waits, every source's position each tick.
 async fn read_positions(positions: std::sync::Weak<Positions>, state: AppState) {
     // The reader must not keep the state's `Positions` alive through `state` itself.
-    let state = AppState {
-        positions: Default::default(),
-        ..state
-    };
+    let mut shared = (*state).clone();
+    shared.positions = Default::default();
+    let state = AppState(std::sync::Arc::new(shared));
     loop {
         let Some(p) = positions.upgrade() else { return };
         if p.waiting.load(std::sync::atomic::Ordering::Acquire) == 0 {

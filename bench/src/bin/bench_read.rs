@@ -155,6 +155,29 @@ async fn main() -> anyhow::Result<()> {
             .recv_timeout(Duration::from_secs(30))
             .context("read api did not start")?;
         let token = jwt.issue(reg.user_id, vec![]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // A new node first indexes the whole log for search: measure reads once it has (a
+        // search at the head's position answers 200 then), not its catch-up.
+        let head = store.head().await?;
+        let client = reqwest::Client::new();
+        let caught_up = Instant::now() + Duration::from_secs(120);
+        loop {
+            let status = client
+                .get(format!("http://{addr}/v1/search?q=message"))
+                .bearer_auth(&token)
+                .header("x-min-position", head.to_string())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            if status == 200 {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < caught_up,
+                "the read node never caught up (last answer {status})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let target = format!("http://{addr}/v1/channels/{channel}/messages?limit=50");
         let run = wrk(&target, &token, None, 32, a.seconds.min(15)).context("wrk is needed for the read benchmark")?;
         let rss = peak_rss_mb(child.id());
