@@ -40,6 +40,14 @@ impl Role {
     }
 }
 
+/// A role as stored (read models keep it as text).
+impl TryFrom<String> for Role {
+    type Error = DomainError;
+    fn try_from(raw: String) -> Result<Self, DomainError> {
+        Self::parse(&raw)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     View,

@@ -4,6 +4,33 @@ use sqlx::PgConnection;
 
 use crate::ProjectionError;
 
+/// A channel of a workspace.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct Channel {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub created_by: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The live channels of `workspace`, by id, after `after`.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    workspace: uuid::Uuid,
+    after: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<Vec<Channel>, crate::ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT channel_id AS id, name, created_by, created_at FROM rm_channels
+          WHERE workspace_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR channel_id > $2) ORDER BY channel_id LIMIT $3",
+    )
+    .bind(workspace)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let id = e.aggregate_id;
     match super::typed::<ChannelEvent>(e)? {

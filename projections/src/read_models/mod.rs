@@ -2,7 +2,7 @@
 //! conversations, messages with reactions, docs with every version. One projection, one file
 //! per aggregate's events.
 
-mod channels;
+pub mod channels;
 mod conversations;
 mod docs;
 pub mod hot;
@@ -10,7 +10,7 @@ pub mod messages;
 mod reflection;
 pub use reflection::affirmations;
 mod users;
-mod workspaces;
+pub mod workspaces;
 
 use futures::future::BoxFuture;
 use prism_domain::event::from_parts_ref;

@@ -1,8 +1,106 @@
+//! Workspaces and their members (`rm_workspaces`, `rm_members`): written from workspace events,
+//! read by the workspace routes and every membership check.
+
+use chrono::{DateTime, Utc};
 use prism_domain::aggregates::WorkspaceEvent;
+use prism_domain::Role;
 use prism_event_store::StoredEvent;
-use sqlx::PgConnection;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ProjectionError;
+
+/// A workspace as one of its members sees it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Workspace {
+    pub id: Uuid,
+    pub name: String,
+    pub owner_id: Uuid,
+    /// The caller's role in it.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A member, with their display name as stored (sealed: readers open it).
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+}
+
+const WORKSPACE: &str = "SELECT w.workspace_id AS id, w.name, w.owner_id, m.role, w.created_at, w.version
+     FROM rm_workspaces w JOIN rm_members m ON m.workspace_id = w.workspace_id AND m.user_id = $1
+    WHERE NOT w.deleted";
+
+/// The live workspaces `user` is a member of, by id, after `after`.
+pub async fn of_member(
+    pool: &PgPool,
+    user: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Workspace>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "{WORKSPACE} AND ($2::uuid IS NULL OR w.workspace_id > $2) ORDER BY w.workspace_id LIMIT $3"
+    ))
+    .bind(user)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One live workspace, if `user` is a member of it.
+pub async fn one(pool: &PgPool, user: Uuid, id: Uuid) -> Result<Option<Workspace>, ProjectionError> {
+    Ok(sqlx::query_as(&format!("{WORKSPACE} AND w.workspace_id = $2"))
+        .bind(user)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// `user`'s role in the live workspace `workspace`, if they are a member.
+pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Option<Role>, ProjectionError> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT m.role FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
+          WHERE m.workspace_id = $1 AND m.user_id = $2 AND NOT w.deleted",
+    )
+    .bind(workspace)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    role.map(|r| {
+        Role::parse(&r).map_err(|e| ProjectionError::Unreadable {
+            position: 0,
+            event_type: "rm_members.role".into(),
+            reason: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// The members of `workspace`, by user id, after `after`.
+pub async fn members(
+    pool: &PgPool,
+    workspace: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Member>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT m.user_id, coalesce(u.name, '') AS name, m.role, m.joined_at FROM rm_members m LEFT JOIN rm_users u USING (user_id)
+          WHERE m.workspace_id = $1 AND ($2::uuid IS NULL OR m.user_id > $2) ORDER BY m.user_id LIMIT $3",
+    )
+    .bind(workspace)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
 
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let ws = e.aggregate_id;

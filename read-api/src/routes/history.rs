@@ -19,7 +19,6 @@ use prism_projections::history::{Envelope, History, StateAt, AGGREGATE_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use prism_domain::Role;
 use prism_projections::visibility::{self, Viewer};
 
 use super::{oversee, role};
@@ -150,7 +149,7 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>, vie
 async fn viewer(s: &AppState, who: &Principal, workspace: Option<Uuid>) -> Result<Viewer, ReadError> {
     let role = match workspace {
         Some(ws) => match role(&s.pool, ws, who.user).await {
-            Ok(r) => Role::parse(&r).ok(),
+            Ok(r) => Some(r),
             Err(ReadError::NotFound) => None,
             Err(e) => return Err(e),
         },

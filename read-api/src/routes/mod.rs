@@ -14,6 +14,7 @@ pub mod spectrum;
 pub mod stream;
 pub mod workspaces;
 
+use prism_domain::Role;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -45,16 +46,10 @@ impl<T> List<T> {
 }
 
 /// The caller's role in a live workspace, or 404.
-pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<String, ReadError> {
-    sqlx::query_scalar(
-        "SELECT m.role FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
-          WHERE m.workspace_id = $1 AND m.user_id = $2 AND NOT w.deleted",
-    )
-    .bind(workspace)
-    .bind(user)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(ReadError::NotFound)
+pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Role, ReadError> {
+    prism_projections::read_models::workspaces::role(pool, workspace, user)
+        .await?
+        .ok_or(ReadError::NotFound)
 }
 
 /// Admins and owners of the workspace, and platform auditors, may read its audit trail and
@@ -63,9 +58,9 @@ pub async fn oversee(s: &crate::AppState, who: &crate::extract::Principal, works
     if who.auditor {
         return Ok(());
     }
-    match role(&s.pool, workspace, who.user).await?.as_str() {
-        "owner" | "admin" => Ok(()),
-        _ => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
+    match role(&s.pool, workspace, who.user).await? {
+        Role::Owner | Role::Admin => Ok(()),
+        Role::Member => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
     }
 }
 
