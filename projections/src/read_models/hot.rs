@@ -12,12 +12,19 @@
 //! a read whose position is at most `V`: the entry is the truth at every position up to `V`.
 //!
 //! What invalidates what (the events the read models turn into pages and access):
-//! - `message.created` evicts its channel's pages (a new row, a parent's reply count);
+//! - `message.created` evicts its channel's pages (a new row) and the page showing its parent
+//!   (the parent's reply count), wherever that is;
 //! - `message.updated|deleted`, `reaction.toggled` evict the pages that show that message; for a
 //!   message on no stored page, no page is evicted, but no page loaded before it is accepted;
+//! - any other message event evicts every page;
 //! - docs, reflection, AI budgets and sign-ins change neither pages nor access;
 //! - anything else (membership, channels, workspaces, conversations, profiles, erasure, and any
 //!   event type this module does not know) evicts everything: rare events, and always safe.
+//!
+//! A page also expires after [`PAGE_TTL`], the time a reader may keep an author's opened name
+//! (`prism_vault`'s profile cache): pages hold names opened, and an erasure destroys the key
+//! before its event reaches the bus. (It also bounds how long a page outlives a projection
+//! rebuild, which swaps tables without an event.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -33,6 +40,9 @@ use crate::ProjectionError;
 /// Aggregates whose events change no page and no access.
 const NO_EFFECT: &[&str] = &["doc", "lens_goal", "mirror_session", "turn", "ai_month", "auth"];
 
+/// How long a page is served at most.
+pub const PAGE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Targets whose pages are kept at most (a page is about 20 KB: 10,000 are about 200 MB).
 const MAX_TARGETS: usize = 10_000;
 /// Access answers kept at most.
@@ -44,6 +54,7 @@ const MAX_MARKS: usize = 100_000;
 struct Page {
     body: Bytes,
     messages: Vec<Uuid>,
+    stored_at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -96,26 +107,37 @@ impl Inner {
         self.access_floor = at;
     }
 
+    /// `message` changed: evict the page showing it; on no stored page, nothing to evict, but
+    /// a page loaded before this may show the message as it was.
+    fn message_changed(&mut self, message: Uuid, at: i64) {
+        match self.shown.get(&message).copied() {
+            Some(target) => self.evict_target(target, at),
+            None => self.page_floor = at,
+        }
+    }
+
     fn apply(&mut self, e: &StoredEvent) {
         let at = e.global_position;
+        let id = |field: &str| {
+            e.payload
+                .get(field)
+                .and_then(|c| c.as_str())
+                .and_then(|c| c.parse::<Uuid>().ok())
+        };
         if e.aggregate_type == "message" {
-            if e.event_type == "message.created" {
-                match e
-                    .payload
-                    .get("channel_id")
-                    .and_then(|c| c.as_str())
-                    .and_then(|c| c.parse().ok())
-                {
-                    Some(channel) => self.evict_target(channel, at),
-                    None => self.evict_all(at),
+            match e.event_type.as_str() {
+                "message.created" => {
+                    match id("channel_id") {
+                        Some(channel) => self.evict_target(channel, at),
+                        None => self.evict_all(at),
+                    }
+                    // A reply changes its parent's reply count, on whatever page shows it.
+                    if let Some(parent) = id("parent_id") {
+                        self.message_changed(parent, at);
+                    }
                 }
-            } else {
-                match self.shown.get(&e.aggregate_id).copied() {
-                    Some(target) => self.evict_target(target, at),
-                    // On no stored page: nothing to evict, but a page loaded before this event
-                    // may show the message as it was.
-                    None => self.page_floor = at,
-                }
+                "message.updated" | "message.deleted" | "reaction.toggled" => self.message_changed(e.aggregate_id, at),
+                _ => self.evict_all(at),
             }
         } else if !NO_EFFECT.contains(&e.aggregate_type.as_str()) {
             self.evict_all(at);
@@ -175,7 +197,12 @@ impl HotPages {
         if inner.position < at {
             return None;
         }
-        inner.pages.get(&target)?.get(&limit).map(|p| p.body.clone())
+        inner
+            .pages
+            .get(&target)?
+            .get(&limit)
+            .filter(|p| p.stored_at.elapsed() < PAGE_TTL)
+            .map(|p| p.body.clone())
     }
 
     /// Offers the first page of `target`, loaded from the read models at position `loaded_at`
@@ -195,12 +222,14 @@ impl HotPages {
         for m in &messages {
             inner.shown.insert(*m, target);
         }
-        if let Some(old) = inner
-            .pages
-            .entry(target)
-            .or_default()
-            .insert(limit, Page { body, messages })
-        {
+        if let Some(old) = inner.pages.entry(target).or_default().insert(
+            limit,
+            Page {
+                body,
+                messages,
+                stored_at: std::time::Instant::now(),
+            },
+        ) {
             // The same page again (two misses at once): keep the messages the new one shows.
             for m in old.messages {
                 if !inner
@@ -386,6 +415,22 @@ mod tests {
             hot.offer_access(channel, user, 7);
             assert!(hot.may_read(channel, user, 7));
         }
+    }
+
+    #[test]
+    fn a_reply_evicts_the_page_showing_its_parent_and_unknown_message_events_evict_all() {
+        let (hot, a, b, parent) = (HotPages::new(0), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        hot.offer_page(a, 50, 0, body("a"), vec![parent]);
+        hot.offer_page(b, 50, 0, body("b"), vec![]);
+        let reply = json!({"channel_id": b, "parent_id": parent});
+        apply(&hot, event(2, "message", "message.created", Uuid::now_v7(), reply));
+        assert_eq!(hot.page(a, 50, 2), None, "the parent's reply count changed");
+        hot.offer_page(a, 50, 2, body("a2"), vec![]);
+        apply(&hot, event(3, "message", "message.pinned", Uuid::now_v7(), json!({})));
+        assert!(
+            hot.is_empty(),
+            "a message event this cache does not know evicts everything"
+        );
     }
 
     #[test]
