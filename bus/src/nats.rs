@@ -226,6 +226,17 @@ impl Bus for NatsBus {
             Ok(s) => s,
             Err(_) => ensure_stream(&js, &self.cfg).await?,
         };
+        // A durable name may not hold `.`, `*`, `>` or spaces; a node id (a host name) may.
+        let consumer: String = consumer
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let durable = format!("{}_{consumer}", self.cfg.prefix);
         let pull = stream
             .get_or_create_consumer(
@@ -247,7 +258,7 @@ impl Bus for NatsBus {
             unacked: Vec::new(),
             keys: self.cfg.keys.clone(),
             store,
-            consumer: consumer.to_owned(),
+            consumer,
         }))
     }
 }

@@ -170,10 +170,6 @@ impl HotPages {
 
     /// Names its bus consumer after the node (each read node keeps its own cache).
     pub fn for_node(mut self, node: &str) -> Self {
-        let node: String = node
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
         self.consumer = format!("hot_pages_{node}");
         self
     }
