@@ -4,10 +4,12 @@
 //! Every event is audited, including sign-in facts (`auth.*`, no workspace). Rows go in as one
 //! set-based insert per batch: the same rows as one by one, in a fraction of the round trips.
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use prism_event_store::StoredEvent;
+use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{Projection, ProjectionError};
@@ -16,6 +18,60 @@ pub struct AuditTrail;
 
 pub const NAME: &str = "audit";
 pub const TABLES: &[&str] = &["audit_trail"];
+
+/// One row of the trail, as auditors read it.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub sequence: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<Uuid>,
+}
+
+/// Which rows of the trail to read; every field narrows.
+#[derive(Debug, Default)]
+pub struct TrailFilter<'a> {
+    pub workspace: Option<Uuid>,
+    pub actor: Option<Uuid>,
+    pub action: Option<&'a str>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Only rows before this position (the cursor).
+    pub before: Option<i64>,
+}
+
+/// Up to `limit` rows matching `f`, newest first.
+pub async fn trail(pool: &PgPool, f: &TrailFilter<'_>, limit: i64) -> Result<Vec<AuditEntry>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT position, event_id, workspace_id, actor_id, actor_kind, action, resource_type, resource_id, sequence,
+                recorded_at, request_id, correlation_id
+           FROM audit_trail
+          WHERE ($1::uuid IS NULL OR workspace_id = $1)
+            AND ($2::uuid IS NULL OR actor_id = $2)
+            AND ($3::text IS NULL OR action = $3)
+            AND ($4::timestamptz IS NULL OR recorded_at >= $4)
+            AND ($5::timestamptz IS NULL OR recorded_at < $5)
+            AND ($6::bigint IS NULL OR position < $6)
+          ORDER BY position DESC LIMIT $7",
+    )
+    .bind(f.workspace)
+    .bind(f.actor)
+    .bind(f.action)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(f.before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
 
 /// The workspace an event belongs to: its tenant (a workspace's own events carry it too).
 fn workspace(e: &StoredEvent) -> Option<Uuid> {

@@ -21,8 +21,10 @@ use uuid::Uuid;
 use crate::read_models::typed;
 use crate::{Projection, ProjectionError};
 
+mod read;
 mod reflection;
-pub use reflection::{insight, insight_counts, weeks, WeekCounts};
+pub use read::{active_days, buckets, personal, Bucket, Subject};
+pub use reflection::{insight, insight_counts, periods, weeks, PeriodCounts, WeekCounts};
 
 pub struct Spectrum;
 
@@ -70,18 +72,18 @@ enum Count {
     DocEdited,
 }
 
-type Subject = (&'static str, Uuid);
+type SubjectKey = (&'static str, Uuid);
 
 #[derive(Default)]
 struct Fold {
-    buckets: HashMap<(Subject, &'static str, NaiveDate), Counters>,
-    days: HashSet<(Subject, NaiveDate)>,
-    channels: HashSet<(Subject, &'static str, NaiveDate, Uuid)>,
+    buckets: HashMap<(SubjectKey, &'static str, NaiveDate), Counters>,
+    days: HashSet<(SubjectKey, NaiveDate)>,
+    channels: HashSet<(SubjectKey, &'static str, NaiveDate, Uuid)>,
 }
 
 impl Fold {
     /// Counts one activity of `subject` at `at`; `active` says it makes the day an active one.
-    fn add(&mut self, subject: Subject, at: DateTime<Utc>, what: Count, active: bool, channel: Option<Uuid>) {
+    fn add(&mut self, subject: SubjectKey, at: DateTime<Utc>, what: Count, active: bool, channel: Option<Uuid>) {
         let day = at.date_naive();
         for (period, start) in [("week", week_start(day)), ("month", month_start(day))] {
             let c = self.buckets.entry((subject, period, start)).or_default();

@@ -4,8 +4,10 @@
 //! JWT verification as the write API, tenant filtering on every query (a non-member gets 404,
 //! never data), cursor pagination, and read-your-writes ([`consistency`]).
 //!
-//! It may import `prism-projections` (the queries over the tables it reads: it holds no SQL of
-//! its own for the hot paths, see `read_models::messages`), `prism-domain`, `prism-auth` (the
+//! It may import `prism-projections` (the queries over the tables it reads, each next to the code
+//! that writes that table: `read_models::messages::page`, `audit::trail`, `spectrum::buckets`…;
+//! the read API holds no SQL but the read-only export of the command side's metering ledgers,
+//! see `routes::export`), `prism-domain`, `prism-auth` (the
 //! same bearer verification as the write API), `prism-vault` (to open sealed names for the
 //! caller), `prism-telemetry` (the one HTTP edge both APIs share) and `prism-ai-gateway` (only
 //! its built-in texts, for an insight or affirmation not written yet); never `prism-commands`.

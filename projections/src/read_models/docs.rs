@@ -1,8 +1,79 @@
+//! Docs (`rm_docs`, every version in `rm_doc_versions`): written from doc events, read by the
+//! doc routes and the personal-data export.
+
+use chrono::{DateTime, Utc};
 use prism_domain::aggregates::DocEvent;
 use prism_event_store::StoredEvent;
-use sqlx::PgConnection;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ProjectionError;
+
+/// A doc as its workspace's members see it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Doc {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub author_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub archived: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// One version of a doc, as its events wrote it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Version {
+    pub version: i64,
+    pub title: String,
+    pub body: String,
+    pub edited_by: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+const DOC: &str =
+    "SELECT doc_id AS id, workspace_id, author_id, title, body, archived, created_at, updated_at, version FROM rm_docs";
+
+/// The live docs of `workspace` (archived or not), newest first, older than `before`.
+pub async fn list(
+    pool: &PgPool,
+    workspace: Uuid,
+    archived: bool,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Doc>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "{DOC} WHERE workspace_id = $1 AND NOT deleted AND archived = $2 AND ($3::uuid IS NULL OR doc_id < $3)
+          ORDER BY doc_id DESC LIMIT $4"
+    ))
+    .bind(workspace)
+    .bind(archived)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One live doc (the caller checks the reader's membership of its workspace).
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Doc>, ProjectionError> {
+    Ok(sqlx::query_as(&format!("{DOC} WHERE doc_id = $1 AND NOT deleted"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Every version of a doc, oldest first.
+pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<Version>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT version, title, body, edited_by, at FROM rm_doc_versions WHERE doc_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
+}
 
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let id = e.aggregate_id;

@@ -4,12 +4,12 @@
 
 pub mod channels;
 mod conversations;
-mod docs;
+pub mod docs;
 pub mod hot;
 pub mod messages;
-mod reflection;
+pub mod reflection;
 pub use reflection::affirmations;
-mod users;
+pub mod users;
 pub mod workspaces;
 
 use futures::future::BoxFuture;
@@ -43,6 +43,46 @@ pub const TABLES: &[&str] = &[
     "lens_affirmations",
     "rm_lens_actions",
 ];
+
+/// What of a person's own data the personal-data export reads from these tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Personal {
+    /// The workspaces they are a member of (deleted ones too), with their role.
+    Memberships,
+    /// Every message they wrote, deleted ones included.
+    Messages,
+    /// Every doc they wrote.
+    Docs,
+}
+
+/// `user`'s rows of `what`, one JSON object per row, streamed from a database cursor (so an
+/// export's memory stays flat however much a person wrote).
+pub fn personal(
+    pool: &sqlx::PgPool,
+    user: uuid::Uuid,
+    what: Personal,
+) -> futures::stream::BoxStream<'_, Result<serde_json::Value, ProjectionError>> {
+    use futures::StreamExt;
+    let sql = match what {
+        Personal::Memberships => {
+            "SELECT to_jsonb(t) FROM (SELECT m.workspace_id, w.name AS workspace, m.role, m.joined_at FROM rm_members m \
+             JOIN rm_workspaces w USING (workspace_id) WHERE m.user_id = $1 ORDER BY m.workspace_id) t"
+        }
+        Personal::Messages => {
+            "SELECT to_jsonb(t) FROM (SELECT message_id, workspace_id, channel_id, body, created_at, edited_at, deleted \
+             FROM rm_messages WHERE author_id = $1 ORDER BY message_id) t"
+        }
+        Personal::Docs => {
+            "SELECT to_jsonb(t) FROM (SELECT doc_id, workspace_id, title, body, created_at, updated_at, deleted \
+             FROM rm_docs WHERE author_id = $1 ORDER BY doc_id) t"
+        }
+    };
+    sqlx::query_scalar::<_, serde_json::Value>(sql)
+        .bind(user)
+        .fetch(pool)
+        .map(|r| r.map_err(ProjectionError::from))
+        .boxed()
+}
 
 /// The typed event of a stored envelope, or a halt if it cannot be read.
 pub(crate) fn typed<E: DeserializeOwned>(e: &StoredEvent) -> Result<E, ProjectionError> {

@@ -2,16 +2,194 @@
 //! goals and actions. Text is kept sealed, as the events carry it (the read API opens it with
 //! the owner's key). A deleted session, and everything of an erased user, is removed.
 
+use chrono::{DateTime, Utc};
 use prism_domain::aggregates::{AiMonthEvent, LensGoalEvent, MirrorSessionEvent, TurnEvent};
 use prism_event_store::StoredEvent;
-use sqlx::PgConnection;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ProjectionError;
+
+// ---- reading: every query takes the owner, so no one reads another person's rows. Text comes
+// back sealed, as stored; the read API opens it with the owner's key at the last moment.
+
+/// A mirror session, `reflection` sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reflection: Option<String>,
+    pub message_count: i32,
+    pub crisis_count: i32,
+    pub last_activity: DateTime<Utc>,
+}
+
+/// A message of a session, `text` sealed (`None` for a crisis message: never kept).
+#[derive(Debug, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub text: Option<String>,
+    pub crisis: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A fragment found in a session's message, `reframe` sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FragmentRow {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub category: String,
+    pub start_char: i32,
+    pub end_char: i32,
+    pub confidence: f32,
+    pub reframe: Option<String>,
+}
+
+/// A turn, every text sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TurnRow {
+    pub id: Uuid,
+    pub text: Option<String>,
+    pub crisis: bool,
+    pub reframes: Option<Json<Vec<String>>>,
+    pub micro_action: Option<String>,
+    pub saved: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A lens goal, `title` sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GoalRow {
+    pub id: Uuid,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An action of a goal, `title` sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ActionRow {
+    pub id: Uuid,
+    pub goal_id: Uuid,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const SESSION: &str =
+    "SELECT session_id AS id, started_at, closed_at, reflection, message_count, crisis_count, last_activity \
+     FROM rm_mirror_sessions";
+
+/// `owner`'s sessions, newest first, older than `before`.
+pub async fn sessions(
+    pool: &PgPool,
+    owner: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SessionRow>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "{SESSION} WHERE owner_id = $1 AND ($2::uuid IS NULL OR session_id < $2) ORDER BY session_id DESC LIMIT $3"
+    ))
+    .bind(owner)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The ids of `owner`'s sessions after `after`, oldest first (the export walks them).
+pub async fn session_ids(pool: &PgPool, owner: Uuid, after: Uuid, limit: i64) -> Result<Vec<Uuid>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "SELECT session_id FROM rm_mirror_sessions WHERE owner_id = $1 AND session_id > $2 ORDER BY session_id LIMIT $3",
+    )
+    .bind(owner)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One of `owner`'s sessions with its messages and their fragments, oldest first.
+pub async fn session(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<(SessionRow, Vec<MessageRow>, Vec<FragmentRow>)>, ProjectionError> {
+    let row: Option<SessionRow> = sqlx::query_as(&format!("{SESSION} WHERE session_id = $1 AND owner_id = $2"))
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let messages = sqlx::query_as(
+        "SELECT message_id AS id, text, crisis, created_at FROM rm_mirror_messages WHERE session_id = $1 ORDER BY message_id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let fragments = sqlx::query_as(
+        "SELECT fragment_id AS id, message_id, category, start_char, end_char, confidence, reframe \
+         FROM rm_mirror_fragments WHERE session_id = $1 ORDER BY fragment_id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some((row, messages, fragments)))
+}
+
+const TURN: &str = "SELECT turn_id AS id, text, crisis, reframes, micro_action, saved, created_at FROM rm_turns";
+
+/// `owner`'s turns (only saved or unsaved ones if `saved` says), newest first, older than `before`.
+pub async fn turns(
+    pool: &PgPool,
+    owner: Uuid,
+    saved: Option<bool>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TurnRow>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) AND ($4::boolean IS NULL OR saved = $4) \
+         ORDER BY turn_id DESC LIMIT $3"
+    ))
+    .bind(owner)
+    .bind(before)
+    .bind(limit)
+    .bind(saved)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One of `owner`'s turns.
+pub async fn turn(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<TurnRow>, ProjectionError> {
+    Ok(sqlx::query_as(&format!("{TURN} WHERE turn_id = $1 AND owner_id = $2"))
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// `owner`'s goals and all their actions, oldest first.
+pub async fn goals(pool: &PgPool, owner: Uuid) -> Result<(Vec<GoalRow>, Vec<ActionRow>), ProjectionError> {
+    let goals = sqlx::query_as(
+        "SELECT goal_id AS id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    let actions = sqlx::query_as(
+        "SELECT action_id AS id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    Ok((goals, actions))
+}
 
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     match e.aggregate_type.as_str() {
         "mirror_session" => mirror(tx, e).await,
-        "turn" => turn(tx, e).await,
+        "turn" => turn_events(tx, e).await,
         "lens_goal" => lens(tx, e).await,
         "ai_month" => affirmations_written(tx, e).await,
         _ => Ok(()),
@@ -115,7 +293,7 @@ async fn mirror(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), Projection
     Ok(())
 }
 
-async fn turn(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+async fn turn_events(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let id = e.aggregate_id;
     match super::typed::<TurnEvent>(e)? {
         TurnEvent::Requested { owner, text, .. } => {

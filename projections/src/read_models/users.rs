@@ -1,8 +1,33 @@
+//! Users (`rm_users`): written from user events, read by `/v1/me`, the member lists (names)
+//! and the personal-data export. Email and name are stored sealed with the user's key.
+
+use chrono::{DateTime, Utc};
 use prism_domain::aggregates::UserEvent;
 use prism_event_store::StoredEvent;
-use sqlx::PgConnection;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::ProjectionError;
+
+/// A user's profile as stored (email and name sealed: readers open them with the user's key).
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Profile {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// The profile of `user`, if registered.
+pub async fn profile(pool: &PgPool, user: Uuid) -> Result<Option<Profile>, ProjectionError> {
+    Ok(
+        sqlx::query_as("SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
 
 /// How an erased user is shown.
 pub const ERASED_NAME: &str = "erased user";

@@ -102,6 +102,40 @@ pub async fn members(
     .await?)
 }
 
+/// Where a reader can see: their live workspaces (all of them, or only `only` if they are a
+/// member of it), and the direct conversations they are part of inside those.
+#[derive(Debug, Default)]
+pub struct Reach {
+    pub workspaces: Vec<Uuid>,
+    pub conversations: Vec<Uuid>,
+}
+
+/// `user`'s reach, in one round trip.
+pub async fn reach(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> Result<Reach, ProjectionError> {
+    let rows: Vec<(bool, Uuid)> = sqlx::query_as(
+        "WITH ws AS (
+             SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
+              WHERE m.user_id = $1 AND NOT w.deleted AND ($2::uuid IS NULL OR m.workspace_id = $2))
+         SELECT true, workspace_id FROM ws
+         UNION ALL
+         SELECT false, c.conversation_id FROM rm_conversations c JOIN ws USING (workspace_id)
+          WHERE c.member_a = $1 OR c.member_b = $1",
+    )
+    .bind(user)
+    .bind(only)
+    .fetch_all(pool)
+    .await?;
+    let mut reach = Reach::default();
+    for (workspace, id) in rows {
+        if workspace {
+            reach.workspaces.push(id);
+        } else {
+            reach.conversations.push(id);
+        }
+    }
+    Ok(reach)
+}
+
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let ws = e.aggregate_id;
     match super::typed::<WorkspaceEvent>(e)? {

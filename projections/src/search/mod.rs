@@ -76,6 +76,14 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// The index audiences a reader with `reach` may see: a workspace's documents are indexed for
+/// `ws:<id>`, a direct conversation's for `conv:<id>` only (the indexer writes the same form).
+pub fn audiences(reach: &crate::read_models::workspaces::Reach) -> Vec<String> {
+    let ws = reach.workspaces.iter().map(|w| format!("ws:{w}"));
+    ws.chain(reach.conversations.iter().map(|c| format!("conv:{c}")))
+        .collect()
+}
+
 /// A search request, already authorized: `audiences` are the caller's.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {

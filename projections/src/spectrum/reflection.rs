@@ -181,6 +181,66 @@ impl WeekCounts {
     pub fn key(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// Counts `n` facts of `kind` (a `spectrum_reflection.kind`). Crises are not part of the
+    /// counts an insight is written from; they are counted by [`periods`] on their own.
+    fn add(&mut self, kind: &str, category: Option<String>, n: i64) {
+        match kind {
+            "session" => self.sessions += n,
+            "fragment" => *self.fragments.entry(category.unwrap_or_default()).or_default() += n,
+            "turn" => self.turns += n,
+            "turn_saved" => self.saved_turns += n,
+            "action_added" => self.actions_added += n,
+            "action_completed" => self.actions_completed += n,
+            _ => {}
+        }
+    }
+}
+
+/// One user's reflection in one period (a week or a month).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeriodCounts {
+    pub period_start: chrono::NaiveDate,
+    pub counts: WeekCounts,
+    pub crises: i64,
+}
+
+/// `user`'s reflection counted per `period` (`"week"` or `"month"`, anything else is read as a
+/// month) for the facts from `from` through `to`, oldest first; periods without any are left out.
+pub async fn periods(
+    pool: &sqlx::PgPool,
+    user: Uuid,
+    period: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<PeriodCounts>, ProjectionError> {
+    let period = if period == "week" { "week" } else { "month" };
+    let rows: Vec<(chrono::NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT date_trunc($2, at AT TIME ZONE 'UTC')::date, kind, category, count(*) FROM spectrum_reflection
+          WHERE user_id = $1 AND at >= $3::date AND at < $4::date + 1 GROUP BY 1, 2, 3 ORDER BY 1",
+    )
+    .bind(user)
+    .bind(period)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<PeriodCounts> = Vec::new();
+    for (period_start, kind, category, n) in rows {
+        if out.last().map(|b| b.period_start) != Some(period_start) {
+            out.push(PeriodCounts {
+                period_start,
+                ..Default::default()
+            });
+        }
+        let Some(b) = out.last_mut() else { continue };
+        if kind == "crisis" {
+            b.crises += n;
+        } else {
+            b.counts.add(&kind, category, n);
+        }
+    }
+    Ok(out)
 }
 
 /// Each user's reflection counts per week, for the weeks starting on or after `since`.
@@ -201,15 +261,7 @@ pub async fn weeks(
             out.push((user, week, WeekCounts::default()));
         }
         let Some((_, _, c)) = out.last_mut() else { continue };
-        match kind.as_str() {
-            "session" => c.sessions += n,
-            "fragment" => *c.fragments.entry(category.unwrap_or_default()).or_default() += n,
-            "turn" => c.turns += n,
-            "turn_saved" => c.saved_turns += n,
-            "action_added" => c.actions_added += n,
-            "action_completed" => c.actions_completed += n,
-            _ => {}
-        }
+        c.add(&kind, category, n);
     }
     Ok(out)
 }

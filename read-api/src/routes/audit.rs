@@ -7,28 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use prism_projections::audit::{self, AuditEntry};
 use prism_projections::history::Finding;
 
 use super::oversee;
 use crate::error::ReadError;
 use crate::extract::{ApiPath, ApiQuery, Principal};
 use crate::AppState;
-
-#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct AuditEntry {
-    pub position: i64,
-    pub event_id: Uuid,
-    pub workspace_id: Option<Uuid>,
-    pub actor_id: Option<Uuid>,
-    pub actor_kind: String,
-    pub action: String,
-    pub resource_type: String,
-    pub resource_id: Uuid,
-    pub sequence: i64,
-    pub recorded_at: DateTime<Utc>,
-    pub request_id: Option<String>,
-    pub correlation_id: Option<Uuid>,
-}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AuditFilter {
@@ -73,27 +58,15 @@ async fn trail(s: &AppState, workspace: Option<Uuid>, f: &AuditFilter) -> Result
             return Err(ReadError::bad("invalid_query", "from must be before to"));
         }
     }
-    let mut rows: Vec<AuditEntry> = sqlx::query_as(
-        "SELECT position, event_id, workspace_id, actor_id, actor_kind, action, resource_type, resource_id, sequence,
-                recorded_at, request_id, correlation_id
-           FROM audit_trail
-          WHERE ($1::uuid IS NULL OR workspace_id = $1)
-            AND ($2::uuid IS NULL OR actor_id = $2)
-            AND ($3::text IS NULL OR action = $3)
-            AND ($4::timestamptz IS NULL OR recorded_at >= $4)
-            AND ($5::timestamptz IS NULL OR recorded_at < $5)
-            AND ($6::bigint IS NULL OR position < $6)
-          ORDER BY position DESC LIMIT $7",
-    )
-    .bind(workspace)
-    .bind(f.actor)
-    .bind(f.action.as_deref())
-    .bind(f.from)
-    .bind(f.to)
-    .bind(before)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
+    let filter = audit::TrailFilter {
+        workspace,
+        actor: f.actor,
+        action: f.action.as_deref(),
+        from: f.from,
+        to: f.to,
+        before,
+    };
+    let mut rows = audit::trail(&s.pool, &filter, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok(AuditPage {

@@ -13,7 +13,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures::stream::BoxStream;
 use futures::StreamExt;
+use prism_projections::read_models::{self, reflection, users, Personal};
+use prism_projections::spectrum;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -57,11 +60,12 @@ impl Writer {
             .map_err(|_| ReadError::Internal("the client went away".into()))
     }
 
-    /// `"key": [rows of sql…]`, row by row from a cursor.
-    async fn rows(&mut self, s: &AppState, key: &str, sql: &str, user: Uuid) -> Result<(), ReadError> {
+    /// `"key": [rows…]`, row by row as the stream yields them.
+    async fn rows<E>(&mut self, key: &str, mut rows: BoxStream<'_, Result<Value, E>>) -> Result<(), ReadError>
+    where
+        ReadError: From<E>,
+    {
         self.raw(&format!(",\"{key}\":[")).await?;
-        let q = format!("SELECT to_jsonb(t) FROM ({sql}) t");
-        let mut rows = sqlx::query_scalar::<_, Value>(&q).bind(user).fetch(&s.pool);
         let mut first = true;
         while let Some(row) = rows.next().await {
             if !first {
@@ -74,27 +78,55 @@ impl Writer {
     }
 }
 
+/// The metering ledgers (plan, daily allowance use, AI tokens) are written by the command side
+/// (`prism_commands::reflection::{quota, spend}`), synchronously and not from events, so no
+/// projection owns them; the read API may not import the command side. Their export is the
+/// one SQL the read API keeps, read-only, here.
+mod ledgers {
+    use futures::stream::BoxStream;
+    use serde_json::Value;
+    use sqlx::PgPool;
+    use uuid::Uuid;
+
+    pub async fn plan(pool: &PgPool, user: Uuid) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT plan FROM entitlements WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(pool)
+            .await
+    }
+
+    pub fn usage(pool: &PgPool, user: Uuid) -> BoxStream<'_, Result<Value, sqlx::Error>> {
+        sqlx::query_scalar(
+            "SELECT to_jsonb(t) FROM (SELECT feature, day, used, prompt_tokens, completion_tokens FROM usage_counters \
+             WHERE user_id = $1 ORDER BY day, feature) t",
+        )
+        .bind(user)
+        .fetch(pool)
+    }
+
+    pub fn ai_usage(pool: &PgPool, user: Uuid) -> BoxStream<'_, Result<Value, sqlx::Error>> {
+        sqlx::query_scalar(
+            "SELECT to_jsonb(t) FROM (SELECT day, feature, model, prompt_tokens, completion_tokens, calls FROM ai_usage \
+             WHERE user_id = $1 ORDER BY day, feature) t",
+        )
+        .bind(user)
+        .fetch(pool)
+    }
+}
+
 #[utoipa::path(get, path = "/v1/me/export", tag = "me", description = "every piece of the caller's data, as one JSON document, streamed",
     params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, content_type = "application/json"), (status = 401), (status = 404)))]
 pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<Response, ReadError> {
     // Everything that can be refused is refused before the first byte.
-    let account: Option<Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(t) FROM (SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1) t",
-    )
-    .bind(user)
-    .fetch_optional(&s.pool)
-    .await?;
-    let mut account = account.ok_or(ReadError::NotFound)?;
+    let profile = users::profile(&s.pool, user).await?.ok_or(ReadError::NotFound)?;
+    let mut account = serde_json::to_value(&profile).map_err(|e| ReadError::Internal(e.to_string()))?;
     for field in ["email", "name"] {
         if let Some(Value::String(v)) = account.get_mut(field) {
             super::open_profiles(&s, vec![(user, v)]).await?;
         }
     }
-    let plan: Option<String> = sqlx::query_scalar("SELECT plan FROM entitlements WHERE user_id = $1")
-        .bind(user)
-        .fetch_optional(&s.pool)
-        .await?;
+    let plan = ledgers::plan(&s.pool, user).await?;
     let (tx, mut rx) = mpsc::channel(IN_FLIGHT);
     tokio::spawn(async move {
         let mut w = Writer { tx, buf: Vec::new() };
@@ -125,40 +157,20 @@ pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<R
 async fn write_rest(s: &AppState, user: Uuid, w: &mut Writer, head: &str) -> Result<(), ReadError> {
     w.raw(head).await?;
     w.rows(
-        s,
         "memberships",
-        "SELECT m.workspace_id, w.name AS workspace, m.role, m.joined_at FROM rm_members m \
-         JOIN rm_workspaces w USING (workspace_id) WHERE m.user_id = $1 ORDER BY m.workspace_id",
-        user,
+        read_models::personal(&s.pool, user, Personal::Memberships),
     )
     .await?;
-    w.rows(
-        s,
-        "messages",
-        "SELECT message_id, workspace_id, channel_id, body, created_at, edited_at, deleted FROM rm_messages \
-         WHERE author_id = $1 ORDER BY message_id",
-        user,
-    )
-    .await?;
-    w.rows(
-        s,
-        "docs",
-        "SELECT doc_id, workspace_id, title, body, created_at, updated_at, deleted FROM rm_docs WHERE author_id = $1 ORDER BY doc_id",
-        user,
-    )
-    .await?;
+    w.rows("messages", read_models::personal(&s.pool, user, Personal::Messages))
+        .await?;
+    w.rows("docs", read_models::personal(&s.pool, user, Personal::Docs))
+        .await?;
     // Mirror sessions, one in memory at a time.
     w.raw(",\"mirror_sessions\":[").await?;
     let mut after = Uuid::nil();
     let mut first = true;
     loop {
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT session_id FROM rm_mirror_sessions WHERE owner_id = $1 AND session_id > $2 ORDER BY session_id LIMIT 50",
-        )
-        .bind(user)
-        .bind(after)
-        .fetch_all(&s.pool)
-        .await?;
+        let ids = reflection::session_ids(&s.pool, user, after, 50).await?;
         let Some(last) = ids.last().copied() else { break };
         for id in ids {
             if !first {
@@ -193,26 +205,8 @@ async fn write_rest(s: &AppState, user: Uuid, w: &mut Writer, head: &str) -> Res
     }
     w.raw("],\"lens_goals\":").await?;
     w.value(&Value::Array(goals_of(s, user).await?)).await?;
-    w.rows(
-        s,
-        "spectrum",
-        "SELECT * FROM spectrum_buckets WHERE subject_kind = 'user' AND subject_id = $1 ORDER BY period, period_start",
-        user,
-    )
-    .await?;
-    w.rows(
-        s,
-        "usage",
-        "SELECT feature, day, used, prompt_tokens, completion_tokens FROM usage_counters WHERE user_id = $1 ORDER BY day, feature",
-        user,
-    )
-    .await?;
-    w.rows(
-        s,
-        "ai_usage",
-        "SELECT day, feature, model, prompt_tokens, completion_tokens, calls FROM ai_usage WHERE user_id = $1 ORDER BY day, feature",
-        user,
-    )
-    .await?;
+    w.rows("spectrum", spectrum::personal(&s.pool, user)).await?;
+    w.rows("usage", ledgers::usage(&s.pool, user)).await?;
+    w.rows("ai_usage", ledgers::ai_usage(&s.pool, user)).await?;
     w.raw("}").await
 }

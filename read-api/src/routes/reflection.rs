@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use prism_domain::UserId;
+use prism_projections::read_models::reflection::{self, SessionRow, TurnRow};
 use prism_vault::{Opener, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,35 +32,21 @@ pub struct Session {
     pub last_activity: DateTime<Utc>,
 }
 
-type SessionRow = (
-    Uuid,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    i32,
-    i32,
-    DateTime<Utc>,
-);
-
 fn open(o: &Opener, v: Option<String>) -> Result<Option<String>, ReadError> {
     Ok(v.map(|v| o.open(&v)).transpose()?)
 }
 
 fn session_of(o: &Opener, r: SessionRow) -> Result<Session, ReadError> {
     Ok(Session {
-        id: r.0,
-        started_at: r.1,
-        closed_at: r.2,
-        reflection: open(o, r.3)?,
-        message_count: r.4,
-        crisis_count: r.5,
-        last_activity: r.6,
+        id: r.id,
+        started_at: r.started_at,
+        closed_at: r.closed_at,
+        reflection: open(o, r.reflection)?,
+        message_count: r.message_count,
+        crisis_count: r.crisis_count,
+        last_activity: r.last_activity,
     })
 }
-
-const SESSION: &str =
-    "SELECT session_id, started_at, closed_at, reflection, message_count, crisis_count, last_activity \
-     FROM rm_mirror_sessions";
 
 #[utoipa::path(get, path = "/v1/mirror/sessions", tag = "reflection", description = "the caller's sessions, newest first",
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
@@ -69,20 +56,13 @@ pub async fn sessions(
     page: Page,
 ) -> Result<Json<List<Session>>, ReadError> {
     let limit = page.limit()?;
-    let rows: Vec<SessionRow> = sqlx::query_as(&format!(
-        "{SESSION} WHERE owner_id = $1 AND ($2::uuid IS NULL OR session_id < $2) ORDER BY session_id DESC LIMIT $3"
-    ))
-    .bind(user)
-    .bind(page.cursor()?)
-    .bind(limit + 1)
-    .fetch_all(&s.pool)
-    .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let rows = reflection::sessions(&s.pool, user, page.cursor()?, limit + 1).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let openers = s.vault.openers(UserId(user), &ids).await?;
     let items = rows
         .into_iter()
         .map(|r| {
-            let o = openers.get(&r.0).ok_or(ReadError::NotFound)?;
+            let o = openers.get(&r.id).ok_or(ReadError::NotFound)?;
             session_of(o, r)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -102,39 +82,23 @@ pub async fn session(
 
 /// One session of `user`, with its messages and fragments, opened (404 if not theirs).
 pub(crate) async fn session_detail(s: &AppState, user: Uuid, id: Uuid) -> Result<Value, ReadError> {
-    let row: Option<SessionRow> = sqlx::query_as(&format!("{SESSION} WHERE session_id = $1 AND owner_id = $2"))
-        .bind(id)
-        .bind(user)
-        .fetch_optional(&s.pool)
-        .await?;
-    let row = row.ok_or(ReadError::NotFound)?;
+    let (row, messages, fragments) = reflection::session(&s.pool, user, id)
+        .await?
+        .ok_or(ReadError::NotFound)?;
     let o = s.vault.opener(Scope::of(UserId(user), id)).await?;
-    let messages: Vec<(Uuid, Option<String>, bool, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT message_id, text, crisis, created_at FROM rm_mirror_messages WHERE session_id = $1 ORDER BY message_id",
-    )
-    .bind(id)
-    .fetch_all(&s.pool)
-    .await?;
-    type FragmentRow = (Uuid, Uuid, String, i32, i32, f32, Option<String>);
-    let fragments: Vec<FragmentRow> = sqlx::query_as(
-        "SELECT fragment_id, message_id, category, start_char, end_char, confidence, reframe \
-         FROM rm_mirror_fragments WHERE session_id = $1 ORDER BY fragment_id",
-    )
-    .bind(id)
-    .fetch_all(&s.pool)
-    .await?;
     let mut by_message: HashMap<Uuid, Vec<Value>> = HashMap::new();
     for f in fragments {
-        by_message.entry(f.1).or_default().push(json!({
-            "id": f.0, "category": f.2, "start": f.3, "end": f.4, "confidence": f.5, "reframe": open(&o, f.6)?,
+        by_message.entry(f.message_id).or_default().push(json!({
+            "id": f.id, "category": f.category, "start": f.start_char, "end": f.end_char,
+            "confidence": f.confidence, "reframe": open(&o, f.reframe)?,
         }));
     }
     let messages = messages
         .into_iter()
-        .map(|(mid, text, crisis, at)| {
+        .map(|m| {
             Ok(json!({
-                "id": mid, "text": open(&o, text)?, "crisis": crisis, "created_at": at,
-                "fragments": by_message.remove(&mid).unwrap_or_default(),
+                "id": m.id, "text": open(&o, m.text)?, "crisis": m.crisis, "created_at": m.created_at,
+                "fragments": by_message.remove(&m.id).unwrap_or_default(),
             }))
         })
         .collect::<Result<Vec<_>, ReadError>>()?;
@@ -155,33 +119,21 @@ pub struct Turn {
     pub created_at: DateTime<Utc>,
 }
 
-type TurnRow = (
-    Uuid,
-    Option<String>,
-    bool,
-    Option<sqlx::types::Json<Vec<String>>>,
-    Option<String>,
-    bool,
-    DateTime<Utc>,
-);
-
-const TURN: &str = "SELECT turn_id, text, crisis, reframes, micro_action, saved, created_at FROM rm_turns";
-
 fn turn_of(o: &Opener, r: TurnRow) -> Result<Turn, ReadError> {
     Ok(Turn {
-        id: r.0,
-        text: open(o, r.1)?,
-        crisis: r.2,
+        id: r.id,
+        text: open(o, r.text)?,
+        crisis: r.crisis,
         reframes: r
-            .3
+            .reframes
             .map(|j| j.0)
             .unwrap_or_default()
             .iter()
             .map(|x| o.open(x))
             .collect::<Result<_, _>>()?,
-        micro_action: open(o, r.4)?,
-        saved: r.5,
-        created_at: r.6,
+        micro_action: open(o, r.micro_action)?,
+        saved: r.saved,
+        created_at: r.created_at,
     })
 }
 
@@ -209,16 +161,7 @@ pub(crate) async fn turns_of(
     filter: &TurnFilter,
 ) -> Result<List<Turn>, ReadError> {
     let limit = page.limit()?;
-    let rows: Vec<TurnRow> = sqlx::query_as(&format!(
-        "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) AND ($4::boolean IS NULL OR saved = $4) \
-         ORDER BY turn_id DESC LIMIT $3"
-    ))
-    .bind(user)
-    .bind(page.cursor()?)
-    .bind(limit + 1)
-    .bind(filter.saved)
-    .fetch_all(&s.pool)
-    .await?;
+    let rows = reflection::turns(&s.pool, user, filter.saved, page.cursor()?, limit + 1).await?;
     let o = s.vault.opener(Scope::user(UserId(user))).await?;
     let items = rows
         .into_iter()
@@ -234,41 +177,26 @@ pub async fn turn(
     Caller(user): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Turn>, ReadError> {
-    let row: Option<TurnRow> = sqlx::query_as(&format!("{TURN} WHERE turn_id = $1 AND owner_id = $2"))
-        .bind(id)
-        .bind(user)
-        .fetch_optional(&s.pool)
-        .await?;
-    let row = row.ok_or(ReadError::NotFound)?;
+    let row = reflection::turn(&s.pool, user, id).await?.ok_or(ReadError::NotFound)?;
     let o = s.vault.opener(Scope::user(UserId(user))).await?;
     Ok(Json(turn_of(&o, row)?))
 }
 
 /// The caller's goals with their actions, opened.
 pub(crate) async fn goals_of(s: &AppState, user: Uuid) -> Result<Vec<Value>, ReadError> {
-    let goals: Vec<(Uuid, String, DateTime<Utc>)> =
-        sqlx::query_as("SELECT goal_id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id")
-            .bind(user)
-            .fetch_all(&s.pool)
-            .await?;
-    type ActionRow = (Uuid, Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
-    let actions: Vec<ActionRow> = sqlx::query_as(
-        "SELECT action_id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
-    )
-    .bind(user)
-    .fetch_all(&s.pool)
-    .await?;
+    let (goals, actions) = reflection::goals(&s.pool, user).await?;
     let o = s.vault.opener(Scope::user(UserId(user))).await?;
     let mut by_goal: HashMap<Uuid, Vec<Value>> = HashMap::new();
-    for (id, goal, title, created_at, completed_at) in actions {
-        by_goal.entry(goal).or_default().push(json!({
-            "id": id, "title": o.open(&title)?, "created_at": created_at,
-            "completed": completed_at.is_some(), "completed_at": completed_at,
+    for a in actions {
+        by_goal.entry(a.goal_id).or_default().push(json!({
+            "id": a.id, "title": o.open(&a.title)?, "created_at": a.created_at,
+            "completed": a.completed_at.is_some(), "completed_at": a.completed_at,
         }));
     }
     goals
         .into_iter()
-        .map(|(id, title, created_at)| {
+        .map(|g| {
+            let (id, title, created_at) = (g.id, g.title, g.created_at);
             let actions = by_goal.remove(&id).unwrap_or_default();
             let done = actions.iter().filter(|a| a["completed"] == true).count();
             Ok(json!({

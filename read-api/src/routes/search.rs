@@ -4,7 +4,8 @@
 
 use axum::extract::State;
 use axum::Json;
-use prism_projections::search::{Hit, SearchError, SearchQuery};
+use prism_projections::read_models::workspaces;
+use prism_projections::search::{self, Hit, SearchError, SearchQuery};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -75,24 +76,11 @@ pub async fn search(
             .filter(|o| *o <= MAX_OFFSET)
             .ok_or_else(|| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))?,
     };
-    // The caller's audiences in one round trip: their live workspaces, and the direct
-    // conversations they are in inside those.
-    let audiences: Vec<String> = sqlx::query_scalar(
-        "WITH ws AS (
-             SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
-              WHERE m.user_id = $1 AND NOT w.deleted AND ($2::uuid IS NULL OR m.workspace_id = $2))
-         SELECT 'ws:' || workspace_id FROM ws
-         UNION ALL
-         SELECT 'conv:' || c.conversation_id FROM rm_conversations c JOIN ws USING (workspace_id)
-          WHERE c.member_a = $1 OR c.member_b = $1",
-    )
-    .bind(user)
-    .bind(p.workspace_id)
-    .fetch_all(&s.pool)
-    .await?;
-    if p.workspace_id.is_some() && !audiences.iter().any(|a| a.starts_with("ws:")) {
+    let reach = workspaces::reach(&s.pool, user, p.workspace_id).await?;
+    if p.workspace_id.is_some() && reach.workspaces.is_empty() {
         return Err(ReadError::NotFound);
     }
+    let audiences = search::audiences(&reach);
     let query = SearchQuery {
         text: p.q,
         audiences,

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Days, Months, NaiveDate, Utc};
-use prism_projections::spectrum::{month_start, week_start, WeekCounts};
+use chrono::{Days, Months, NaiveDate, Utc};
+use prism_projections::spectrum::{self, month_start, week_start, Bucket, Subject, WeekCounts};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,25 +20,6 @@ pub struct Range {
     pub from: Option<NaiveDate>,
     /// Last day (YYYY-MM-DD); default today (UTC).
     pub to: Option<NaiveDate>,
-}
-
-#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Bucket {
-    pub period_start: NaiveDate,
-    pub messages_posted: i64,
-    pub edits: i64,
-    pub deletions: i64,
-    pub reactions_given: i64,
-    pub reactions_received: i64,
-    pub docs_created: i64,
-    pub docs_edited: i64,
-    pub active_days: i64,
-    pub distinct_channels: i64,
-    pub first_activity: DateTime<Utc>,
-    pub last_activity: DateTime<Utc>,
-    /// Consecutive active days ending on this period's last active day.
-    #[sqlx(default)]
-    pub streak: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,7 +57,7 @@ async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Result<Insig
         actions_added: b.actions_added,
         actions_completed: b.actions_completed,
     };
-    let stored = prism_projections::spectrum::insight(&s.pool, user, b.period_start)
+    let stored = spectrum::insight(&s.pool, user, b.period_start)
         .await
         .map_err(|e| ReadError::Internal(e.to_string()))?;
     let text = match stored {
@@ -123,36 +104,21 @@ async fn reflection(
     start: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<ReflectionBucket>, ReadError> {
-    let rows: Vec<(NaiveDate, String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT date_trunc($2, at AT TIME ZONE 'UTC')::date, kind, category, count(*) FROM spectrum_reflection
-          WHERE user_id = $1 AND at >= $3::date AND at < $4::date + 1 GROUP BY 1, 2, 3 ORDER BY 1",
-    )
-    .bind(user)
-    .bind(period.name())
-    .bind(start)
-    .bind(to)
-    .fetch_all(&s.pool)
-    .await?;
-    let mut out: Vec<ReflectionBucket> = Vec::new();
-    for (period_start, kind, category, n) in rows {
-        if out.last().map(|b| b.period_start) != Some(period_start) {
-            out.push(ReflectionBucket {
-                period_start,
-                ..Default::default()
-            });
-        }
-        let Some(b) = out.last_mut() else { continue };
-        match kind.as_str() {
-            "session" => b.sessions += n,
-            "fragment" => *b.fragments.entry(category.unwrap_or_default()).or_default() += n,
-            "turn" => b.turns += n,
-            "turn_saved" => b.saved_turns += n,
-            "crisis" => b.crises += n,
-            "action_added" => b.actions_added += n,
-            "action_completed" => b.actions_completed += n,
-            _ => {}
-        }
-    }
+    let mut out: Vec<ReflectionBucket> = spectrum::periods(&s.pool, user, period.name(), start, to)
+        .await?
+        .into_iter()
+        .map(|p| ReflectionBucket {
+            period_start: p.period_start,
+            sessions: p.counts.sessions,
+            fragments: p.counts.fragments,
+            turns: p.counts.turns,
+            saved_turns: p.counts.saved_turns,
+            crises: p.crises,
+            actions_added: p.counts.actions_added,
+            actions_completed: p.counts.actions_completed,
+            completion_rate: None,
+        })
+        .collect();
     for b in &mut out {
         b.completion_rate = (b.actions_added > 0).then(|| b.actions_completed as f64 / b.actions_added as f64);
     }
@@ -174,7 +140,7 @@ impl Period {
     }
 }
 
-async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Range) -> Result<Spectrum, ReadError> {
+async fn spectrum(s: &AppState, subject: Subject, period: Period, r: Range) -> Result<Spectrum, ReadError> {
     let to = r.to.unwrap_or_else(|| Utc::now().date_naive());
     let default_from = match period {
         Period::Week => to.checked_sub_days(Days::new(7 * 11)),
@@ -191,40 +157,13 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         Period::Week => week_start(from),
         Period::Month => month_start(from),
     };
-    let mut buckets: Vec<Bucket> = sqlx::query_as(
-        "SELECT b.period_start, b.messages_posted, b.edits, b.deletions, b.reactions_given, b.reactions_received,
-                b.docs_created, b.docs_edited, b.first_activity, b.last_activity,
-                (SELECT count(*) FROM spectrum_days d
-                  WHERE d.subject_kind = b.subject_kind AND d.subject_id = b.subject_id
-                    AND d.day >= b.period_start
-                    AND d.day < b.period_start + CASE WHEN b.period = 'week' THEN interval '7 days' ELSE interval '1 month' END
-                ) AS active_days,
-                (SELECT count(*) FROM spectrum_channels c
-                  WHERE c.subject_kind = b.subject_kind AND c.subject_id = b.subject_id
-                    AND c.period = b.period AND c.period_start = b.period_start) AS distinct_channels
-           FROM spectrum_buckets b
-          WHERE b.subject_kind = $1 AND b.subject_id = $2 AND b.period = $3 AND b.period_start BETWEEN $4 AND $5
-          ORDER BY b.period_start",
-    )
-    .bind(kind)
-    .bind(subject)
-    .bind(period.name())
-    .bind(start)
-    .bind(to)
-    .fetch_all(&s.pool)
-    .await?;
+    let mut buckets = spectrum::buckets(&s.pool, subject, period.name(), start, to).await?;
     // Streaks look back past `from`: fetch the active days that can belong to one.
-    let days: BTreeSet<NaiveDate> = sqlx::query_scalar(
-        "SELECT day FROM spectrum_days WHERE subject_kind = $1 AND subject_id = $2 AND day <= $3 AND day >= $4::date - 3660",
-    )
-    .bind(kind)
-    .bind(subject)
-    .bind(to)
-    .bind(start)
-    .fetch_all(&s.pool)
-    .await?
-    .into_iter()
-    .collect();
+    let since = start.checked_sub_days(Days::new(3660)).unwrap_or(NaiveDate::MIN);
+    let days: BTreeSet<NaiveDate> = spectrum::active_days(&s.pool, subject, since, to)
+        .await?
+        .into_iter()
+        .collect();
     let run_ending = |last: NaiveDate| {
         let mut n = 0;
         let mut d = Some(last);
@@ -243,12 +182,12 @@ async fn spectrum(s: &AppState, kind: &str, subject: Uuid, period: Period, r: Ra
         (0, Some(y)) => run_ending(y),
         (n, _) => n,
     };
-    let reflection = match kind {
-        "user" => reflection(s, subject, period, start, to).await?,
-        _ => Vec::new(),
+    let reflection = match subject {
+        Subject::User(user) => reflection(s, user, period, start, to).await?,
+        Subject::Workspace(_) => Vec::new(),
     };
-    let insight = match (period, reflection.last()) {
-        (Period::Week, Some(b)) => Some(insight(s, subject, b).await?),
+    let insight = match (period, subject, reflection.last()) {
+        (Period::Week, Subject::User(user), Some(b)) => Some(insight(s, user, b).await?),
         _ => None,
     };
     Ok(Spectrum {
@@ -269,7 +208,7 @@ pub async fn weekly(
     Caller(user): Caller,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
-    Ok(Json(spectrum(&s, "user", user, Period::Week, r).await?))
+    Ok(Json(spectrum(&s, Subject::User(user), Period::Week, r).await?))
 }
 
 #[utoipa::path(get, path = "/v1/spectrum/monthly", tag = "spectrum", description = "the caller's activity per month", params(Range),
@@ -279,7 +218,7 @@ pub async fn monthly(
     Caller(user): Caller,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
-    Ok(Json(spectrum(&s, "user", user, Period::Month, r).await?))
+    Ok(Json(spectrum(&s, Subject::User(user), Period::Month, r).await?))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{id}/spectrum/weekly", tag = "spectrum", description = "the workspace's activity per ISO week (admins, owners)", params(Range),
@@ -291,5 +230,5 @@ pub async fn workspace_weekly(
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
     super::oversee(&s, &who, ws).await?;
-    Ok(Json(spectrum(&s, "workspace", ws, Period::Week, r).await?))
+    Ok(Json(spectrum(&s, Subject::Workspace(ws), Period::Week, r).await?))
 }
