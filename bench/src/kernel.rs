@@ -8,6 +8,7 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::CqrsFramework;
 use postgres_es::PostgresEventRepository;
 use prism_auth::{Jwt, PasswordHasherId};
+use prism_commands::pipeline::Effects;
 use prism_commands::{CommandContext, Commands};
 use prism_domain::aggregates::{Doc, DocCommand};
 use prism_domain::values::{DocBody, DocTitle};
@@ -108,7 +109,9 @@ pub async fn ours(url: &str, writers: usize, secs: u64, w: Workload) -> anyhow::
     let docs = doc_ids(writers);
     if w == Workload::Update {
         for id in docs.iter() {
-            commands.create::<Doc>(&ctx, id.0, None, doc_create(*id)).await?;
+            commands
+                .create::<Doc>(&ctx, id.0, None, doc_create(*id), Effects::created())
+                .await?;
         }
     }
     let n = Arc::new(AtomicUsize::new(0));
@@ -118,7 +121,10 @@ pub async fn ours(url: &str, writers: usize, secs: u64, w: Workload) -> anyhow::
             match w {
                 Workload::Create => {
                     let id = DocId::new();
-                    commands.create::<Doc>(&ctx, id.0, None, doc_create(id)).await.is_ok()
+                    commands
+                        .create::<Doc>(&ctx, id.0, None, doc_create(id), Effects::created())
+                        .await
+                        .is_ok()
                 }
                 Workload::Update => {
                     let i = n.fetch_add(1, Ordering::Relaxed);

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_commands::{CommandContext, Commands};
 use prism_domain::WorkspaceId;
@@ -42,12 +41,8 @@ pub async fn fan_out(db_url: &str, streams: usize, rate: u64, seconds: u64) -> a
         .register("listener@example.com", "correct horse battery", "Listener", None)
         .await?;
     let owner = CommandContext::new(reg.user_id);
-    let ws = commands.create_workspace(&owner, "Live").await?.id().context("id")?;
-    let channel = commands
-        .create_channel(&owner, WorkspaceId(ws), "live")
-        .await?
-        .id()
-        .context("id")?;
+    let ws = commands.create_workspace(&owner, "Live").await?.id;
+    let channel = commands.create_channel(&owner, WorkspaceId(ws), "live").await?.id;
 
     let limits = StreamLimits {
         per_user: streams + 16,
@@ -110,11 +105,11 @@ pub async fn fan_out(db_url: &str, streams: usize, rate: u64, seconds: u64) -> a
         ticker.tick().await;
         let (c, owner, appended) = (commands.clone(), owner.clone(), appended.clone());
         writers.spawn(async move {
-            if let Ok(o) = c.post_message(&owner, channel, "live", None).await {
+            if let Ok(Some(position)) = c.post_message(&owner, channel, "live", None).await.map(|o| o.position) {
                 appended
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(o.position(), Instant::now());
+                    .insert(position, Instant::now());
             }
         });
         while writers.try_join_next().is_some() {}

@@ -17,8 +17,20 @@ pub struct CommandContext {
     pub correlation_id: Uuid,
     /// `Idempotency-Key`, with a fingerprint of the request it came with.
     pub idempotency: Option<(String, String)>,
-    /// `If-Match`: the version the client decided on.
-    pub if_match: Option<i64>,
+    /// Which version of the aggregate the command may apply to.
+    pub expected: Expected,
+}
+
+/// Which version of its aggregate a command may apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expected {
+    /// The current one, whatever it is: the pipeline reads it, decides, and decides again if
+    /// another writer got there first.
+    #[default]
+    Current,
+    /// Exactly this version (`If-Match`): the client decided on it, so a race is not retried
+    /// but refused ([`CommandError::PreconditionFailed`](crate::CommandError)).
+    Exactly(i64),
 }
 
 impl CommandContext {
@@ -28,7 +40,7 @@ impl CommandContext {
             request_id: None,
             correlation_id: Uuid::now_v7(),
             idempotency: None,
-            if_match: None,
+            expected: Expected::Current,
         }
     }
 }

@@ -7,12 +7,13 @@ use prism_event_store::StoreError;
 pub enum CommandError {
     #[error(transparent)]
     Domain(#[from] DomainError),
-    /// Another writer kept winning; the client may try again. → 409
+    /// The aggregate was not at the version the command was decided on (`expected`): another
+    /// writer kept winning; the client may try again. `actual` when the store knows it. → 409
     #[error("the resource was changed concurrently; try again")]
-    Conflict,
-    /// `If-Match` named another version than the current one. → 412
-    #[error("the resource is at version {current}, not the version given in If-Match")]
-    PreconditionFailed { current: i64 },
+    Conflict { expected: Option<i64>, actual: Option<i64> },
+    /// `If-Match` named version `expected`; the resource is at `actual` (when known). → 412
+    #[error("the resource is not at the version given in If-Match")]
+    PreconditionFailed { expected: i64, actual: Option<i64> },
     /// A set rule refused the command (`email`, `channel_name`). → 409
     #[error("{0}")]
     Taken(String),
@@ -57,7 +58,12 @@ pub enum CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::VersionConflict { .. } | StoreError::GuardMoved => CommandError::Conflict,
+            StoreError::VersionConflict { expected } => CommandError::Conflict { expected, actual: None },
+            // A guard is another aggregate's version: this one's is not known to have moved.
+            StoreError::GuardMoved => CommandError::Conflict {
+                expected: None,
+                actual: None,
+            },
             StoreError::Taken { scope } => CommandError::Taken(match scope.as_str() {
                 "email" => "an account with this email already exists".into(),
                 s if s.starts_with("channel_name") => "a channel with this name already exists in the workspace".into(),

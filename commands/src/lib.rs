@@ -30,9 +30,9 @@ use std::sync::Arc;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_event_store::PgEventStore;
 
-pub use context::{Actor, CommandContext};
+pub use context::{Actor, CommandContext, Expected};
 pub use error::CommandError;
-pub use outcome::Outcome;
+pub use outcome::{Happened, Outcome};
 
 /// Everything commands need; cheap to clone.
 #[derive(Clone)]

@@ -1,5 +1,10 @@
-//! The write path every command follows: load → authorize on the aggregate's own state →
-//! handle → append with the expected version; retried on a conflict, idempotent by key.
+//! The write path every command follows, one way: [`Commands::run`] makes it idempotent by
+//! key and retries it when it loses a race; inside, a command loads what it decides on and
+//! hands a [`Decision`] to [`Commands::decide`], which authorizes on the aggregate's own state
+//! (its `handle`), appends with the expected version and answers an [`Outcome`].
+//! [`Commands::execute`] / [`execute_with`](Commands::execute_with) /
+//! [`create`](Commands::create) are that whole path for a command that needs nothing but its
+//! own aggregate.
 
 use std::future::Future;
 
@@ -12,20 +17,22 @@ use prism_event_store::{AppendBatch, Claim, IdempotencyWrite, Loaded, Metadata, 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{CommandContext, CommandError, Commands, Outcome};
+use crate::{CommandContext, CommandError, Commands, Expected, Happened, Outcome};
 
 /// How many times a command is decided again after losing a race.
 const MAX_ATTEMPTS: usize = 5;
 
-/// What to append besides the events.
+/// What to append besides the events, and what to answer.
 #[derive(Default, Clone)]
 pub struct Effects {
     pub claims: Vec<Claim>,
     pub releases: Vec<Claim>,
-    /// 201 for a creation.
-    pub status: Option<u16>,
+    /// What the answer says happened ([`Happened::Done`] unless told).
+    pub happened: Happened,
     /// Extra answer fields (e.g. `join_code`).
     pub extra: Map<String, Value>,
+    /// The id the answer names when it is not the aggregate's (an action inside a goal).
+    pub answer_id: Option<Uuid>,
     /// The other aggregates the command was decided on, at the versions read ([`guard`]).
     pub guards: Vec<Guard>,
 }
@@ -50,7 +57,7 @@ pub fn guard<A: Aggregate>(id: Uuid, loaded: &Loaded<A>) -> Guard {
 impl Effects {
     pub fn created() -> Self {
         Self {
-            status: Some(201),
+            happened: Happened::Created,
             ..Default::default()
         }
     }
@@ -60,6 +67,37 @@ impl Effects {
     }
     pub fn guarded(mut self, guards: impl IntoIterator<Item = Guard>) -> Self {
         self.guards.extend(guards);
+        self
+    }
+    /// The answer names `id` instead of the aggregate's.
+    pub fn answering(mut self, id: Uuid) -> Self {
+        self.answer_id = Some(id);
+        self
+    }
+}
+
+/// A command decided on a loaded aggregate: what [`Commands::decide`] handles and appends.
+pub struct Decision<A: Kernel> {
+    pub id: Uuid,
+    /// The workspace the events belong to (`None` for a user's own aggregates).
+    pub tenant: Option<Uuid>,
+    pub loaded: Loaded<A>,
+    pub command: A::Command,
+    pub effects: Effects,
+}
+
+impl<A: Kernel> Decision<A> {
+    pub fn new(id: Uuid, tenant: Option<Uuid>, loaded: Loaded<A>, command: A::Command) -> Self {
+        Self {
+            id,
+            tenant,
+            loaded,
+            command,
+            effects: Effects::default(),
+        }
+    }
+    pub fn with(mut self, effects: Effects) -> Self {
+        self.effects = effects;
         self
     }
 }
@@ -82,38 +120,33 @@ impl Commands {
         Ok(loaded)
     }
 
-    /// Handles `command` on `loaded` and appends what it decided. No events: a no-op answer
-    /// with the current version.
-    pub async fn decide<A: Kernel>(
-        &self,
-        ctx: &CommandContext,
-        id: Uuid,
-        tenant: Option<Uuid>,
-        loaded: Loaded<A>,
-        command: A::Command,
-        effects: Effects,
-    ) -> Result<Outcome, CommandError> {
-        self.decide_on(None, ctx, id, tenant, loaded, command, effects).await
+    /// Handles the decision's command on its loaded aggregate and appends what it decided. No
+    /// events: a no-op answer with the current version.
+    pub async fn decide<A: Kernel>(&self, ctx: &CommandContext, d: Decision<A>) -> Result<Outcome, CommandError> {
+        self.decide_on(None, ctx, d).await
     }
 
     /// [`decide`](Self::decide) on a caller's connection (inside the caller's transaction, for
     /// commands with writes of their own). The cache is updated at once, which is safe: if the
     /// caller rolls back, the next append's expected version refuses the cached state.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn decide_on<A: Kernel>(
         &self,
         conn: Option<&mut sqlx::PgConnection>,
         ctx: &CommandContext,
-        id: Uuid,
-        tenant: Option<Uuid>,
-        mut loaded: Loaded<A>,
-        command: A::Command,
-        effects: Effects,
+        d: Decision<A>,
     ) -> Result<Outcome, CommandError> {
-        if let Some(expected) = ctx.if_match {
+        let Decision {
+            id,
+            tenant,
+            mut loaded,
+            command,
+            effects,
+        } = d;
+        if let Expected::Exactly(expected) = ctx.expected {
             if expected != loaded.version {
                 return Err(CommandError::PreconditionFailed {
-                    current: loaded.version,
+                    expected,
+                    actual: Some(loaded.version),
                 });
             }
         }
@@ -121,15 +154,12 @@ impl Commands {
         let sink = EventSink::<A>::default();
         loaded.state.handle(command, &(), &sink).await?;
         let events = sink.collect().await;
-        let status = effects.status.unwrap_or(200);
+        let answer = |position: i64, version: i64| Outcome {
+            extra: effects.extra.clone(),
+            ..Outcome::new(effects.happened, effects.answer_id.unwrap_or(id), position, version)
+        };
         if events.is_empty() {
-            return Ok(Outcome::new(
-                status,
-                id,
-                loaded.last_position,
-                loaded.version,
-                effects.extra,
-            ));
+            return Ok(answer(loaded.last_position, loaded.version));
         }
         let new_events = events
             .iter()
@@ -144,9 +174,12 @@ impl Commands {
             .collect::<Result<Vec<_>, CommandError>>()?;
         let version = before + new_events.len() as i64;
         let idempotency = ctx.idempotency.as_ref().map(|(key, fingerprint)| {
-            let mut response = Outcome::new(status, id, 0, version, effects.extra.clone()).body;
+            let first = Outcome {
+                position: None,
+                ..answer(0, version)
+            };
+            let mut response = first.body();
             if let Value::Object(m) = &mut response {
-                m.remove("position");
                 // Which aggregate the answer is about: deleting it deletes the answer too
                 // (`forget_answers_about`). Never shown to the client.
                 m.insert(SUBJECT.into(), Value::String(id.to_string()));
@@ -155,7 +188,7 @@ impl Commands {
                 scope: idempotency_scope(ctx),
                 key: key.clone(),
                 fingerprint: fingerprint.clone(),
-                status,
+                status: effects.happened.stored(),
                 response,
             }
         });
@@ -174,8 +207,8 @@ impl Commands {
                 request_id: ctx.request_id.clone(),
                 impersonator: None,
             },
-            claims: effects.claims,
-            releases: effects.releases,
+            claims: effects.claims.clone(),
+            releases: effects.releases.clone(),
             guards: effects
                 .guards
                 .iter()
@@ -194,7 +227,7 @@ impl Commands {
         let appended = match result {
             Ok(a) => a,
             Err(e) => {
-                match e {
+                match &e {
                     StoreError::VersionConflict { .. } => self.cache.evict::<A>(id),
                     // Reload what moved (we do not know which guard it was) on the retry.
                     StoreError::GuardMoved => {
@@ -204,7 +237,14 @@ impl Commands {
                     }
                     _ => {}
                 }
-                return Err(e.into());
+                return Err(match CommandError::from(e) {
+                    // The version this decision was made on, known here if not to the store.
+                    CommandError::Conflict { expected: None, actual } => CommandError::Conflict {
+                        expected: Some(before),
+                        actual,
+                    },
+                    other => other,
+                });
             }
         };
         loaded.version = appended.version;
@@ -212,17 +252,11 @@ impl Commands {
         loaded.last_position = appended.last_position;
         self.maybe_snapshot(id, before, &loaded);
         self.cache.put(id, loaded);
-        Ok(Outcome::new(
-            status,
-            id,
-            appended.last_position,
-            appended.version,
-            effects.extra,
-        ))
+        Ok(answer(appended.last_position, appended.version))
     }
 
-    /// The generic command path for a command that needs nothing but its own aggregate:
-    /// load (cache or snapshot + tail) → handle → append, retried on a conflict.
+    /// The whole path for a command that needs nothing but its own aggregate: idempotent by
+    /// key, load (cache or snapshot + tail) → handle → append, retried on a conflict.
     pub async fn execute<A: Kernel>(
         &self,
         ctx: &CommandContext,
@@ -237,8 +271,8 @@ impl Commands {
             .await
     }
 
-    /// [`execute`](Self::execute) with effects: claims written with the events, an answer's
-    /// status and extra fields.
+    /// [`execute`](Self::execute) with effects: claims written with the events, what the
+    /// answer says happened and its extra fields.
     pub async fn execute_with<A: Kernel>(
         &self,
         ctx: &CommandContext,
@@ -250,26 +284,51 @@ impl Commands {
     where
         A::Command: Clone,
     {
-        self.retrying(ctx, Some(id), || async {
+        self.run(ctx, Some(id), || async {
             let loaded = self.load::<A>(id).await?;
-            self.decide(ctx, id, tenant, loaded, command.clone(), effects.clone())
-                .await
+            let d = Decision::new(id, tenant, loaded, command.clone()).with(effects.clone());
+            self.decide(ctx, d).await
         })
         .await
     }
 
     /// The creation path: a new aggregate under a freshly minted (UUIDv7) id has no history,
     /// so nothing is loaded; the append expects version 0, and the log's unique sequence
-    /// refuses the (practically impossible) case of an id already in use.
+    /// refuses the (practically impossible) case of an id already in use. Idempotent by key.
     pub async fn create<A: Kernel>(
         &self,
         ctx: &CommandContext,
         id: Uuid,
         tenant: Option<Uuid>,
         command: A::Command,
-    ) -> Result<Outcome, CommandError> {
-        self.decide(ctx, id, tenant, Loaded::<A>::default(), command, Effects::created())
-            .await
+        effects: Effects,
+    ) -> Result<Outcome, CommandError>
+    where
+        A::Command: Clone,
+    {
+        self.run(ctx, None, || async {
+            let d = Decision::new(id, tenant, Loaded::<A>::default(), command.clone()).with(effects.clone());
+            self.decide(ctx, d).await
+        })
+        .await
+    }
+
+    /// The one way a command runs: idempotent by `Idempotency-Key` ([`idempotent`]), and
+    /// `attempt` run again while it loses races ([`retrying`]) on aggregate `key`.
+    ///
+    /// [`idempotent`]: Self::idempotent
+    /// [`retrying`]: Self::retrying
+    pub async fn run<F, Fut>(
+        &self,
+        ctx: &CommandContext,
+        key: Option<Uuid>,
+        attempt: F,
+    ) -> Result<Outcome, CommandError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Outcome, CommandError>>,
+    {
+        self.idempotent(ctx, || self.retrying(ctx, key, attempt)).await
     }
 
     fn maybe_snapshot<A: Kernel>(&self, id: Uuid, before: i64, loaded: &Loaded<A>) {
@@ -305,8 +364,11 @@ impl Commands {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Outcome, CommandError>>,
     {
-        let tries = if ctx.if_match.is_some() { 1 } else { MAX_ATTEMPTS };
-        let mut last = CommandError::Conflict;
+        let tries = match ctx.expected {
+            Expected::Exactly(_) => 1,
+            Expected::Current => MAX_ATTEMPTS,
+        };
+        let mut last = None;
         for n in 0..tries {
             if n > 0 {
                 let jitter = rand::random::<u64>() % (2 << n);
@@ -317,19 +379,25 @@ impl Commands {
                 None => None,
             };
             match attempt().await {
-                Err(CommandError::Conflict) => last = CommandError::Conflict,
+                Err(CommandError::Conflict { expected, actual }) => last = Some((expected, actual)),
                 other => return other,
             }
         }
-        // A conflict with If-Match means the client's version is stale.
-        if ctx.if_match.is_some() {
-            return Err(CommandError::PreconditionFailed { current: -1 });
-        }
-        Err(last)
+        let (expected, actual) = last.unwrap_or_default();
+        Err(match ctx.expected {
+            // A conflict with If-Match means the client's version is stale.
+            Expected::Exactly(expected) => CommandError::PreconditionFailed { expected, actual },
+            Expected::Current => CommandError::Conflict { expected, actual },
+        })
     }
 
     /// Honors `Idempotency-Key`: a repeat returns the stored first answer and appends nothing;
     /// the key with another request is refused.
+    ///
+    /// Commands that do work before their decision (a safety gate, a charge) wrap that work in
+    /// `idempotent` too, so a repeat neither charges nor runs the gate again; the
+    /// [`execute`](Self::execute) inside then knows (a task-local mark of the key) that the
+    /// key was looked up already and does not look again.
     pub async fn idempotent<F, Fut>(&self, ctx: &CommandContext, run: F) -> Result<Outcome, CommandError>
     where
         F: FnOnce() -> Fut,
@@ -338,13 +406,16 @@ impl Commands {
         let Some((key, fingerprint)) = &ctx.idempotency else {
             return run().await;
         };
+        if CHECKED.try_with(|k| k == key).unwrap_or(false) {
+            return run().await;
+        }
         let scope = idempotency_scope(ctx);
         if let Some(stored) = self.replay(&scope, key, fingerprint).await? {
             return Ok(stored);
         }
-        match run().await {
+        match CHECKED.scope(key.clone(), run()).await {
             // A concurrent twin may have committed first: then answer what it answered.
-            Err(e @ (CommandError::DuplicateRequest | CommandError::Conflict | CommandError::Taken(_))) => {
+            Err(e @ (CommandError::DuplicateRequest | CommandError::Conflict { .. } | CommandError::Taken(_))) => {
                 Ok(self.replay(&scope, key, fingerprint).await?.ok_or(e)?)
             }
             other => other,
@@ -358,15 +429,18 @@ impl Commands {
                 if let Value::Object(m) = &mut s.response {
                     m.remove(SUBJECT);
                 }
-                Ok(Some(Outcome {
-                    status: s.status,
-                    body: s.response,
-                    replayed: true,
-                }))
+                let stored = Outcome::stored(s.status, s.response)
+                    .ok_or_else(|| CommandError::Internal("a stored answer is not one we wrote".into()))?;
+                Ok(Some(stored))
             }
             None => Ok(None),
         }
     }
+}
+
+tokio::task_local! {
+    /// The `Idempotency-Key` an enclosing [`Commands::idempotent`] has looked up already.
+    static CHECKED: String;
 }
 
 /// The stored answer's field naming the aggregate it is about.

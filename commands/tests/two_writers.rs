@@ -19,15 +19,10 @@ async fn member_world(a: &Commands) -> (CommandContext, CommandContext, Workspac
     let owner = CommandContext::new(UserId::new());
     let member = CommandContext::new(UserId::new());
     let created = a.create_workspace(&owner, "Acme").await.expect("workspace");
-    let ws = WorkspaceId(created.id().expect("id"));
-    let code = created.body["join_code"].as_str().expect("code").to_owned();
+    let ws = WorkspaceId(created.id);
+    let code = created.body()["join_code"].as_str().expect("code").to_owned();
     a.join_workspace(&member, ws, &code).await.expect("join");
-    let ch = a
-        .create_channel(&owner, ws, "general")
-        .await
-        .expect("channel")
-        .id()
-        .expect("id");
+    let ch = a.create_channel(&owner, ws, "general").await.expect("channel").id;
     (owner, member, ws, ch)
 }
 
@@ -58,13 +53,7 @@ async fn a_member_removed_by_another_process_cannot_post_through_a_stale_cache(p
 async fn edits_through_two_processes_both_land_in_order(pool: PgPool) {
     let (a, b) = (process(&pool), process(&pool));
     let (_, member, _, ch) = member_world(&a).await;
-    let m = MessageId(
-        a.post_message(&member, ch, "v1", None)
-            .await
-            .expect("post")
-            .id()
-            .expect("id"),
-    );
+    let m = MessageId(a.post_message(&member, ch, "v1", None).await.expect("post").id);
     a.edit_message(&member, m, "v2").await.expect("edit through A");
     // B has nothing cached; A's cache is now stale after B edits.
     let v3 = b.edit_message(&member, m, "v3").await.expect("edit through B");
@@ -72,7 +61,7 @@ async fn edits_through_two_processes_both_land_in_order(pool: PgPool) {
         .edit_message(&member, m, "v4")
         .await
         .expect("edit through A on a stale cache");
-    assert_eq!((v3.version(), v4.version()), (3, 4));
+    assert_eq!((v3.version, v4.version), (3, 4));
     let loaded = a
         .store()
         .load::<prism_domain::aggregates::Message>(m.0)

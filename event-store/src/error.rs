@@ -21,8 +21,9 @@ pub mod sqlstate {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another writer appended to this aggregate first: reload and decide again, or answer 409.
-    #[error("the aggregate was changed concurrently (expected version {expected})")]
-    VersionConflict { expected: i64 },
+    /// `expected` is the version the append expected, when the append was one aggregate's.
+    #[error("the aggregate was changed concurrently (expected version {expected:?})")]
+    VersionConflict { expected: Option<i64> },
     /// Two commands grouped into one append collide (e.g. claim the same value): the group is
     /// retried command by command, where one of them gets `Taken`.
     #[error("commands of one group collide")]
@@ -83,7 +84,7 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &e {
             match db.code().as_deref() {
                 Some(sqlstate::UNIQUE_VIOLATION) => match db.constraint() {
-                    Some("events_aggregate_sequence_key") => return StoreError::VersionConflict { expected: -1 },
+                    Some("events_aggregate_sequence_key") => return StoreError::VersionConflict { expected: None },
                     Some("idempotency_keys_pkey") => return StoreError::DuplicateIdempotencyKey,
                     Some("uniqueness_pkey") => return StoreError::Taken { scope: "value".into() },
                     _ => {}
@@ -98,7 +99,7 @@ impl From<sqlx::Error> for StoreError {
                 }
                 Some(sqlstate::GUARD_MOVED) => return StoreError::GuardMoved,
                 Some(sqlstate::CARDINALITY_VIOLATION) => return StoreError::GroupCollision,
-                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: -1 },
+                Some(sqlstate::EXPECTED_VERSION_MISMATCH) => return StoreError::VersionConflict { expected: None },
                 _ => {}
             }
         }

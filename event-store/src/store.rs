@@ -606,7 +606,9 @@ pub(crate) async fn append_many(conn: &mut PgConnection, batches: &[AppendBatch]
     .await
     .map_err(|e| match StoreError::from(e) {
         StoreError::VersionConflict { .. } if batches.len() == 1 => {
-            StoreError::VersionConflict { expected: batches[0].expected_version }
+            StoreError::VersionConflict {
+                expected: Some(batches[0].expected_version),
+            }
         }
         other => other,
     })?;

@@ -97,7 +97,7 @@ async fn two_writers_one_expected_version_exactly_one_wins(pool: PgPool) {
     assert_eq!(wins, 1, "exactly one writer must win: {x:?} {y:?}");
     let loser = if x.is_err() { x } else { y };
     assert!(
-        matches!(loser, Err(StoreError::VersionConflict { expected: 1 })),
+        matches!(loser, Err(StoreError::VersionConflict { expected: Some(1) })),
         "{loser:?}"
     );
     assert_eq!(store.load::<Doc>(id).await.expect("load").version, 2);

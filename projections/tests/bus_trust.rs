@@ -126,18 +126,18 @@ async fn a_forged_member_joined_changes_no_projection(pool: PgPool) {
     let run = Running::start(&pool, url.clone(), &prefix, NatsAuth::None, NatsAuth::None);
     let c = &run.commands;
     let owner = CommandContext::new(UserId::new());
-    let ws = c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id");
+    let ws = c.create_workspace(&owner, "Acme").await.expect("ws").id;
     let ch = c
         .create_channel(&owner, WorkspaceId(ws), "general")
         .await
         .expect("ch")
-        .id()
-        .expect("id");
+        .id;
     let head = c
         .post_message(&owner, ch, "before", None)
         .await
         .expect("post")
-        .position();
+        .position
+        .expect("position");
     wait_for(&pool, head).await;
 
     // The attacker can reach NATS and knows the store id and the next position. Forgeries:
@@ -163,7 +163,8 @@ async fn a_forged_member_joined_changes_no_projection(pool: PgPool) {
             .post_message(&owner, ch, &format!("genuine {i}"), None)
             .await
             .expect("post")
-            .position();
+            .position
+            .expect("position");
     }
     assert_eq!(last, head + 3, "the genuine events took the forged position");
     wait_for(&pool, last).await;
@@ -194,25 +195,16 @@ async fn an_event_over_the_servers_max_payload_travels_as_a_reference(pool: PgPo
     let run = Running::start(&pool, nats.url(), "small", NatsAuth::None, NatsAuth::None);
     let c = &run.commands;
     let owner = CommandContext::new(UserId::new());
-    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id"));
+    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id);
     let body = "long words ".repeat(10_000);
-    let doc = c
-        .create_doc(&owner, ws, "Big", &body)
-        .await
-        .expect("a legal doc")
-        .id()
-        .expect("id");
-    let ch = c
-        .create_channel(&owner, ws, "general")
-        .await
-        .expect("ch")
-        .id()
-        .expect("id");
+    let doc = c.create_doc(&owner, ws, "Big", &body).await.expect("a legal doc").id;
+    let ch = c.create_channel(&owner, ws, "general").await.expect("ch").id;
     let last = c
         .post_message(&owner, ch, "after the big one", None)
         .await
         .expect("post")
-        .position();
+        .position
+        .expect("position");
     wait_for(&pool, last).await;
     let stored: String = sqlx::query_scalar("SELECT body FROM rm_docs WHERE doc_id = $1")
         .bind(doc)
@@ -274,18 +266,14 @@ async fn with_the_deployed_accounts_only_the_relay_may_publish(pool: PgPool) {
     let run = Running::start(&pool, nats.url(), "prism", relay_auth.clone(), projector_auth.clone());
     let c = &run.commands;
     let owner = CommandContext::new(UserId::new());
-    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id"));
-    let ch = c
-        .create_channel(&owner, ws, "general")
-        .await
-        .expect("ch")
-        .id()
-        .expect("id");
+    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id);
+    let ch = c.create_channel(&owner, ws, "general").await.expect("ch").id;
     let last = c
         .post_message(&owner, ch, "through the accounts", None)
         .await
         .expect("post")
-        .position();
+        .position
+        .expect("position");
     wait_for(&pool, last).await;
     wait_for_relay(
         &run.store,

@@ -47,18 +47,14 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
         PasswordHasherId::new(1024, 1).expect("p"),
     );
     let owner = CommandContext::new(UserId::new());
-    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id"));
-    let ch = c
-        .create_channel(&owner, ws, "general")
-        .await
-        .expect("channel")
-        .id()
-        .expect("id");
+    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id);
+    let ch = c.create_channel(&owner, ws, "general").await.expect("channel").id;
     let head = c
         .post_message(&owner, ch, "before", None)
         .await
         .expect("post")
-        .position();
+        .position
+        .expect("position");
     wait_for(&pool, head).await;
 
     nats.stop();
@@ -68,7 +64,8 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
             .post_message(&owner, ch, &format!("during {i}"), None)
             .await
             .expect("a command while nats is down")
-            .position();
+            .position
+            .expect("position");
     }
     // Postgres is the path that always works: the read models keep up without NATS.
     wait_for(&pool, head).await;
@@ -93,7 +90,8 @@ async fn commands_succeed_and_read_models_complete_while_nats_is_down(pool: PgPo
             .post_message(&owner, ch, &format!("after {i}"), None)
             .await
             .expect("post")
-            .position();
+            .position
+            .expect("position");
     }
     wait_for(&pool, head).await;
     // The relay caught the stream up too.

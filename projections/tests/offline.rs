@@ -37,14 +37,8 @@ async fn history(c: &Commands) -> Vec<Uuid> {
     let _ = c.login("p0@example.com", "wrong password!!", None).await;
     let mut workspaces = Vec::new();
     for (n, owner) in people.iter().take(2).enumerate() {
-        let ws = WorkspaceId(
-            c.create_workspace(owner, &format!("W{n}"))
-                .await
-                .expect("ws")
-                .id()
-                .expect("id"),
-        );
-        let code = c.rotate_join_code(owner, ws).await.expect("code").body["join_code"]
+        let ws = WorkspaceId(c.create_workspace(owner, &format!("W{n}")).await.expect("ws").id);
+        let code = c.rotate_join_code(owner, ws).await.expect("code").body()["join_code"]
             .as_str()
             .expect("code")
             .to_owned();
@@ -53,7 +47,7 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         }
         let mut channels = Vec::new();
         for name in ["general", "random"] {
-            channels.push(c.create_channel(owner, ws, name).await.expect("ch").id().expect("id"));
+            channels.push(c.create_channel(owner, ws, name).await.expect("ch").id);
         }
         for i in 0..40 {
             let who = if i % 3 == 0 { owner } else { &people[2 + i % 2] };
@@ -62,8 +56,7 @@ async fn history(c: &Commands) -> Vec<Uuid> {
                 c.post_message(who, ch, &format!("message {i} about the launch plan number {n}"), None)
                     .await
                     .expect("post")
-                    .id()
-                    .expect("id"),
+                    .id,
             );
             if i % 4 == 0 {
                 c.toggle_reaction(&people[2], m, "👍").await.expect("react");
@@ -86,8 +79,7 @@ async fn history(c: &Commands) -> Vec<Uuid> {
             c.create_doc(owner, ws, "Launch plan", "first draft")
                 .await
                 .expect("doc")
-                .id()
-                .expect("id"),
+                .id,
         );
         c.update_doc(&people[2], d, None, Some("second draft with budget"))
             .await
@@ -98,8 +90,7 @@ async fn history(c: &Commands) -> Vec<Uuid> {
             .start_conversation(&people[2], ws, people[3].actor.user_id)
             .await
             .expect("conv")
-            .id()
-            .expect("id");
+            .id;
         c.post_message(&people[3], conv, "a private launch note", None)
             .await
             .expect("dm");
@@ -108,21 +99,16 @@ async fn history(c: &Commands) -> Vec<Uuid> {
     // Reflection: every kind of reflective event, an excluded session, a deleted one, and a
     // user who erases their account afterwards.
     for (i, p) in people.iter().enumerate() {
-        let turn = c
-            .request_turn(p, "I always get this wrong")
-            .await
-            .expect("turn")
-            .id()
-            .expect("id");
+        let turn = c.request_turn(p, "I always get this wrong").await.expect("turn").id;
         c.save_turn(p, TurnId(turn)).await.expect("save");
         let mut sessions = Vec::new();
         for _ in 0..3 {
-            let s = MirrorSessionId(c.start_session(p).await.expect("session").id().expect("id"));
+            let s = MirrorSessionId(c.start_session(p).await.expect("session").id);
             let out = c
                 .submit_message(p, s, "Everyone thinks I never finish anything.")
                 .await
                 .expect("message");
-            let f: Uuid = out.body["fragments"][0]["id"]
+            let f: Uuid = out.body()["fragments"][0]["id"]
                 .as_str()
                 .and_then(|x| x.parse().ok())
                 .expect("fragment");
@@ -132,8 +118,8 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         }
         c.exclude_session(p, sessions[1]).await.expect("exclude");
         c.delete_session(p, sessions[2]).await.expect("delete");
-        let g = LensGoalId(c.create_goal(p, "Rest").await.expect("goal").id().expect("id"));
-        let a: Uuid = c.add_action(p, g, "Sleep early").await.expect("action").body["id"]
+        let g = LensGoalId(c.create_goal(p, "Rest").await.expect("goal").id);
+        let a: Uuid = c.add_action(p, g, "Sleep early").await.expect("action").body()["id"]
             .as_str()
             .and_then(|x| x.parse().ok())
             .expect("action");

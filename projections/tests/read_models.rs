@@ -100,33 +100,30 @@ fn start_projector(store: &PgEventStore, cfg: &ProjectorConfig) -> (watch::Sende
 async fn write(c: &Commands, n: usize) -> i64 {
     let owner = CommandContext::new(UserId::new());
     let ws = c.create_workspace(&owner, "Acme").await.expect("ws");
-    let ws_id = WorkspaceId(ws.id().expect("id"));
-    let ch = c
-        .create_channel(&owner, ws_id, "general")
-        .await
-        .expect("channel")
-        .id()
-        .expect("id");
+    let ws_id = WorkspaceId(ws.id);
+    let ch = c.create_channel(&owner, ws_id, "general").await.expect("channel").id;
     let mut head = 0;
     for i in 0..n {
         let m = c
             .post_message(&owner, ch, &format!("message {i}"), None)
             .await
             .expect("post");
-        head = m.position();
+        head = m.position.expect("position");
         if i % 3 == 0 {
             head = c
-                .toggle_reaction(&owner, MessageId(m.id().expect("id")), "👍")
+                .toggle_reaction(&owner, MessageId(m.id), "👍")
                 .await
                 .expect("react")
-                .position();
+                .position
+                .expect("position");
         }
         if i % 5 == 0 {
             head = c
-                .edit_message(&owner, MessageId(m.id().expect("id")), &format!("edited {i}"))
+                .edit_message(&owner, MessageId(m.id), &format!("edited {i}"))
                 .await
                 .expect("edit")
-                .position();
+                .position
+                .expect("position");
         }
     }
     head
@@ -347,13 +344,8 @@ async fn set_based_apply_equals_one_by_one(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
     let c = commands(&store);
     let owner = CommandContext::new(UserId::new());
-    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id"));
-    let ch = c
-        .create_channel(&owner, ws, "general")
-        .await
-        .expect("channel")
-        .id()
-        .expect("id");
+    let ws = WorkspaceId(c.create_workspace(&owner, "Acme").await.expect("ws").id);
+    let ch = c.create_channel(&owner, ws, "general").await.expect("channel").id;
     // Long runs of message.created, with replies to messages of the same run and of earlier ones.
     let mut parents = Vec::new();
     for i in 0..40 {
@@ -362,8 +354,7 @@ async fn set_based_apply_equals_one_by_one(pool: PgPool) {
             .post_message(&owner, ch, &format!("m{i}"), parent.map(MessageId))
             .await
             .expect("post")
-            .id()
-            .expect("id");
+            .id;
         parents.push(m);
         if i == 20 {
             c.toggle_reaction(&owner, MessageId(parents[0]), "👍")

@@ -84,25 +84,13 @@ struct Space {
 
 async fn space(c: &Commands, name: &str) -> Space {
     let owner = CommandContext::new(UserId::new());
-    let ws = WorkspaceId(c.create_workspace(&owner, name).await.expect("ws").id().expect("id"));
-    let ch = ChannelId(
-        c.create_channel(&owner, ws, "general")
-            .await
-            .expect("ch")
-            .id()
-            .expect("id"),
-    );
+    let ws = WorkspaceId(c.create_workspace(&owner, name).await.expect("ws").id);
+    let ch = ChannelId(c.create_channel(&owner, ws, "general").await.expect("ch").id);
     Space { owner, ws, ch }
 }
 
 async fn post(c: &Commands, s: &Space, text: &str) -> MessageId {
-    MessageId(
-        c.post_message(&s.owner, s.ch.0, text, None)
-            .await
-            .expect("post")
-            .id()
-            .expect("id"),
-    )
+    MessageId(c.post_message(&s.owner, s.ch.0, text, None).await.expect("post").id)
 }
 
 fn aud(ws: WorkspaceId) -> String {
@@ -123,8 +111,7 @@ async fn edits_and_deletes_are_reflected(pool: PgPool) {
         w.c.create_doc(&s.owner, s.ws, "Budget plan", "numbers for the year")
             .await
             .expect("doc")
-            .id()
-            .expect("id"),
+            .id,
     );
     w.index().await;
 
@@ -172,7 +159,7 @@ async fn another_tenants_documents_are_never_returned_nor_counted(pool: PgPool) 
     }
     // A direct conversation inside my workspace between two others: not mine to read.
     let other = CommandContext::new(UserId::new());
-    let code = w.c.rotate_join_code(&mine.owner, mine.ws).await.expect("code").body["join_code"]
+    let code = w.c.rotate_join_code(&mine.owner, mine.ws).await.expect("code").body()["join_code"]
         .as_str()
         .expect("code")
         .to_owned();
@@ -183,8 +170,7 @@ async fn another_tenants_documents_are_never_returned_nor_counted(pool: PgPool) 
         w.c.start_conversation(&other, mine.ws, third.actor.user_id)
             .await
             .expect("conv")
-            .id()
-            .expect("id");
+            .id;
     w.c.post_message(&other, conv, "secret between us", None)
         .await
         .expect("dm");
@@ -262,7 +248,8 @@ async fn the_checkpoint_lives_in_the_commit_and_survives_a_restart(pool: PgPool)
         w.c.post_message(&s.owner, s.ch.0, "third words", None)
             .await
             .expect("post")
-            .position();
+            .position
+            .expect("position");
     drop(w.projector);
     drop(w.indexer);
     drop(w.index);

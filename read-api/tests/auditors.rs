@@ -58,8 +58,8 @@ async fn world(pool: PgPool) -> World {
         people.push(CommandContext::new(t.user_id));
     }
     let (owner, member, stranger) = (people[0].clone(), people[1].clone(), people[2].clone());
-    let ws = c.create_workspace(&owner, "Acme").await.expect("ws").id().expect("id");
-    let code = c.rotate_join_code(&owner, WorkspaceId(ws)).await.expect("code").body["join_code"]
+    let ws = c.create_workspace(&owner, "Acme").await.expect("ws").id;
+    let code = c.rotate_join_code(&owner, WorkspaceId(ws)).await.expect("code").body()["join_code"]
         .as_str()
         .expect("code")
         .to_owned();
@@ -68,20 +68,13 @@ async fn world(pool: PgPool) -> World {
         .create_channel(&owner, WorkspaceId(ws), "general")
         .await
         .expect("ch")
-        .id()
-        .expect("id");
-    let their_ws = c
-        .create_workspace(&stranger, "Other")
-        .await
-        .expect("ws")
-        .id()
-        .expect("id");
+        .id;
+    let their_ws = c.create_workspace(&stranger, "Other").await.expect("ws").id;
     let their_ch = c
         .create_channel(&stranger, WorkspaceId(their_ws), "general")
         .await
         .expect("ch")
-        .id()
-        .expect("id");
+        .id;
     c.post_message(&stranger, their_ch, "quarterly numbers are secret", None)
         .await
         .expect("post");
@@ -167,7 +160,7 @@ impl World {
     }
     async fn post(&self, who: &CommandContext, text: &str) -> (MessageId, i64) {
         let o = self.c.post_message(who, self.ch, text, None).await.expect("post");
-        (MessageId(o.id().expect("id")), o.position())
+        (MessageId(o.id), o.position.expect("position"))
     }
 }
 
@@ -435,7 +428,10 @@ async fn history_in_global_order_as_ndjson_and_state_at_a_position(pool: PgPool)
             .load::<prism_domain::aggregates::Channel>(w.ch)
             .await
             .expect("load");
-        states.push((o.position(), serde_json::to_value(&loaded.state).expect("json")));
+        states.push((
+            o.position.expect("position"),
+            serde_json::to_value(&loaded.state).expect("json"),
+        ));
     }
     w.project().await;
     let owner = w.token(&w.owner);

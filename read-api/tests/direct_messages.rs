@@ -46,8 +46,8 @@ async fn admins_never_read_a_conversation_they_are_not_in_and_auditors_never_its
     );
     let owner = CommandContext::new(UserId::new());
     let created = c.create_workspace(&owner, "Acme").await.expect("ws");
-    let ws = created.id().expect("id");
-    let code = created.body["join_code"].as_str().expect("code").to_owned();
+    let ws = created.id;
+    let code = created.body()["join_code"].as_str().expect("code").to_owned();
     let (alice, bob) = (CommandContext::new(UserId::new()), CommandContext::new(UserId::new()));
     for who in [&alice, &bob] {
         c.join_workspace(who, WorkspaceId(ws), &code).await.expect("join");
@@ -56,14 +56,8 @@ async fn admins_never_read_a_conversation_they_are_not_in_and_auditors_never_its
         .start_conversation(&alice, WorkspaceId(ws), bob.actor.user_id)
         .await
         .expect("conversation")
-        .id()
-        .expect("id");
-    let dm = c
-        .post_message(&alice, conv, DM_TEXT, None)
-        .await
-        .expect("dm")
-        .id()
-        .expect("id");
+        .id;
+    let dm = c.post_message(&alice, conv, DM_TEXT, None).await.expect("dm").id;
     let cfg = ProjectorConfig::new(std::sync::Arc::new(prism_bus::LocalBus::new()), 100);
     Projector::new(store, Arc::new(ReadModels), cfg)
         .catch_up()

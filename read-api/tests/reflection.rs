@@ -63,13 +63,12 @@ impl World {
             .await
             .expect("bob");
         let (ann, bob) = (CommandContext::new(ann.user_id), CommandContext::new(bob.user_id));
-        let ws = c.create_workspace(&ann, "Acme").await.expect("ws").id().expect("id");
+        let ws = c.create_workspace(&ann, "Acme").await.expect("ws").id;
         let channel = c
             .create_channel(&ann, WorkspaceId(ws), "general")
             .await
             .expect("channel")
-            .id()
-            .expect("id");
+            .id;
         let dir = tempfile::tempdir().expect("tempdir");
         let index = Arc::new(SearchIndex::open(dir.path()).expect("index"));
         let indexer = Arc::new(
@@ -132,14 +131,14 @@ impl World {
     /// and a reflection, a goal with a completed action, and a workspace message.
     async fn ann_reflects(&self) -> (Uuid, Uuid, Uuid) {
         let c = &self.c;
-        let turn = c.request_turn(&self.ann, TURN).await.expect("turn").id().expect("id");
+        let turn = c.request_turn(&self.ann, TURN).await.expect("turn").id;
         c.save_turn(&self.ann, prism_domain::TurnId(turn)).await.expect("save");
-        let session = c.start_session(&self.ann).await.expect("session").id().expect("id");
+        let session = c.start_session(&self.ann).await.expect("session").id;
         let out = c
             .submit_message(&self.ann, MirrorSessionId(session), MIRROR)
             .await
             .expect("message");
-        let fragment: Uuid = out.body["fragments"][0]["id"]
+        let fragment: Uuid = out.body()["fragments"][0]["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("a fragment");
@@ -147,12 +146,12 @@ impl World {
         c.close_session(&self.ann, MirrorSessionId(session), Some(REFLECTION))
             .await
             .expect("close");
-        let goal = c.create_goal(&self.ann, GOAL).await.expect("goal").id().expect("id");
+        let goal = c.create_goal(&self.ann, GOAL).await.expect("goal").id;
         let action: Uuid = c
             .add_action(&self.ann, LensGoalId(goal), ACTION)
             .await
             .expect("action")
-            .body["id"]
+            .body()["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("action id");
@@ -317,7 +316,7 @@ async fn erasure_leaves_no_plaintext_anywhere_and_the_log_still_verifies(pool: P
     let (turn, session, _) = w.ann_reflects().await;
     // Bob shares the workspace and sees ann's message with her name.
     let join = w.c.rotate_join_code(&w.ann, WorkspaceId(w.ws)).await.expect("code");
-    let code = join.body["join_code"].as_str().expect("code").to_owned();
+    let code = join.body()["join_code"].as_str().expect("code").to_owned();
     w.c.join_workspace(&w.bob, WorkspaceId(w.ws), &code)
         .await
         .expect("join");
@@ -352,10 +351,10 @@ async fn erasure_leaves_no_plaintext_anywhere_and_the_log_still_verifies(pool: P
     );
 
     let out = w.c.erase_me(&w.ann).await.expect("erase");
-    assert_eq!(out.status, 202);
+    assert_eq!(out.happened, prism_commands::Happened::Accepted);
     assert_eq!(
-        w.c.erase_me(&w.ann).await.expect("again").status,
-        202,
+        w.c.erase_me(&w.ann).await.expect("again").happened,
+        prism_commands::Happened::Accepted,
         "erasing twice answers the same"
     );
     w.project().await;
@@ -447,8 +446,7 @@ async fn turns_filter_on_saved_and_the_export_streams_every_page(pool: PgPool) {
             w.c.request_turn(&w.ann, &format!("Thought number {i}: I always mess up."))
                 .await
                 .expect("turn")
-                .id()
-                .expect("id");
+                .id;
         if i % 3 == 0 {
             w.c.save_turn(&w.ann, prism_domain::TurnId(id)).await.expect("save");
             saved.push(id);

@@ -34,14 +34,13 @@ async fn world(pool: PgPool, limits: StreamLimits) -> World {
     let commands = Commands::new(store, jwt.clone(), PasswordHasherId::new(1024, 1).expect("params"));
     let owner = CommandContext::new(UserId::new());
     let created = commands.create_workspace(&owner, "Acme").await.expect("ws");
-    let ws = created.id().expect("id");
-    let code = created.body["join_code"].as_str().expect("code").to_owned();
+    let ws = created.id;
+    let code = created.body()["join_code"].as_str().expect("code").to_owned();
     let channel = commands
         .create_channel(&owner, WorkspaceId(ws), "general")
         .await
         .expect("ch")
-        .id()
-        .expect("id");
+        .id;
     let state = prism_read_api::AppState::new(pool.clone(), jwt.clone()).with_feed(Feed::with_limits(pool, limits));
     World {
         app: prism_read_api::app(state),
@@ -104,15 +103,13 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         .start_conversation(&alice, WorkspaceId(w.ws), bob.actor.user_id)
         .await
         .expect("conversation")
-        .id()
-        .expect("id");
+        .id;
     let dm = w
         .commands
         .post_message(&alice, conv, "dm-secret-between-two", None)
         .await
         .expect("dm")
-        .id()
-        .expect("id");
+        .id;
     w.commands
         .toggle_reaction(&bob, MessageId(dm), "👍")
         .await
@@ -122,8 +119,7 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         .post_message(&alice, w.channel, "first-draft-words", None)
         .await
         .expect("post")
-        .id()
-        .expect("id");
+        .id;
     w.commands
         .edit_message(&alice, MessageId(edited), "final-words")
         .await
@@ -133,8 +129,7 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         .post_message(&alice, w.channel, "regretted-words", None)
         .await
         .expect("post")
-        .id()
-        .expect("id");
+        .id;
     w.commands
         .delete_message(&alice, MessageId(deleted))
         .await
@@ -144,7 +139,7 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         .rotate_join_code(&w.owner, WorkspaceId(w.ws))
         .await
         .expect("rotate")
-        .body["join_code"]
+        .body()["join_code"]
         .as_str()
         .expect("code")
         .to_owned();
@@ -191,7 +186,7 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
     assert!(owner_sees.contains(&rotated), "admins see join codes: {owner_sees}");
     assert!(!owner_sees.contains("dm-secret-between-two"), "{owner_sees}");
     assert!(!owner_sees.contains(&dm.to_string()), "{owner_sees}");
-    assert!(owner_sees.contains(&format!("id: {}", end.position())));
+    assert!(owner_sees.contains(&format!("id: {}", end.position.expect("position"))));
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -203,8 +198,7 @@ async fn live_direct_messages_reach_their_two_participants_only(pool: PgPool) {
         .start_conversation(&alice, WorkspaceId(w.ws), bob.actor.user_id)
         .await
         .expect("conversation")
-        .id()
-        .expect("id");
+        .id;
     let eve_stream = w.open(&eve, None).await;
     let bob_stream = w.open(&bob, None).await;
     let eve_reader = tokio::spawn(read_sse(eve_stream.into_body(), "live-marker"));

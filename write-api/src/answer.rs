@@ -3,24 +3,41 @@
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use prism_commands::Outcome;
+use prism_commands::{Happened, Outcome};
 
-pub struct Answer(pub Outcome);
+pub struct Answer {
+    outcome: Outcome,
+    /// 204: the route answers no body (a deletion of the caller's own data).
+    empty: bool,
+}
+
+impl Answer {
+    /// The outcome as `204 No Content` (with its `ETag`).
+    pub fn no_content(outcome: Outcome) -> Self {
+        Self { outcome, empty: true }
+    }
+}
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::OK);
-        let etag = HeaderValue::from_str(&format!("\"{}\"", self.0.version())).ok();
-        let replayed = self.0.replayed;
-        let mut res = if status == StatusCode::NO_CONTENT {
+        let o = self.outcome;
+        // What happened, as HTTP: the one place the command side's outcome gets a status.
+        let status = match (self.empty, o.happened) {
+            (true, _) => StatusCode::NO_CONTENT,
+            (false, Happened::Created) => StatusCode::CREATED,
+            (false, Happened::Accepted) => StatusCode::ACCEPTED,
+            (false, Happened::Done) => StatusCode::OK,
+        };
+        let etag = HeaderValue::from_str(&format!("\"{}\"", o.version)).ok();
+        let mut res = if self.empty {
             status.into_response()
         } else {
-            (status, axum::Json(self.0.body)).into_response()
+            (status, axum::Json(o.body())).into_response()
         };
         if let Some(etag) = etag {
             res.headers_mut().insert(axum::http::header::ETAG, etag);
         }
-        if replayed {
+        if o.replayed {
             res.headers_mut().insert(
                 HeaderName::from_static("idempotent-replayed"),
                 HeaderValue::from_static("true"),
@@ -31,8 +48,8 @@ impl IntoResponse for Answer {
 }
 
 impl From<Outcome> for Answer {
-    fn from(o: Outcome) -> Self {
-        Self(o)
+    fn from(outcome: Outcome) -> Self {
+        Self { outcome, empty: false }
     }
 }
 

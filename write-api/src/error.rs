@@ -61,7 +61,7 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
             C::Domain(DomainError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
             C::Domain(DomainError::Rule { code, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             C::Domain(DomainError::Conflict { code, .. }) => (StatusCode::CONFLICT, code),
-            C::Conflict | C::DuplicateRequest => (StatusCode::CONFLICT, "conflict"),
+            C::Conflict { .. } | C::DuplicateRequest => (StatusCode::CONFLICT, "conflict"),
             C::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             C::Taken(_) => (StatusCode::CONFLICT, "already_exists"),
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),

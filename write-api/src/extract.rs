@@ -4,7 +4,7 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
-use prism_commands::{Actor, CommandContext};
+use prism_commands::{Actor, CommandContext, Expected};
 use prism_domain::UserId;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -118,7 +118,7 @@ impl CommandHeaders {
     pub fn context(&self, actor: Actor, input: &impl Serialize) -> CommandContext {
         let mut ctx = CommandContext::new(actor.user_id);
         ctx.request_id = self.request_id.clone();
-        ctx.if_match = self.if_match;
+        ctx.expected = self.if_match.map_or(Expected::Current, Expected::Exactly);
         ctx.correlation_id = self
             .request_id
             .as_deref()

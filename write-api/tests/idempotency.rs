@@ -168,3 +168,113 @@ async fn stored_answers_expire(pool: PgPool) {
         .expect("count");
     assert_eq!(left, 0);
 }
+
+fn with_key(method: Method, path: &str, token: &str, key: &str, body: Option<&Value>) -> Request<Body> {
+    TestApp::request(method, path, Some(token), body)
+        .header("idempotency-key", key)
+        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+        .expect("request")
+}
+
+/// Every command is idempotent by construction: the stored first answer is the answer itself,
+/// fields the command adds included (not the aggregate's id where the answer names another).
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_repeat_answers_what_the_first_answered_for_every_kind_of_command(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let goal = t
+        .post("/v1/lens/goals", &ann.token, json!({"title": "Walk more"}))
+        .await
+        .expect(201)
+        .id();
+    let add = format!("/v1/lens/goals/{goal}/actions");
+    let body = json!({"title": "Ten minutes after lunch"});
+    let first = t
+        .send(with_key(Method::POST, &add, &ann.token, "add-1", Some(&body)))
+        .await
+        .expect(201);
+    let again = t
+        .send(with_key(Method::POST, &add, &ann.token, "add-1", Some(&body)))
+        .await
+        .expect(201);
+    let action = first.id();
+    assert_ne!(action, goal, "the answer names the action");
+    assert_eq!(again.id(), action, "the replay names the same action");
+    assert_eq!(again.body["goal_id"], json!(goal));
+    assert_eq!(
+        again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+
+    let complete = format!("/v1/lens/actions/{action}/complete");
+    let done = t
+        .send(with_key(
+            Method::POST,
+            &complete,
+            &ann.token,
+            "done-1",
+            Some(&json!({})),
+        ))
+        .await
+        .expect(200);
+    let replayed = t
+        .send(with_key(
+            Method::POST,
+            &complete,
+            &ann.token,
+            "done-1",
+            Some(&json!({})),
+        ))
+        .await
+        .expect(200);
+    for answer in [&done, &replayed] {
+        assert_eq!(answer.id(), action, "completing answers the action: {}", answer.body);
+        assert_eq!(answer.body["goal_id"], json!(goal));
+        assert_eq!(answer.body["version"], done.body["version"]);
+    }
+    assert_eq!(
+        replayed
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+
+    // Deleting a session is idempotent too: the repeat gets the first 204, not a 404 for a
+    // session already gone; without the key a repeat is a 404.
+    let session = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
+    let del = format!("/v1/mirror/sessions/{session}");
+    let before = t.total_events().await;
+    t.send(with_key(Method::DELETE, &del, &ann.token, "del-1", None))
+        .await
+        .expect(204);
+    let repeat = t
+        .send(with_key(Method::DELETE, &del, &ann.token, "del-1", None))
+        .await
+        .expect(204);
+    assert_eq!(
+        repeat.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(t.total_events().await, before + 1, "one deletion in the log");
+    t.delete(&del, &ann.token).await.expect_error(404, "not_found");
+}
+
+/// `If-Match` with a stale version is a 412 before anything is appended.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_stale_if_match_is_refused_and_appends_nothing(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let w = world(&t).await;
+    let path = format!("/v1/workspaces/{}", w.ws);
+    let before = t.total_events().await;
+    let req = TestApp::request(Method::PATCH, &path, Some(&w.owner.token), Some(&json!({})))
+        .header("if-match", "\"1\"")
+        .body(Body::from(json!({"name": "Renamed"}).to_string()))
+        .expect("request");
+    t.send(req).await.expect_error(412, "precondition_failed");
+    assert_eq!(t.total_events().await, before);
+}

@@ -102,8 +102,8 @@ async fn main() -> anyhow::Result<()> {
         .register("reader@example.com", "correct horse battery", "Reader", None)
         .await?;
     let owner = CommandContext::new(reg.user_id);
-    let ws = WorkspaceId(commands.create_workspace(&owner, "Bench").await?.id().context("id")?);
-    let channel = commands.create_channel(&owner, ws, "load").await?.id().context("id")?;
+    let ws = WorkspaceId(commands.create_workspace(&owner, "Bench").await?.id);
+    let channel = commands.create_channel(&owner, ws, "load").await?.id;
 
     // NATS first: its relay resumes from a checkpoint, so on a log that already held the other
     // run's events it would first publish those (the in-process bus starts at the head).
@@ -351,7 +351,7 @@ async fn lag(
         let (c, owner, pending) = (commands.clone(), owner.clone(), pending.clone());
         sent += 1;
         writers.spawn(async move {
-            if let Ok(o) = c
+            if let Ok(Some(position)) = c
                 .post_message(
                     &owner,
                     channel,
@@ -359,11 +359,12 @@ async fn lag(
                     None,
                 )
                 .await
+                .map(|o| o.position)
             {
                 pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(o.position(), Instant::now());
+                    .insert(position, Instant::now());
             }
         });
         while writers.try_join_next().is_some() {}

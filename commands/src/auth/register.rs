@@ -4,7 +4,7 @@ use prism_domain::UserId;
 use prism_event_store::Claim;
 
 use super::Tokens;
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands};
 
 impl Commands {
@@ -45,8 +45,12 @@ impl Commands {
             email: sealed_email,
             name: sealed_name,
         };
-        self.decide_on::<User>(Some(&mut tx), &ctx, id.0, None, Default::default(), cmd, effects)
-            .await?;
+        self.decide_on(
+            Some(&mut tx),
+            &ctx,
+            Decision::<User>::new(id.0, None, Default::default(), cmd).with(effects),
+        )
+        .await?;
         sqlx::query("INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3)")
             .bind(id.0)
             .bind(email.as_str())

@@ -2,7 +2,7 @@ use prism_domain::aggregates::{Channel, ChannelCommand};
 use prism_domain::values::ChannelName;
 use prism_domain::{ChannelId, WorkspaceId};
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -14,26 +14,27 @@ impl Commands {
         name: &str,
     ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, None, || async {
-                let (role, g) = self.role_in(ctx, ws).await?;
-                let id = ChannelId::new();
-                let claim = super::name_claim(ws, name.as_str());
-                let cmd = ChannelCommand::Create {
-                    id,
-                    workspace_id: ws,
-                    name: name.clone(),
-                    actor: ctx.actor.user_id,
-                    role,
-                };
-                let effects = Effects {
-                    claims: vec![claim],
-                    ..Effects::created()
-                }
-                .guarded([g]);
-                self.decide::<Channel>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
-                    .await
-            })
+        self.run(ctx, None, || async {
+            let (role, g) = self.role_in(ctx, ws).await?;
+            let id = ChannelId::new();
+            let claim = super::name_claim(ws, name.as_str());
+            let cmd = ChannelCommand::Create {
+                id,
+                workspace_id: ws,
+                name: name.clone(),
+                actor: ctx.actor.user_id,
+                role,
+            };
+            let effects = Effects {
+                claims: vec![claim],
+                ..Effects::created()
+            }
+            .guarded([g]);
+            self.decide(
+                ctx,
+                Decision::<Channel>::new(id.0, Some(ws.0), Default::default(), cmd).with(effects),
+            )
+            .await
         })
         .await
     }

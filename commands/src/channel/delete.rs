@@ -1,31 +1,30 @@
 use prism_domain::aggregates::{Channel, ChannelCommand};
 use prism_domain::{ChannelId, DomainError};
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
     /// `DELETE /v1/channels/{id}`: admins and owners; the name becomes free again.
     pub async fn delete_channel(&self, ctx: &CommandContext, id: ChannelId) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ch = self.load::<Channel>(id.0).await?;
-                if ch.state.id.is_none() {
-                    return Err(DomainError::NotFound("channel").into());
-                }
-                let ws = ch.state.workspace_id;
-                let (role, g) = self.role_in(ctx, ws).await?;
-                let effects = Effects {
-                    releases: vec![super::name_claim(ws, &ch.state.name)],
-                    ..Default::default()
-                }
-                .guarded([g]);
-                let cmd = ChannelCommand::Delete {
-                    actor: ctx.actor.user_id,
-                    role,
-                };
-                self.decide(ctx, id.0, Some(ws.0), ch, cmd, effects).await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ch = self.load::<Channel>(id.0).await?;
+            if ch.state.id.is_none() {
+                return Err(DomainError::NotFound("channel").into());
+            }
+            let ws = ch.state.workspace_id;
+            let (role, g) = self.role_in(ctx, ws).await?;
+            let effects = Effects {
+                releases: vec![super::name_claim(ws, &ch.state.name)],
+                ..Default::default()
+            }
+            .guarded([g]);
+            let cmd = ChannelCommand::Delete {
+                actor: ctx.actor.user_id,
+                role,
+            };
+            self.decide(ctx, Decision::new(id.0, Some(ws.0), ch, cmd).with(effects))
+                .await
         })
         .await
     }

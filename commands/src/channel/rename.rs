@@ -2,7 +2,7 @@ use prism_domain::aggregates::{Channel, ChannelCommand};
 use prism_domain::values::ChannelName;
 use prism_domain::{ChannelId, DomainError};
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -14,26 +14,25 @@ impl Commands {
         name: &str,
     ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ch = self.load::<Channel>(id.0).await?;
-                if ch.state.id.is_none() {
-                    return Err(DomainError::NotFound("channel").into());
-                }
-                let ws = ch.state.workspace_id;
-                let (role, g) = self.role_in(ctx, ws).await?;
-                let mut effects = Effects::default().guarded([g]);
-                if ch.state.name != name.as_str() {
-                    effects.releases.push(super::name_claim(ws, &ch.state.name));
-                    effects.claims.push(super::name_claim(ws, name.as_str()));
-                }
-                let cmd = ChannelCommand::Rename {
-                    actor: ctx.actor.user_id,
-                    role,
-                    name: name.clone(),
-                };
-                self.decide(ctx, id.0, Some(ws.0), ch, cmd, effects).await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ch = self.load::<Channel>(id.0).await?;
+            if ch.state.id.is_none() {
+                return Err(DomainError::NotFound("channel").into());
+            }
+            let ws = ch.state.workspace_id;
+            let (role, g) = self.role_in(ctx, ws).await?;
+            let mut effects = Effects::default().guarded([g]);
+            if ch.state.name != name.as_str() {
+                effects.releases.push(super::name_claim(ws, &ch.state.name));
+                effects.claims.push(super::name_claim(ws, name.as_str()));
+            }
+            let cmd = ChannelCommand::Rename {
+                actor: ctx.actor.user_id,
+                role,
+                name: name.clone(),
+            };
+            self.decide(ctx, Decision::new(id.0, Some(ws.0), ch, cmd).with(effects))
+                .await
         })
         .await
     }

@@ -3,8 +3,9 @@ use prism_domain::aggregates::{Conversation, ConversationCommand, Workspace};
 use prism_domain::{ConversationId, UserId, WorkspaceId};
 use prism_event_store::Claim;
 
+use crate::pipeline::Decision;
 use crate::pipeline::{guard, Effects};
-use crate::{CommandContext, CommandError, Commands, Outcome};
+use crate::{CommandContext, CommandError, Commands, Happened, Outcome};
 
 impl Commands {
     /// `POST /v1/workspaces/{id}/conversations`: the one conversation of the pair, created on
@@ -27,13 +28,7 @@ impl Commands {
                     // Members only: a stranger must not learn that the pair talks.
                     prism_domain::authorize(actor_role, prism_domain::Action::StartConversation)?;
                     let conv = self.load::<Conversation>(existing).await?;
-                    return Ok(Outcome::new(
-                        200,
-                        existing,
-                        conv.last_position,
-                        conv.version,
-                        Default::default(),
-                    ));
+                    return Ok(Outcome::new(Happened::Done, existing, conv.last_position, conv.version));
                 }
                 let id = ConversationId::new();
                 let cmd = ConversationCommand::Start {
@@ -50,7 +45,10 @@ impl Commands {
                 }
                 .guarded([g]);
                 match self
-                    .decide::<Conversation>(ctx, id.0, Some(ws.0), Default::default(), cmd, effects)
+                    .decide(
+                        ctx,
+                        Decision::<Conversation>::new(id.0, Some(ws.0), Default::default(), cmd).with(effects),
+                    )
                     .await
                 {
                     // Someone started the same pair's conversation at the same moment: use theirs.
@@ -58,7 +56,10 @@ impl Commands {
                     other => return other,
                 }
             }
-            Err(CommandError::Conflict)
+            Err(CommandError::Conflict {
+                expected: None,
+                actual: None,
+            })
         })
         .await
     }

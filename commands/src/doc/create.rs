@@ -2,7 +2,7 @@ use prism_domain::aggregates::{Doc, DocCommand};
 use prism_domain::values::{DocBody, DocTitle};
 use prism_domain::{DocId, WorkspaceId};
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -16,28 +16,22 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let title = valid(DocTitle::parse(title))?;
         let body = valid(DocBody::parse(body))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, None, || async {
-                let (role, g) = self.role_in(ctx, ws).await?;
-                let id = DocId::new();
-                let cmd = DocCommand::Create {
-                    id,
-                    workspace_id: ws,
-                    actor: ctx.actor.user_id,
-                    role,
-                    title: title.clone(),
-                    body: body.clone(),
-                };
-                self.decide::<Doc>(
-                    ctx,
-                    id.0,
-                    Some(ws.0),
-                    Default::default(),
-                    cmd,
-                    Effects::created().guarded([g]),
-                )
-                .await
-            })
+        self.run(ctx, None, || async {
+            let (role, g) = self.role_in(ctx, ws).await?;
+            let id = DocId::new();
+            let cmd = DocCommand::Create {
+                id,
+                workspace_id: ws,
+                actor: ctx.actor.user_id,
+                role,
+                title: title.clone(),
+                body: body.clone(),
+            };
+            self.decide(
+                ctx,
+                Decision::<Doc>::new(id.0, Some(ws.0), Default::default(), cmd).with(Effects::created().guarded([g])),
+            )
+            .await
         })
         .await
     }

@@ -2,7 +2,7 @@ use prism_domain::aggregates::DocCommand;
 use prism_domain::values::{DocBody, DocTitle};
 use prism_domain::DocId;
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -17,19 +17,20 @@ impl Commands {
         let title = title.map(DocTitle::parse).transpose();
         let title = valid(title)?;
         let body = valid(body.map(DocBody::parse).transpose())?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let (doc, role, g) = self.doc_and_role(ctx, id).await?;
-                let ws = doc.state.workspace_id;
-                let cmd = DocCommand::Update {
-                    actor: ctx.actor.user_id,
-                    role,
-                    title: title.clone(),
-                    body: body.clone(),
-                };
-                self.decide(ctx, id.0, Some(ws.0), doc, cmd, Effects::default().guarded([g]))
-                    .await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let (doc, role, g) = self.doc_and_role(ctx, id).await?;
+            let ws = doc.state.workspace_id;
+            let cmd = DocCommand::Update {
+                actor: ctx.actor.user_id,
+                role,
+                title: title.clone(),
+                body: body.clone(),
+            };
+            self.decide(
+                ctx,
+                Decision::new(id.0, Some(ws.0), doc, cmd).with(Effects::default().guarded([g])),
+            )
+            .await
         })
         .await
     }

@@ -3,7 +3,7 @@ use prism_domain::values::MessageBody;
 use prism_domain::{DomainError, MessageId};
 use uuid::Uuid;
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -18,39 +18,32 @@ impl Commands {
         parent: Option<MessageId>,
     ) -> Result<Outcome, CommandError> {
         let body = valid(MessageBody::parse(body))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, None, || async {
-                let (ws, role, guards) = self.posting_role(ctx, target).await?;
-                if let (Some(parent), Some(_)) = (parent, role) {
-                    let p = self.load::<Message>(parent.0).await?;
-                    if !p.state.is_live() || p.state.channel_id != target {
-                        return Err(DomainError::rule(
-                            "invalid_parent",
-                            "parent_id must be a message of the same channel",
-                        )
-                        .into());
-                    }
+        self.run(ctx, None, || async {
+            let (ws, role, guards) = self.posting_role(ctx, target).await?;
+            if let (Some(parent), Some(_)) = (parent, role) {
+                let p = self.load::<Message>(parent.0).await?;
+                if !p.state.is_live() || p.state.channel_id != target {
+                    return Err(
+                        DomainError::rule("invalid_parent", "parent_id must be a message of the same channel").into(),
+                    );
                 }
-                let id = MessageId::new();
-                let cmd = MessageCommand::Post {
-                    id,
-                    workspace_id: ws,
-                    channel_id: target,
-                    author: ctx.actor.user_id,
-                    role,
-                    body: body.clone(),
-                    parent_id: parent,
-                };
-                self.decide::<Message>(
-                    ctx,
-                    id.0,
-                    Some(ws.0),
-                    Default::default(),
-                    cmd,
-                    Effects::created().guarded(guards),
-                )
-                .await
-            })
+            }
+            let id = MessageId::new();
+            let cmd = MessageCommand::Post {
+                id,
+                workspace_id: ws,
+                channel_id: target,
+                author: ctx.actor.user_id,
+                role,
+                body: body.clone(),
+                parent_id: parent,
+            };
+            self.decide(
+                ctx,
+                Decision::<Message>::new(id.0, Some(ws.0), Default::default(), cmd)
+                    .with(Effects::created().guarded(guards)),
+            )
+            .await
         })
         .await
     }

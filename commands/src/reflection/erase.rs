@@ -21,15 +21,18 @@ use prism_domain::UserId;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::pipeline::Effects;
-use crate::{CommandContext, CommandError, Commands, Outcome};
+use crate::pipeline::{Decision, Effects};
+use crate::{CommandContext, CommandError, Commands, Expected, Happened, Outcome};
 
 impl Commands {
     pub async fn erase_me(&self, ctx: &CommandContext) -> Result<Outcome, CommandError> {
         let me: UserId = ctx.actor.user_id;
         let loaded = self.store.load::<User>(me.0).await?;
         if loaded.state.erased {
-            return Ok(Outcome::new(202, me.0, loaded.last_position, loaded.version, erased()));
+            return Ok(Outcome {
+                extra: erased(),
+                ..Outcome::new(Happened::Accepted, me.0, loaded.last_position, loaded.version)
+            });
         }
         self.depart_everywhere(ctx).await?;
         self.vault.destroy_owner(me).await?;
@@ -69,12 +72,16 @@ impl Commands {
             .execute(&mut *tx)
             .await?;
         let effects = Effects {
-            status: Some(202),
+            happened: Happened::Accepted,
             extra: erased(),
             ..Effects::default()
         };
         let out = self
-            .decide_on::<User>(Some(&mut tx), ctx, me.0, None, loaded, UserCommand::Erase, effects)
+            .decide_on(
+                Some(&mut tx),
+                ctx,
+                Decision::<User>::new(me.0, None, loaded, UserCommand::Erase).with(effects),
+            )
             .await?;
         tx.commit().await?;
         self.cache.evict::<User>(me.0);
@@ -99,7 +106,7 @@ impl Commands {
         // Not under the erasure's Idempotency-Key or If-Match: those answer the erasure.
         let mut sub = ctx.clone();
         sub.idempotency = None;
-        sub.if_match = None;
+        sub.expected = Expected::Current;
         for ws in workspaces {
             self.execute::<Workspace>(&sub, ws, Some(ws), WorkspaceCommand::Depart { member: me })
                 .await?;

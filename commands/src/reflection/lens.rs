@@ -23,7 +23,7 @@ impl Commands {
             let id = LensGoalId::new();
             let owner = ctx.actor.user_id;
             let title = self.vault.seal(Scope::user(owner), title.as_str()).await?;
-            self.create::<LensGoal>(ctx, id.0, None, C::Create { id, owner, title })
+            self.create::<LensGoal>(ctx, id.0, None, C::Create { id, owner, title }, Effects::created())
                 .await
         })
         .await
@@ -46,7 +46,7 @@ impl Commands {
                 ..Effects::created()
             }
             .with("goal_id", json!(goal.0))
-            .with("id", json!(action_id));
+            .answering(action_id);
             let cmd = C::AddAction {
                 actor: me,
                 action_id,
@@ -59,22 +59,16 @@ impl Commands {
 
     /// `POST /v1/lens/actions/{id}/complete`: 200; completing twice changes nothing.
     pub async fn complete_action(&self, ctx: &CommandContext, action: Uuid) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || async {
-            let goal = self
-                .claim_owner(ACTION, &action.to_string())
-                .await?
-                .ok_or(DomainError::NotFound("action"))?;
-            let cmd = C::CompleteAction {
-                actor: ctx.actor.user_id,
-                action_id: action,
-            };
-            let mut out = self.execute::<LensGoal>(ctx, goal, None, cmd).await?;
-            if let Some(m) = out.body.as_object_mut() {
-                m.insert("goal_id".into(), json!(goal));
-                m.insert("id".into(), json!(action));
-            }
-            Ok(out)
-        })
-        .await
+        let goal = self
+            .claim_owner(ACTION, &action.to_string())
+            .await?
+            .ok_or(DomainError::NotFound("action"))?;
+        let cmd = C::CompleteAction {
+            actor: ctx.actor.user_id,
+            action_id: action,
+        };
+        // The stored first answer says the same as this one: it is written with the events.
+        let effects = Effects::default().with("goal_id", json!(goal)).answering(action);
+        self.execute_with::<LensGoal>(ctx, goal, None, cmd, effects).await
     }
 }

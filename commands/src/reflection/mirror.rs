@@ -25,7 +25,7 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = MirrorSessionId::new();
             let owner = ctx.actor.user_id;
-            self.create::<MirrorSession>(ctx, id.0, None, C::Start { id, owner })
+            self.create::<MirrorSession>(ctx, id.0, None, C::Start { id, owner }, Effects::created())
                 .await
         })
         .await
@@ -198,20 +198,25 @@ impl Commands {
         session: MirrorSessionId,
     ) -> Result<Outcome, CommandError> {
         let me = ctx.actor.user_id;
-        self.my_session(ctx, session.0).await?;
-        self.vault.destroy(Scope::of(me, session.0)).await?;
-        let out = self
-            .execute::<MirrorSession>(ctx, session.0, None, C::Delete { actor: me })
-            .await?;
-        // Answers stored for the session's Idempotency-Keys quote its reframes: they go too.
-        self.store
-            .forget_answers_about(
-                &crate::pipeline::idempotency_scope(ctx),
-                session.0,
-                ctx.idempotency.as_ref().map(|(k, _)| k.as_str()),
-            )
-            .await?;
-        Ok(out)
+        // A repeat with the same Idempotency-Key gets the first answer, not the 404 of a
+        // session already gone.
+        self.idempotent(ctx, || async {
+            self.my_session(ctx, session.0).await?;
+            self.vault.destroy(Scope::of(me, session.0)).await?;
+            let out = self
+                .execute::<MirrorSession>(ctx, session.0, None, C::Delete { actor: me })
+                .await?;
+            // Answers stored for the session's Idempotency-Keys quote its reframes: they go too.
+            self.store
+                .forget_answers_about(
+                    &crate::pipeline::idempotency_scope(ctx),
+                    session.0,
+                    ctx.idempotency.as_ref().map(|(k, _)| k.as_str()),
+                )
+                .await?;
+            Ok(out)
+        })
+        .await
     }
 
     /// The aggregate that holds a uniqueness claim (how a child id finds its aggregate).

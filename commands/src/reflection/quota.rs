@@ -24,7 +24,7 @@ use prism_domain::aggregates::{User, UserCommand};
 use prism_domain::values::Plan;
 use prism_domain::{DomainError, UserId};
 
-use crate::pipeline::Effects;
+use crate::pipeline::Decision;
 use crate::{CommandContext, CommandError, Commands};
 
 /// What a plan's allowance counts.
@@ -244,14 +244,10 @@ impl Commands {
         let changed = loaded.state.plan != plan;
         let mut tx = self.store.pool().begin().await?;
         let ctx = CommandContext::new(user);
-        self.decide_on::<User>(
+        self.decide_on(
             Some(&mut tx),
             &ctx,
-            user.0,
-            None,
-            loaded,
-            UserCommand::ChangePlan { plan },
-            Effects::default(),
+            Decision::<User>::new(user.0, None, loaded, UserCommand::ChangePlan { plan }),
         )
         .await?;
         sqlx::query(

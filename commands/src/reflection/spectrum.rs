@@ -13,6 +13,7 @@ impl Commands {
         ctx: &CommandContext,
         session: MirrorSessionId,
     ) -> Result<Outcome, CommandError> {
+        // The ownership check is inside: a repeat is answered before it.
         self.idempotent(ctx, || async {
             self.my_session(ctx, session.0).await?;
             let me = ctx.actor.user_id;
@@ -24,10 +25,7 @@ impl Commands {
 
     /// `POST /v1/spectrum/reset`: 200; the caller's spectrum counts from now on.
     pub async fn reset_spectrum(&self, ctx: &CommandContext) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || async {
-            let me = ctx.actor.user_id;
-            self.execute::<User>(ctx, me.0, None, UserCommand::ResetSpectrum).await
-        })
-        .await
+        let me = ctx.actor.user_id;
+        self.execute::<User>(ctx, me.0, None, UserCommand::ResetSpectrum).await
     }
 }

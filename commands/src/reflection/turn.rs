@@ -5,7 +5,7 @@ use prism_vault::Scope;
 use serde_json::json;
 
 use super::{AiFeature, Feature};
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -29,7 +29,10 @@ impl Commands {
                     second,
                 };
                 return self
-                    .decide::<Turn>(ctx, id.0, None, Default::default(), request, self.crisis_effects())
+                    .decide(
+                        ctx,
+                        Decision::<Turn>::new(id.0, None, Default::default(), request).with(self.crisis_effects()),
+                    )
                     .await;
             }
             self.charged(me, Feature::Turn, |charge| async move {
@@ -63,8 +66,11 @@ impl Commands {
                     .with("crisis", false)
                     .with("reframes", json!(r.reframes))
                     .with("micro_action", r.micro_action);
-                self.decide::<Turn>(ctx, id.0, None, Default::default(), request, effects)
-                    .await
+                self.decide(
+                    ctx,
+                    Decision::<Turn>::new(id.0, None, Default::default(), request).with(effects),
+                )
+                .await
             })
             .await
         })
@@ -73,26 +79,16 @@ impl Commands {
 
     /// `POST /v1/turns/{id}/save`: the author only (anyone else: 404).
     pub async fn save_turn(&self, ctx: &CommandContext, id: TurnId) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || {
-            self.execute::<Turn>(
-                ctx,
-                id.0,
-                None,
-                TurnCommand::Save {
-                    actor: ctx.actor.user_id,
-                },
-            )
-        })
-        .await
+        let cmd = TurnCommand::Save {
+            actor: ctx.actor.user_id,
+        };
+        self.execute::<Turn>(ctx, id.0, None, cmd).await
     }
 
     /// The crisis answer: 200, `crisis: true` and the resources.
     pub(crate) fn crisis_effects(&self) -> Effects {
-        Effects {
-            status: Some(200),
-            ..Effects::default()
-        }
-        .with("crisis", true)
-        .with("resources", json!(*self.crisis_resources))
+        Effects::default()
+            .with("crisis", true)
+            .with("resources", json!(*self.crisis_resources))
     }
 }

@@ -1,7 +1,7 @@
 use prism_domain::aggregates::{Workspace, WorkspaceCommand};
 use prism_domain::{Role, UserId, WorkspaceId};
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -15,24 +15,18 @@ impl Commands {
         role: &str,
     ) -> Result<Outcome, CommandError> {
         let role = valid(Role::parse(role))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::ChangeRole {
-                    actor: ctx.actor.user_id,
-                    member,
-                    role,
-                };
-                self.decide(
-                    ctx,
-                    id.0,
-                    Some(id.0),
-                    ws,
-                    cmd,
-                    Effects::default().with("role", role.as_str()),
-                )
-                .await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ws = self.load::<Workspace>(id.0).await?;
+            let cmd = WorkspaceCommand::ChangeRole {
+                actor: ctx.actor.user_id,
+                member,
+                role,
+            };
+            self.decide(
+                ctx,
+                Decision::new(id.0, Some(id.0), ws, cmd).with(Effects::default().with("role", role.as_str())),
+            )
+            .await
         })
         .await
     }

@@ -2,7 +2,7 @@ use prism_domain::aggregates::{Workspace, WorkspaceCommand};
 use prism_domain::values::{JoinCode, WorkspaceName};
 use prism_domain::WorkspaceId;
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -20,13 +20,10 @@ impl Commands {
             };
             // A new id: nothing to load.
             let fresh = Default::default();
-            self.decide::<Workspace>(
+            self.decide(
                 ctx,
-                id.0,
-                Some(id.0),
-                fresh,
-                cmd,
-                Effects::created().with("join_code", code),
+                Decision::<Workspace>::new(id.0, Some(id.0), fresh, cmd)
+                    .with(Effects::created().with("join_code", code)),
             )
             .await
         })

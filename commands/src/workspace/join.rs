@@ -1,7 +1,7 @@
 use prism_domain::aggregates::{Workspace, WorkspaceCommand};
 use prism_domain::WorkspaceId;
 
-use crate::pipeline::Effects;
+use crate::pipeline::{Decision, Effects};
 use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -12,23 +12,17 @@ impl Commands {
         id: WorkspaceId,
         code: &str,
     ) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::Join {
-                    actor: ctx.actor.user_id,
-                    code: code.to_owned(),
-                };
-                self.decide(
-                    ctx,
-                    id.0,
-                    Some(id.0),
-                    ws,
-                    cmd,
-                    Effects::default().with("role", "member"),
-                )
-                .await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ws = self.load::<Workspace>(id.0).await?;
+            let cmd = WorkspaceCommand::Join {
+                actor: ctx.actor.user_id,
+                code: code.to_owned(),
+            };
+            self.decide(
+                ctx,
+                Decision::new(id.0, Some(id.0), ws, cmd).with(Effects::default().with("role", "member")),
+            )
+            .await
         })
         .await
     }

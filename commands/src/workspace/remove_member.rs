@@ -1,7 +1,7 @@
 use prism_domain::aggregates::{Workspace, WorkspaceCommand};
 use prism_domain::{UserId, WorkspaceId};
 
-use crate::pipeline::Effects;
+use crate::pipeline::Decision;
 use crate::{CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -13,15 +13,13 @@ impl Commands {
         id: WorkspaceId,
         member: UserId,
     ) -> Result<Outcome, CommandError> {
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::RemoveMember {
-                    actor: ctx.actor.user_id,
-                    member,
-                };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ws = self.load::<Workspace>(id.0).await?;
+            let cmd = WorkspaceCommand::RemoveMember {
+                actor: ctx.actor.user_id,
+                member,
+            };
+            self.decide(ctx, Decision::new(id.0, Some(id.0), ws, cmd)).await
         })
         .await
     }

@@ -2,7 +2,7 @@ use prism_domain::aggregates::{Workspace, WorkspaceCommand};
 use prism_domain::values::WorkspaceName;
 use prism_domain::WorkspaceId;
 
-use crate::pipeline::Effects;
+use crate::pipeline::Decision;
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
 impl Commands {
@@ -14,15 +14,13 @@ impl Commands {
         name: &str,
     ) -> Result<Outcome, CommandError> {
         let name = valid(WorkspaceName::parse(name))?;
-        self.idempotent(ctx, || {
-            self.retrying(ctx, Some(id.0), || async {
-                let ws = self.load::<Workspace>(id.0).await?;
-                let cmd = WorkspaceCommand::Rename {
-                    actor: ctx.actor.user_id,
-                    name: name.clone(),
-                };
-                self.decide(ctx, id.0, Some(id.0), ws, cmd, Effects::default()).await
-            })
+        self.run(ctx, Some(id.0), || async {
+            let ws = self.load::<Workspace>(id.0).await?;
+            let cmd = WorkspaceCommand::Rename {
+                actor: ctx.actor.user_id,
+                name: name.clone(),
+            };
+            self.decide(ctx, Decision::new(id.0, Some(id.0), ws, cmd)).await
         })
         .await
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::answer::ApiResult;
+use crate::answer::{Answer, ApiResult};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
 use crate::routes::{CommandAnswer, ErrorBody};
@@ -103,7 +103,6 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
     let ctx = h.context(a, &id);
-    let mut out = s.commands.delete_session(&ctx, MirrorSessionId(id)).await?;
-    out.status = 204;
-    Ok(out.into())
+    let out = s.commands.delete_session(&ctx, MirrorSessionId(id)).await?;
+    Ok(Answer::no_content(out))
 }
