@@ -354,7 +354,7 @@ impl Commands {
     /// hot message with many reactions queues instead of conflicting. Conflicts then come only
     /// from other processes or from a guard that moved, and a jittered backoff keeps those
     /// from colliding again. Creations pass no key: their aggregate is new, nobody else has it.
-    pub async fn retrying<F, Fut>(
+    async fn retrying<F, Fut>(
         &self,
         ctx: &CommandContext,
         key: Option<Uuid>,

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::append::append_many;
 use crate::model::{AppendBatch, Appended};
-use crate::store::append_many;
 use crate::StoreError;
 
 struct Pending {

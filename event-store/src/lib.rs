@@ -7,10 +7,14 @@
 //! idempotency records that must commit with the events live here too.
 //!
 //! It may import `prism-domain` (for events and upcasts) and sqlx; nothing above it.
+//! Inside, modules import one way only (no circles): `hash`, `model` (the envelope and how a
+//! row reads as one) ← `append` (the append statement and its columns) ← `batcher` (group
+//! commit) ← `store` ← `aggregate` (loading) and `verify` (the chain, checked).
 //! Capabilities are split into small traits ([`AppendEvents`], [`ReadAggregate`], [`ReadAll`]) so
 //! an embedded backend can implement the same contract later.
 
 pub mod aggregate;
+mod append;
 mod batcher;
 pub mod db;
 pub mod error;
@@ -23,9 +27,11 @@ pub mod verify;
 use std::future::Future;
 
 pub use aggregate::Loaded;
+pub use append::MAX_EVENT_BYTES;
 pub use error::StoreError;
 pub use model::*;
-pub use store::{verify_chain, PgEventStore, RawHistory, Snapshot};
+pub use store::{PgEventStore, RawHistory, Snapshot};
+pub use verify::verify_chain;
 
 /// Appends one command's events atomically, with an expected version.
 pub trait AppendEvents {

@@ -134,3 +134,31 @@ mod hex_hash {
         hex::decode(s).map_err(serde::de::Error::custom)
     }
 }
+
+/// The envelope's columns, as a literal so queries are `concat!`-ed at compile time.
+macro_rules! envelope_columns {
+    () => {
+        "global_position, event_id, tenant_id, aggregate_type, aggregate_id, sequence, \
+         event_type, event_version, payload, metadata, recorded_at, hash"
+    };
+}
+pub(crate) use envelope_columns;
+
+/// One row of `events` (selected with [`envelope_columns!`]) as a [`StoredEvent`].
+pub(crate) fn envelope(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, crate::StoreError> {
+    use sqlx::Row;
+    Ok(StoredEvent {
+        global_position: row.try_get("global_position")?,
+        event_id: row.try_get("event_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+        hash: row.try_get("hash")?,
+    })
+}

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::hash::{self, Hash, Hashed, GENESIS};
 use crate::model::StoredEvent;
-use crate::store::{envelope, envelope_columns, PgEventStore};
+use crate::model::{envelope, envelope_columns};
+use crate::store::PgEventStore;
 use crate::StoreError;
 
 /// One event that does not verify.
@@ -136,4 +137,10 @@ impl PgEventStore {
         }
         Ok(report)
     }
+}
+
+/// Recomputes the hash chain of one aggregate's events as stored ([`PgEventStore::load_raw`]); the first bad sequence, if any.
+pub fn verify_chain(events: &[StoredEvent]) -> Option<i64> {
+    let mut chain = Chain::default();
+    events.iter().find(|e| chain.push(e).is_some()).map(|e| e.sequence)
 }
