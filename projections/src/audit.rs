@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use prism_domain::{UserId, WorkspaceId};
 use prism_event_store::StoredEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -39,8 +40,8 @@ pub struct AuditEntry {
 /// Which rows of the trail to read; every field narrows.
 #[derive(Debug, Default)]
 pub struct TrailFilter<'a> {
-    pub workspace: Option<Uuid>,
-    pub actor: Option<Uuid>,
+    pub workspace: Option<WorkspaceId>,
+    pub actor: Option<UserId>,
     pub action: Option<&'a str>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -62,8 +63,8 @@ pub async fn trail(pool: &PgPool, f: &TrailFilter<'_>, limit: i64) -> Result<Vec
             AND ($6::bigint IS NULL OR position < $6)
           ORDER BY position DESC LIMIT $7",
     )
-    .bind(f.workspace)
-    .bind(f.actor)
+    .bind(f.workspace.map(|w| w.0))
+    .bind(f.actor.map(|a| a.0))
     .bind(f.action)
     .bind(f.from)
     .bind(f.to)

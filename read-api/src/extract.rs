@@ -4,6 +4,7 @@
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header;
 use axum::http::request::Parts;
+use prism_domain::UserId;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -15,12 +16,12 @@ use crate::AppState;
 pub struct ApiPath<T>(pub T);
 
 /// The caller's user id.
-pub struct Caller(pub Uuid);
+pub struct Caller(pub UserId);
 
 /// The caller, with whether the token carries the platform `auditor` role (may read every
 /// workspace's history and audit trail).
 pub struct Principal {
-    pub user: Uuid,
+    pub user: UserId,
     pub auditor: bool,
 }
 
@@ -28,7 +29,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ReadError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(claims(&parts.headers, state)?.sub))
+        Ok(Self(UserId(claims(&parts.headers, state)?.sub)))
     }
 }
 
@@ -38,7 +39,7 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let c = claims(&parts.headers, state)?;
         Ok(Self {
-            user: c.sub,
+            user: UserId(c.sub),
             auditor: c.roles.iter().any(|r| r == "auditor"),
         })
     }

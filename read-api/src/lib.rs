@@ -2,7 +2,9 @@
 //!
 //! It owns HTTP concerns of the read side: routes (one file per group in `routes/`), the same
 //! JWT verification as the write API, tenant filtering on every query (a non-member gets 404,
-//! never data), cursor pagination, and read-your-writes ([`consistency`]).
+//! never data), cursor pagination, and read-your-writes ([`consistency`]). Handlers speak the
+//! domain's types: the caller is a `UserId`, path ids are typed (`WorkspaceId`, `DocId`…) and
+//! roles are `Role`, down to the read-model queries they call.
 //!
 //! It may import `prism-projections` (the queries over the tables it reads, each next to the code
 //! that writes that table: `read_models::messages::page`, `audit::trail`, `spectrum::buckets`…;

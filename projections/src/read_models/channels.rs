@@ -1,4 +1,5 @@
 use prism_domain::aggregates::ChannelEvent;
+use prism_domain::WorkspaceId;
 use prism_event_store::StoredEvent;
 use sqlx::PgConnection;
 
@@ -16,7 +17,7 @@ pub struct Channel {
 /// The live channels of `workspace`, by id, after `after`.
 pub async fn list(
     pool: &sqlx::PgPool,
-    workspace: uuid::Uuid,
+    workspace: WorkspaceId,
     after: Option<uuid::Uuid>,
     limit: i64,
 ) -> Result<Vec<Channel>, crate::ProjectionError> {
@@ -24,7 +25,7 @@ pub async fn list(
         "SELECT channel_id AS id, name, created_by, created_at FROM rm_channels
           WHERE workspace_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR channel_id > $2) ORDER BY channel_id LIMIT $3",
     )
-    .bind(workspace)
+    .bind(workspace.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use prism_domain::aggregates::DocEvent;
+use prism_domain::{DocId, WorkspaceId};
 use prism_event_store::StoredEvent;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -40,7 +41,7 @@ const DOC: &str =
 /// The live docs of `workspace` (archived or not), newest first, older than `before`.
 pub async fn list(
     pool: &PgPool,
-    workspace: Uuid,
+    workspace: WorkspaceId,
     archived: bool,
     before: Option<Uuid>,
     limit: i64,
@@ -49,7 +50,7 @@ pub async fn list(
         "{DOC} WHERE workspace_id = $1 AND NOT deleted AND archived = $2 AND ($3::uuid IS NULL OR doc_id < $3)
           ORDER BY doc_id DESC LIMIT $4"
     ))
-    .bind(workspace)
+    .bind(workspace.0)
     .bind(archived)
     .bind(before)
     .bind(limit)
@@ -58,19 +59,19 @@ pub async fn list(
 }
 
 /// One live doc (the caller checks the reader's membership of its workspace).
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Doc>, ProjectionError> {
+pub async fn get(pool: &PgPool, id: DocId) -> Result<Option<Doc>, ProjectionError> {
     Ok(sqlx::query_as(&format!("{DOC} WHERE doc_id = $1 AND NOT deleted"))
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(pool)
         .await?)
 }
 
 /// Every version of a doc, oldest first.
-pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<Version>, ProjectionError> {
+pub async fn versions(pool: &PgPool, id: DocId) -> Result<Vec<Version>, ProjectionError> {
     Ok(sqlx::query_as(
         "SELECT version, title, body, edited_by, at FROM rm_doc_versions WHERE doc_id = $1 ORDER BY version",
     )
-    .bind(id)
+    .bind(id.0)
     .fetch_all(pool)
     .await?)
 }

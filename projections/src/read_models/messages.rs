@@ -1,6 +1,7 @@
 //! Messages (`rm_messages`, reactions counted on the row): written from message events, read by
 //! the channel pages and `/v1/messages/{id}`.
 
+use prism_domain::{MessageId, UserId};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -43,7 +44,7 @@ const MESSAGE: &str = "SELECT message_id AS id, workspace_id, channel_id, author
 
 /// May `user` read `target` (a channel or a conversation)? One query: the channel (or the
 /// conversation the caller is part of) in a live workspace the caller is a member of.
-pub async fn can_read(pool: &PgPool, target: Uuid, user: Uuid) -> Result<bool, ProjectionError> {
+pub async fn can_read(pool: &PgPool, target: Uuid, user: UserId) -> Result<bool, ProjectionError> {
     let ok: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM rm_members m JOIN rm_workspaces w ON w.workspace_id = m.workspace_id AND NOT w.deleted
           WHERE m.user_id = $2 AND m.workspace_id = coalesce(
@@ -51,7 +52,7 @@ pub async fn can_read(pool: &PgPool, target: Uuid, user: Uuid) -> Result<bool, P
                 (SELECT v.workspace_id FROM rm_conversations v WHERE v.conversation_id = $1 AND (v.member_a = $2 OR v.member_b = $2)))",
     )
     .bind(target)
-    .bind(user)
+    .bind(user.0)
     .fetch_optional(pool)
     .await?;
     Ok(ok.is_some())
@@ -75,9 +76,9 @@ pub async fn page(
 }
 
 /// One message.
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Message>, ProjectionError> {
+pub async fn get(pool: &PgPool, id: MessageId) -> Result<Option<Message>, ProjectionError> {
     Ok(sqlx::query_as(&format!("{MESSAGE} WHERE message_id = $1"))
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(pool)
         .await?)
 }

@@ -14,6 +14,7 @@ pub mod workspaces;
 
 use futures::future::BoxFuture;
 use prism_domain::event::from_parts_ref;
+use prism_domain::UserId;
 use prism_event_store::StoredEvent;
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
@@ -59,7 +60,7 @@ pub enum Personal {
 /// export's memory stays flat however much a person wrote).
 pub fn personal(
     pool: &sqlx::PgPool,
-    user: uuid::Uuid,
+    user: UserId,
     what: Personal,
 ) -> futures::stream::BoxStream<'_, Result<serde_json::Value, ProjectionError>> {
     use futures::StreamExt;
@@ -78,7 +79,7 @@ pub fn personal(
         }
     };
     sqlx::query_scalar::<_, serde_json::Value>(sql)
-        .bind(user)
+        .bind(user.0)
         .fetch(pool)
         .map(|r| r.map_err(ProjectionError::from))
         .boxed()

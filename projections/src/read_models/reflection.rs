@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use prism_domain::aggregates::{AiMonthEvent, LensGoalEvent, MirrorSessionEvent, TurnEvent};
+use prism_domain::{MirrorSessionId, TurnId, UserId};
 use prism_event_store::StoredEvent;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -84,14 +85,14 @@ const SESSION: &str =
 /// `owner`'s sessions, newest first, older than `before`.
 pub async fn sessions(
     pool: &PgPool,
-    owner: Uuid,
+    owner: UserId,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<SessionRow>, ProjectionError> {
     Ok(sqlx::query_as(&format!(
         "{SESSION} WHERE owner_id = $1 AND ($2::uuid IS NULL OR session_id < $2) ORDER BY session_id DESC LIMIT $3"
     ))
-    .bind(owner)
+    .bind(owner.0)
     .bind(before)
     .bind(limit)
     .fetch_all(pool)
@@ -99,11 +100,11 @@ pub async fn sessions(
 }
 
 /// The ids of `owner`'s sessions after `after`, oldest first (the export walks them).
-pub async fn session_ids(pool: &PgPool, owner: Uuid, after: Uuid, limit: i64) -> Result<Vec<Uuid>, ProjectionError> {
+pub async fn session_ids(pool: &PgPool, owner: UserId, after: Uuid, limit: i64) -> Result<Vec<Uuid>, ProjectionError> {
     Ok(sqlx::query_scalar(
         "SELECT session_id FROM rm_mirror_sessions WHERE owner_id = $1 AND session_id > $2 ORDER BY session_id LIMIT $3",
     )
-    .bind(owner)
+    .bind(owner.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
@@ -113,26 +114,26 @@ pub async fn session_ids(pool: &PgPool, owner: Uuid, after: Uuid, limit: i64) ->
 /// One of `owner`'s sessions with its messages and their fragments, oldest first.
 pub async fn session(
     pool: &PgPool,
-    owner: Uuid,
-    id: Uuid,
+    owner: UserId,
+    id: MirrorSessionId,
 ) -> Result<Option<(SessionRow, Vec<MessageRow>, Vec<FragmentRow>)>, ProjectionError> {
     let row: Option<SessionRow> = sqlx::query_as(&format!("{SESSION} WHERE session_id = $1 AND owner_id = $2"))
-        .bind(id)
-        .bind(owner)
+        .bind(id.0)
+        .bind(owner.0)
         .fetch_optional(pool)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let messages = sqlx::query_as(
         "SELECT message_id AS id, text, crisis, created_at FROM rm_mirror_messages WHERE session_id = $1 ORDER BY message_id",
     )
-    .bind(id)
+    .bind(id.0)
     .fetch_all(pool)
     .await?;
     let fragments = sqlx::query_as(
         "SELECT fragment_id AS id, message_id, category, start_char, end_char, confidence, reframe \
          FROM rm_mirror_fragments WHERE session_id = $1 ORDER BY fragment_id",
     )
-    .bind(id)
+    .bind(id.0)
     .fetch_all(pool)
     .await?;
     Ok(Some((row, messages, fragments)))
@@ -143,7 +144,7 @@ const TURN: &str = "SELECT turn_id AS id, text, crisis, reframes, micro_action, 
 /// `owner`'s turns (only saved or unsaved ones if `saved` says), newest first, older than `before`.
 pub async fn turns(
     pool: &PgPool,
-    owner: Uuid,
+    owner: UserId,
     saved: Option<bool>,
     before: Option<Uuid>,
     limit: i64,
@@ -152,7 +153,7 @@ pub async fn turns(
         "{TURN} WHERE owner_id = $1 AND ($2::uuid IS NULL OR turn_id < $2) AND ($4::boolean IS NULL OR saved = $4) \
          ORDER BY turn_id DESC LIMIT $3"
     ))
-    .bind(owner)
+    .bind(owner.0)
     .bind(before)
     .bind(limit)
     .bind(saved)
@@ -161,26 +162,26 @@ pub async fn turns(
 }
 
 /// One of `owner`'s turns.
-pub async fn turn(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<TurnRow>, ProjectionError> {
+pub async fn turn(pool: &PgPool, owner: UserId, id: TurnId) -> Result<Option<TurnRow>, ProjectionError> {
     Ok(sqlx::query_as(&format!("{TURN} WHERE turn_id = $1 AND owner_id = $2"))
-        .bind(id)
-        .bind(owner)
+        .bind(id.0)
+        .bind(owner.0)
         .fetch_optional(pool)
         .await?)
 }
 
 /// `owner`'s goals and all their actions, oldest first.
-pub async fn goals(pool: &PgPool, owner: Uuid) -> Result<(Vec<GoalRow>, Vec<ActionRow>), ProjectionError> {
+pub async fn goals(pool: &PgPool, owner: UserId) -> Result<(Vec<GoalRow>, Vec<ActionRow>), ProjectionError> {
     let goals = sqlx::query_as(
         "SELECT goal_id AS id, title, created_at FROM rm_lens_goals WHERE owner_id = $1 ORDER BY goal_id",
     )
-    .bind(owner)
+    .bind(owner.0)
     .fetch_all(pool)
     .await?;
     let actions = sqlx::query_as(
         "SELECT action_id AS id, goal_id, title, created_at, completed_at FROM rm_lens_actions WHERE owner_id = $1 ORDER BY action_id",
     )
-    .bind(owner)
+    .bind(owner.0)
     .fetch_all(pool)
     .await?;
     Ok((goals, actions))

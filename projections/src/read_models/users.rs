@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use prism_domain::aggregates::UserEvent;
+use prism_domain::UserId;
 use prism_event_store::StoredEvent;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -20,10 +21,10 @@ pub struct Profile {
 }
 
 /// The profile of `user`, if registered.
-pub async fn profile(pool: &PgPool, user: Uuid) -> Result<Option<Profile>, ProjectionError> {
+pub async fn profile(pool: &PgPool, user: UserId) -> Result<Option<Profile>, ProjectionError> {
     Ok(
         sqlx::query_as("SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1")
-            .bind(user)
+            .bind(user.0)
             .fetch_optional(pool)
             .await?,
     )

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use prism_domain::aggregates::WorkspaceEvent;
 use prism_domain::Role;
+use prism_domain::{UserId, WorkspaceId};
 use prism_event_store::StoredEvent;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -41,14 +42,14 @@ const WORKSPACE: &str = "SELECT w.workspace_id AS id, w.name, w.owner_id, m.role
 /// The live workspaces `user` is a member of, by id, after `after`.
 pub async fn of_member(
     pool: &PgPool,
-    user: Uuid,
+    user: UserId,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Workspace>, ProjectionError> {
     Ok(sqlx::query_as(&format!(
         "{WORKSPACE} AND ($2::uuid IS NULL OR w.workspace_id > $2) ORDER BY w.workspace_id LIMIT $3"
     ))
-    .bind(user)
+    .bind(user.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
@@ -56,22 +57,22 @@ pub async fn of_member(
 }
 
 /// One live workspace, if `user` is a member of it.
-pub async fn one(pool: &PgPool, user: Uuid, id: Uuid) -> Result<Option<Workspace>, ProjectionError> {
+pub async fn one(pool: &PgPool, user: UserId, id: WorkspaceId) -> Result<Option<Workspace>, ProjectionError> {
     Ok(sqlx::query_as(&format!("{WORKSPACE} AND w.workspace_id = $2"))
-        .bind(user)
-        .bind(id)
+        .bind(user.0)
+        .bind(id.0)
         .fetch_optional(pool)
         .await?)
 }
 
 /// `user`'s role in the live workspace `workspace`, if they are a member.
-pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Option<Role>, ProjectionError> {
+pub async fn role(pool: &PgPool, workspace: WorkspaceId, user: UserId) -> Result<Option<Role>, ProjectionError> {
     let role: Option<String> = sqlx::query_scalar(
         "SELECT m.role FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
           WHERE m.workspace_id = $1 AND m.user_id = $2 AND NOT w.deleted",
     )
-    .bind(workspace)
-    .bind(user)
+    .bind(workspace.0)
+    .bind(user.0)
     .fetch_optional(pool)
     .await?;
     role.map(|r| {
@@ -87,7 +88,7 @@ pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Option<R
 /// The members of `workspace`, by user id, after `after`.
 pub async fn members(
     pool: &PgPool,
-    workspace: Uuid,
+    workspace: WorkspaceId,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Member>, ProjectionError> {
@@ -95,7 +96,7 @@ pub async fn members(
         "SELECT m.user_id, coalesce(u.name, '') AS name, m.role, m.joined_at FROM rm_members m LEFT JOIN rm_users u USING (user_id)
           WHERE m.workspace_id = $1 AND ($2::uuid IS NULL OR m.user_id > $2) ORDER BY m.user_id LIMIT $3",
     )
-    .bind(workspace)
+    .bind(workspace.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
@@ -111,7 +112,7 @@ pub struct Reach {
 }
 
 /// `user`'s reach, in one round trip.
-pub async fn reach(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> Result<Reach, ProjectionError> {
+pub async fn reach(pool: &PgPool, user: UserId, only: Option<WorkspaceId>) -> Result<Reach, ProjectionError> {
     let rows: Vec<(bool, Uuid)> = sqlx::query_as(
         "WITH ws AS (
              SELECT m.workspace_id FROM rm_members m JOIN rm_workspaces w USING (workspace_id)
@@ -121,8 +122,8 @@ pub async fn reach(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> Result<Reac
          SELECT false, c.conversation_id FROM rm_conversations c JOIN ws USING (workspace_id)
           WHERE c.member_a = $1 OR c.member_b = $1",
     )
-    .bind(user)
-    .bind(only)
+    .bind(user.0)
+    .bind(only.map(|x| x.0))
     .fetch_all(pool)
     .await?;
     let mut reach = Reach::default();

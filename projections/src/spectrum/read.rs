@@ -2,6 +2,7 @@
 //! streaks). Active days and distinct channels are counted here, when read.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use prism_domain::{UserId, WorkspaceId};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -11,15 +12,15 @@ use crate::ProjectionError;
 /// Whose activity: one user's, or one workspace's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    User(Uuid),
-    Workspace(Uuid),
+    User(UserId),
+    Workspace(WorkspaceId),
 }
 
 impl Subject {
     fn parts(self) -> (&'static str, Uuid) {
         match self {
-            Self::User(u) => ("user", u),
-            Self::Workspace(w) => ("workspace", w),
+            Self::User(u) => ("user", u.0),
+            Self::Workspace(w) => ("workspace", w.0),
         }
     }
 }
@@ -100,14 +101,14 @@ pub async fn active_days(
 /// Every bucket of `user`'s own activity, one JSON object per row (the personal-data export).
 pub fn personal(
     pool: &PgPool,
-    user: Uuid,
+    user: UserId,
 ) -> futures::stream::BoxStream<'_, Result<serde_json::Value, ProjectionError>> {
     use futures::StreamExt;
     sqlx::query_scalar::<_, serde_json::Value>(
         "SELECT to_jsonb(t) FROM (SELECT * FROM spectrum_buckets WHERE subject_kind = 'user' AND subject_id = $1 \
          ORDER BY period, period_start) t",
     )
-    .bind(user)
+    .bind(user.0)
     .fetch(pool)
     .map(|r| r.map_err(ProjectionError::from))
     .boxed()

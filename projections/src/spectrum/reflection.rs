@@ -3,6 +3,7 @@
 //! Facts carry no text, only kinds, categories and times.
 
 use prism_domain::aggregates::{LensGoalEvent, MirrorSessionEvent, TurnEvent, UserEvent};
+use prism_domain::UserId;
 use prism_event_store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -209,7 +210,7 @@ pub struct PeriodCounts {
 /// month) for the facts from `from` through `to`, oldest first; periods without any are left out.
 pub async fn periods(
     pool: &sqlx::PgPool,
-    user: Uuid,
+    user: UserId,
     period: &str,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
@@ -219,7 +220,7 @@ pub async fn periods(
         "SELECT date_trunc($2, at AT TIME ZONE 'UTC')::date, kind, category, count(*) FROM spectrum_reflection
           WHERE user_id = $1 AND at >= $3::date AND at < $4::date + 1 GROUP BY 1, 2, 3 ORDER BY 1",
     )
-    .bind(user)
+    .bind(user.0)
     .bind(period)
     .bind(from)
     .bind(to)
@@ -269,12 +270,12 @@ pub async fn weeks(
 /// The insight written for `user`'s `week`, sealed, with the counts it was written from.
 pub async fn insight(
     pool: &sqlx::PgPool,
-    user: Uuid,
+    user: UserId,
     week: chrono::NaiveDate,
 ) -> Result<Option<(String, String)>, ProjectionError> {
     Ok(
         sqlx::query_as("SELECT text, counts FROM spectrum_insights WHERE user_id = $1 AND week = $2")
-            .bind(user)
+            .bind(user.0)
             .bind(week)
             .fetch_optional(pool)
             .await?,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use prism_domain::{UserId, WorkspaceId};
 use prism_projections::audit::{self, AuditEntry};
 use prism_projections::history::Finding;
 
@@ -39,7 +40,7 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-async fn trail(s: &AppState, workspace: Option<Uuid>, f: &AuditFilter) -> Result<AuditPage, ReadError> {
+async fn trail(s: &AppState, workspace: Option<WorkspaceId>, f: &AuditFilter) -> Result<AuditPage, ReadError> {
     let limit = match f.limit {
         None => 50,
         Some(n) if (1..=200).contains(&n) => n,
@@ -60,7 +61,7 @@ async fn trail(s: &AppState, workspace: Option<Uuid>, f: &AuditFilter) -> Result
     }
     let filter = audit::TrailFilter {
         workspace,
-        actor: f.actor,
+        actor: f.actor.map(UserId),
         action: f.action.as_deref(),
         from: f.from,
         to: f.to,
@@ -84,7 +85,7 @@ async fn trail(s: &AppState, workspace: Option<Uuid>, f: &AuditFilter) -> Result
 pub async fn workspace(
     State(s): State<AppState>,
     who: Principal,
-    ApiPath(ws): ApiPath<Uuid>,
+    ApiPath(ws): ApiPath<WorkspaceId>,
     ApiQuery(f): ApiQuery<AuditFilter>,
 ) -> Result<Json<AuditPage>, ReadError> {
     oversee(&s, &who, ws).await?;
@@ -101,7 +102,7 @@ pub async fn platform(
     if !who.auditor {
         return Err(ReadError::Forbidden("the platform audit trail is for auditors"));
     }
-    Ok(Json(trail(&s, f.workspace_id, &f).await?))
+    Ok(Json(trail(&s, f.workspace_id.map(WorkspaceId), &f).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -120,10 +121,10 @@ pub struct Verification {
 pub async fn verify(
     State(s): State<AppState>,
     who: Principal,
-    ApiPath(ws): ApiPath<Uuid>,
+    ApiPath(ws): ApiPath<WorkspaceId>,
 ) -> Result<Json<Verification>, ReadError> {
     oversee(&s, &who, ws).await?;
-    let r = s.history.verify(Some(ws)).await?;
+    let r = s.history.verify(Some(ws.0)).await?;
     Ok(Json(Verification {
         ok: r.ok,
         checked: r.checked,

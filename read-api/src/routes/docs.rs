@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::Json;
+use prism_domain::{DocId, UserId, WorkspaceId};
 use prism_projections::read_models::docs::{self, Doc, Version};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{role, List};
 use crate::error::ReadError;
@@ -21,7 +21,7 @@ pub struct Filter {
 pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(ws): ApiPath<Uuid>,
+    ApiPath(ws): ApiPath<WorkspaceId>,
     ApiQuery(f): ApiQuery<Filter>,
     page: Page,
 ) -> Result<Json<List<Doc>>, ReadError> {
@@ -31,10 +31,10 @@ pub async fn list(
     Ok(Json(List::page(rows, limit, |d| d.id)))
 }
 
-async fn readable(s: &AppState, id: Uuid, user: Uuid) -> Result<Doc, ReadError> {
+async fn readable(s: &AppState, id: DocId, user: UserId) -> Result<Doc, ReadError> {
     let row = docs::get(&s.pool, id).await?;
     let doc = row.ok_or(ReadError::NotFound)?;
-    role(&s.pool, doc.workspace_id, user).await?;
+    role(&s.pool, WorkspaceId(doc.workspace_id), user).await?;
     Ok(doc)
 }
 
@@ -42,7 +42,7 @@ async fn readable(s: &AppState, id: Uuid, user: Uuid) -> Result<Doc, ReadError> 
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<Doc>, ReadError> {
     readable(&s, id, user).await.map(Json)
 }
@@ -52,7 +52,7 @@ pub async fn get(
 pub async fn history(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<List<Version>>, ReadError> {
     readable(&s, id, user).await?;
     let rows = docs::versions(&s.pool, id).await?;

@@ -15,6 +15,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use prism_domain::{MirrorSessionId, UserId};
 use prism_projections::read_models::{self, reflection, users, Personal};
 use prism_projections::spectrum;
 use serde_json::{json, Value};
@@ -84,32 +85,32 @@ impl Writer {
 /// one SQL the read API keeps, read-only, here.
 mod ledgers {
     use futures::stream::BoxStream;
+    use prism_domain::UserId;
     use serde_json::Value;
     use sqlx::PgPool;
-    use uuid::Uuid;
 
-    pub async fn plan(pool: &PgPool, user: Uuid) -> Result<Option<String>, sqlx::Error> {
+    pub async fn plan(pool: &PgPool, user: UserId) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT plan FROM entitlements WHERE user_id = $1")
-            .bind(user)
+            .bind(user.0)
             .fetch_optional(pool)
             .await
     }
 
-    pub fn usage(pool: &PgPool, user: Uuid) -> BoxStream<'_, Result<Value, sqlx::Error>> {
+    pub fn usage(pool: &PgPool, user: UserId) -> BoxStream<'_, Result<Value, sqlx::Error>> {
         sqlx::query_scalar(
             "SELECT to_jsonb(t) FROM (SELECT feature, day, used, prompt_tokens, completion_tokens FROM usage_counters \
              WHERE user_id = $1 ORDER BY day, feature) t",
         )
-        .bind(user)
+        .bind(user.0)
         .fetch(pool)
     }
 
-    pub fn ai_usage(pool: &PgPool, user: Uuid) -> BoxStream<'_, Result<Value, sqlx::Error>> {
+    pub fn ai_usage(pool: &PgPool, user: UserId) -> BoxStream<'_, Result<Value, sqlx::Error>> {
         sqlx::query_scalar(
             "SELECT to_jsonb(t) FROM (SELECT day, feature, model, prompt_tokens, completion_tokens, calls FROM ai_usage \
              WHERE user_id = $1 ORDER BY day, feature) t",
         )
-        .bind(user)
+        .bind(user.0)
         .fetch(pool)
     }
 }
@@ -123,7 +124,7 @@ pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<R
     let mut account = serde_json::to_value(&profile).map_err(|e| ReadError::Internal(e.to_string()))?;
     for field in ["email", "name"] {
         if let Some(Value::String(v)) = account.get_mut(field) {
-            super::open_profiles(&s, vec![(user, v)]).await?;
+            super::open_profiles(&s, vec![(user.0, v)]).await?;
         }
     }
     let plan = ledgers::plan(&s.pool, user).await?;
@@ -154,7 +155,7 @@ pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<R
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn write_rest(s: &AppState, user: Uuid, w: &mut Writer, head: &str) -> Result<(), ReadError> {
+async fn write_rest(s: &AppState, user: UserId, w: &mut Writer, head: &str) -> Result<(), ReadError> {
     w.raw(head).await?;
     w.rows(
         "memberships",
@@ -177,7 +178,7 @@ async fn write_rest(s: &AppState, user: Uuid, w: &mut Writer, head: &str) -> Res
                 w.raw(",").await?;
             }
             first = false;
-            w.value(&session_detail(s, user, id).await?).await?;
+            w.value(&session_detail(s, user, MirrorSessionId(id)).await?).await?;
         }
         after = last;
     }

@@ -19,6 +19,7 @@ use prism_projections::history::{Envelope, History, StateAt, AGGREGATE_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use prism_domain::WorkspaceId;
 use prism_projections::visibility::{self, Viewer};
 
 use super::{oversee, role};
@@ -67,7 +68,7 @@ pub async fn events(
     if after < 0 {
         return Err(ReadError::bad("invalid_query", "after must be a non-negative position"));
     }
-    let viewer = match q.workspace_id {
+    let viewer = match q.workspace_id.map(WorkspaceId) {
         Some(ws) => {
             oversee(&s, &who, ws).await?;
             viewer(&s, &who, Some(ws)).await?
@@ -146,7 +147,7 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>, vie
 }
 
 /// Who the caller is to the visibility policy in `workspace`.
-async fn viewer(s: &AppState, who: &Principal, workspace: Option<Uuid>) -> Result<Viewer, ReadError> {
+async fn viewer(s: &AppState, who: &Principal, workspace: Option<WorkspaceId>) -> Result<Viewer, ReadError> {
     let role = match workspace {
         Some(ws) => match role(&s.pool, ws, who.user).await {
             Ok(r) => Some(r),
@@ -156,7 +157,7 @@ async fn viewer(s: &AppState, who: &Principal, workspace: Option<Uuid>) -> Resul
         None => None,
     };
     Ok(Viewer {
-        user: who.user,
+        user: who.user.0,
         role,
         auditor: who.auditor,
     })
@@ -177,12 +178,12 @@ async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<V
     }
     let tenant = match s.history.tenant_of(ty, id).await? {
         None => return Err(ReadError::NotFound),
-        Some(Some(ws)) => match oversee(s, who, ws).await {
+        Some(Some(ws)) => match oversee(s, who, WorkspaceId(ws)).await {
             Err(ReadError::Forbidden(_)) => return Err(ReadError::NotFound),
             Err(e) => return Err(e),
-            Ok(()) => Some(ws),
+            Ok(()) => Some(WorkspaceId(ws)),
         },
-        Some(None) if who.auditor || (ty == "user" && id == who.user) => None,
+        Some(None) if who.auditor || (ty == "user" && id == who.user.0) => None,
         Some(None) => return Err(ReadError::NotFound),
     };
     let events = s.history.aggregate_events(ty, id).await?;

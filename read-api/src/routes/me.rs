@@ -13,7 +13,7 @@ use crate::AppState;
 pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
     let profile = users::profile(&s.pool, user).await?.ok_or(ReadError::NotFound)?;
     let (mut email, mut name) = (profile.email, profile.name);
-    super::open_profiles(&s, vec![(user, &mut email), (user, &mut name)]).await?;
+    super::open_profiles(&s, vec![(user.0, &mut email), (user.0, &mut name)]).await?;
     let memberships: Vec<Value> = workspaces::of_member(&s.pool, user, None, i64::MAX)
         .await?
         .into_iter()

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use prism_domain::{MessageId, UserId};
 use prism_projections::read_models::messages::{self, Message};
 use uuid::Uuid;
 
@@ -15,15 +16,15 @@ use crate::extract::{ApiPath, Caller, Page};
 use crate::AppState;
 
 /// May `user` read `target` (a channel or a conversation)? Else 404, as if it did not exist.
-pub async fn can_read(s: &AppState, target: Uuid, user: Uuid, at: i64) -> Result<(), ReadError> {
-    if s.hot.as_ref().is_some_and(|h| h.may_read(target, user, at)) {
+pub async fn can_read(s: &AppState, target: Uuid, user: UserId, at: i64) -> Result<(), ReadError> {
+    if s.hot.as_ref().is_some_and(|h| h.may_read(target, user.0, at)) {
         return Ok(());
     }
     if !messages::can_read(&s.pool, target, user).await? {
         return Err(ReadError::NotFound);
     }
     if let Some(h) = &s.hot {
-        h.offer_access(target, user, at);
+        h.offer_access(target, user.0, at);
     }
     Ok(())
 }
@@ -69,7 +70,7 @@ fn json(body: bytes::Bytes) -> Response {
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MessageId>,
     Extension(At(at)): Extension<At>,
 ) -> Result<Json<Message>, ReadError> {
     let m = messages::get(&s.pool, id).await?.ok_or(ReadError::NotFound)?;

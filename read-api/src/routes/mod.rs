@@ -15,6 +15,7 @@ pub mod stream;
 pub mod workspaces;
 
 use prism_domain::Role;
+use prism_domain::{UserId, WorkspaceId};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -46,7 +47,7 @@ impl<T> List<T> {
 }
 
 /// The caller's role in a live workspace, or 404.
-pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Role, ReadError> {
+pub async fn role(pool: &PgPool, workspace: WorkspaceId, user: UserId) -> Result<Role, ReadError> {
     prism_projections::read_models::workspaces::role(pool, workspace, user)
         .await?
         .ok_or(ReadError::NotFound)
@@ -54,7 +55,11 @@ pub async fn role(pool: &PgPool, workspace: Uuid, user: Uuid) -> Result<Role, Re
 
 /// Admins and owners of the workspace, and platform auditors, may read its audit trail and
 /// history; other members get 403, everyone else 404.
-pub async fn oversee(s: &crate::AppState, who: &crate::extract::Principal, workspace: Uuid) -> Result<(), ReadError> {
+pub async fn oversee(
+    s: &crate::AppState,
+    who: &crate::extract::Principal,
+    workspace: WorkspaceId,
+) -> Result<(), ReadError> {
     if who.auditor {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use prism_domain::UserId;
+use prism_domain::{MirrorSessionId, TurnId, UserId};
 use prism_projections::read_models::reflection::{self, SessionRow, TurnRow};
 use prism_vault::{Opener, Scope};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ pub async fn sessions(
     let limit = page.limit()?;
     let rows = reflection::sessions(&s.pool, user, page.cursor()?, limit + 1).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let openers = s.vault.openers(UserId(user), &ids).await?;
+    let openers = s.vault.openers(user, &ids).await?;
     let items = rows
         .into_iter()
         .map(|r| {
@@ -75,17 +75,17 @@ pub async fn sessions(
 pub async fn session(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MirrorSessionId>,
 ) -> Result<Json<Value>, ReadError> {
     Ok(Json(session_detail(&s, user, id).await?))
 }
 
 /// One session of `user`, with its messages and fragments, opened (404 if not theirs).
-pub(crate) async fn session_detail(s: &AppState, user: Uuid, id: Uuid) -> Result<Value, ReadError> {
+pub(crate) async fn session_detail(s: &AppState, user: UserId, id: MirrorSessionId) -> Result<Value, ReadError> {
     let (row, messages, fragments) = reflection::session(&s.pool, user, id)
         .await?
         .ok_or(ReadError::NotFound)?;
-    let o = s.vault.opener(Scope::of(UserId(user), id)).await?;
+    let o = s.vault.opener(Scope::of(user, id.0)).await?;
     let mut by_message: HashMap<Uuid, Vec<Value>> = HashMap::new();
     for f in fragments {
         by_message.entry(f.message_id).or_default().push(json!({
@@ -156,13 +156,13 @@ pub async fn turns(
 
 pub(crate) async fn turns_of(
     s: &AppState,
-    user: Uuid,
+    user: UserId,
     page: &Page,
     filter: &TurnFilter,
 ) -> Result<List<Turn>, ReadError> {
     let limit = page.limit()?;
     let rows = reflection::turns(&s.pool, user, filter.saved, page.cursor()?, limit + 1).await?;
-    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    let o = s.vault.opener(Scope::user(user)).await?;
     let items = rows
         .into_iter()
         .map(|r| turn_of(&o, r))
@@ -175,17 +175,17 @@ pub(crate) async fn turns_of(
 pub async fn turn(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TurnId>,
 ) -> Result<Json<Turn>, ReadError> {
     let row = reflection::turn(&s.pool, user, id).await?.ok_or(ReadError::NotFound)?;
-    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    let o = s.vault.opener(Scope::user(user)).await?;
     Ok(Json(turn_of(&o, row)?))
 }
 
 /// The caller's goals with their actions, opened.
-pub(crate) async fn goals_of(s: &AppState, user: Uuid) -> Result<Vec<Value>, ReadError> {
+pub(crate) async fn goals_of(s: &AppState, user: UserId) -> Result<Vec<Value>, ReadError> {
     let (goals, actions) = reflection::goals(&s.pool, user).await?;
-    let o = s.vault.opener(Scope::user(UserId(user))).await?;
+    let o = s.vault.opener(Scope::user(user)).await?;
     let mut by_goal: HashMap<Uuid, Vec<Value>> = HashMap::new();
     for a in actions {
         by_goal.entry(a.goal_id).or_default().push(json!({
@@ -213,10 +213,10 @@ pub async fn goals(State(s): State<AppState>, Caller(user): Caller) -> Result<Js
     Ok(Json(json!({ "items": goals_of(&s, user).await? })))
 }
 
-fn stable_pick(user: Uuid, day: chrono::NaiveDate, n: usize) -> usize {
+fn stable_pick(user: UserId, day: chrono::NaiveDate, n: usize) -> usize {
     // FNV-1a over the user id and the day: stable across processes and releases.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in user.as_bytes().iter().chain(day.to_string().as_bytes()) {
+    for b in user.0.as_bytes().iter().chain(day.to_string().as_bytes()) {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }

@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use prism_domain::WorkspaceId;
 use prism_projections::read_models::workspaces;
 use prism_projections::search::{self, Hit, SearchError, SearchQuery};
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,7 @@ pub async fn search(
             .filter(|o| *o <= MAX_OFFSET)
             .ok_or_else(|| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))?,
     };
-    let reach = workspaces::reach(&s.pool, user, p.workspace_id).await?;
+    let reach = workspaces::reach(&s.pool, user, p.workspace_id.map(WorkspaceId)).await?;
     if p.workspace_id.is_some() && reach.workspaces.is_empty() {
         return Err(ReadError::NotFound);
     }

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::Json;
 use chrono::{Days, Months, NaiveDate, Utc};
+use prism_domain::{UserId, WorkspaceId};
 use prism_projections::spectrum::{self, month_start, week_start, Bucket, Subject, WeekCounts};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::ReadError;
 use crate::extract::{ApiPath, ApiQuery, Caller, Principal};
@@ -48,7 +48,7 @@ pub struct Insight {
 /// The insight for `b`: the one the writers stored for this week, if it was written from these
 /// very counts; otherwise the built-in one, from the counts alone. The read path never waits on
 /// a model.
-async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Result<Insight, ReadError> {
+async fn insight(s: &AppState, user: UserId, b: &ReflectionBucket) -> Result<Insight, ReadError> {
     let counts = WeekCounts {
         sessions: b.sessions,
         fragments: b.fragments.clone(),
@@ -61,11 +61,9 @@ async fn insight(s: &AppState, user: Uuid, b: &ReflectionBucket) -> Result<Insig
         .await
         .map_err(|e| ReadError::Internal(e.to_string()))?;
     let text = match stored {
-        Some((sealed, key)) if key == counts.key() => s
-            .vault
-            .opener(prism_vault::Scope::user(prism_domain::UserId(user)))
-            .await?
-            .open(&sealed)?,
+        Some((sealed, key)) if key == counts.key() => {
+            s.vault.opener(prism_vault::Scope::user(user)).await?.open(&sealed)?
+        }
         _ => prism_ai_gateway::builtin::insight(&prism_ai_gateway::WeekSummary {
             sessions: counts.sessions,
             fragments: counts.fragments,
@@ -99,7 +97,7 @@ pub struct ReflectionBucket {
 /// Reflection facts counted per period, for the periods in `start..=to`.
 async fn reflection(
     s: &AppState,
-    user: Uuid,
+    user: UserId,
     period: Period,
     start: NaiveDate,
     to: NaiveDate,
@@ -226,7 +224,7 @@ pub async fn monthly(
 pub async fn workspace_weekly(
     State(s): State<AppState>,
     who: Principal,
-    ApiPath(ws): ApiPath<Uuid>,
+    ApiPath(ws): ApiPath<WorkspaceId>,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
     super::oversee(&s, &who, ws).await?;

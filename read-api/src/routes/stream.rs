@@ -19,6 +19,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use prism_domain::WorkspaceId;
 use prism_projections::feed::{Batch, Feed, StreamGuard};
 use prism_projections::visibility::{MembershipTracker, Viewer};
 use prism_projections::ProjectionError;
@@ -39,7 +40,7 @@ const REPLAY_PAGE: i64 = 256;
 pub async fn stream(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(ws): ApiPath<Uuid>,
+    ApiPath(ws): ApiPath<WorkspaceId>,
     headers: HeaderMap,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ReadError> {
     // The token is checked again while the stream lives: it ends when the session is revoked
@@ -58,14 +59,14 @@ pub async fn stream(
                 .ok_or_else(|| ReadError::bad("invalid_last_event_id", "Last-Event-ID must be a position we sent"))?,
         ),
     };
-    let guard = s.feed.admit(user).ok_or(ReadError::TooMany {
+    let guard = s.feed.admit(user.0).ok_or(ReadError::TooMany {
         code: "too_many_streams",
         message: "too many open streams; close one and retry",
         retry_after: 5,
     })?;
     // Subscribe before reading the membership: every workspace event after it is seen live.
     let (live, published) = s.feed.subscribe().await.map_err(unavailable)?;
-    let member = MembershipTracker::load(s.feed.pool(), ws, user)
+    let member = MembershipTracker::load(s.feed.pool(), ws.0, user.0)
         .await
         .map_err(unavailable)?;
     let Some(m) = member.now else {
@@ -89,7 +90,7 @@ pub async fn stream(
     // A small buffer: a client that stops reading holds little (the shared tail's ring is
     // bounded too, and a stream that falls behind it catches up from the log).
     let (tx, mut rx) = mpsc::channel(16);
-    tokio::spawn(follow(s.feed.clone(), ws, member, session, start, live, tx, guard));
+    tokio::spawn(follow(s.feed.clone(), ws.0, member, session, start, live, tx, guard));
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

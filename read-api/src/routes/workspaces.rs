@@ -3,9 +3,9 @@
 
 use axum::extract::State;
 use axum::Json;
+use prism_domain::WorkspaceId;
 use prism_projections::read_models::channels::{self, Channel};
 use prism_projections::read_models::workspaces::{self, Member, Workspace};
-use uuid::Uuid;
 
 use super::{role, List};
 use crate::error::ReadError;
@@ -26,7 +26,7 @@ pub async fn list(
 pub async fn get(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Workspace>, ReadError> {
     let row = workspaces::one(&s.pool, user, id).await?;
     row.map(Json).ok_or(ReadError::NotFound)
@@ -36,7 +36,7 @@ pub async fn get(
 pub async fn members(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Member>>, ReadError> {
     role(&s.pool, id, user).await?;
@@ -50,7 +50,7 @@ pub async fn members(
 pub async fn channels(
     State(s): State<AppState>,
     Caller(user): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Channel>>, ReadError> {
     role(&s.pool, id, user).await?;
