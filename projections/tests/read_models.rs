@@ -297,6 +297,18 @@ async fn a_rebuild_gives_the_same_read_models_and_swaps_them_in(pool: PgPool) {
         .expect("snapshot")
     };
     let before = snapshot(pool.clone()).await;
+    // Every index of the live tables, as defined: the copy builds its secondary ones last.
+    let indexes = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
+              WHERE schemaname = 'public' AND tablename LIKE 'rm\\_%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("indexes")
+    };
+    let defined = indexes(pool.clone()).await;
+    assert!(defined.contains("(channel_id, message_id DESC)"), "{defined}");
     // Vandalise the live copy: the rebuild must not read from it.
     sqlx::query("UPDATE rm_messages SET body = 'vandalised'")
         .execute(&pool)
@@ -311,6 +323,11 @@ async fn a_rebuild_gives_the_same_read_models_and_swaps_them_in(pool: PgPool) {
         .expect("rebuild");
     assert!(seen > 0 && report.applied >= seen);
     assert_eq!(snapshot(pool.clone()).await, before);
+    assert_eq!(
+        indexes(pool.clone()).await,
+        defined,
+        "the swapped-in tables have every index"
+    );
     assert_matches_log(&pool).await;
     let head: i64 = sqlx::query_scalar("SELECT max(global_position) FROM events")
         .fetch_one(&pool)

@@ -187,7 +187,7 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
     for e in events {
         match super::typed::<MessageEvent>(e)? {
             MessageEvent::Created { .. } => {
-                creates.push(e.clone());
+                creates.push(e);
                 continue;
             }
             MessageEvent::Updated { body, .. } => {
@@ -287,7 +287,7 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
 }
 
 /// Many `message.created` events at once: the same rows as applying them one by one.
-pub(super) async fn insert_many(tx: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+pub(super) async fn insert_many(tx: &mut PgConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
     let n = events.len();
     let (mut ids, mut wss, mut chs, mut authors, mut bodies, mut parents, mut ats, mut versions) = (
         Vec::with_capacity(n),
