@@ -54,6 +54,10 @@ pub struct Config {
     pub trusted_proxies: String,
     /// How long stored first answers (`Idempotency-Key`) are kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
     pub idempotency_ttl: Duration,
+    /// Access-token lifetime (`PRISM_ACCESS_TTL_SECS`, default 15 minutes).
+    pub access_ttl: Duration,
+    /// Refresh-token (session) lifetime (`PRISM_REFRESH_TTL_SECS`, default 30 days).
+    pub refresh_ttl: Duration,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
     pub dev: bool,
     jwt_secret_set: bool,
@@ -137,6 +141,13 @@ impl Config {
             anyhow::ensure!(n > 0, "{k} must be at least 1");
             Ok(Duration::from_secs(n))
         };
+        let access_ttl = secs("PRISM_ACCESS_TTL_SECS", prism_auth::Jwt::DEFAULT_TTL.as_secs())?;
+        let refresh_ttl = secs("PRISM_REFRESH_TTL_SECS", 30 * 24 * 3600)?;
+        // A session that ends before its first access token would make refreshing pointless.
+        anyhow::ensure!(
+            refresh_ttl >= access_ttl,
+            "PRISM_REFRESH_TTL_SECS must be at least PRISM_ACCESS_TTL_SECS"
+        );
         let edge = prism_telemetry::edge::EdgeConfig {
             header_timeout: secs("PRISM_HEADER_TIMEOUT_SECS", 10)?,
             body_timeout: secs("PRISM_BODY_TIMEOUT_SECS", 10)?,
@@ -159,6 +170,8 @@ impl Config {
             rate_limits,
             trusted_proxies,
             idempotency_ttl,
+            access_ttl,
+            refresh_ttl,
             bus_key_set: bus_key.is_some(),
             bus_keys,
             nats_auth,
@@ -273,6 +286,7 @@ impl Config {
             .with_master_key(self.master_key.clone())
             .with_allowances(self.allowances.clone())
             .with_idempotency_ttl(self.idempotency_ttl)
+            .with_refresh_ttl(self.refresh_ttl)
             // Failed sign-ins are counted under a key only the deployment knows.
             .with_login_key(&sha256(
                 &[b"prism login failures\n".as_slice(), self.jwt_secret.as_bytes()].concat(),
@@ -315,7 +329,7 @@ impl Config {
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {
-        prism_auth::Jwt::new(self.jwt_secret.as_bytes(), prism_auth::Jwt::DEFAULT_TTL)
+        prism_auth::Jwt::new(self.jwt_secret.as_bytes(), self.access_ttl)
     }
 
     /// Connects to Postgres (creating the database if missing), or says clearly why not.

@@ -138,6 +138,13 @@ impl Commands {
     /// Stored first answers are kept a day unless told otherwise.
     pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+    /// How long a session (its refresh token) lives (`PRISM_REFRESH_TTL_SECS`); the access
+    /// tokens' lifetime is the `Jwt`'s.
+    pub fn with_refresh_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.refresh_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(30));
+        self
+    }
+
     /// How long a stored first answer is kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
     pub fn with_idempotency_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.idempotency_ttl = ttl;

@@ -253,3 +253,35 @@ async fn commands_refuse_missing_expired_forged_and_alg_none_tokens(pool: PgPool
         .expect_error(401, "invalid_token");
     assert_eq!(t.total_events().await, 1, "only the registration");
 }
+
+/// `PRISM_ACCESS_TTL_SECS` and `PRISM_REFRESH_TTL_SECS` reach the tokens: a sign-in says how long
+/// its access token lives, and the session ends when its refresh lifetime does.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn token_lifetimes_come_from_configuration(pool: PgPool) {
+    let store = prism_event_store::PgEventStore::new(pool.clone(), 0);
+    let hasher = prism_auth::PasswordHasherId::new(1024, 1).expect("argon2 params");
+    let jwt = prism_auth::Jwt::new(SECRET, std::time::Duration::from_secs(120));
+    let commands =
+        prism_commands::Commands::new(store, jwt, hasher).with_refresh_ttl(std::time::Duration::from_secs(3600));
+    let t = TestApp {
+        app: prism_write_api::app(prism_write_api::AppState::new(commands.clone())),
+        commands,
+        pool: pool.clone(),
+    };
+    let r = register(&t, "ttl@example.com", "correct horse battery")
+        .await
+        .expect(201);
+    assert_eq!(r.body["expires_in"], 120);
+    let left: f64 = sqlx::query_scalar("SELECT extract(epoch FROM expires_at - now())::float8 FROM refresh_tokens")
+        .fetch_one(&pool)
+        .await
+        .expect("session");
+    assert!((3500.0..=3600.0).contains(&left), "the session lives an hour: {left}");
+    // Past its lifetime the refresh token is refused like any unknown one.
+    sqlx::query("UPDATE refresh_tokens SET expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .expect("age");
+    let token = r.body["refresh_token"].as_str().expect("refresh token");
+    refresh(&t, token).await.expect_error(401, "invalid_credentials");
+}
