@@ -1,5 +1,6 @@
 //! Configuration from the environment, with local defaults where one is safe.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -54,6 +55,13 @@ pub struct Config {
     pub trusted_proxies: String,
     /// How long stored first answers (`Idempotency-Key`) are kept (`PRISM_IDEMPOTENCY_TTL_SECS`).
     pub idempotency_ttl: Duration,
+    /// The SMTP relay (`PRISM_SMTP_URL`); unset, mail is written as `.eml` files under
+    /// `PRISM_DATA_DIR/outbox/`. Never logged (it may hold a password).
+    pub smtp_url: Option<String>,
+    /// `From:` of Prism's mail (`PRISM_MAIL_FROM`).
+    pub mail_from: String,
+    /// Where links in mail point (`PRISM_PUBLIC_URL`).
+    pub public_url: String,
     /// Access-token lifetime (`PRISM_ACCESS_TTL_SECS`, default 15 minutes).
     pub access_ttl: Duration,
     /// Refresh-token (session) lifetime (`PRISM_REFRESH_TTL_SECS`, default 30 days).
@@ -172,6 +180,9 @@ impl Config {
             idempotency_ttl,
             access_ttl,
             refresh_ttl,
+            smtp_url: std::env::var("PRISM_SMTP_URL").ok().filter(|s| !s.trim().is_empty()),
+            mail_from: var("PRISM_MAIL_FROM", "Prism <no-reply@localhost>"),
+            public_url: var("PRISM_PUBLIC_URL", "http://127.0.0.1:8080"),
             bus_key_set: bus_key.is_some(),
             bus_keys,
             nats_auth,
@@ -326,6 +337,27 @@ impl Config {
         Ok(Some(
             prism_ai_gateway::http::HttpProvider::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
         ))
+    }
+
+    /// The mail delivery worker: SMTP when `PRISM_SMTP_URL` is set, `.eml` files otherwise.
+    pub fn mail(&self, store: prism_event_store::PgEventStore) -> anyhow::Result<prism_projections::mail::Deliverer> {
+        use prism_projections::mail::{FileTransport, MailConfig, SmtpTransport, Transport};
+        let transport: Arc<dyn Transport> = match &self.smtp_url {
+            Some(url) => Arc::new(SmtpTransport::from_url(url).map_err(|e| anyhow::anyhow!(e))?),
+            None => {
+                let dir = self.data_dir.join("outbox");
+                tracing::info!(dir = %dir.display(), "no PRISM_SMTP_URL: mail is written to files");
+                Arc::new(FileTransport::new(dir))
+            }
+        };
+        let vault = prism_vault::Vault::caching(store.pool().clone(), self.master_key.clone());
+        let cfg = MailConfig {
+            from: self.mail_from.clone(),
+            public_url: self.public_url.clone(),
+            ..MailConfig::default()
+        };
+        cfg.check().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(prism_projections::mail::Deliverer::new(store, vault, transport, cfg))
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {

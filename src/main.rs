@@ -97,6 +97,9 @@ enum Command {
     /// The safety gate: evaluate it on a corpus, or count its escalations.
     #[command(subcommand)]
     Safety(tools::SafetyCommand),
+    /// Mail waiting to be sent, and the dead letters.
+    #[command(subcommand)]
+    Outbox(tools::OutboxCommand),
 }
 
 #[tokio::main]
@@ -155,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay { aggregate, at } => return tools::replay(pool, aggregate, at).await,
         Command::Roles(cmd) => return tools::roles(&cfg, pool, cmd).await,
         Command::Plans(cmd) => return tools::plans(&cfg, pool, cmd).await,
+        Command::Outbox(cmd) => return tools::outbox(pool, cmd).await,
         Command::Safety(tools::SafetyCommand::Stats { since }) => return tools::safety_stats(pool, since).await,
         other => other,
     };
@@ -255,6 +259,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let s = stopped.clone();
             parts.spawn(async move { projector.run(s).await.with_context(|| format!("{name} projector")) });
         }
+        // Mail: the outbox is filled like a projection (never rebuilt: that would send it all
+        // again) and emptied by the delivery worker.
+        let outbox = prism_projections::Projector::new(
+            store.clone(),
+            Arc::new(prism_projections::mail::Outbox),
+            cfg.projector(&bus),
+        );
+        let s = stopped.clone();
+        parts.spawn(async move { outbox.run(s).await.context("mail outbox") });
+        let deliverer = cfg.mail(store.clone())?;
+        let s = stopped.clone();
+        parts.spawn(async move {
+            deliverer.run(std::time::Duration::from_secs(1), s).await;
+            Ok(())
+        });
     }
     tokio::select! {
         _ = shutdown_signal() => {}

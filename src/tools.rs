@@ -394,3 +394,43 @@ pub async fn safety_stats(pool: sqlx::PgPool, since: String) -> anyhow::Result<(
     println!("{line}");
     Ok(())
 }
+
+/// `prism outbox list|retry`: mail not sent yet, and the dead letters back on the road.
+#[derive(clap::Subcommand)]
+pub enum OutboxCommand {
+    /// Dead letters (attempts spent) and pending messages, with the last error.
+    List,
+    /// Put dead letters back to pending, due now: one (`--id`) or all of them.
+    Retry {
+        /// The message (its event id, as `list` shows it); all dead letters when absent.
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+}
+
+pub async fn outbox(pool: sqlx::PgPool, cmd: OutboxCommand) -> anyhow::Result<()> {
+    match cmd {
+        OutboxCommand::List => {
+            let rows = prism_projections::mail::deliver::unsent(&pool).await?;
+            if rows.is_empty() {
+                println!("nothing waiting: every message was sent");
+            }
+            for r in rows {
+                println!(
+                    "{}  {:<8} {:<15} attempts {:>2}  next {}  {}",
+                    r.event_id,
+                    r.status,
+                    r.kind,
+                    r.attempts,
+                    r.next_attempt_at.format("%Y-%m-%d %H:%M:%S"),
+                    r.last_error.unwrap_or_default()
+                );
+            }
+        }
+        OutboxCommand::Retry { id } => {
+            let n = prism_projections::mail::deliver::retry(&pool, id).await?;
+            println!("{n} message(s) due again");
+        }
+    }
+    Ok(())
+}

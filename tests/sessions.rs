@@ -2,46 +2,23 @@
 //! or an erasure, the access tokens of that session (or user) are refused by the write and the
 //! read API alike, within about a second — each keeps the revocations current from the log.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Method, Request};
-use http_body_util::BodyExt;
+use axum::http::Method;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_commands::Commands;
 use prism_event_store::PgEventStore;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
-use tower::ServiceExt;
+use support::call;
 
 const SECRET: &[u8] = b"sessions-e2e-sessions-e2e-sessions-e2e!";
 
 struct Apps {
     write: axum::Router,
     read: axum::Router,
-}
-
-async fn call(
-    app: &axum::Router,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
-        .expect("request");
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 fn apps(pool: PgPool) -> Apps {

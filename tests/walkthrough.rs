@@ -181,6 +181,57 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     };
     assert_eq!(hits["items"][0]["id"], msg["id"]);
 
+    // A forgotten password: with no SMTP relay configured, the link is an `.eml` file in the
+    // data folder's outbox, written by the mail worker from the log.
+    let (s, _) = post(
+        &c,
+        url("/v1/auth/password-reset"),
+        None,
+        json!({"email": "ann@example.com"}),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let outbox = data.path().join("outbox");
+    let started = Instant::now();
+    let eml = loop {
+        let found = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "eml"));
+        if let Some(e) = found {
+            break std::fs::read_to_string(e.path()).expect("eml");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no mail in {}",
+            outbox.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let plain = eml.replace("=\r\n", "").replace("=3D", "=");
+    let at = plain.find("token=").expect("a link with a token") + "token=".len();
+    let reset: String = plain[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let (s, b) = post(
+        &c,
+        url("/v1/auth/password-reset/confirm"),
+        None,
+        json!({"token": reset, "new_password": "a new horse battery"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = post(
+        &c,
+        url("/v1/auth/login"),
+        None,
+        json!({"email": "ann@example.com", "password": "a new horse battery"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")
         .args(["-TERM", &guard.0.id().to_string()])

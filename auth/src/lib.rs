@@ -203,6 +203,11 @@ impl Revocation {
                 at,
             }),
             "user.erased" => Some(Self::User { user: aggregate_id, at }),
+            // A new password ends every session the account had.
+            "auth.password_changed" => Some(Self::User {
+                user: uuid("user_id")?,
+                at,
+            }),
             _ => None,
         }
     }

@@ -24,6 +24,9 @@ pub enum CommandError {
     /// escapes (the idempotency layer answers with the stored response instead).
     #[error("a request with this Idempotency-Key is already being processed")]
     DuplicateRequest,
+    /// A single-use token (a password-reset link) that is unknown, spent or expired. → 400
+    #[error("{0}")]
+    InvalidToken(&'static str),
     /// Bad credentials or a bad refresh token. → 401
     #[error("{0}")]
     Unauthorized(&'static str),

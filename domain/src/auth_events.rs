@@ -38,6 +38,14 @@ pub enum AuthEvent {
     /// A platform role (`auditor`) granted by an operator.
     #[serde(rename = "auth.platform_role_granted")]
     PlatformRoleGranted { user_id: UserId, role: String },
+    /// Someone asked to reset the account's password: the mail worker sends the link. The
+    /// address and the single-use token are sealed with the user's key (the log never holds a
+    /// usable token; an erased account's link can no longer be opened, so is never sent).
+    #[serde(rename = "auth.password_reset_requested")]
+    PasswordResetRequested { user_id: UserId, to: String, token: String },
+    /// The password was set anew (by a reset): every session of the account ends.
+    #[serde(rename = "auth.password_changed")]
+    PasswordChanged { user_id: UserId },
 }
 
 /// The platform roles there are.
@@ -51,7 +59,9 @@ impl AuthEvent {
             Self::LoginSucceeded { user_id }
             | Self::RefreshReuseDetected { user_id, .. }
             | Self::LoggedOut { user_id, .. }
-            | Self::PlatformRoleGranted { user_id, .. } => Some(*user_id),
+            | Self::PlatformRoleGranted { user_id, .. }
+            | Self::PasswordResetRequested { user_id, .. }
+            | Self::PasswordChanged { user_id } => Some(*user_id),
             Self::LoginFailed { user_id, .. } | Self::LoginLocked { user_id, .. } => *user_id,
         }
     }

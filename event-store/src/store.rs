@@ -241,7 +241,7 @@ impl PgEventStore {
             "SELECT ",
             envelope_columns!(),
             " FROM events
-              WHERE event_type IN ('auth.logged_out', 'auth.refresh_reuse_detected', 'auth.session_revoked', 'user.erased')
+              WHERE event_type IN ('auth.logged_out', 'auth.refresh_reuse_detected', 'auth.session_revoked', 'user.erased', 'auth.password_changed')
                 AND global_position > $1 AND global_position <= $2
                 AND ($1 > 0 OR recorded_at > now() - make_interval(secs => $3))
               ORDER BY global_position"

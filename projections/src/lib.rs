@@ -7,12 +7,14 @@
 //! `projection_status` and [`status`].
 //!
 //! It may import `prism-domain`, the read side of `prism-event-store` and `prism-bus` (the
-//! [`prism_bus::Bus`] trait it consumes); never `commands`.
+//! [`prism_bus::Bus`] trait it consumes), `prism-vault` (only the workers that call out open what
+//! they must send: [`mail`]) and `lettre` (mail's transports); never `commands`.
 
 pub mod audit;
 pub mod error;
 pub mod feed;
 pub mod history;
+pub mod mail;
 pub mod offline;
 pub mod projection;
 pub mod read_models;

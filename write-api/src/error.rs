@@ -66,6 +66,7 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
             C::Taken(_) => (StatusCode::CONFLICT, "already_exists"),
             C::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             C::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            C::InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_token"),
             C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             C::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "event_too_large"),
             C::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),

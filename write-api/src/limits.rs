@@ -30,10 +30,14 @@ pub enum Limit {
     JoinIp,
     JoinAccount,
     CommandsSession,
+    /// Password-reset requests and confirmations from one address.
+    ResetIp,
+    /// Password-reset mails to one account (no one can bury an inbox in links).
+    ResetAccount,
 }
 
 impl Limit {
-    const ALL: [(Limit, &'static str, u32, u64); 7] = [
+    const ALL: [(Limit, &'static str, u32, u64); 9] = [
         (Limit::LoginIp, "login_ip", 30, 60),
         (Limit::LoginAccount, "login_account", 10, 60),
         (Limit::RegisterIp, "register_ip", 20, 60),
@@ -41,6 +45,8 @@ impl Limit {
         (Limit::JoinIp, "join_ip", 30, 60),
         (Limit::JoinAccount, "join_account", 10, 60),
         (Limit::CommandsSession, "commands_session", 100, 1),
+        (Limit::ResetIp, "reset_ip", 10, 60),
+        (Limit::ResetAccount, "reset_account", 5, 3600),
     ];
 }
 

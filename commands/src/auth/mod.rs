@@ -1,4 +1,4 @@
-//! Account commands: register, log in, refresh, log out.
+//! Account commands: register, log in, refresh, log out, reset a password.
 //!
 //! Password hashes and refresh tokens are write-side tables, not events; `user.registered` is
 //! an event, appended in the same transaction as the credentials.
@@ -6,6 +6,7 @@
 mod login;
 mod refresh;
 mod register;
+mod reset;
 mod roles;
 
 use prism_domain::auth_events::{AuthEvent, AUTH_STREAM};
@@ -119,6 +120,15 @@ impl Commands {
         if let Err(e) = self.store.append(batch).await {
             tracing::error!(error = %e, "auth event not recorded");
         }
+    }
+
+    /// A valid new password, hashed (422 for one the rules refuse).
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String, CommandError> {
+        let password = crate::valid(prism_domain::values::Password::parse(password))?;
+        let hasher = self.hasher.clone();
+        self.hashing(move || hasher.hash(password.expose()))
+            .await?
+            .map_err(|e| CommandError::Internal(e.to_string()))
     }
 
     /// Runs argon2 off the async runtime, in one of the bounded hashing slots: it is

@@ -1,5 +1,5 @@
 use prism_domain::aggregates::{User, UserCommand};
-use prism_domain::values::{DisplayName, Email, Password};
+use prism_domain::values::{DisplayName, Email};
 use prism_domain::UserId;
 use prism_event_store::Claim;
 
@@ -19,12 +19,7 @@ impl Commands {
     ) -> Result<Tokens, CommandError> {
         let email = valid(Email::parse(email))?;
         let name = valid(DisplayName::parse(name))?;
-        let password = valid(Password::parse(password))?;
-        let hasher = self.hasher.clone();
-        let hash = self
-            .hashing(move || hasher.hash(password.expose()))
-            .await?
-            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let hash = self.hash_password(password).await?;
 
         let id = UserId::new();
         let mut ctx = CommandContext::new(id);

@@ -52,6 +52,7 @@ impl Commands {
         for table in [
             "credentials",
             "refresh_tokens",
+            "password_resets",
             "platform_roles",
             "entitlements",
             "usage_counters",

@@ -1,4 +1,4 @@
-//! `/v1/auth/*`: register, login, refresh, logout.
+//! `/v1/auth/*`: register, login, refresh, logout, password reset.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -98,4 +98,60 @@ pub async fn logout(
 ) -> Result<StatusCode, ApiError> {
     s.commands.logout(&i.refresh_token, request_id(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetInput {
+    pub email: String,
+}
+
+/// Always 202, whether or not the address has an account: a link goes out only if it does.
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = ResetInput,
+    description = "a password-reset link by mail (`token=<token>`, one hour, single use); the same answer for an unknown address",
+    responses((status = 202, body = Accepted), (status = 400, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
+pub async fn password_reset(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<ResetInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::ResetIp, &ip)?;
+    s.limits.check(Limit::ResetAccount, &i.email.trim().to_lowercase())?;
+    s.commands
+        .request_password_reset(&i.email, request_id(&headers))
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: true })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub accepted: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetConfirmInput {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    pub password_changed: bool,
+}
+
+/// The new password for the token's account; every session of that account ends.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmInput,
+    responses((status = 200, body = PasswordChanged), (status = 400, body = crate::routes::ErrorBody, description = "invalid_token: unknown, used or expired"),
+        (status = 422, body = crate::routes::ErrorBody, description = "validation_failed: the new password"), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
+pub async fn password_reset_confirm(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<ResetConfirmInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::ResetIp, &ip)?;
+    s.commands
+        .confirm_password_reset(&i.token, &i.new_password, request_id(&headers))
+        .await?;
+    Ok(Json(PasswordChanged { password_changed: true }))
 }

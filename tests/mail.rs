@@ -1,0 +1,347 @@
+//! Mail, for real: a password-reset link goes through the log, the outbox and SMTP to a local
+//! sink, works once, and ends every session; a relay that keeps failing turns the message into a
+//! dead letter an operator can send again; with no relay the message is an `.eml` file.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use prism_auth::{Jwt, PasswordHasherId};
+use prism_commands::Commands;
+use prism_event_store::PgEventStore;
+use prism_projections::mail::{self, Deliverer, FileTransport, MailConfig, Outbox, SmtpTransport, Transport};
+use prism_projections::{Projector, ProjectorConfig};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support::call;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const SECRET: &[u8] = b"mail-e2e-mail-e2e-mail-e2e-mail-e2e!!";
+const PUBLIC_URL: &str = "https://prism.example.org";
+
+/// A local SMTP server that keeps what it is sent (recipients and the raw message), or refuses
+/// every message with a temporary error.
+#[derive(Clone, Default)]
+struct Sink {
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// The recipients and the raw message (headers and body) of one delivery.
+type Received = (Vec<String>, String);
+
+impl Sink {
+    async fn start(refuse: bool) -> (Self, u16) {
+        let sink = Sink::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let s = sink.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move { s.session(conn, refuse).await });
+            }
+        });
+        (sink, port)
+    }
+
+    async fn session(&self, conn: tokio::net::TcpStream, refuse: bool) -> std::io::Result<()> {
+        let (r, mut w) = conn.into_split();
+        let mut lines = BufReader::new(r).lines();
+        w.write_all(b"220 sink ready\r\n").await?;
+        let mut rcpt = Vec::new();
+        while let Some(line) = lines.next_line().await? {
+            let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 sink\r\n",
+                "MAIL" if refuse => b"451 try again later\r\n",
+                "MAIL" | "RSET" | "NOOP" => b"250 ok\r\n",
+                "RCPT" => {
+                    rcpt.push(
+                        line.trim_start_matches(|c| c != '<')
+                            .trim_matches(|c| c == '<' || c == '>')
+                            .to_owned(),
+                    );
+                    b"250 ok\r\n"
+                }
+                "DATA" => {
+                    w.write_all(b"354 go on\r\n").await?;
+                    let mut data = String::new();
+                    while let Some(l) = lines.next_line().await? {
+                        if l == "." {
+                            break;
+                        }
+                        data.push_str(&l);
+                        data.push('\n');
+                    }
+                    self.received
+                        .lock()
+                        .expect("sink")
+                        .push((std::mem::take(&mut rcpt), data));
+                    b"250 queued\r\n"
+                }
+                "QUIT" => {
+                    w.write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => b"502 not here\r\n",
+            };
+            w.write_all(reply).await?;
+        }
+        Ok(())
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        self.received.lock().expect("sink").clone()
+    }
+}
+
+struct World {
+    store: PgEventStore,
+    commands: Commands,
+    write: axum::Router,
+}
+
+fn world(pool: &PgPool) -> World {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let commands = Commands::new(
+        store.clone(),
+        Jwt::new(SECRET, Jwt::DEFAULT_TTL),
+        PasswordHasherId::new(1024, 1).expect("params"),
+    );
+    World {
+        write: prism_write_api::app(prism_write_api::AppState::new(commands.clone())),
+        store,
+        commands,
+    }
+}
+
+impl World {
+    /// The outbox projection, caught up with the log.
+    async fn queue(&self) {
+        let cfg = ProjectorConfig::new(Arc::new(prism_bus::local::LocalBus::new()), 256);
+        Projector::new(self.store.clone(), Arc::new(Outbox), cfg)
+            .catch_up()
+            .await
+            .expect("outbox");
+    }
+
+    fn deliverer(&self, transport: Arc<dyn Transport>, max_attempts: i32) -> Deliverer {
+        let cfg = MailConfig {
+            public_url: PUBLIC_URL.into(),
+            max_attempts,
+            ..MailConfig::default()
+        };
+        Deliverer::new(self.store.clone(), self.commands.vault().clone(), transport, cfg)
+    }
+
+    async fn register(&self, email: &str, password: &str) -> Value {
+        let (s, b) = call(
+            &self.write,
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            Some(json!({"email": email, "password": password, "name": "Ann"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+        b
+    }
+
+    async fn ask_reset(&self, email: &str) {
+        let (s, b) = call(
+            &self.write,
+            Method::POST,
+            "/v1/auth/password-reset",
+            None,
+            Some(json!({"email": email})),
+        )
+        .await;
+        assert_eq!(s, 202, "always 202: {b}");
+    }
+}
+
+/// The token in a message's link (undoing quoted-printable if the mailer chose it).
+fn token_in(message: &str) -> String {
+    let plain = message.replace("=\n", "").replace("=3D", "=");
+    let at = plain.find("/reset-password?token=").expect("a reset link") + "/reset-password?token=".len();
+    plain[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_reset_link_arrives_by_smtp_works_once_and_ends_every_session(pool: PgPool) {
+    let w = world(&pool);
+    let ann = w.register("ann@example.com", "the old password").await;
+    w.ask_reset("Ann@Example.com").await;
+    // An address without an account gets the same answer, and no mail.
+    w.ask_reset("nobody@example.com").await;
+    w.queue().await;
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(queued, 1, "one message, for the account that exists");
+    // The log holds neither the address nor a usable token.
+    let logged: String =
+        sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type = 'auth.password_reset_requested'")
+            .fetch_one(&pool)
+            .await
+            .expect("event");
+    assert!(!logged.contains("ann@example.com"), "{logged}");
+
+    let (sink, port) = Sink::start(false).await;
+    let smtp = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("smtp url");
+    let deliverer = w.deliverer(Arc::new(smtp), 8);
+    assert_eq!(deliverer.deliver_due().await.expect("deliver"), 1);
+    assert_eq!(deliverer.deliver_due().await.expect("again"), 0, "sent once");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    let (to, message) = &got[0];
+    assert_eq!(to, &vec!["ann@example.com".to_owned()]);
+    assert!(message.contains("Subject: Reset your Prism password"), "{message}");
+    assert!(
+        message
+            .replace("=\n", "")
+            .contains(&format!("{PUBLIC_URL}/reset-password?token")),
+        "{message}"
+    );
+    let token = token_in(message);
+    assert!(token.len() >= 32, "{token}");
+    assert!(!logged.contains(&token), "the log never holds the token");
+
+    // Too short a password is refused, and the token stays good.
+    let confirm = |token: String, password: &str| {
+        call(
+            &w.write,
+            Method::POST,
+            "/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": token, "new_password": password})),
+        )
+    };
+    assert_eq!(confirm(token.clone(), "short").await.0, 422);
+    let (s, b) = confirm(token.clone(), "a brand new password").await;
+    assert_eq!(s, 200, "{b}");
+    // Once only; and a made-up token is no better.
+    let (s, b) = confirm(token.clone(), "yet another password").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_token")), "{b}");
+    let (s, _) = confirm("not-a-token".into(), "yet another password").await;
+    assert_eq!(s, 400);
+
+    let login = |password: &str| {
+        call(
+            &w.write,
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "ann@example.com", "password": password})),
+        )
+    };
+    assert_eq!(login("the old password").await.0, 401);
+    assert_eq!(login("a brand new password").await.0, 200);
+    // The session from before the reset is over: its refresh token now, its access token as soon
+    // as the node reads `auth.password_changed` from the log.
+    let (s, _) = call(
+        &w.write,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": ann["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let old = ann["access_token"].as_str().expect("token");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, b) = call(
+            &w.write,
+            Method::POST,
+            "/v1/workspaces",
+            Some(old),
+            Some(json!({"name": "After"})),
+        )
+        .await;
+        if s == 401 {
+            assert_eq!(b["error"]["code"], "session_revoked", "{b}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the old access token still works: {s} {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_relay_that_keeps_refusing_makes_a_dead_letter_that_can_be_sent_again(pool: PgPool) {
+    let w = world(&pool);
+    w.register("bob@example.com", "the old password").await;
+    w.ask_reset("bob@example.com").await;
+    w.queue().await;
+    let (refusing, port) = Sink::start(true).await;
+    let smtp = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("smtp url");
+    let deliverer = w.deliverer(Arc::new(smtp), 2);
+    assert_eq!(deliverer.deliver_due().await.expect("first"), 1);
+    let (status, attempts, error): (String, i32, Option<String>) =
+        sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!(error.is_some_and(|e| e.contains("451")), "the relay's answer is kept");
+    assert_eq!(
+        deliverer.deliver_due().await.expect("not due yet"),
+        0,
+        "backoff: not due again at once"
+    );
+    sqlx::query("UPDATE mail_outbox SET next_attempt_at = now()")
+        .execute(&pool)
+        .await
+        .expect("due");
+    assert_eq!(deliverer.deliver_due().await.expect("second"), 1);
+    let unsent = mail::deliver::unsent(&pool).await.expect("list");
+    assert_eq!(unsent.len(), 1);
+    assert_eq!((unsent[0].status.as_str(), unsent[0].attempts), ("dead", 2));
+    assert!(refusing.messages().is_empty());
+
+    // The operator fixes the relay and sends the dead letters again.
+    assert_eq!(mail::deliver::retry(&pool, None).await.expect("retry"), 1);
+    let (sink, port) = Sink::start(false).await;
+    let smtp = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("smtp url");
+    assert_eq!(w.deliverer(Arc::new(smtp), 2).deliver_due().await.expect("resent"), 1);
+    assert_eq!(sink.messages().len(), 1);
+    assert!(mail::deliver::unsent(&pool).await.expect("list").is_empty());
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn without_a_relay_mail_is_an_eml_file_and_an_erased_account_gets_none(pool: PgPool) {
+    let w = world(&pool);
+    let dir = tempfile::tempdir().expect("dir");
+    w.register("cat@example.com", "the old password").await;
+    let dan = w.register("dan@example.com", "the old password").await;
+    w.ask_reset("cat@example.com").await;
+    w.ask_reset("dan@example.com").await;
+    // Dan erases his account before the mail goes: his link can no longer be opened.
+    let (s, b) = call(&w.write, Method::DELETE, "/v1/me", dan["access_token"].as_str(), None).await;
+    assert!(s == 202 || s == 204, "{s} {b}");
+    w.queue().await;
+    let deliverer = w.deliverer(Arc::new(FileTransport::new(dir.path().join("outbox"))), 8);
+    assert_eq!(deliverer.deliver_due().await.expect("deliver"), 2);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .expect("outbox folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    let eml = std::fs::read_to_string(&files[0]).expect("eml");
+    assert!(eml.contains("To: cat@example.com"), "{eml}");
+    assert!(!token_in(&eml.replace("\r\n", "\n")).is_empty());
+    let dropped: (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM mail_outbox WHERE status = 'dead'")
+            .fetch_one(&pool)
+            .await
+            .expect("dan's");
+    assert_eq!(dropped.1.as_deref(), Some("the account was erased"));
+}
