@@ -4,13 +4,14 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_commands::Commands;
 use prism_event_store::PgEventStore;
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use support::call;
 
@@ -19,13 +20,19 @@ const SECRET: &[u8] = b"sessions-e2e-sessions-e2e-sessions-e2e!";
 struct Apps {
     write: axum::Router,
     read: axum::Router,
+    store: PgEventStore,
 }
 
 fn apps(pool: PgPool) -> Apps {
     let jwt = Jwt::new(SECRET, Jwt::DEFAULT_TTL);
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let commands = Commands::new(store, jwt.clone(), PasswordHasherId::new(1024, 1).expect("params"));
+    let commands = Commands::new(
+        store.clone(),
+        jwt.clone(),
+        PasswordHasherId::new(1024, 1).expect("params"),
+    );
     Apps {
+        store,
         write: prism_write_api::app(prism_write_api::AppState::new(commands)),
         read: prism_read_api::app(prism_read_api::AppState::new(pool, jwt)),
     }
@@ -33,7 +40,24 @@ fn apps(pool: PgPool) -> Apps {
 
 impl Apps {
     async fn register(&self) -> (String, String) {
-        let email = format!("u{}@example.com", uuid::Uuid::now_v7().simple());
+        self.register_as(&format!("u{}@example.com", uuid::Uuid::now_v7().simple()))
+            .await
+    }
+
+    /// The read models, caught up with the log.
+    async fn project(&self) {
+        let cfg = prism_projections::ProjectorConfig::new(Arc::new(prism_bus::local::LocalBus::new()), 256);
+        prism_projections::Projector::new(
+            self.store.clone(),
+            Arc::new(prism_projections::read_models::ReadModels),
+            cfg,
+        )
+        .catch_up()
+        .await
+        .expect("read models");
+    }
+
+    async fn register_as(&self, email: &str) -> (String, String) {
         let (s, b) = call(
             &self.write,
             Method::POST,
@@ -210,4 +234,132 @@ async fn a_token_minted_into_a_revoked_session_cannot_be_refreshed(pool: PgPool)
     )
     .await;
     assert_eq!(s, 401, "{b}");
+}
+
+/// Signs in with a user agent; answers the tokens.
+async fn sign_in(app: &axum::Router, email: &str, password: &str, user_agent: &str) -> (u16, Value) {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/auth/login")
+        .header("content-type", "application/json")
+        .header("user-agent", user_agent)
+        .body(axum::body::Body::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .expect("request");
+    let res = tower::ServiceExt::oneshot(app.clone(), req).await.expect("infallible");
+    let status = res.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A person sees their sessions (device, when, which is this one), ends one, and changing the
+/// password ends every session but the one they changed it from.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn people_see_and_end_their_sessions_and_a_new_password_keeps_only_this_one(pool: PgPool) {
+    let a = apps(pool.clone());
+    let (_, _) = a.register_as("zoe@example.com").await;
+    let (s, laptop) = sign_in(
+        &a.write,
+        "zoe@example.com",
+        "correct horse battery",
+        "Firefox on a laptop",
+    )
+    .await;
+    assert_eq!(s, 200, "{laptop}");
+    let (_, phone) = sign_in(
+        &a.write,
+        "zoe@example.com",
+        "correct horse battery",
+        "Safari on a phone",
+    )
+    .await;
+    let (_, tablet) = sign_in(&a.write, "zoe@example.com", "correct horse battery", "a tablet").await;
+    let token = |v: &Value| v["access_token"].as_str().expect("token").to_owned();
+    let (laptop_t, phone_t, tablet_t) = (token(&laptop), token(&phone), token(&tablet));
+    a.project().await;
+
+    let (s, list) = call(&a.read, Method::GET, "/v1/me/sessions", Some(&laptop_t), None).await;
+    assert_eq!(s, 200, "{list}");
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 4, "registration and three sign-ins: {list}");
+    let mine: Vec<&Value> = items.iter().filter(|i| i["current"] == true).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["user_agent"], "Firefox on a laptop", "opened for its owner");
+    // Stored sealed: the log and the read model never hold the device in the clear.
+    let raw: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_sessions WHERE user_agent LIKE '%Safari%'")
+        .fetch_one(&pool)
+        .await
+        .expect("raw");
+    assert_eq!(raw, 0);
+    let phone_id = items
+        .iter()
+        .find(|i| i["user_agent"] == "Safari on a phone")
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .expect("the phone");
+
+    // Someone else cannot end it; its owner can.
+    let (bob, _) = a.register().await;
+    let path = format!("/v1/me/sessions/{phone_id}");
+    assert_eq!(call(&a.write, Method::DELETE, &path, Some(&bob), None).await.0, 404);
+    assert_eq!(
+        call(&a.write, Method::DELETE, &path, Some(&laptop_t), None).await.0,
+        204
+    );
+    let (s, _) = call(
+        &a.write,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": phone["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(s, 401, "the phone's refresh token is dead");
+    a.refused(&phone_t).await;
+    a.accepted(&laptop_t).await;
+
+    // A new password: the current one is required; then only the laptop's session lives on.
+    let change = |current: &str| {
+        call(
+            &a.write,
+            Method::POST,
+            "/v1/auth/password",
+            Some(&laptop_t),
+            Some(json!({"current_password": current, "new_password": "an even better password"})),
+        )
+    };
+    assert_eq!(change("not my password").await.0, 401);
+    let (s, b) = change("correct horse battery").await;
+    assert_eq!(s, 200, "{b}");
+    a.refused(&tablet_t).await;
+    a.accepted(&laptop_t).await;
+    assert_eq!(
+        sign_in(&a.write, "zoe@example.com", "correct horse battery", "x")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        sign_in(&a.write, "zoe@example.com", "an even better password", "x")
+            .await
+            .0,
+        200
+    );
+    a.project().await;
+    let (_, list) = call(&a.read, Method::GET, "/v1/me/sessions", Some(&laptop_t), None).await;
+    let agents: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["user_agent"].as_str())
+        .collect();
+    assert!(
+        agents.contains(&"Firefox on a laptop")
+            && !agents.contains(&"Safari on a phone")
+            && !agents.contains(&"a tablet"),
+        "{list}"
+    );
 }

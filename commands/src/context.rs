@@ -7,6 +7,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: UserId,
+    /// The session (refresh-token family) the caller's token belongs to, when it has one.
+    pub session: Option<Uuid>,
 }
 
 /// A command's circumstances.
@@ -36,7 +38,10 @@ pub enum Expected {
 impl CommandContext {
     pub fn new(user: UserId) -> Self {
         Self {
-            actor: Actor { user_id: user },
+            actor: Actor {
+                user_id: user,
+                session: None,
+            },
             request_id: None,
             correlation_id: Uuid::now_v7(),
             idempotency: None,

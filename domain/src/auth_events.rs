@@ -43,9 +43,29 @@ pub enum AuthEvent {
     /// usable token; an erased account's link can no longer be opened, so is never sent).
     #[serde(rename = "auth.password_reset_requested")]
     PasswordResetRequested { user_id: UserId, to: String, token: String },
-    /// The password was set anew (by a reset): every session of the account ends.
+    /// The password was set anew. By a reset (`kept_session` null) every session of the
+    /// account ends; by its owner, signed in, the session they changed it from stays (the others
+    /// end, each with its own `auth.session_revoked`).
     #[serde(rename = "auth.password_changed")]
-    PasswordChanged { user_id: UserId },
+    PasswordChanged {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept_session: Option<Uuid>,
+    },
+    /// A session began (a sign-in or a registration); `user_agent` sealed with the user's key.
+    #[serde(rename = "auth.session_started")]
+    SessionStarted {
+        user_id: UserId,
+        session_id: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+    },
+    /// A session's refresh token was used (its "last used").
+    #[serde(rename = "auth.session_refreshed")]
+    SessionRefreshed { user_id: UserId, session_id: Uuid },
+    /// A session was ended by its owner (or by a password change): its tokens stop working.
+    #[serde(rename = "auth.session_revoked")]
+    SessionRevoked { user_id: UserId, session_id: Uuid },
 }
 
 /// The platform roles there are.
@@ -61,7 +81,10 @@ impl AuthEvent {
             | Self::LoggedOut { user_id, .. }
             | Self::PlatformRoleGranted { user_id, .. }
             | Self::PasswordResetRequested { user_id, .. }
-            | Self::PasswordChanged { user_id } => Some(*user_id),
+            | Self::PasswordChanged { user_id, .. }
+            | Self::SessionStarted { user_id, .. }
+            | Self::SessionRefreshed { user_id, .. }
+            | Self::SessionRevoked { user_id, .. } => Some(*user_id),
             Self::LoginFailed { user_id, .. } | Self::LoginLocked { user_id, .. } => *user_id,
         }
     }

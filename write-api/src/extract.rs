@@ -43,6 +43,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
         Ok(Self(Actor {
             user_id: UserId(claims.sub),
+            session: (!claims.sid.is_nil()).then_some(claims.sid),
         }))
     }
 }
@@ -117,6 +118,7 @@ impl CommandHeaders {
     /// a key reused with another request is caught.
     pub fn context(&self, actor: Actor, input: &impl Serialize) -> CommandContext {
         let mut ctx = CommandContext::new(actor.user_id);
+        ctx.actor = actor;
         ctx.request_id = self.request_id.clone();
         ctx.expected = self.if_match.map_or(Expected::Current, Expected::Exactly);
         ctx.correlation_id = self

@@ -93,6 +93,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/password-reset", post(auth::password_reset))
+        .route("/v1/auth/password", post(auth::change_password))
+        .route("/v1/me/sessions/{id}", delete(me::end_session))
         .route("/v1/auth/password-reset/confirm", post(auth::password_reset_confirm))
         .route("/v1/workspaces", post(workspaces::create))
         .route(

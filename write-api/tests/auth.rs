@@ -82,7 +82,7 @@ async fn one_account_per_email(pool: PgPool) {
     register(&t, "ANN@example.com", "another good password")
         .await
         .expect_error(409, "already_exists");
-    assert_eq!(t.total_events().await, 1, "nothing half written");
+    assert_eq!(t.kernel_events().await, 1, "nothing half written");
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
@@ -251,7 +251,7 @@ async fn commands_refuse_missing_expired_forged_and_alg_none_tokens(pool: PgPool
     t.call(Method::POST, "/v1/workspaces", Some(&hs512), body)
         .await
         .expect_error(401, "invalid_token");
-    assert_eq!(t.total_events().await, 1, "only the registration");
+    assert_eq!(t.kernel_events().await, 1, "only the registration");
 }
 
 /// `PRISM_ACCESS_TTL_SECS` and `PRISM_REFRESH_TTL_SECS` reach the tokens: a sign-in says how long

@@ -5,7 +5,7 @@ use prism_domain::UserId;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::Tokens;
+use super::{Client, Tokens};
 use crate::{CommandError, Commands};
 
 const WRONG: &str = "the email or password is not correct";
@@ -22,7 +22,9 @@ impl Commands {
     /// 429 `too_many_attempts`, before any password is checked. Failures are counted in
     /// `login_failures` under a keyed hash of the address, on every node alike; the log gets
     /// one `auth.login_locked` per lockout, not an event per guess.
-    pub async fn login(&self, email: &str, password: &str, request_id: Option<String>) -> Result<Tokens, CommandError> {
+    pub async fn login(&self, email: &str, password: &str, client: impl Into<Client>) -> Result<Tokens, CommandError> {
+        let client = client.into();
+        let request_id = client.request_id.clone();
         let email = Email::parse(email).map(Email::into_inner).unwrap_or_default();
         let account = self.account_key(&email);
         let locked: Option<i64> = sqlx::query_scalar(
@@ -55,6 +57,7 @@ impl Commands {
                 let tokens = self.issue_tokens(self.store.pool(), UserId(user), None).await?;
                 self.record_auth(AuthEvent::LoginSucceeded { user_id: UserId(user) }, request_id)
                     .await;
+                self.started_session(&tokens, &client).await;
                 Ok(tokens)
             }
             _ => {

@@ -8,6 +8,7 @@ mod refresh;
 mod register;
 mod reset;
 mod roles;
+mod sessions;
 
 use prism_domain::auth_events::{AuthEvent, AUTH_STREAM};
 use prism_domain::event::{to_parts, KernelEvent};
@@ -18,9 +19,30 @@ use uuid::Uuid;
 
 use crate::{CommandError, Commands};
 
+/// Who is signing in, as far as the edge can tell: kept with the session (the owner sees it
+/// in their session list), never trusted for anything.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub request_id: Option<String>,
+    /// `User-Agent`, cut to 200 characters.
+    pub user_agent: Option<String>,
+}
+
+impl From<Option<String>> for Client {
+    fn from(request_id: Option<String>) -> Self {
+        Self {
+            request_id,
+            user_agent: None,
+        }
+    }
+}
+
 /// What a successful register, login or refresh answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tokens {
+    /// The session these tokens belong to (not part of the answer).
+    #[serde(skip)]
+    pub session_id: Uuid,
     pub user_id: UserId,
     pub access_token: String,
     pub refresh_token: String,
@@ -69,6 +91,7 @@ impl Commands {
             return Err(CommandError::Erased);
         }
         Ok(Tokens {
+            session_id: family,
             user_id: user,
             access_token,
             refresh_token,
@@ -105,6 +128,26 @@ impl Commands {
         let batch = auth_batch(&event, request_id).map_err(|e| CommandError::Internal(e.to_string()))?;
         self.store.append(batch).await?;
         Ok(())
+    }
+
+    /// Records that a session began (with the client's user agent, sealed with the user's key).
+    pub(crate) async fn started_session(&self, tokens: &Tokens, client: &Client) {
+        let user_agent = match &client.user_agent {
+            Some(ua) => {
+                let ua: String = ua.chars().filter(|c| !c.is_control()).take(200).collect();
+                self.vault
+                    .seal(prism_vault::Scope::user(tokens.user_id), &ua)
+                    .await
+                    .ok()
+            }
+            None => None,
+        };
+        let event = AuthEvent::SessionStarted {
+            user_id: tokens.user_id,
+            session_id: tokens.session_id,
+            user_agent,
+        };
+        self.record_auth(event, client.request_id.clone()).await;
     }
 
     /// Records a sign-in fact for the audit trail, as a one-event stream of its own. A failure

@@ -24,6 +24,11 @@ impl Commands {
         if let Some((family, user)) = used {
             let tokens = self.issue_tokens(&mut *tx, UserId(user), Some(family)).await?;
             tx.commit().await?;
+            let event = AuthEvent::SessionRefreshed {
+                user_id: UserId(user),
+                session_id: family,
+            };
+            self.record_auth(event, request_id).await;
             return Ok(tokens);
         }
         tx.rollback().await?;

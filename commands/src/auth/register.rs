@@ -3,7 +3,7 @@ use prism_domain::values::{DisplayName, Email};
 use prism_domain::UserId;
 use prism_event_store::Claim;
 
-use super::Tokens;
+use super::{Client, Tokens};
 use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands};
 
@@ -15,8 +15,10 @@ impl Commands {
         email: &str,
         password: &str,
         name: &str,
-        request_id: Option<String>,
+        client: impl Into<Client>,
     ) -> Result<Tokens, CommandError> {
+        let client = client.into();
+        let request_id = client.request_id.clone();
         let email = valid(Email::parse(email))?;
         let name = valid(DisplayName::parse(name))?;
         let hash = self.hash_password(password).await?;
@@ -55,6 +57,7 @@ impl Commands {
         let tokens = self.issue_tokens(&mut *tx, id, None).await?;
         tx.commit().await?;
         tracing::info!(user_id = %id, "user registered");
+        self.started_session(&tokens, &client).await;
         Ok(tokens)
     }
 }

@@ -97,8 +97,14 @@ impl Commands {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.record_revocation(AuthEvent::PasswordChanged { user_id: user }, request_id)
-            .await?;
+        self.record_revocation(
+            AuthEvent::PasswordChanged {
+                user_id: user,
+                kept_session: None,
+            },
+            request_id,
+        )
+        .await?;
         tracing::info!(user_id = %user, "password reset");
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod hot;
 pub mod messages;
 pub mod reflection;
+pub mod sessions;
 pub use reflection::affirmations;
 pub mod users;
 pub mod workspaces;
@@ -43,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "rm_lens_goals",
     "lens_affirmations",
     "rm_lens_actions",
+    "rm_sessions",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.
@@ -109,6 +111,7 @@ impl Projection for ReadModels {
                 "message" => messages::apply(tx, e).await,
                 "doc" => docs::apply(tx, e).await,
                 "mirror_session" | "turn" | "lens_goal" | "ai_month" => reflection::apply(tx, e).await,
+                prism_domain::auth_events::AUTH_STREAM => sessions::apply(tx, e).await,
                 // Aggregates these read models do not show.
                 _ => Ok(()),
             }

@@ -54,6 +54,7 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
             super::reflection::erase(tx, user_id.0).await?;
+            super::sessions::erase(tx, user_id.0).await?;
         }
         UserEvent::EntitlementChanged { .. }
         | UserEvent::SpectrumSessionExcluded { .. }

@@ -24,3 +24,51 @@ pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<
         json!({"user_id": user, "email": email, "name": name, "registered_at": registered_at, "memberships": memberships}),
     ))
 }
+
+/// One of the caller's sessions, as they see it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Session {
+    pub id: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The last refresh (or the sign-in).
+    pub last_used_at: chrono::DateTime<chrono::Utc>,
+    pub user_agent: Option<String>,
+    /// The session of the token making this request.
+    pub current: bool,
+}
+
+#[utoipa::path(get, path = "/v1/me/sessions", tag = "me", description = "the caller's live sessions, newest first; `DELETE /v1/me/sessions/{id}` (write API) ends one",
+    params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    responses((status = 200, body = Sessions), (status = 401), (status = 503, description = "projection_behind")))]
+pub async fn sessions(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Sessions>, ReadError> {
+    let current = crate::extract::claims(&headers, &s)?.sid;
+    let rows = prism_projections::read_models::sessions::live(&s.pool, user).await?;
+    let o = s.vault.opener(prism_vault::Scope::user(user)).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            Ok(Session {
+                current: r.id == current,
+                id: r.id,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                user_agent: r.user_agent.map(|ua| o.open(&ua)).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, ReadError>>()?;
+    Ok(Json(Sessions {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// The caller's sessions (one page: a person has few).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Sessions {
+    pub items: Vec<Session>,
+    pub next_cursor: Option<String>,
+}

@@ -43,7 +43,18 @@ fn request_id(h: &HeaderMap) -> Option<String> {
     h.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterInput,
+/// The request id and user agent a new session is kept with.
+fn client(h: &HeaderMap) -> prism_commands::auth::Client {
+    prism_commands::auth::Client {
+        request_id: request_id(h),
+        user_agent: h
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", security(()), request_body = RegisterInput,
     responses((status = 201, body = TokensAnswer), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
 pub async fn register(
     State(s): State<AppState>,
@@ -54,12 +65,12 @@ pub async fn register(
     s.limits.check(Limit::RegisterIp, &ip)?;
     let tokens = s
         .commands
-        .register(&i.email, &i.password, &i.name, request_id(&headers))
+        .register(&i.email, &i.password, &i.name, client(&headers))
         .await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginInput,
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited, or too_many_attempts (the account is locked for a while)"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
 pub async fn login(
     State(s): State<AppState>,
@@ -73,12 +84,10 @@ pub async fn login(
     if let Ok(email) = prism_domain::values::Email::parse(&i.email) {
         s.limits.check(Limit::LoginAccount, email.as_str())?;
     }
-    Ok(Json(
-        s.commands.login(&i.email, &i.password, request_id(&headers)).await?,
-    ))
+    Ok(Json(s.commands.login(&i.email, &i.password, client(&headers)).await?))
 }
 
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", security(()), request_body = RefreshInput,
     responses((status = 200, body = TokensAnswer), (status = 401, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
 pub async fn refresh(
     State(s): State<AppState>,
@@ -90,7 +99,7 @@ pub async fn refresh(
     Ok(Json(s.commands.refresh(&i.refresh_token, request_id(&headers)).await?))
 }
 
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshInput, responses((status = 204)))]
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(()), request_body = RefreshInput, responses((status = 204)))]
 pub async fn logout(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -106,7 +115,7 @@ pub struct ResetInput {
 }
 
 /// Always 202, whether or not the address has an account: a link goes out only if it does.
-#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = ResetInput,
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", security(()), request_body = ResetInput,
     description = "a password-reset link by mail (`token=<token>`, one hour, single use); the same answer for an unknown address",
     responses((status = 202, body = Accepted), (status = 400, body = crate::routes::ErrorBody), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
 pub async fn password_reset(
@@ -140,7 +149,7 @@ pub struct PasswordChanged {
 }
 
 /// The new password for the token's account; every session of that account ends.
-#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmInput,
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", security(()), request_body = ResetConfirmInput,
     responses((status = 200, body = PasswordChanged), (status = 400, body = crate::routes::ErrorBody, description = "invalid_token: unknown, used or expired"),
         (status = 422, body = crate::routes::ErrorBody, description = "validation_failed: the new password"), (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
 pub async fn password_reset_confirm(
@@ -152,6 +161,30 @@ pub async fn password_reset_confirm(
     s.limits.check(Limit::ResetIp, &ip)?;
     s.commands
         .confirm_password_reset(&i.token, &i.new_password, request_id(&headers))
+        .await?;
+    Ok(Json(PasswordChanged { password_changed: true }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The caller's new password; every other session of theirs ends (this one stays).
+#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", request_body = PasswordInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = PasswordChanged), (status = 401, body = crate::routes::ErrorBody, description = "invalid_credentials: the current password is wrong"),
+        (status = 422, body = crate::routes::ErrorBody, description = "validation_failed: the new password"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    crate::extract::Authenticated(a): crate::extract::Authenticated,
+    h: crate::extract::CommandHeaders,
+    ApiJson(i): ApiJson<PasswordInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ctx = h.context(a, &());
+    s.commands
+        .change_password(&ctx, &i.current_password, &i.new_password)
         .await?;
     Ok(Json(PasswordChanged { password_changed: true }))
 }

@@ -48,3 +48,18 @@ pub async fn reset(State(s): State<AppState>, Authenticated(a): Authenticated, h
     let ctx = h.context(a, &());
     Ok(s.commands.reset_spectrum(&ctx).await?.into())
 }
+
+/// Ends one of the caller's sessions: its tokens stop working on every node.
+#[utoipa::path(delete, path = "/v1/me/sessions/{id}", tag = "account",
+    params(("id" = Uuid, Path, description = "the session, as `GET /v1/me/sessions` lists it")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn end_session(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    crate::extract::ApiPath(id): crate::extract::ApiPath<Uuid>,
+) -> Result<axum::http::StatusCode, crate::error::ApiError> {
+    let ctx = h.context(a, &id);
+    s.commands.revoke_session(&ctx, id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

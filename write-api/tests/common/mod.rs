@@ -224,6 +224,15 @@ impl TestApp {
             .expect("count")
     }
 
+    /// Events other than sign-in facts (`auth.*`: a registration also starts a session).
+    #[allow(dead_code)]
+    pub async fn kernel_events(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type <> 'auth'")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+
     pub async fn total_events(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events")
             .fetch_one(&self.pool)

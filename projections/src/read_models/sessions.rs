@@ -1,0 +1,93 @@
+//! Sessions (`rm_sessions`): written from the `auth.*` facts, read by `GET /v1/me/sessions`.
+//! A session is a refresh-token family: it starts at a sign-in, is used at each refresh, and
+//! ends at a logout, a reuse, its owner's revocation, a password reset or an erasure.
+
+use chrono::{DateTime, Utc};
+use prism_domain::auth_events::AuthEvent;
+use prism_domain::UserId;
+use prism_event_store::StoredEvent;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::ProjectionError;
+
+/// A live session, `user_agent` sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+}
+
+/// `user`'s sessions that have not ended, newest first.
+pub async fn live(pool: &PgPool, user: UserId) -> Result<Vec<SessionRow>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT session_id AS id, user_agent, created_at, last_used_at FROM rm_sessions
+          WHERE user_id = $1 AND ended_at IS NULL ORDER BY session_id DESC LIMIT 200",
+    )
+    .bind(user.0)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
+    let at = e.recorded_at;
+    let end = |id: Uuid| {
+        sqlx::query("UPDATE rm_sessions SET ended_at = coalesce(ended_at, $2) WHERE session_id = $1")
+            .bind(id)
+            .bind(at)
+    };
+    match super::typed::<AuthEvent>(e)? {
+        AuthEvent::SessionStarted {
+            user_id,
+            session_id,
+            user_agent,
+        } => {
+            sqlx::query(
+                "INSERT INTO rm_sessions (session_id, user_id, user_agent, created_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(session_id)
+            .bind(user_id.0)
+            .bind(user_agent)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        AuthEvent::SessionRefreshed { session_id, .. } => {
+            sqlx::query("UPDATE rm_sessions SET last_used_at = greatest(last_used_at, $2) WHERE session_id = $1")
+                .bind(session_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        AuthEvent::SessionRevoked { session_id, .. } => {
+            end(session_id).execute(&mut *tx).await?;
+        }
+        AuthEvent::LoggedOut { family_id, .. } | AuthEvent::RefreshReuseDetected { family_id, .. } => {
+            end(family_id).execute(&mut *tx).await?;
+        }
+        AuthEvent::PasswordChanged {
+            user_id,
+            kept_session: None,
+        } => {
+            sqlx::query("UPDATE rm_sessions SET ended_at = coalesce(ended_at, $2) WHERE user_id = $1")
+                .bind(user_id.0)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An erased user's sessions go.
+pub(super) async fn erase(tx: &mut PgConnection, user: Uuid) -> Result<(), ProjectionError> {
+    sqlx::query("DELETE FROM rm_sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
