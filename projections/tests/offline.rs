@@ -45,6 +45,16 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         for p in people.iter().skip(2) {
             c.join_workspace(p, ws, &code).await.expect("join");
         }
+        // Invitations: one waiting, one revoked.
+        c.invite(owner, ws, &format!("guest{n}@example.com"), "member")
+            .await
+            .expect("invite");
+        let revoked = c
+            .invite(owner, ws, &format!("gone{n}@example.com"), "admin")
+            .await
+            .expect("invite")
+            .id;
+        c.revoke_invitation(owner, revoked).await.expect("revoke");
         let mut channels = Vec::new();
         for name in ["general", "random"] {
             channels.push(c.create_channel(owner, ws, name).await.expect("ch").id);

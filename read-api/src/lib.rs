@@ -30,6 +30,7 @@ pub mod routes;
     paths(
         routes::me::me,
         routes::me::sessions,
+        routes::workspaces::invitations,
         routes::workspaces::list,
         routes::workspaces::get,
         routes::workspaces::members,
@@ -209,6 +210,7 @@ pub fn app(state: AppState) -> Router {
     let read_models = Router::new()
         .route("/v1/me", get(me::me))
         .route("/v1/me/sessions", get(me::sessions))
+        .route("/v1/workspaces/{id}/invitations", get(workspaces::invitations))
         .route("/v1/workspaces", get(workspaces::list))
         .route("/v1/workspaces/{id}", get(workspaces::get))
         .route("/v1/workspaces/{id}/members", get(workspaces::members))

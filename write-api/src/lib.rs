@@ -102,6 +102,9 @@ pub fn app(state: AppState) -> Router {
             patch(workspaces::rename).delete(workspaces::delete),
         )
         .route("/v1/workspaces/{id}/join", post(workspaces::join))
+        .route("/v1/workspaces/{id}/invitations", post(invitations::invite))
+        .route("/v1/invitations/accept", post(invitations::accept))
+        .route("/v1/invitations/{id}", delete(invitations::revoke))
         .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
         .route(
             "/v1/workspaces/{id}/members/{user_id}",

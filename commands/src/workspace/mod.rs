@@ -4,6 +4,7 @@
 mod change_role;
 mod create;
 mod delete;
+mod invitations;
 mod join;
 mod remove_member;
 mod rename;

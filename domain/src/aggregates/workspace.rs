@@ -24,6 +24,9 @@ pub struct Workspace {
     pub joined: BTreeMap<UserId, u64>,
     #[serde(default)]
     pub joins: u64,
+    /// Invitations not accepted or revoked yet: id → (role, expires at, unix seconds).
+    #[serde(default)]
+    pub invitations: BTreeMap<uuid::Uuid, (Role, i64)>,
 }
 
 impl Workspace {
@@ -91,6 +94,26 @@ pub enum WorkspaceCommand {
         actor: UserId,
         member: UserId,
     },
+    /// Invite someone by email (owners and admins; an owner only by an owner). The address and
+    /// the single-use token come sealed: the workspace never needs them in the clear.
+    Invite {
+        actor: UserId,
+        invitation_id: uuid::Uuid,
+        email: String,
+        token: String,
+        role: Role,
+        expires_at: i64,
+    },
+    /// The invitee, signed in with the invited address, accepts at `now` (unix seconds).
+    AcceptInvitation {
+        invitation_id: uuid::Uuid,
+        user: UserId,
+        now: i64,
+    },
+    RevokeInvitation {
+        actor: UserId,
+        invitation_id: uuid::Uuid,
+    },
     /// A member's account is erased: they leave. A sole owner first hands the workspace to
     /// its longest-standing admin, else member; with no one left it is deleted.
     Depart {
@@ -126,6 +149,25 @@ pub enum WorkspaceEvent {
     MemberLeft {
         user_id: UserId,
         removed_by: Option<UserId>,
+    },
+    /// `email` and `token` sealed with the inviter's key for this invitation (`Scope::of(
+    /// invited_by, invitation_id)`): the mail worker opens them to send the link; accepting or
+    /// revoking destroys that key.
+    #[serde(rename = "invitation.created")]
+    InvitationCreated {
+        invitation_id: uuid::Uuid,
+        email: String,
+        token: String,
+        role: Role,
+        invited_by: UserId,
+        expires_at: i64,
+    },
+    #[serde(rename = "invitation.accepted")]
+    InvitationAccepted { invitation_id: uuid::Uuid, user_id: UserId },
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked {
+        invitation_id: uuid::Uuid,
+        revoked_by: UserId,
     },
 }
 crate::kernel_event!(WorkspaceEvent);
@@ -199,6 +241,72 @@ impl Aggregate for Workspace {
                     E::MemberJoined {
                         user_id: actor,
                         role: Role::Member,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::Invite {
+                actor,
+                invitation_id,
+                email,
+                token,
+                role,
+                expires_at,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageMembers)?;
+                if role == Role::Owner {
+                    authorize(self.role_of(actor), Action::GrantOwner)?;
+                }
+                if self.invitations.contains_key(&invitation_id) {
+                    return Ok(());
+                }
+                let event = E::InvitationCreated {
+                    invitation_id,
+                    email,
+                    token,
+                    role,
+                    invited_by: actor,
+                    expires_at,
+                };
+                sink.write(event, self).await;
+            }
+            C::AcceptInvitation {
+                invitation_id,
+                user,
+                now,
+            } => {
+                self.live()?;
+                let Some((role, expires_at)) = self.invitations.get(&invitation_id).copied() else {
+                    return Err(DomainError::NotFound("invitation"));
+                };
+                if expires_at <= now {
+                    return Err(DomainError::NotFound("invitation"));
+                }
+                sink.write(
+                    E::InvitationAccepted {
+                        invitation_id,
+                        user_id: user,
+                    },
+                    self,
+                )
+                .await;
+                // Already a member: the invitation is spent, the role stays what it is.
+                if !self.members.contains_key(&user) {
+                    sink.write(E::MemberJoined { user_id: user, role }, self).await;
+                }
+            }
+            C::RevokeInvitation { actor, invitation_id } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageMembers)?;
+                if !self.invitations.contains_key(&invitation_id) {
+                    return Err(DomainError::NotFound("invitation"));
+                }
+                sink.write(
+                    E::InvitationRevoked {
+                        invitation_id,
+                        revoked_by: actor,
                     },
                     self,
                 )
@@ -333,6 +441,17 @@ impl Aggregate for Workspace {
             E::MemberLeft { user_id, .. } => {
                 self.members.remove(&user_id);
                 self.joined.remove(&user_id);
+            }
+            E::InvitationCreated {
+                invitation_id,
+                role,
+                expires_at,
+                ..
+            } => {
+                self.invitations.insert(invitation_id, (role, expires_at));
+            }
+            E::InvitationAccepted { invitation_id, .. } | E::InvitationRevoked { invitation_id, .. } => {
+                self.invitations.remove(&invitation_id);
             }
         }
     }
@@ -735,5 +854,103 @@ mod tests {
             .given(h)
             .when(WorkspaceCommand::Depart { member: w.stranger })
             .then_expect_events(vec![]);
+    }
+
+    fn invite(actor: UserId, id: uuid::Uuid, role: Role) -> WorkspaceCommand {
+        WorkspaceCommand::Invite {
+            actor,
+            invitation_id: id,
+            email: "sealed-email".into(),
+            token: "sealed-token".into(),
+            role,
+            expires_at: 1_000,
+        }
+    }
+
+    fn invited(w: &World, id: uuid::Uuid, role: Role) -> WorkspaceEvent {
+        WorkspaceEvent::InvitationCreated {
+            invitation_id: id,
+            email: "sealed-email".into(),
+            token: "sealed-token".into(),
+            role,
+            invited_by: w.admin,
+            expires_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn admins_invite_members_and_admins_only_owners_invite_owners_members_invite_no_one() {
+        let (w, h) = world();
+        let id = uuid::Uuid::now_v7();
+        Given::with(())
+            .given(h.clone())
+            .when(invite(w.admin, id, Role::Member))
+            .then_expect_events(vec![invited(&w, id, Role::Member)]);
+        Given::with(())
+            .given(h.clone())
+            .when(invite(w.admin, id, Role::Owner))
+            .then_expect_error(DomainError::Forbidden("only an owner may do this"));
+        Given::with(())
+            .given(h.clone())
+            .when(invite(w.member, id, Role::Member))
+            .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
+        Given::with(())
+            .given(h)
+            .when(invite(w.stranger, id, Role::Member))
+            .then_expect_error(DomainError::NotFound("workspace"));
+    }
+
+    #[test]
+    fn accepting_joins_with_the_invited_role_once_and_not_after_it_expires_or_is_revoked() {
+        let (w, mut h) = world();
+        let id = uuid::Uuid::now_v7();
+        h.push(invited(&w, id, Role::Admin));
+        let accept = |now| WorkspaceCommand::AcceptInvitation {
+            invitation_id: id,
+            user: w.stranger,
+            now,
+        };
+        Given::with(())
+            .given(h.clone())
+            .when(accept(999))
+            .then_expect_events(vec![
+                WorkspaceEvent::InvitationAccepted {
+                    invitation_id: id,
+                    user_id: w.stranger,
+                },
+                WorkspaceEvent::MemberJoined {
+                    user_id: w.stranger,
+                    role: Role::Admin,
+                },
+            ]);
+        Given::with(())
+            .given(h.clone())
+            .when(accept(1_000))
+            .then_expect_error(DomainError::NotFound("invitation"));
+        let mut spent = h.clone();
+        spent.push(WorkspaceEvent::InvitationAccepted {
+            invitation_id: id,
+            user_id: w.stranger,
+        });
+        Given::with(())
+            .given(spent)
+            .when(accept(999))
+            .then_expect_error(DomainError::NotFound("invitation"));
+        let mut revoked = h.clone();
+        revoked.push(WorkspaceEvent::InvitationRevoked {
+            invitation_id: id,
+            revoked_by: w.admin,
+        });
+        Given::with(())
+            .given(revoked)
+            .when(accept(999))
+            .then_expect_error(DomainError::NotFound("invitation"));
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RevokeInvitation {
+                actor: w.member,
+                invitation_id: id,
+            })
+            .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
     }
 }

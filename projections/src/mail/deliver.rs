@@ -6,6 +6,7 @@ use std::time::Duration;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::Body;
 use lettre::Message;
+use prism_domain::aggregates::WorkspaceEvent;
 use prism_domain::auth_events::AuthEvent;
 use prism_event_store::PgEventStore;
 use prism_vault::{Scope, Vault, VaultError};
@@ -146,7 +147,9 @@ impl Deliverer {
         let message = match self.render(position).await {
             Ok(Some(m)) => m,
             Ok(None) => return Delivery::Dropped("the event asks for no mail".into()),
-            Err(Render::Erased) => return Delivery::Dropped("the account was erased".into()),
+            Err(Render::Erased) => {
+                return Delivery::Dropped("the account was erased (or the invitation spent): its key is gone".into())
+            }
             Err(Render::Failed(e)) => return Delivery::Failed(e),
         };
         match self.transport.send(message).await {
@@ -164,28 +167,63 @@ impl Deliverer {
         let Some(e) = events.into_iter().find(|e| e.global_position == position) else {
             return Err(Render::Failed(format!("no event at position {position}")));
         };
-        let event: AuthEvent = crate::read_models::typed(&e).map_err(|e| Render::Failed(e.to_string()))?;
-        let AuthEvent::PasswordResetRequested { user_id, to, token } = event else {
-            return Ok(None);
+        let base = self.cfg.public_url.trim_end_matches('/').to_owned();
+        let (scope, to, token, subject, body): Template = match e.event_type.as_str() {
+            "invitation.created" => {
+                let event: WorkspaceEvent = crate::read_models::typed(&e).map_err(|e| Render::Failed(e.to_string()))?;
+                let WorkspaceEvent::InvitationCreated {
+                    invitation_id,
+                    email,
+                    token,
+                    invited_by,
+                    ..
+                } = event
+                else {
+                    return Ok(None);
+                };
+                let body: fn(&str, &str) -> String = |base, token| {
+                    format!(
+                            "You are invited to join a workspace on Prism.\n\n\
+                             To accept, sign in (or register) with this address and open this link within seven days:\n\n\
+                             {base}/invitations/accept?token={token}\n\n\
+                             If you do not know why you got this, ignore it.\n"
+                        )
+                };
+                (
+                    Scope::of(invited_by, invitation_id),
+                    email,
+                    token,
+                    "You are invited to Prism",
+                    body,
+                )
+            }
+            _ => {
+                let event: AuthEvent = crate::read_models::typed(&e).map_err(|e| Render::Failed(e.to_string()))?;
+                let AuthEvent::PasswordResetRequested { user_id, to, token } = event else {
+                    return Ok(None);
+                };
+                let body: fn(&str, &str) -> String = |base, token| {
+                    format!(
+                        "Someone asked to reset the password of your Prism account.\n\n\
+                             To choose a new one, open this link within the hour (it works once):\n\n\
+                             {base}/reset-password?token={token}\n\n\
+                             If it was not you, ignore this message: your password stays as it is.\n"
+                    )
+                };
+                (Scope::user(user_id), to, token, "Reset your Prism password", body)
+            }
         };
-        let opener = self.vault.opener(Scope::user(user_id)).await.map_err(Render::from)?;
+        let opener = self.vault.opener(scope).await.map_err(Render::from)?;
         let (to, token) = (
             opener.open(&to).map_err(Render::from)?,
             opener.open(&token).map_err(Render::from)?,
         );
-        // An erased account's key is gone: what opens is the placeholder, and no mail goes.
+        // An erased account's key (or a spent invitation's) is gone: what opens is the
+        // placeholder, and no mail goes.
         if to == prism_vault::SHREDDED || token == prism_vault::SHREDDED {
             return Err(Render::Erased);
         }
-        let link = format!(
-            "{}/reset-password?token={token}",
-            self.cfg.public_url.trim_end_matches('/')
-        );
-        let body = format!(
-            "Someone asked to reset the password of your Prism account.\n\n\
-             To choose a new one, open this link within the hour (it works once):\n\n{link}\n\n\
-             If it was not you, ignore this message: your password stays as it is.\n"
-        );
+        let body = body(&base, &token);
         let message = Message::builder()
             .from(
                 self.cfg
@@ -194,7 +232,7 @@ impl Deliverer {
                     .map_err(|e| Render::Failed(format!("PRISM_MAIL_FROM: {e}")))?,
             )
             .to(to.parse().map_err(|e| Render::Failed(format!("the recipient: {e}")))?)
-            .subject("Reset your Prism password")
+            .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(seven_bit(&body)?)
             .map_err(|e| Render::Failed(e.to_string()))?;
@@ -222,6 +260,10 @@ enum Render {
     Erased,
     Failed(String),
 }
+
+/// What a message is made of: whose key opens it, the sealed address and token, the subject,
+/// and the text around the token (given the public URL).
+type Template = (Scope, String, String, &'static str, fn(&str, &str) -> String);
 
 /// The text as a plain 7-bit body, so a link stays one line a person (or `grep`) can copy:
 /// lettre would otherwise quote-print any line past 76 characters (`token=` becoming

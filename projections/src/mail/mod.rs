@@ -1,5 +1,5 @@
-//! Mail: a consumer of the log that sends what the log asks for (a password-reset link today;
-//! invitations and address checks use the same road).
+//! Mail: a consumer of the log that sends what the log asks for: password-reset links and
+//! workspace invitations (address checks will use the same road).
 //!
 //! Two halves, as for every effect that calls out:
 //! - [`Outbox`], a projection: an event that asks for mail becomes one `mail_outbox` row, written
@@ -19,6 +19,7 @@ pub mod deliver;
 pub mod transport;
 
 use futures::future::BoxFuture;
+use prism_domain::aggregates::WorkspaceEvent;
 use prism_domain::auth_events::AuthEvent;
 use prism_event_store::StoredEvent;
 use sqlx::PgConnection;
@@ -38,6 +39,7 @@ pub const RESET_LINK_TTL: chrono::Duration = chrono::Duration::hours(1);
 pub(crate) fn kind_of(e: &StoredEvent) -> Option<&'static str> {
     match e.event_type.as_str() {
         "auth.password_reset_requested" => Some("password_reset"),
+        "invitation.created" => Some("invitation"),
         _ => None,
     }
 }
@@ -52,9 +54,21 @@ impl Projection for Outbox {
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, e: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
             let Some(kind) = kind_of(e) else { return Ok(()) };
-            // Readable, or the projection halts (as every projection does on an unreadable event).
-            let _: AuthEvent = crate::read_models::typed(e)?;
-            if e.recorded_at < chrono::Utc::now() - RESET_LINK_TTL {
+            // Readable, or the projection halts (as every projection does on an unreadable event);
+            // a link that no longer works is not sent.
+            let expires = match kind {
+                "invitation" => match crate::read_models::typed::<WorkspaceEvent>(e)? {
+                    WorkspaceEvent::InvitationCreated { expires_at, .. } => {
+                        chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default()
+                    }
+                    _ => return Ok(()),
+                },
+                _ => {
+                    let _: AuthEvent = crate::read_models::typed(e)?;
+                    e.recorded_at + RESET_LINK_TTL
+                }
+            };
+            if expires < chrono::Utc::now() {
                 return Ok(());
             }
             sqlx::query(

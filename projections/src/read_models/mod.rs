@@ -45,6 +45,7 @@ pub const TABLES: &[&str] = &[
     "lens_affirmations",
     "rm_lens_actions",
     "rm_sessions",
+    "rm_invitations",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.

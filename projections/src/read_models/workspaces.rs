@@ -103,6 +103,29 @@ pub async fn members(
     .await?)
 }
 
+/// A pending invitation, `email` sealed (with the inviter's key for this invitation).
+#[derive(Debug, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: Uuid,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub invited_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The invitations of `workspace` still waiting for an answer (not expired), newest first.
+pub async fn pending_invitations(pool: &PgPool, workspace: WorkspaceId) -> Result<Vec<InvitationRow>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT invitation_id AS id, email, role, invited_by, created_at, expires_at FROM rm_invitations
+          WHERE workspace_id = $1 AND status = 'pending' AND expires_at > now() ORDER BY invitation_id DESC LIMIT 500",
+    )
+    .bind(workspace.0)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Where a reader can see: their live workspaces (all of them, or only `only` if they are a
 /// member of it), and the direct conversations they are part of inside those.
 #[derive(Debug, Default)]
@@ -140,6 +163,40 @@ pub async fn reach(pool: &PgPool, user: UserId, only: Option<WorkspaceId>) -> Re
 pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), ProjectionError> {
     let ws = e.aggregate_id;
     match super::typed::<WorkspaceEvent>(e)? {
+        WorkspaceEvent::InvitationCreated {
+            invitation_id,
+            email,
+            role,
+            invited_by,
+            expires_at,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO rm_invitations (invitation_id, workspace_id, email, role, invited_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7)) ON CONFLICT DO NOTHING",
+            )
+            .bind(invitation_id)
+            .bind(ws)
+            .bind(email)
+            .bind(role.as_str())
+            .bind(invited_by.0)
+            .bind(e.recorded_at)
+            .bind(expires_at as f64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        WorkspaceEvent::InvitationAccepted { invitation_id, .. } => {
+            sqlx::query("UPDATE rm_invitations SET status = 'accepted' WHERE invitation_id = $1")
+                .bind(invitation_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        WorkspaceEvent::InvitationRevoked { invitation_id, .. } => {
+            sqlx::query("UPDATE rm_invitations SET status = 'revoked' WHERE invitation_id = $1")
+                .bind(invitation_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         WorkspaceEvent::Created { name, owner_id, .. } => {
             sqlx::query(
                 "INSERT INTO rm_workspaces (workspace_id, name, owner_id, created_at, updated_at, version)

@@ -58,3 +58,59 @@ pub async fn channels(
     let rows = channels::list(&s.pool, id, page.cursor()?, limit + 1).await?;
     Ok(Json(List::page(rows, limit, |c| c.id)))
 }
+
+/// A pending invitation, as the workspace's admins see it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    pub id: uuid::Uuid,
+    pub email: String,
+    /// `member`, `admin` or `owner`.
+    #[schema(value_type = String)]
+    pub role: prism_domain::Role,
+    pub invited_by: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Invitations {
+    pub items: Vec<Invitation>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{id}/invitations", tag = "workspaces", description = "the invitations waiting for an answer (admins and owners)",
+    params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    responses((status = 200, body = Invitations), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
+pub async fn invitations(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<WorkspaceId>,
+) -> Result<Json<Invitations>, ReadError> {
+    match role(&s.pool, id, user).await? {
+        prism_domain::Role::Owner | prism_domain::Role::Admin => {}
+        prism_domain::Role::Member => {
+            return Err(ReadError::Forbidden("this is for the workspace's admins and owners"))
+        }
+    }
+    let rows = workspaces::pending_invitations(&s.pool, id).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        // Each invitation's address is sealed with a key of its own (destroyed once answered).
+        let o = s
+            .vault
+            .opener(prism_vault::Scope::of(prism_domain::UserId(r.invited_by), r.id))
+            .await?;
+        items.push(Invitation {
+            email: o.open(&r.email)?,
+            id: r.id,
+            role: r.role,
+            invited_by: r.invited_by,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        });
+    }
+    Ok(Json(Invitations {
+        items,
+        next_cursor: None,
+    }))
+}

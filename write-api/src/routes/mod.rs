@@ -4,6 +4,7 @@ pub mod auth;
 pub mod channels;
 pub mod conversations;
 pub mod docs;
+pub mod invitations;
 pub mod lens;
 pub mod me;
 pub mod members;
