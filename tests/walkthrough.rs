@@ -232,6 +232,59 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     .await;
     assert_eq!(s, 200);
 
+    // Invite a colleague by email: the link arrives the same way; they accept it signed in with
+    // the invited address and join with the invited role.
+    let ws_id = ws["id"].as_str().expect("id");
+    let (s, inv) = post(
+        &c,
+        url(&format!("/v1/workspaces/{ws_id}/invitations")),
+        Some(&token),
+        json!({"email": "bob@example.com", "role": "member"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    let started = Instant::now();
+    let invitation = loop {
+        let found = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|m| m.contains("accept?token="));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no invitation in {}",
+            outbox.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let at = invitation.find("accept?token=").expect("link") + "accept?token=".len();
+    let invite_token: String = invitation[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let (s, bob) = post(
+        &c,
+        url("/v1/auth/register"),
+        None,
+        json!({"email": "bob@example.com", "password": "bob horse battery", "name": "Bob"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{bob}");
+    let (s, joined) = post(
+        &c,
+        url("/v1/invitations/accept"),
+        bob["access_token"].as_str(),
+        json!({"token": invite_token}),
+    )
+    .await;
+    assert_eq!(s, 200, "{joined}");
+    assert_eq!(joined["workspace_id"], ws["id"]);
+    assert_eq!(joined["role"], "member");
+
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")
         .args(["-TERM", &guard.0.id().to_string()])
