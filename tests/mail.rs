@@ -283,7 +283,18 @@ async fn a_reset_link_arrives_by_smtp_works_once_and_ends_every_session(pool: Pg
         )
     };
     assert_eq!(login("the old password").await.0, 401);
-    assert_eq!(login("a brand new password").await.0, 200);
+    let (s, fresh) = login("a brand new password").await;
+    assert_eq!(s, 200);
+    // The session begun with the new password works at once (only the old ones ended).
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        "/v1/workspaces",
+        fresh["access_token"].as_str(),
+        Some(json!({"name": "New"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
     // The session from before the reset is over: its refresh token now, its access token as soon
     // as the node reads `auth.password_changed` from the log.
     let (s, _) = call(

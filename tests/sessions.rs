@@ -332,6 +332,16 @@ async fn people_see_and_end_their_sessions_and_a_new_password_keeps_only_this_on
         )
     };
     assert_eq!(change("not my password").await.0, 401);
+    // Guessing the current password with a stolen token runs into the sign-in lockout.
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        answers.push(change("still not my password").await.0);
+    }
+    assert!(answers.contains(&429), "locked after repeated failures: {answers:?}");
+    sqlx::query("DELETE FROM login_failures")
+        .execute(&pool)
+        .await
+        .expect("unlock");
     let (s, b) = change("correct horse battery").await;
     assert_eq!(s, 200, "{b}");
     a.refused(&tablet_t).await;
@@ -362,4 +372,37 @@ async fn people_see_and_end_their_sessions_and_a_new_password_keeps_only_this_on
             && !agents.contains(&"a tablet"),
         "{list}"
     );
+}
+
+/// `PATCH /v1/me`: the new name is what the read API shows; the log holds it sealed.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn people_rename_themselves_and_the_log_keeps_the_name_sealed(pool: PgPool) {
+    let a = apps(pool.clone());
+    let (token, _) = a.register_as("yan@example.com").await;
+    let rename = |name: &'static str, bearer: Option<String>| {
+        let write = a.write.clone();
+        async move {
+            call(
+                &write,
+                Method::PATCH,
+                "/v1/me",
+                bearer.as_deref(),
+                Some(json!({"name": name})),
+            )
+            .await
+        }
+    };
+    assert_eq!(rename("Yannick Zed", None).await.0, 401);
+    assert_eq!(rename("", Some(token.clone())).await.0, 422);
+    let (s, b) = rename("Yannick Zed", Some(token.clone())).await;
+    assert_eq!(s, 200, "{b}");
+    a.project().await;
+    let (s, me) = call(&a.read, Method::GET, "/v1/me", Some(&token), None).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["name"], "Yannick Zed");
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%Yannick%'")
+        .fetch_one(&pool)
+        .await
+        .expect("log");
+    assert_eq!(logged, 0, "sealed in the log");
 }

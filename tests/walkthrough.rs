@@ -223,7 +223,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    let (s, _) = post(
+    let (s, login) = post(
         &c,
         url("/v1/auth/login"),
         None,
@@ -231,6 +231,8 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     )
     .await;
     assert_eq!(s, 200);
+    // The reset ended the old session; the new one works at once.
+    let token = login["access_token"].as_str().expect("token").to_owned();
 
     // Invite a colleague by email: the link arrives the same way; they accept it signed in with
     // the invited address and join with the invited role.

@@ -203,12 +203,6 @@ impl Revocation {
                 at,
             }),
             "user.erased" => Some(Self::User { user: aggregate_id, at }),
-            // A reset ends every session the account had; a change by the signed-in owner keeps
-            // theirs (the others are revoked one by one).
-            "auth.password_changed" if payload.get("kept_session").is_none_or(|k| k.is_null()) => Some(Self::User {
-                user: uuid("user_id")?,
-                at,
-            }),
             _ => None,
         }
     }

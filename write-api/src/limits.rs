@@ -34,10 +34,12 @@ pub enum Limit {
     ResetIp,
     /// Password-reset mails to one account (no one can bury an inbox in links).
     ResetAccount,
+    /// Invitations (mail to any address) one user sends.
+    InviteUser,
 }
 
 impl Limit {
-    const ALL: [(Limit, &'static str, u32, u64); 9] = [
+    const ALL: [(Limit, &'static str, u32, u64); 10] = [
         (Limit::LoginIp, "login_ip", 30, 60),
         (Limit::LoginAccount, "login_account", 10, 60),
         (Limit::RegisterIp, "register_ip", 20, 60),
@@ -47,6 +49,7 @@ impl Limit {
         (Limit::CommandsSession, "commands_session", 100, 1),
         (Limit::ResetIp, "reset_ip", 10, 60),
         (Limit::ResetAccount, "reset_account", 5, 3600),
+        (Limit::InviteUser, "invite_user", 30, 3600),
     ];
 }
 

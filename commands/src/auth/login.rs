@@ -27,16 +27,7 @@ impl Commands {
         let request_id = client.request_id.clone();
         let email = Email::parse(email).map(Email::into_inner).unwrap_or_default();
         let account = self.account_key(&email);
-        let locked: Option<i64> = sqlx::query_scalar(
-            "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM login_failures
-              WHERE account = $1 AND locked_until > now()",
-        )
-        .bind(&account)
-        .fetch_optional(self.store.pool())
-        .await?;
-        if let Some(retry_after) = locked {
-            return Err(CommandError::TooManyAttempts { retry_after });
-        }
+        self.refuse_if_locked(&account).await?;
         let row: Option<(Uuid, String)> =
             sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
                 .bind(&email)
@@ -70,7 +61,22 @@ impl Commands {
     }
 
     /// One more failure for `account`; at the limit the account is locked and that is logged.
-    async fn count_failure(
+    /// 429 `too_many_attempts` while the address is locked.
+    pub(crate) async fn refuse_if_locked(&self, account: &[u8]) -> Result<(), CommandError> {
+        let locked: Option<i64> = sqlx::query_scalar(
+            "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM login_failures
+              WHERE account = $1 AND locked_until > now()",
+        )
+        .bind(account)
+        .fetch_optional(self.store.pool())
+        .await?;
+        match locked {
+            Some(retry_after) => Err(CommandError::TooManyAttempts { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) async fn count_failure(
         &self,
         account: &[u8],
         user: Option<UserId>,

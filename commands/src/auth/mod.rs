@@ -4,6 +4,7 @@
 //! an event, appended in the same transaction as the credentials.
 
 mod login;
+mod profile;
 mod refresh;
 mod register;
 mod reset;

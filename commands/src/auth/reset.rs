@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::{CommandError, Commands};
 
+const INVALID: &str = "this reset link is not valid: it expired, was used already or was never issued";
+
 /// How long a reset link works.
 const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
@@ -64,6 +66,17 @@ impl Commands {
         new_password: &str,
         request_id: Option<String>,
     ) -> Result<(), CommandError> {
+        // Cheap refusals first: a made-up token costs no password hashing.
+        crate::valid(prism_domain::values::Password::parse(new_password))?;
+        let live: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()",
+        )
+        .bind(prism_auth::token_digest(token))
+        .fetch_optional(self.store.pool())
+        .await?;
+        if live.is_none() {
+            return Err(CommandError::InvalidToken(INVALID));
+        }
         let hash = self.hash_password(new_password).await?;
         let mut tx = self.store.pool().begin().await?;
         // Spent in the same transaction as the new password: a token works once, and a failure
@@ -75,9 +88,7 @@ impl Commands {
         .bind(prism_auth::token_digest(token))
         .fetch_optional(&mut *tx)
         .await?;
-        let user = user.map(UserId).ok_or(CommandError::InvalidToken(
-            "this reset link is not valid: it expired, was used already or was never issued",
-        ))?;
+        let user = user.map(UserId).ok_or(CommandError::InvalidToken(INVALID))?;
         let changed = sqlx::query("UPDATE credentials SET password_hash = $2 WHERE user_id = $1")
             .bind(user.0)
             .bind(&hash)
@@ -87,12 +98,8 @@ impl Commands {
         if changed == 0 {
             return Err(CommandError::Erased);
         }
-        // Other links of the same account die with this one; refresh tokens stop working now.
+        // Other links of the same account die with this one.
         sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
@@ -102,9 +109,14 @@ impl Commands {
                 user_id: user,
                 kept_session: None,
             },
-            request_id,
+            request_id.clone(),
         )
         .await?;
+        // Every session there was ends, one by one: a sign-in with the new password is a new
+        // session and works at once (a user-wide revocation would refuse it too, for as long
+        // as an access token lives).
+        let sessions = self.live_sessions(user, None).await?;
+        self.end_sessions(user, &sessions, request_id).await?;
         tracing::info!(user_id = %user, "password reset");
         Ok(())
     }

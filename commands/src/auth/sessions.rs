@@ -12,7 +12,7 @@ impl Commands {
     /// as soon as it reads `auth.session_revoked`. Another user's session, or an unknown one, is 404.
     pub async fn revoke_session(&self, ctx: &CommandContext, session: Uuid) -> Result<(), CommandError> {
         let me = ctx.actor.user_id;
-        let owned: Option<i64> = sqlx::query_scalar(
+        let live: Option<i64> = sqlx::query_scalar(
             "SELECT count(*) FILTER (WHERE revoked_at IS NULL) FROM refresh_tokens
               WHERE family_id = $1 AND user_id = $2 HAVING count(*) > 0",
         )
@@ -20,10 +20,12 @@ impl Commands {
         .bind(me.0)
         .fetch_optional(self.store.pool())
         .await?;
-        if owned.is_none() {
-            return Err(DomainError::NotFound("session").into());
+        match live {
+            None => Err(DomainError::NotFound("session").into()),
+            // Ended already: nothing more to record.
+            Some(0) => Ok(()),
+            Some(_) => self.end_sessions(me, &[session], ctx.request_id.clone()).await,
         }
-        self.end_sessions(me, &[session], ctx.request_id.clone()).await
     }
 
     /// `POST /v1/auth/password`: the current password is required; the caller's other sessions end.
@@ -34,17 +36,23 @@ impl Commands {
         new_password: &str,
     ) -> Result<(), CommandError> {
         let me = ctx.actor.user_id;
-        let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM credentials WHERE user_id = $1")
-            .bind(me.0)
-            .fetch_optional(self.store.pool())
-            .await?;
-        let Some(stored) = stored else {
+        let stored: Option<(String, String)> =
+            sqlx::query_as("SELECT email, password_hash FROM credentials WHERE user_id = $1")
+                .bind(me.0)
+                .fetch_optional(self.store.pool())
+                .await?;
+        let Some((email, stored)) = stored else {
             return Err(CommandError::Erased);
         };
+        // Guesses at the current password count like failed sign-ins of the address: a stolen
+        // access token is no way around the lockout.
+        let account = self.account_key(&email);
+        self.refuse_if_locked(&account).await?;
         let hasher = self.hasher.clone();
         let current = current.to_owned();
         let ok = self.hashing(move || hasher.verify(&current, Some(&stored))).await?;
         if !ok {
+            self.count_failure(&account, Some(me), ctx.request_id.clone()).await?;
             return Err(CommandError::Unauthorized("the current password is not correct"));
         }
         let hash = self.hash_password(new_password).await?;
@@ -53,14 +61,12 @@ impl Commands {
             .bind(&hash)
             .execute(self.store.pool())
             .await?;
-        let others: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT DISTINCT family_id FROM refresh_tokens
-              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND family_id IS DISTINCT FROM $2",
-        )
-        .bind(me.0)
-        .bind(ctx.actor.session)
-        .fetch_all(self.store.pool())
-        .await?;
+        // Reset links asked for before the change are spent too.
+        sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
+            .bind(me.0)
+            .execute(self.store.pool())
+            .await?;
+        let others = self.live_sessions(me, ctx.actor.session).await?;
         let changed = AuthEvent::PasswordChanged {
             user_id: me,
             kept_session: ctx.actor.session,
@@ -72,7 +78,19 @@ impl Commands {
         Ok(())
     }
 
-    async fn end_sessions(
+    /// The user's sessions whose tokens may still work (but `except`).
+    pub(crate) async fn live_sessions(&self, user: UserId, except: Option<Uuid>) -> Result<Vec<Uuid>, CommandError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT family_id FROM refresh_tokens
+              WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+        )
+        .bind(user.0)
+        .bind(except)
+        .fetch_all(self.store.pool())
+        .await?)
+    }
+
+    pub(crate) async fn end_sessions(
         &self,
         user: UserId,
         sessions: &[Uuid],

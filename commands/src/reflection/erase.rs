@@ -48,6 +48,11 @@ impl Commands {
                 .bind(self.account_key(&email))
                 .execute(&mut *tx)
                 .await?;
+            // Invitations to the address (the only place it is kept in the clear).
+            sqlx::query("DELETE FROM invitation_tokens WHERE email = $1")
+                .bind(&email)
+                .execute(&mut *tx)
+                .await?;
         }
         for table in [
             "credentials",

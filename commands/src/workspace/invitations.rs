@@ -91,7 +91,7 @@ impl Commands {
         let out = self
             .run(ctx, Some(ws), || async {
                 let loaded = self.load::<Workspace>(ws).await?;
-                let role = loaded.state.invitations.get(&invitation).map(|(r, _)| *r);
+                let role = loaded.state.invitations.get(&invitation).map(|p| p.role);
                 let cmd = WorkspaceCommand::AcceptInvitation {
                     invitation_id: invitation,
                     user: me,
@@ -136,10 +136,13 @@ impl Commands {
 
     /// The token stops working, and the key that sealed it in the log is destroyed.
     async fn spend_invitation(&self, invitation: Uuid) -> Result<(), CommandError> {
-        sqlx::query("UPDATE invitation_tokens SET used_at = coalesce(used_at, now()) WHERE invitation_id = $1")
-            .bind(invitation)
-            .execute(self.store.pool())
-            .await?;
+        // The address is not needed any more: it is not kept.
+        sqlx::query(
+            "UPDATE invitation_tokens SET used_at = coalesce(used_at, now()), email = '' WHERE invitation_id = $1",
+        )
+        .bind(invitation)
+        .execute(self.store.pool())
+        .await?;
         let inviter: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM data_keys WHERE scope_id = $1")
             .bind(invitation)
             .fetch_optional(self.store.pool())

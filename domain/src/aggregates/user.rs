@@ -45,6 +45,8 @@ pub enum UserCommand {
     ChangePlan { plan: Plan },
     /// The user asked to be forgotten.
     Erase,
+    /// The user's new display name (validated as a `DisplayName` and sealed, as at registration).
+    Rename { name: String },
     /// Leave one of the user's mirror sessions out of their spectrum (the caller checked the
     /// session is theirs).
     ExcludeSession { session_id: Uuid },
@@ -74,6 +76,9 @@ pub enum UserEvent {
     EntitlementChanged { user_id: UserId, plan: Plan },
     #[serde(rename = "user.erased")]
     Erased { user_id: UserId },
+    /// `name` sealed with the user's key.
+    #[serde(rename = "user.renamed")]
+    Renamed { user_id: UserId, name: String },
     #[serde(rename = "spectrum.session_excluded")]
     SpectrumSessionExcluded { user_id: UserId, session_id: Uuid },
     #[serde(rename = "spectrum.reset")]
@@ -114,6 +119,10 @@ impl Aggregate for User {
                 if self.plan != plan {
                     sink.write(UserEvent::EntitlementChanged { user_id, plan }, self).await;
                 }
+            }
+            UserCommand::Rename { name } => {
+                let user_id = self.live()?;
+                sink.write(UserEvent::Renamed { user_id, name }, self).await;
             }
             UserCommand::Erase => {
                 let user_id = self.live()?;
@@ -158,6 +167,7 @@ impl Aggregate for User {
                 self.name = name;
             }
             UserEvent::EntitlementChanged { plan, .. } => self.plan = plan,
+            UserEvent::Renamed { name, .. } => self.name = name,
             UserEvent::SpectrumSessionExcluded { session_id, .. } => self.excluded.push(session_id),
             UserEvent::SpectrumReset { .. } | UserEvent::InsightWritten { .. } => {}
             UserEvent::Erased { .. } => {

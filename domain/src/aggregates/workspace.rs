@@ -24,9 +24,18 @@ pub struct Workspace {
     pub joined: BTreeMap<UserId, u64>,
     #[serde(default)]
     pub joins: u64,
-    /// Invitations not accepted or revoked yet: id → (role, expires at, unix seconds).
+    /// Invitations not accepted or revoked yet.
     #[serde(default)]
-    pub invitations: BTreeMap<uuid::Uuid, (Role, i64)>,
+    pub invitations: BTreeMap<uuid::Uuid, Pending>,
+}
+
+/// An invitation waiting for an answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Pending {
+    pub role: Role,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub invited_by: UserId,
 }
 
 impl Workspace {
@@ -278,12 +287,18 @@ impl Aggregate for Workspace {
                 now,
             } => {
                 self.live()?;
-                let Some((role, expires_at)) = self.invitations.get(&invitation_id).copied() else {
+                let Some(p) = self.invitations.get(&invitation_id).copied() else {
                     return Err(DomainError::NotFound("invitation"));
                 };
-                if expires_at <= now {
+                // An invitation is worth what its inviter may still grant: one who has left or
+                // lost the role since cannot let anyone in by it.
+                let inviter = self.role_of(p.invited_by);
+                let still = authorize(inviter, Action::ManageMembers).is_ok()
+                    && (p.role != Role::Owner || authorize(inviter, Action::GrantOwner).is_ok());
+                if p.expires_at <= now || !still {
                     return Err(DomainError::NotFound("invitation"));
                 }
+                let role = p.role;
                 sink.write(
                     E::InvitationAccepted {
                         invitation_id,
@@ -446,9 +461,17 @@ impl Aggregate for Workspace {
                 invitation_id,
                 role,
                 expires_at,
+                invited_by,
                 ..
             } => {
-                self.invitations.insert(invitation_id, (role, expires_at));
+                self.invitations.insert(
+                    invitation_id,
+                    Pending {
+                        role,
+                        expires_at,
+                        invited_by,
+                    },
+                );
             }
             E::InvitationAccepted { invitation_id, .. } | E::InvitationRevoked { invitation_id, .. } => {
                 self.invitations.remove(&invitation_id);
@@ -943,6 +966,16 @@ mod tests {
         });
         Given::with(())
             .given(revoked)
+            .when(accept(999))
+            .then_expect_error(DomainError::NotFound("invitation"));
+        let mut demoted = h.clone();
+        demoted.push(WorkspaceEvent::MemberRoleChanged {
+            user_id: w.admin,
+            role: Role::Member,
+            previous_role: Role::Admin,
+        });
+        Given::with(())
+            .given(demoted)
             .when(accept(999))
             .then_expect_error(DomainError::NotFound("invitation"));
         Given::with(())

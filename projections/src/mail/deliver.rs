@@ -90,14 +90,19 @@ impl Deliverer {
             let row: Option<(Uuid, i64, i32)> = sqlx::query_as(
                 "SELECT event_id, position, attempts FROM mail_outbox
                   WHERE status = 'pending' AND next_attempt_at <= now()
-                  ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                  -- A reset link lives an hour: it goes before a pile of invitations.
+                  ORDER BY kind <> 'password_reset', next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             )
             .fetch_optional(&mut *tx)
             .await?;
             let Some((event_id, position, attempts)) = row else {
                 return Ok(settled);
             };
-            let outcome = self.send_one(position).await;
+            let outcome = match self.send_one(position).await {
+                // A relay's refusal often quotes the recipient: keep its gist, not the address.
+                Delivery::Failed(why) => Delivery::Failed(brief(&why)),
+                other => other,
+            };
             let attempts = attempts + 1;
             match outcome {
                 Delivery::Sent => {
@@ -259,6 +264,19 @@ impl Deliverer {
 enum Render {
     Erased,
     Failed(String),
+}
+
+/// An error's gist: up to its first colon (lettre puts the SMTP code first and the relay's
+/// text, which may name the recipient, after it), without anything that looks like an address.
+fn brief(error: &str) -> String {
+    let head = error.split(':').next().unwrap_or(error);
+    head.split_whitespace()
+        .filter(|w| !w.contains('@'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(120)
+        .collect()
 }
 
 /// What a message is made of: whose key opens it, the sealed address and token, the subject,

@@ -44,6 +44,13 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
+        UserEvent::Renamed { user_id, name } => {
+            sqlx::query("UPDATE rm_users SET name = $2 WHERE user_id = $1 AND erased_at IS NULL")
+                .bind(user_id.0)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
         UserEvent::Erased { user_id } => {
             // Their workspace messages stay (they belong to the conversation) but show who
             // wrote them as "erased user"; their reflections go.

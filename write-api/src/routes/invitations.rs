@@ -23,7 +23,7 @@ pub struct InviteInput {
 #[utoipa::path(post, path = "/v1/workspaces/{id}/invitations", tag = "workspaces", request_body = InviteInput,
     description = "201 with the invitation's id; the address gets a link with `token=<token>` (seven days, single use); admins and owners",
     params(("id" = Uuid, Path, description = "the workspace")),
-    responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn invite(
     State(s): State<AppState>,
     Authenticated(a): Authenticated,
@@ -31,6 +31,9 @@ pub async fn invite(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<InviteInput>,
 ) -> ApiResult {
+    // Every invitation is a mail to an address of the caller's choosing.
+    s.limits
+        .check(crate::limits::Limit::InviteUser, &a.user_id.to_string())?;
     let ctx = h.context(a, &i);
     Ok(s.commands
         .invite(&ctx, WorkspaceId(id), &i.email, &i.role)

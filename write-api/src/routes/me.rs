@@ -63,3 +63,21 @@ pub async fn end_session(
     s.commands.revoke_session(&ctx, id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ProfileInput {
+    pub name: String,
+}
+
+/// The caller's display name (what members see next to their messages).
+#[utoipa::path(patch, path = "/v1/me", tag = "account", request_body = ProfileInput,
+    responses((status = 200, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rename(
+    State(s): State<AppState>,
+    Authenticated(a): Authenticated,
+    h: CommandHeaders,
+    crate::extract::ApiJson(i): crate::extract::ApiJson<ProfileInput>,
+) -> ApiResult {
+    let ctx = h.context(a, &i);
+    Ok(s.commands.rename_me(&ctx, &i.name).await?.into())
+}

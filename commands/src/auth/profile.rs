@@ -1,0 +1,21 @@
+//! `PATCH /v1/me`: the caller's display name, sealed with their key like the rest of the
+//! profile (an erasure makes every name they ever had unreadable in the log).
+
+use prism_domain::aggregates::{User, UserCommand};
+use prism_domain::values::DisplayName;
+use prism_vault::Scope;
+
+use crate::{valid, CommandContext, CommandError, Commands, Outcome};
+
+impl Commands {
+    pub async fn rename_me(&self, ctx: &CommandContext, name: &str) -> Result<Outcome, CommandError> {
+        let name = valid(DisplayName::parse(name))?;
+        let me = ctx.actor.user_id;
+        self.idempotent(ctx, || async {
+            let sealed = self.vault.seal(Scope::user(me), name.as_str()).await?;
+            self.execute::<User>(ctx, me.0, None, UserCommand::Rename { name: sealed })
+                .await
+        })
+        .await
+    }
+}
