@@ -139,6 +139,15 @@ async fn a_forged_member_joined_changes_no_projection(pool: PgPool) {
         .position
         .expect("position");
     wait_for(&pool, head).await;
+    // The projector may have caught up from Postgres before the relay made the stream: the
+    // forgeries need it to exist (the relay publishing `head` proves it does).
+    wait_for_relay(
+        &run.store,
+        &relay::checkpoint_name(&NatsBus::new(String::new(), run.nats.clone())),
+        head,
+        "the relay never published the head",
+    )
+    .await;
 
     // The attacker can reach NATS and knows the store id and the next position. Forgeries:
     // unsigned, and signed with a key of their own.

@@ -23,7 +23,7 @@ pub struct InviteInput {
 #[utoipa::path(post, path = "/v1/workspaces/{id}/invitations", tag = "workspaces", request_body = InviteInput,
     description = "201 with the invitation's id; the address gets a link with `token=<token>` (seven days, single use); admins and owners",
     params(("id" = Uuid, Path, description = "the workspace")),
-    responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate_limited")))]
+    responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the workspace kept changing"), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn invite(
     State(s): State<AppState>,
     Authenticated(a): Authenticated,
@@ -49,7 +49,8 @@ pub struct AcceptInput {
 #[utoipa::path(post, path = "/v1/invitations/accept", tag = "workspaces", request_body = AcceptInput,
     description = "200 `{workspace_id, role}`: the signed-in user whose address was invited joins with the invited role",
     responses((status = 200, body = CommandAnswer), (status = 400, body = ErrorBody, description = "invalid_token: unknown, used, revoked or expired"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "the invitation is for another address")))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "the invitation is for another address"),
+        (status = 404, body = ErrorBody, description = "the workspace was deleted"), (status = 409, body = ErrorBody, description = "conflict: the workspace kept changing")))]
 pub async fn accept(
     State(s): State<AppState>,
     Authenticated(a): Authenticated,
@@ -62,7 +63,7 @@ pub async fn accept(
 
 #[utoipa::path(delete, path = "/v1/invitations/{id}", tag = "workspaces", description = "204: the link stops working; admins and owners",
     params(("id" = Uuid, Path, description = "the invitation")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the workspace kept changing")))]
 pub async fn revoke(
     State(s): State<AppState>,
     Authenticated(a): Authenticated,
