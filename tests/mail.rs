@@ -157,15 +157,7 @@ impl World {
 
     /// The read models, caught up with the log.
     async fn project(&self) {
-        let cfg = ProjectorConfig::new(Arc::new(prism_bus::local::LocalBus::new()), 256);
-        Projector::new(
-            self.store.clone(),
-            Arc::new(prism_projections::read_models::ReadModels),
-            cfg,
-        )
-        .catch_up()
-        .await
-        .expect("read models");
+        support::project_read_models(&self.store).await;
     }
 
     fn deliverer(&self, transport: Arc<dyn Transport>, max_attempts: i32) -> Deliverer {
@@ -547,4 +539,27 @@ async fn an_invitation_by_email_joins_its_address_with_the_role_once_and_a_revok
     w.project().await;
     let (_, pending) = call(&w.read, Method::GET, &list, Some(&owner_t), None).await;
     assert_eq!(pending["items"].as_array().map(Vec::len), Some(0), "{pending}");
+    // A logged-out session's token lists nothing.
+    let (s, _) = call(
+        &w.write,
+        Method::POST,
+        "/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": owner["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (s, b) = call(&w.read, Method::GET, &list, Some(&owner_t), None).await;
+        if s == 401 {
+            assert_eq!(b["error"]["code"], "session_revoked", "{b}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked token still lists invitations: {s} {b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

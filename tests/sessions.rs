@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
@@ -46,15 +45,7 @@ impl Apps {
 
     /// The read models, caught up with the log.
     async fn project(&self) {
-        let cfg = prism_projections::ProjectorConfig::new(Arc::new(prism_bus::local::LocalBus::new()), 256);
-        prism_projections::Projector::new(
-            self.store.clone(),
-            Arc::new(prism_projections::read_models::ReadModels),
-            cfg,
-        )
-        .catch_up()
-        .await
-        .expect("read models");
+        support::project_read_models(&self.store).await;
     }
 
     async fn register_as(&self, email: &str) -> (String, String) {
@@ -319,6 +310,9 @@ async fn people_see_and_end_their_sessions_and_a_new_password_keeps_only_this_on
     .await;
     assert_eq!(s, 401, "the phone's refresh token is dead");
     a.refused(&phone_t).await;
+    // The ended session's token reads no session list either.
+    let (s, b) = call(&a.read, Method::GET, "/v1/me/sessions", Some(&phone_t), None).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("session_revoked")), "{b}");
     a.accepted(&laptop_t).await;
 
     // A new password: the current one is required; then only the laptop's session lives on.

@@ -29,3 +29,17 @@ pub async fn call(
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
+
+/// The relational read models, caught up with the log (no bus needed: from Postgres).
+#[allow(dead_code)]
+pub async fn project_read_models(store: &prism_event_store::PgEventStore) {
+    let cfg = prism_projections::ProjectorConfig::new(std::sync::Arc::new(prism_bus::local::LocalBus::new()), 256);
+    prism_projections::Projector::new(
+        store.clone(),
+        std::sync::Arc::new(prism_projections::read_models::ReadModels),
+        cfg,
+    )
+    .catch_up()
+    .await
+    .expect("read models");
+}
