@@ -1,5 +1,5 @@
-use prism_domain::aggregates::{Channel, ChannelCommand};
-use prism_domain::{ChannelId, DomainError};
+use prism_domain::aggregates::ChannelCommand;
+use prism_domain::ChannelId;
 
 use crate::pipeline::{Decision, Effects};
 use crate::{CommandContext, CommandError, Commands, Outcome};
@@ -8,12 +8,8 @@ impl Commands {
     /// `DELETE /v1/channels/{id}`: admins and owners; the name becomes free again.
     pub async fn delete_channel(&self, ctx: &CommandContext, id: ChannelId) -> Result<Outcome, CommandError> {
         self.run(ctx, Some(id.0), || async {
-            let ch = self.load::<Channel>(id.0).await?;
-            if ch.state.id.is_none() {
-                return Err(DomainError::NotFound("channel").into());
-            }
+            let (ch, role, g) = self.channel_and_role(ctx, id).await?;
             let ws = ch.state.workspace_id;
-            let (role, g) = self.role_in(ctx, ws).await?;
             let effects = Effects {
                 releases: vec![super::name_claim(ws, &ch.state.name)],
                 ..Default::default()

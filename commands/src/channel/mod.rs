@@ -5,10 +5,9 @@ mod create;
 mod delete;
 mod rename;
 
-use prism_domain::{Role, WorkspaceId};
-use prism_event_store::Claim;
-
-use prism_domain::aggregates::Workspace;
+use prism_domain::aggregates::{Channel, Workspace};
+use prism_domain::{ChannelId, DomainError, Role, WorkspaceId};
+use prism_event_store::{Claim, Loaded};
 
 use crate::pipeline::{guard, Guard};
 use crate::{CommandContext, CommandError, Commands};
@@ -27,5 +26,19 @@ impl Commands {
     ) -> Result<(Option<Role>, Guard), CommandError> {
         let loaded = self.load::<Workspace>(ws.0).await?;
         Ok((loaded.state.role_of(ctx.actor.user_id), guard(ws.0, &loaded)))
+    }
+
+    /// A channel that exists, with the caller's role in its workspace (as `doc_and_role`).
+    pub(crate) async fn channel_and_role(
+        &self,
+        ctx: &CommandContext,
+        id: ChannelId,
+    ) -> Result<(Loaded<Channel>, Option<Role>, Guard), CommandError> {
+        let ch = self.load::<Channel>(id.0).await?;
+        if ch.state.id.is_none() {
+            return Err(DomainError::NotFound("channel").into());
+        }
+        let (role, g) = self.role_in(ctx, ch.state.workspace_id).await?;
+        Ok((ch, role, g))
     }
 }

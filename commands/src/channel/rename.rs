@@ -1,6 +1,6 @@
-use prism_domain::aggregates::{Channel, ChannelCommand};
+use prism_domain::aggregates::ChannelCommand;
 use prism_domain::values::ChannelName;
-use prism_domain::{ChannelId, DomainError};
+use prism_domain::ChannelId;
 
 use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
@@ -15,12 +15,8 @@ impl Commands {
     ) -> Result<Outcome, CommandError> {
         let name = valid(ChannelName::parse(name))?;
         self.run(ctx, Some(id.0), || async {
-            let ch = self.load::<Channel>(id.0).await?;
-            if ch.state.id.is_none() {
-                return Err(DomainError::NotFound("channel").into());
-            }
+            let (ch, role, g) = self.channel_and_role(ctx, id).await?;
             let ws = ch.state.workspace_id;
-            let (role, g) = self.role_in(ctx, ws).await?;
             let mut effects = Effects::default().guarded([g]);
             if ch.state.name != name.as_str() {
                 effects.releases.push(super::name_claim(ws, &ch.state.name));

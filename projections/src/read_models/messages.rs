@@ -186,8 +186,9 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
     let mut versions: HashMap<uuid::Uuid, i64> = HashMap::new();
     for e in events {
         match super::typed::<MessageEvent>(e)? {
-            MessageEvent::Created { .. } => {
-                creates.push(e);
+            // Decoded once: the insert takes the event as read here.
+            created @ MessageEvent::Created { .. } => {
+                creates.push((e, created));
                 continue;
             }
             MessageEvent::Updated { body, .. } => {
@@ -208,7 +209,7 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
         *v = (*v).max(e.sequence);
     }
     if !creates.is_empty() {
-        insert_many(tx, &creates).await?;
+        insert_many(tx, creates).await?;
     }
     if !edits.is_empty() {
         let (mut ids, mut bodies, mut ats) = (vec![], vec![], vec![]);
@@ -287,7 +288,10 @@ pub(super) async fn apply_run(tx: &mut PgConnection, events: &[StoredEvent]) -> 
 }
 
 /// Many `message.created` events at once: the same rows as applying them one by one.
-pub(super) async fn insert_many(tx: &mut PgConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+pub(super) async fn insert_many(
+    tx: &mut PgConnection,
+    events: Vec<(&StoredEvent, MessageEvent)>,
+) -> Result<(), ProjectionError> {
     let n = events.len();
     let (mut ids, mut wss, mut chs, mut authors, mut bodies, mut parents, mut ats, mut versions) = (
         Vec::with_capacity(n),
@@ -299,7 +303,7 @@ pub(super) async fn insert_many(tx: &mut PgConnection, events: &[&StoredEvent]) 
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for e in events {
+    for (e, event) in events {
         let MessageEvent::Created {
             workspace_id,
             channel_id,
@@ -307,7 +311,7 @@ pub(super) async fn insert_many(tx: &mut PgConnection, events: &[&StoredEvent]) 
             body,
             parent_id,
             ..
-        } = super::typed::<MessageEvent>(e)?
+        } = event
         else {
             return Err(ProjectionError::Unreadable {
                 position: e.global_position,
