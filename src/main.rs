@@ -205,7 +205,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ));
     }
     if read {
+        // The per-key allowance is configured with the write API's limits (`api_key=N/S`).
+        let (per_key, per) = prism_write_api::limits::Limits::parse(&cfg.rate_limits)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .quota(prism_write_api::limits::Limit::ApiKey);
         let mut state = prism_read_api::AppState::new(pool.clone(), cfg.jwt())
+            .with_api_key_quota(per_key, per)
             .with_master_key(cfg.master_key.clone())
             .with_edge(cfg.edge.clone())
             .with_feed(prism_projections::feed::Feed::with_limits(

@@ -49,15 +49,7 @@ impl Apps {
     }
 
     async fn register_as(&self, email: &str) -> (String, String) {
-        let (s, b) = call(
-            &self.write,
-            Method::POST,
-            "/v1/auth/register",
-            None,
-            Some(json!({"email": email, "password": "correct horse battery", "name": "Ann"})),
-        )
-        .await;
-        assert_eq!(s, 201, "{b}");
+        let b = support::register(&self.write, email).await;
         (
             b["access_token"].as_str().expect("access").to_owned(),
             b["refresh_token"].as_str().expect("refresh").to_owned(),

@@ -134,6 +134,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     .await;
     assert_eq!(s, 201, "{msg}");
     assert_eq!(msg["version"], 1);
+
     assert!(msg["position"].as_i64().expect("position") > ws["position"].as_i64().expect("position"));
 
     // Read your write through the read API: no sleep, the read waits for the position.
@@ -159,6 +160,38 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     let page: Value = res.json().await.expect("json");
     assert_eq!(page["items"][0]["body"], "hello");
     assert_eq!(page["items"][0]["id"], msg["id"]);
+
+    // An API key of the workspace posts as itself.
+    let (s, key) = post(
+        &c,
+        url(&format!("/v1/workspaces/{}/api-keys", ws["id"].as_str().expect("id"))),
+        Some(&token),
+        json!({"name": "ci", "scopes": ["read", "write"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{key}");
+    let (s, by_key) = post(
+        &c,
+        url(&format!("/v1/channels/{}/messages", ch["id"].as_str().expect("id"))),
+        key["key"].as_str(),
+        json!({"body": "deploy finished"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{by_key}");
+    let res = c
+        .get(format!(
+            "http://{read_addr}/v1/channels/{}/messages",
+            ch["id"].as_str().expect("id")
+        ))
+        .bearer_auth(key["key"].as_str().expect("key"))
+        .header("x-min-position", by_key["position"].to_string())
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(res.status().as_u16(), 200);
+    let page: Value = res.json().await.expect("json");
+    assert_eq!(page["items"][0]["body"], "deploy finished");
+    assert_eq!(page["items"][0]["author_id"], key["id"]);
 
     // Search: the node's index follows the log; a client retries on 503 as Retry-After says.
     let started = Instant::now();

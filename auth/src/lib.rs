@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 use prism_domain::UserId;
 
+mod keys;
+pub use keys::{ApiKey, ApiKeys, KeyChange, KeyRefusal, API_KEY_PREFIX, API_KEY_QUOTA};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("missing bearer token")]
@@ -37,6 +40,8 @@ pub enum BearerRefusal {
     Expired,
     Revoked,
     Invalid,
+    KeyRevoked,
+    KeyExpired,
 }
 
 impl BearerRefusal {
@@ -46,6 +51,8 @@ impl BearerRefusal {
             Self::Expired => "token_expired",
             Self::Revoked => "session_revoked",
             Self::Invalid => "invalid_token",
+            Self::KeyRevoked => "api_key_revoked",
+            Self::KeyExpired => "api_key_expired",
         }
     }
 
@@ -55,6 +62,8 @@ impl BearerRefusal {
             Self::Expired => "the access token has expired; refresh it",
             Self::Revoked => "this session has ended; sign in again",
             Self::Invalid => "the access token is not valid",
+            Self::KeyRevoked => "this API key was revoked",
+            Self::KeyExpired => "this API key has expired",
         }
     }
 }
@@ -79,6 +88,32 @@ pub fn verify_bearer(
     }
 }
 
+/// Who a bearer credential names: a person (an access token) or an API key.
+#[derive(Debug, Clone)]
+pub enum Bearer {
+    User(Claims),
+    Key(ApiKey),
+}
+
+/// Verifies a request's `Authorization` header: an access token (as [`verify_bearer`]) or an
+/// API key (`prism_…`, as [`ApiKeys::verify`], rate-limited per key).
+pub async fn authenticate(
+    authorization: Option<&str>,
+    jwt: &Jwt,
+    revocations: &Revocations,
+    keys: &ApiKeys,
+) -> Result<Bearer, KeyRefusal> {
+    let token = authorization
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim);
+    match token {
+        Some(t) if t.starts_with(API_KEY_PREFIX) => keys.verify(t).await.map(Bearer::Key),
+        _ => verify_bearer(authorization, jwt, revocations)
+            .map(Bearer::User)
+            .map_err(KeyRefusal::Bearer),
+    }
+}
+
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -92,8 +127,18 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// The session (the refresh-token family) the token belongs to: revoking the session
     /// revokes the token ([`Revocations`]). Nil in a token issued before sessions existed.
+    /// An impersonation's token has the impersonation's id here.
     #[serde(default)]
     pub sid: Uuid,
+    /// Under an impersonation, who is really acting (RFC 8693's `act` claim): a platform admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Act>,
+}
+
+/// The actor behind an impersonation token.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Act {
+    pub sub: Uuid,
 }
 
 /// Issues and verifies access tokens.
@@ -140,6 +185,30 @@ impl Jwt {
             typ: "access".into(),
             roles,
             sid,
+            act: None,
+        };
+        encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(|_| AuthError::Invalid)
+    }
+
+    /// A token for `admin` acting as `user` under impersonation `id` (its session: ending the
+    /// impersonation revokes it), living `ttl` at most and no longer than a normal token. It
+    /// carries none of the user's platform roles.
+    pub fn issue_impersonation(
+        &self,
+        user: UserId,
+        admin: UserId,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.0,
+            iat: now,
+            exp: now + ttl.min(self.ttl).as_secs() as i64,
+            typ: "access".into(),
+            roles: vec![],
+            sid: id,
+            act: Some(Act { sub: admin.0 }),
         };
         encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(|_| AuthError::Invalid)
     }
@@ -200,6 +269,11 @@ impl Revocation {
             }),
             "auth.session_revoked" => Some(Self::Session {
                 sid: uuid("session_id")?,
+                at,
+            }),
+            // An impersonation's token is of a session of its own: the impersonation's id.
+            "impersonation.ended" => Some(Self::Session {
+                sid: uuid("impersonation_id")?,
                 at,
             }),
             "user.erased" => Some(Self::User { user: aggregate_id, at }),
@@ -395,6 +469,7 @@ mod tests {
             typ: "access".into(),
             roles: vec![],
             sid: Uuid::now_v7(),
+            act: None,
         };
         let t = encode(
             &Header::new(JwtAlg::HS256),

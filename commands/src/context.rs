@@ -1,14 +1,47 @@
 //! Who is asking, and how: what every command carries besides its own input.
 
-use prism_domain::UserId;
+use prism_domain::{UserId, WorkspaceId};
 use uuid::Uuid;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
+    /// The person, or for an API key the key's id (its own principal; events name it).
     pub user_id: UserId,
     /// The session (refresh-token family) the caller's token belongs to, when it has one.
     pub session: Option<Uuid>,
+    pub kind: ActorKind,
+    /// The platform admin acting as this user, under an impersonation.
+    pub impersonator: Option<UserId>,
+}
+
+/// Who the principal is: a person, or a workspace's API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActorKind {
+    #[default]
+    User,
+    /// A key acts only in its own workspace, as a member at most.
+    ApiKey { workspace: WorkspaceId },
+}
+
+impl Actor {
+    /// A person signed in with their own session.
+    pub fn user(user_id: UserId, session: Option<Uuid>) -> Self {
+        Self {
+            user_id,
+            session,
+            kind: ActorKind::User,
+            impersonator: None,
+        }
+    }
+
+    /// `actor_kind` as the event metadata records it.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ActorKind::User => "user",
+            ActorKind::ApiKey { .. } => "api_key",
+        }
+    }
 }
 
 /// A command's circumstances.
@@ -38,10 +71,7 @@ pub enum Expected {
 impl CommandContext {
     pub fn new(user: UserId) -> Self {
         Self {
-            actor: Actor {
-                user_id: user,
-                session: None,
-            },
+            actor: Actor::user(user, None),
             request_id: None,
             correlation_id: Uuid::now_v7(),
             idempotency: None,

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use prism_auth::{Jwt, PasswordHasherId};
 use prism_event_store::PgEventStore;
 
-pub use context::{Actor, CommandContext, Expected};
+pub use context::{Actor, ActorKind, CommandContext, Expected};
 pub use error::CommandError;
 pub use outcome::{Happened, Outcome};
 

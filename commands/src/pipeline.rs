@@ -201,11 +201,11 @@ impl Commands {
             events: new_events,
             metadata: Metadata {
                 actor_id: Some(ctx.actor.user_id.0),
-                actor_kind: "user".into(),
+                actor_kind: ctx.actor.kind_name().into(),
                 correlation_id: ctx.correlation_id,
                 causation_id: None,
                 request_id: ctx.request_id.clone(),
-                impersonator: None,
+                impersonator: ctx.actor.impersonator.map(|u| u.0),
             },
             claims: effects.claims.clone(),
             releases: effects.releases.clone(),

@@ -4,7 +4,7 @@
 //! | action                         | member | admin | owner |
 //! |--------------------------------|--------|-------|-------|
 //! | view, post, edit own, react, docs, conversations | ✓ | ✓ | ✓ |
-//! | delete any message or doc, manage channels and members, rename, rotate join code | | ✓ | ✓ |
+//! | delete any message or doc, manage channels, members and API keys, rename, rotate join code | | ✓ | ✓ |
 //! | delete the workspace, grant or revoke owner | | | ✓ |
 //!
 //! A caller with no role (not a member) gets `NotFound`, not `Forbidden`: a workspace's
@@ -59,6 +59,7 @@ pub enum Action {
     DeleteAnyDoc,
     ManageChannels,
     ManageMembers,
+    ManageApiKeys,
     RenameWorkspace,
     RotateJoinCode,
     ViewAudit,
@@ -71,8 +72,8 @@ impl Action {
         use Action::*;
         match self {
             View | PostMessage | React | WriteDocs | StartConversation => Role::Member,
-            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | RenameWorkspace | RotateJoinCode
-            | ViewAudit => Role::Admin,
+            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | ManageApiKeys | RenameWorkspace
+            | RotateJoinCode | ViewAudit => Role::Admin,
             DeleteWorkspace | GrantOwner => Role::Owner,
         }
     }
@@ -112,6 +113,7 @@ mod tests {
             DeleteAnyDoc,
             ManageChannels,
             ManageMembers,
+            ManageApiKeys,
             RenameWorkspace,
             RotateJoinCode,
             ViewAudit,

@@ -241,7 +241,7 @@ impl PgEventStore {
             "SELECT ",
             envelope_columns!(),
             " FROM events
-              WHERE event_type IN ('auth.logged_out', 'auth.refresh_reuse_detected', 'auth.session_revoked', 'user.erased', 'auth.password_changed')
+              WHERE event_type IN ('auth.logged_out', 'auth.refresh_reuse_detected', 'auth.session_revoked', 'user.erased', 'auth.password_changed', 'impersonation.ended')
                 AND global_position > $1 AND global_position <= $2
                 AND ($1 > 0 OR recorded_at > now() - make_interval(secs => $3))
               ORDER BY global_position"
@@ -249,6 +249,30 @@ impl PgEventStore {
         .bind(after)
         .bind(horizon)
         .bind(recent.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+        Ok((events, horizon))
+    }
+
+    /// The API-key events (`api_key.created|revoked`) after a log position, below the safe
+    /// horizon, with the position read up to: how every node learns which keys are live.
+    pub async fn api_key_events(&self, after: i64) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok((Vec::new(), after));
+        }
+        // Spelled out so the partial index `events_api_keys` applies.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events
+              WHERE event_type IN ('api_key.created', 'api_key.revoked')
+                AND global_position > $1 AND global_position <= $2
+              ORDER BY global_position"
+        ))
+        .bind(after)
+        .bind(horizon)
         .fetch_all(&self.pool)
         .await?;
         let events = rows.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;

@@ -12,6 +12,8 @@
 //! - **Join codes** (`workspace.created`, `workspace.join_code_rotated`) go to admins and owners
 //!   only; members see `workspace.created` without its `join_code` and never see a rotation;
 //!   auditors see both events without the code.
+//! - **API keys** (`api_key.created|revoked`) go to admins, owners and auditors, and never with
+//!   the digest of the key's secret (`secret_sha256`).
 //! - **Replays** (events from before the moment a stream went live) carry only text REST would
 //!   still show: a message's body only in the event that holds its current text, and no text of
 //!   a deleted message, a deleted doc or a message in a deleted channel.
@@ -260,6 +262,9 @@ impl Facts {
         match e.event_type.as_str() {
             "workspace.join_code_rotated" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
             "workspace.created" | "workspace.join_code_rotated" if !viewer.admin() => return redact(e, &["join_code"]),
+            // Keys are managed by admins and owners; the digest of a key's secret leaves to no one.
+            "api_key.created" | "api_key.revoked" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
+            "api_key.created" => return redact_always(e, &["secret_sha256"]),
             _ => {}
         }
         if self.replay {

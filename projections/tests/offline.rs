@@ -59,6 +59,23 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         for name in ["general", "random"] {
             channels.push(c.create_channel(owner, ws, name).await.expect("ch").id);
         }
+        // API keys: one that writes (its last use comes from the log), one revoked.
+        let new = |scopes: &[&str]| {
+            let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+            prism_commands::workspace::NewApiKey::parse("bot", &scopes, None).expect("key")
+        };
+        let key = c
+            .create_api_key(owner, ws, new(&["read", "write"]))
+            .await
+            .expect("key")
+            .id;
+        let mut bot = CommandContext::new(prism_domain::UserId(key));
+        bot.actor.kind = prism_commands::ActorKind::ApiKey { workspace: ws };
+        c.post_message(&bot, channels[0], "nightly build is green", None)
+            .await
+            .expect("a key posts");
+        let gone = c.create_api_key(owner, ws, new(&["read"])).await.expect("key").id;
+        c.revoke_api_key(owner, gone).await.expect("revoke key");
         for i in 0..40 {
             let who = if i % 3 == 0 { owner } else { &people[2 + i % 2] };
             let ch = channels[i % 2];

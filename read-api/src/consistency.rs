@@ -100,9 +100,13 @@ pub enum Source {
 pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Request, next: Next) -> Response {
     // Every route behind this layer needs a caller: an anonymous request is refused before it
     // can make the node wait (or query anything) on its behalf.
-    if let Err(e) = crate::extract::claims(req.headers(), &s) {
-        return e.into_response();
-    }
+    // The bearer is verified (and, for an API key, counted) once: the extractors find it here.
+    let bearer = match crate::extract::authenticate(req.headers(), &s).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let mut req = req;
+    req.extensions_mut().insert(bearer);
     let wanted = match min_position(&req) {
         Ok(w) => w,
         Err(e) => return e.into_response(),
@@ -140,7 +144,6 @@ pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Req
             .into_response();
         }
     }
-    let mut req = req;
     req.extensions_mut().insert(At(position));
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&position.to_string()) {

@@ -20,6 +20,12 @@ pub enum ReadError {
     /// The caller may see the resource exists but not read this (e.g. a member asking for the
     /// audit trail, which is for admins and owners).
     Forbidden(&'static str),
+    /// Authenticated, but this kind of principal may not read this (an API key outside its
+    /// workspace's content, an impersonation reaching for what is the user's alone). → 403
+    NotAllowed {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The projections have not reached the asked position in time.
     ProjectionBehind {
         wanted: i64,
@@ -42,6 +48,7 @@ pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
         ReadError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
         ReadError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         ReadError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        ReadError::NotAllowed { code, .. } => (StatusCode::FORBIDDEN, code),
         ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
         ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         ReadError::TooMany { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
@@ -54,7 +61,7 @@ impl IntoResponse for ReadError {
         let (status, code) = status_code(&self);
         let message = match &self {
             ReadError::BadRequest { message, .. } => message.clone(),
-            ReadError::Unauthenticated { message, .. } => (*message).to_owned(),
+            ReadError::Unauthenticated { message, .. } | ReadError::NotAllowed { message, .. } => (*message).to_owned(),
             ReadError::NotFound => "no such resource".into(),
             ReadError::Forbidden(why) => (*why).to_owned(),
             ReadError::ProjectionBehind { wanted, at } => {

@@ -31,6 +31,7 @@ pub mod routes;
         routes::me::me,
         routes::me::sessions,
         routes::workspaces::invitations,
+        routes::workspaces::api_keys,
         routes::workspaces::list,
         routes::workspaces::get,
         routes::workspaces::members,
@@ -112,6 +113,10 @@ pub struct Shared {
     positions: std::sync::Arc<consistency::Positions>,
     /// Sessions whose tokens are refused, kept current from the log.
     pub revocations: prism_auth::Revocations,
+    /// API keys, kept current from the log, each with its own allowance.
+    pub keys: prism_auth::ApiKeys,
+    /// When this node last recorded each key's use (a write at most once a minute per key).
+    key_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>>,
     /// Timeouts and browser access at the edge.
     pub edge: prism_telemetry::edge::EdgeConfig,
 }
@@ -135,6 +140,36 @@ impl AppState {
     pub fn with_master_key(mut self, key: prism_vault::MasterKey) -> Self {
         std::sync::Arc::make_mut(&mut self.0).vault = prism_vault::Vault::new(self.pool.clone(), key);
         self
+    }
+
+    /// Each API key's allowance on this node: `requests` per `per`.
+    pub fn with_api_key_quota(mut self, requests: u32, per: Duration) -> Self {
+        let shared = std::sync::Arc::make_mut(&mut self.0);
+        shared.keys = shared.keys.clone().with_quota(requests, per);
+        self
+    }
+
+    /// Records that an API key read (its `last_used_at`), at most once a minute per key, in
+    /// the background: a read never waits for it.
+    pub(crate) fn key_used(&self, key: uuid::Uuid) {
+        const EVERY: Duration = Duration::from_secs(60);
+        {
+            let mut uses = self.key_uses.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if uses.get(&key).is_some_and(|at| now.duration_since(*at) < EVERY) {
+                return;
+            }
+            if uses.len() > 10_000 {
+                uses.retain(|_, at| now.duration_since(*at) < EVERY);
+            }
+            uses.insert(key, now);
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = prism_projections::read_models::api_keys::used(&pool, key).await {
+                tracing::warn!(error = %e, "recording an API key's use failed");
+            }
+        });
     }
 
     pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
@@ -184,9 +219,24 @@ impl AppState {
                 Ok::<_, String>((found, upto))
             }
         });
+        let h = history.clone();
+        let (n, per) = prism_auth::API_KEY_QUOTA;
+        let keys = prism_auth::ApiKeys::new(n, per).following(move |after| {
+            let h = h.clone();
+            async move {
+                let (events, upto) = h.store().api_key_events(after).await.map_err(|e| e.to_string())?;
+                let found = events
+                    .iter()
+                    .filter_map(|e| prism_auth::KeyChange::from_event(&e.event_type, e.tenant_id, &e.payload))
+                    .collect();
+                Ok((found, upto))
+            }
+        });
         Self(std::sync::Arc::new(Shared {
             edge: Default::default(),
             revocations,
+            keys,
+            key_uses: Default::default(),
             metrics: None,
             history,
             search: None,
@@ -211,6 +261,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/me", get(me::me))
         .route("/v1/me/sessions", get(me::sessions))
         .route("/v1/workspaces/{id}/invitations", get(workspaces::invitations))
+        .route("/v1/workspaces/{id}/api-keys", get(workspaces::api_keys))
         .route("/v1/workspaces", get(workspaces::list))
         .route("/v1/workspaces/{id}", get(workspaces::get))
         .route("/v1/workspaces/{id}/members", get(workspaces::members))

@@ -30,16 +30,37 @@ pub async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// Registers `email` (password `correct horse battery`, name Ann) on a write API: its answer
+/// (`access_token`, `refresh_token`, `user_id`).
+#[allow(dead_code)]
+pub async fn register(write: &axum::Router, email: &str) -> Value {
+    let (s, b) = call(
+        write,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(serde_json::json!({"email": email, "password": "correct horse battery", "name": "Ann"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    b
+}
+
 /// The relational read models, caught up with the log (no bus needed: from Postgres).
 #[allow(dead_code)]
 pub async fn project_read_models(store: &prism_event_store::PgEventStore) {
+    project(store, prism_projections::read_models::ReadModels).await;
+}
+
+/// A projection, caught up with the log (no bus needed: from Postgres).
+#[allow(dead_code)]
+pub async fn project(
+    store: &prism_event_store::PgEventStore,
+    projection: impl prism_projections::Projection + 'static,
+) {
     let cfg = prism_projections::ProjectorConfig::new(std::sync::Arc::new(prism_bus::local::LocalBus::new()), 256);
-    prism_projections::Projector::new(
-        store.clone(),
-        std::sync::Arc::new(prism_projections::read_models::ReadModels),
-        cfg,
-    )
-    .catch_up()
-    .await
-    .expect("read models");
+    prism_projections::Projector::new(store.clone(), std::sync::Arc::new(projection), cfg)
+        .catch_up()
+        .await
+        .expect("projection");
 }

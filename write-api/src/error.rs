@@ -22,6 +22,12 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
+    /// Authenticated, but this kind of principal may not do this (an API key outside what keys
+    /// may do, or an impersonation where only the user may act). → 403
+    NotAllowed {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The body is larger than the limit. → 413
     TooLarge,
     /// The body is not JSON. → 415
@@ -50,6 +56,7 @@ pub fn status_code(e: &ApiError) -> (StatusCode, &'static str) {
     match e {
         ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
         ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
+        ApiError::NotAllowed { code, .. } => (StatusCode::FORBIDDEN, code),
         ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -83,7 +90,7 @@ impl IntoResponse for ApiError {
         let (status, code) = status_code(&self);
         let message = match &self {
             ApiError::BadRequest { message, .. } => message.clone(),
-            ApiError::Unauthenticated { message, .. } => (*message).to_owned(),
+            ApiError::Unauthenticated { message, .. } | ApiError::NotAllowed { message, .. } => (*message).to_owned(),
             ApiError::TooLarge => "the request body is too large".into(),
             ApiError::UnsupportedMediaType => "send the body as application/json".into(),
             ApiError::NotFound => "no such resource".into(),

@@ -4,8 +4,10 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
-use prism_commands::{Actor, CommandContext, Expected};
-use prism_domain::UserId;
+use prism_auth::{Bearer, KeyRefusal};
+use prism_commands::{Actor, ActorKind, CommandContext, Expected};
+use prism_domain::aggregates::KeyScope;
+use prism_domain::{UserId, WorkspaceId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -23,28 +25,103 @@ pub struct ApiJson<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-/// The caller, from `Authorization: Bearer <jwt>`.
+/// A person, from `Authorization: Bearer <access token>` (their own or, under an impersonation,
+/// an admin's acting as them). API keys are refused here: a route takes keys only by asking
+/// for [`MemberOrKey`], so a new route is closed to keys until someone decides otherwise.
 pub struct Authenticated(pub Actor);
+
+/// A person acting for themselves: no API key and no impersonation. For what is theirs alone —
+/// journals and everything reflection, their password, their data's export and erasure.
+pub struct Myself(pub Actor);
+
+/// A person, or an API key with the `write` scope: what a workspace's channels, messages,
+/// reactions and docs accept. Commands then hold a key to its own workspace, as a member.
+pub struct MemberOrKey(pub Actor);
+
+const KEY_NOT_ALLOWED: ApiError = ApiError::NotAllowed {
+    code: "api_key_not_allowed",
+    message: "API keys act only on their workspace's channels, messages, reactions and docs",
+};
+
+/// Authenticates the request's bearer (token or key), counting it against its session's or
+/// key's allowance.
+async fn principal(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
+    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let bearer = prism_auth::authenticate(authorization, &state.jwt, &state.revocations, &state.keys)
+        .await
+        .map_err(|r| match r {
+            KeyRefusal::Bearer(r) => ApiError::Unauthenticated {
+                code: r.code(),
+                message: r.message(),
+            },
+            KeyRefusal::Limited(wait) => ApiError::RateLimited {
+                retry_after: wait.as_secs().max(1),
+            },
+        })?;
+    match bearer {
+        Bearer::User(claims) => {
+            // Every command is counted against its session's allowance.
+            state
+                .limits
+                .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
+            Ok(Actor {
+                user_id: UserId(claims.sub),
+                session: (!claims.sid.is_nil()).then_some(claims.sid),
+                kind: ActorKind::User,
+                impersonator: claims.act.map(|a| UserId(a.sub)),
+            })
+        }
+        Bearer::Key(key) => {
+            if !key.allows(KeyScope::Write) {
+                return Err(ApiError::NotAllowed {
+                    code: "insufficient_scope",
+                    message: "this API key lacks the write scope",
+                });
+            }
+            Ok(Actor {
+                user_id: UserId(key.key_id),
+                session: None,
+                kind: ActorKind::ApiKey {
+                    workspace: WorkspaceId(key.workspace),
+                },
+                impersonator: None,
+            })
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let claims = prism_auth::verify_bearer(authorization, &state.jwt, &state.revocations).map_err(|r| {
-            ApiError::Unauthenticated {
-                code: r.code(),
-                message: r.message(),
-            }
-        })?;
-        // Every command is counted against its session's allowance.
-        state
-            .limits
-            .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
-        Ok(Self(Actor {
-            user_id: UserId(claims.sub),
-            session: (!claims.sid.is_nil()).then_some(claims.sid),
-        }))
+        let actor = principal(parts, state).await?;
+        match actor.kind {
+            ActorKind::User => Ok(Self(actor)),
+            ActorKind::ApiKey { .. } => Err(KEY_NOT_ALLOWED),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Myself {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Authenticated(actor) = Authenticated::from_request_parts(parts, state).await?;
+        if actor.impersonator.is_some() {
+            return Err(ApiError::NotAllowed {
+                code: "impersonation_not_allowed",
+                message: "not under impersonation: this is the user's alone",
+            });
+        }
+        Ok(Self(actor))
+    }
+}
+
+impl FromRequestParts<AppState> for MemberOrKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(principal(parts, state).await?))
     }
 }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Sessions whose tokens are refused, kept current from the log.
     pub revocations: prism_auth::Revocations,
+    /// API keys, kept current from the log, each with its own allowance.
+    pub keys: prism_auth::ApiKeys,
     /// This node's rate limits.
     pub limits: limits::Limits,
     /// Timeouts and browser access at the edge.
@@ -49,11 +51,18 @@ impl AppState {
             let c = c.clone();
             async move { c.revocations(after, recent).await }
         });
+        let c = commands.clone();
+        let (n, per) = prism_auth::API_KEY_QUOTA;
+        let keys = prism_auth::ApiKeys::new(n, per).following(move |after| {
+            let c = c.clone();
+            async move { c.api_key_changes(after).await.map_err(|e| e.to_string()) }
+        });
         Self {
             commands,
             jwt,
             metrics: prism_telemetry::metrics_handle(),
             revocations,
+            keys,
             limits: limits::Limits::default(),
             edge: Default::default(),
         }
@@ -64,7 +73,10 @@ impl AppState {
         self
     }
 
+    /// These limits, the per-key one (`api_key`) included.
     pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        let (n, per) = limits.quota(limits::Limit::ApiKey);
+        self.keys = self.keys.with_quota(n, per);
         self.limits = limits;
         self
     }
@@ -105,6 +117,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{id}/invitations", post(invitations::invite))
         .route("/v1/invitations/accept", post(invitations::accept))
         .route("/v1/invitations/{id}", delete(invitations::revoke))
+        .route("/v1/workspaces/{id}/api-keys", post(api_keys::create))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
         .route(
             "/v1/workspaces/{id}/members/{user_id}",

@@ -36,10 +36,12 @@ pub enum Limit {
     ResetAccount,
     /// Invitations (mail to any address) one user sends.
     InviteUser,
+    /// Requests with one API key, on either API (enforced by `prism_auth::ApiKeys`).
+    ApiKey,
 }
 
 impl Limit {
-    const ALL: [(Limit, &'static str, u32, u64); 10] = [
+    const ALL: [(Limit, &'static str, u32, u64); 11] = [
         (Limit::LoginIp, "login_ip", 30, 60),
         (Limit::LoginAccount, "login_account", 10, 60),
         (Limit::RegisterIp, "register_ip", 20, 60),
@@ -50,6 +52,12 @@ impl Limit {
         (Limit::ResetIp, "reset_ip", 10, 60),
         (Limit::ResetAccount, "reset_account", 5, 3600),
         (Limit::InviteUser, "invite_user", 30, 3600),
+        (
+            Limit::ApiKey,
+            "api_key",
+            prism_auth::API_KEY_QUOTA.0,
+            prism_auth::API_KEY_QUOTA.1.as_secs(),
+        ),
     ];
 }
 
@@ -57,6 +65,8 @@ impl Limit {
 #[derive(Clone)]
 pub struct Limits {
     limiters: Arc<HashMap<Limit, DefaultKeyedRateLimiter<String>>>,
+    /// Each limit's N per S seconds, as configured.
+    quotas: Arc<HashMap<Limit, (u32, u64)>>,
     /// Proxies whose `X-Forwarded-For` is believed (`PRISM_TRUSTED_PROXIES`); nobody else's.
     trusted_proxies: Arc<Vec<IpAddr>>,
 }
@@ -65,6 +75,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self::parse("").unwrap_or_else(|_| Self {
             limiters: Arc::default(),
+            quotas: Arc::default(),
             trusted_proxies: Arc::default(),
         })
     }
@@ -94,7 +105,7 @@ impl Limits {
             quotas.insert(limit, (n, secs));
         }
         let mut limiters = HashMap::new();
-        for (limit, (n, secs)) in quotas {
+        for (&limit, &(n, secs)) in &quotas {
             let burst = NonZeroU32::new(n).ok_or("a limit of zero")?;
             let period = Duration::from_secs(secs) / n;
             let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
@@ -104,6 +115,7 @@ impl Limits {
         }
         Ok(Self {
             limiters: Arc::new(limiters),
+            quotas: Arc::new(quotas),
             trusted_proxies: Arc::default(),
         })
     }
@@ -164,6 +176,14 @@ impl Limits {
                 })
             }
         }
+    }
+
+    /// A limit's allowance: N requests per this long.
+    pub fn quota(&self, limit: Limit) -> (u32, Duration) {
+        self.quotas
+            .get(&limit)
+            .map(|(n, s)| (*n, Duration::from_secs(*s)))
+            .unwrap_or((prism_auth::API_KEY_QUOTA.0, prism_auth::API_KEY_QUOTA.1))
     }
 
     /// Forgets keys that are back to a full allowance (keeps memory bounded).

@@ -118,6 +118,17 @@ impl Commands {
         Ok((found, upto))
     }
 
+    /// API-key events after log position `after`, and the position read up to: what every
+    /// node's [`prism_auth::ApiKeys`] follows.
+    pub async fn api_key_changes(&self, after: i64) -> Result<(Vec<prism_auth::KeyChange>, i64), CommandError> {
+        let (events, upto) = self.store.api_key_events(after).await?;
+        let found = events
+            .iter()
+            .filter_map(|e| prism_auth::KeyChange::from_event(&e.event_type, e.tenant_id, &e.payload))
+            .collect();
+        Ok((found, upto))
+    }
+
     /// Records a fact that revokes a session (logout, refresh reuse): every node refuses the
     /// session's access tokens once it reads it from the log, so it must be recorded — a
     /// failure is answered (503), never swallowed.

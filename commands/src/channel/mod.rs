@@ -10,7 +10,7 @@ use prism_domain::{ChannelId, DomainError, Role, WorkspaceId};
 use prism_event_store::{Claim, Loaded};
 
 use crate::pipeline::{guard, Guard};
-use crate::{CommandContext, CommandError, Commands};
+use crate::{ActorKind, CommandContext, CommandError, Commands};
 
 pub(crate) fn name_claim(ws: WorkspaceId, name: &str) -> Claim {
     Claim::new("channel_name", format!("{ws}/{name}"))
@@ -25,7 +25,13 @@ impl Commands {
         ws: WorkspaceId,
     ) -> Result<(Option<Role>, Guard), CommandError> {
         let loaded = self.load::<Workspace>(ws.0).await?;
-        Ok((loaded.state.role_of(ctx.actor.user_id), guard(ws.0, &loaded)))
+        let role = match ctx.actor.kind {
+            ActorKind::User => loaded.state.role_of(ctx.actor.user_id),
+            // Another workspace's key is no one here.
+            ActorKind::ApiKey { workspace } if workspace == ws => loaded.state.key_role(ctx.actor.user_id.0),
+            ActorKind::ApiKey { .. } => None,
+        };
+        Ok((role, guard(ws.0, &loaded)))
     }
 
     /// A channel that exists, with the caller's role in its workspace (as `doc_and_role`).

@@ -22,4 +22,4 @@ pub use message::{Message, MessageCommand, MessageEvent};
 pub use mirror_session::{MirrorSession, MirrorSessionCommand, MirrorSessionEvent};
 pub use turn::{Turn, TurnCommand, TurnEvent};
 pub use user::{User, UserCommand, UserEvent};
-pub use workspace::{Workspace, WorkspaceCommand, WorkspaceEvent};
+pub use workspace::{KeyGrant, KeyScope, Workspace, WorkspaceCommand, WorkspaceEvent};

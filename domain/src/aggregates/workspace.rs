@@ -27,6 +27,41 @@ pub struct Workspace {
     /// Invitations not accepted or revoked yet.
     #[serde(default)]
     pub invitations: BTreeMap<uuid::Uuid, Pending>,
+    /// Live API keys (created, not revoked): workspace-scoped principals acting as members.
+    #[serde(default)]
+    pub api_keys: BTreeMap<uuid::Uuid, KeyGrant>,
+}
+
+/// What an API key may do in its workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyGrant {
+    pub scopes: Vec<KeyScope>,
+    /// Unix seconds; none: until revoked.
+    pub expires_at: Option<i64>,
+}
+
+/// An API key's scope: reading (the read API) or writing (member-level commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    Read,
+    Write,
+}
+
+impl KeyScope {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw {
+            "read" => Ok(Self::Read),
+            "write" => Ok(Self::Write),
+            _ => Err(DomainError::invalid("scopes", "each scope must be read or write")),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
 }
 
 /// An invitation waiting for an answer.
@@ -45,6 +80,15 @@ impl Workspace {
             return None;
         }
         self.members.get(&user).copied()
+    }
+
+    /// An API key's role: a live key of this workspace acts as a member (never more: keys
+    /// cannot manage anything), within its scopes, which the edge checks.
+    pub fn key_role(&self, key: uuid::Uuid) -> Option<Role> {
+        if self.deleted || self.id.is_none() {
+            return None;
+        }
+        self.api_keys.contains_key(&key).then_some(Role::Member)
     }
 
     /// Who takes over from `leaving`: the longest-standing admin, else member.
@@ -123,6 +167,19 @@ pub enum WorkspaceCommand {
         actor: UserId,
         invitation_id: uuid::Uuid,
     },
+    /// An owner or admin creates an API key; only the SHA-256 of its secret is recorded.
+    CreateApiKey {
+        actor: UserId,
+        key_id: uuid::Uuid,
+        name: String,
+        scopes: Vec<KeyScope>,
+        expires_at: Option<i64>,
+        secret_sha256: String,
+    },
+    RevokeApiKey {
+        actor: UserId,
+        key_id: uuid::Uuid,
+    },
     /// A member's account is erased: they leave. A sole owner first hands the workspace to
     /// its longest-standing admin, else member; with no one left it is deleted.
     Depart {
@@ -178,6 +235,20 @@ pub enum WorkspaceEvent {
         invitation_id: uuid::Uuid,
         revoked_by: UserId,
     },
+    /// `secret_sha256` is the hex SHA-256 of the key's 256 random bits: it cannot be turned
+    /// back into the key, and it lets every node verify keys from the log alone. It never
+    /// leaves Prism (the history, audit and stream drop it).
+    #[serde(rename = "api_key.created")]
+    ApiKeyCreated {
+        key_id: uuid::Uuid,
+        name: String,
+        scopes: Vec<KeyScope>,
+        expires_at: Option<i64>,
+        created_by: UserId,
+        secret_sha256: String,
+    },
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked { key_id: uuid::Uuid, revoked_by: UserId },
 }
 crate::kernel_event!(WorkspaceEvent);
 
@@ -321,6 +392,44 @@ impl Aggregate for Workspace {
                 sink.write(
                     E::InvitationRevoked {
                         invitation_id,
+                        revoked_by: actor,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::CreateApiKey {
+                actor,
+                key_id,
+                name,
+                scopes,
+                expires_at,
+                secret_sha256,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageApiKeys)?;
+                if self.api_keys.contains_key(&key_id) {
+                    return Ok(());
+                }
+                let event = E::ApiKeyCreated {
+                    key_id,
+                    name,
+                    scopes,
+                    expires_at,
+                    created_by: actor,
+                    secret_sha256,
+                };
+                sink.write(event, self).await;
+            }
+            C::RevokeApiKey { actor, key_id } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageApiKeys)?;
+                if !self.api_keys.contains_key(&key_id) {
+                    return Err(DomainError::NotFound("api key"));
+                }
+                sink.write(
+                    E::ApiKeyRevoked {
+                        key_id,
                         revoked_by: actor,
                     },
                     self,
@@ -475,6 +584,17 @@ impl Aggregate for Workspace {
             }
             E::InvitationAccepted { invitation_id, .. } | E::InvitationRevoked { invitation_id, .. } => {
                 self.invitations.remove(&invitation_id);
+            }
+            E::ApiKeyCreated {
+                key_id,
+                scopes,
+                expires_at,
+                ..
+            } => {
+                self.api_keys.insert(key_id, KeyGrant { scopes, expires_at });
+            }
+            E::ApiKeyRevoked { key_id, .. } => {
+                self.api_keys.remove(&key_id);
             }
         }
     }
@@ -877,6 +997,97 @@ mod tests {
             .given(h)
             .when(WorkspaceCommand::Depart { member: w.stranger })
             .then_expect_events(vec![]);
+    }
+
+    fn new_key(actor: UserId, key_id: uuid::Uuid) -> WorkspaceCommand {
+        WorkspaceCommand::CreateApiKey {
+            actor,
+            key_id,
+            name: "ci".into(),
+            scopes: vec![KeyScope::Read, KeyScope::Write],
+            expires_at: None,
+            secret_sha256: "digest".into(),
+        }
+    }
+
+    #[test]
+    fn admins_make_api_keys_and_members_do_not() {
+        let (w, h) = world();
+        let key = uuid::Uuid::now_v7();
+        Given::with(())
+            .given(h.clone())
+            .when(new_key(w.admin, key))
+            .then_expect_events(vec![WorkspaceEvent::ApiKeyCreated {
+                key_id: key,
+                name: "ci".into(),
+                scopes: vec![KeyScope::Read, KeyScope::Write],
+                expires_at: None,
+                created_by: w.admin,
+                secret_sha256: "digest".into(),
+            }]);
+        Given::with(())
+            .given(h.clone())
+            .when(new_key(w.member, key))
+            .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
+        Given::with(())
+            .given(h)
+            .when(new_key(w.stranger, key))
+            .then_expect_error(DomainError::NotFound("workspace"));
+    }
+
+    #[test]
+    fn a_live_key_is_a_member_until_revoked_and_never_anything_more() {
+        let (w, mut h) = world();
+        let key = uuid::Uuid::now_v7();
+        h.push(WorkspaceEvent::ApiKeyCreated {
+            key_id: key,
+            name: "ci".into(),
+            scopes: vec![KeyScope::Write],
+            expires_at: None,
+            created_by: w.owner,
+            secret_sha256: "digest".into(),
+        });
+        let mut state = Workspace::default();
+        for e in h.clone() {
+            state.apply(e);
+        }
+        assert_eq!(state.key_role(key), Some(Role::Member));
+        assert_eq!(state.role_of(UserId(key)), None, "a key is no member to manage");
+        assert_eq!(state.key_role(uuid::Uuid::now_v7()), None);
+        // A key cannot manage keys: it is nobody on the aggregate's own checks.
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::RevokeApiKey {
+                actor: UserId(key),
+                key_id: key,
+            })
+            .then_expect_error(DomainError::NotFound("workspace"));
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::RevokeApiKey {
+                actor: w.admin,
+                key_id: key,
+            })
+            .then_expect_events(vec![WorkspaceEvent::ApiKeyRevoked {
+                key_id: key,
+                revoked_by: w.admin,
+            }]);
+        h.push(WorkspaceEvent::ApiKeyRevoked {
+            key_id: key,
+            revoked_by: w.admin,
+        });
+        let mut state = Workspace::default();
+        for e in h.clone() {
+            state.apply(e);
+        }
+        assert_eq!(state.key_role(key), None);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::RevokeApiKey {
+                actor: w.admin,
+                key_id: key,
+            })
+            .then_expect_error(DomainError::NotFound("api key"));
     }
 
     fn invite(actor: UserId, id: uuid::Uuid, role: Role) -> WorkspaceCommand {

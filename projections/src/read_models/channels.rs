@@ -69,3 +69,15 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
     }
     Ok(())
 }
+
+/// The live workspace of a live channel (not of a direct conversation), if there is one.
+pub async fn workspace_of(pool: &sqlx::PgPool, channel: uuid::Uuid) -> Result<Option<WorkspaceId>, ProjectionError> {
+    let ws: Option<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT c.workspace_id FROM rm_channels c JOIN rm_workspaces w USING (workspace_id)
+          WHERE c.channel_id = $1 AND NOT c.deleted AND NOT w.deleted",
+    )
+    .bind(channel)
+    .fetch_optional(pool)
+    .await?;
+    Ok(ws.map(WorkspaceId))
+}

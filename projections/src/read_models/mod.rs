@@ -2,6 +2,7 @@
 //! conversations, messages with reactions, docs with every version. One projection, one file
 //! per aggregate's events.
 
+pub mod api_keys;
 pub mod channels;
 mod conversations;
 pub mod docs;
@@ -46,6 +47,7 @@ pub const TABLES: &[&str] = &[
     "rm_lens_actions",
     "rm_sessions",
     "rm_invitations",
+    "rm_api_keys",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.
@@ -141,7 +143,8 @@ impl Projection for ReadModels {
                     i += 1;
                 }
             }
-            Ok(())
+            // What API keys wrote says when each was last used.
+            api_keys::wrote(tx, events).await
         })
     }
 }

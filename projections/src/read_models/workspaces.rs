@@ -225,6 +225,15 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .await?;
         }
         WorkspaceEvent::JoinCodeRotated { .. } => {}
+        WorkspaceEvent::ApiKeyCreated {
+            key_id,
+            name,
+            scopes,
+            expires_at,
+            created_by,
+            ..
+        } => super::api_keys::created(tx, e, key_id, &name, &scopes, expires_at, created_by.0).await?,
+        WorkspaceEvent::ApiKeyRevoked { key_id, .. } => super::api_keys::revoked(tx, e, key_id).await?,
         WorkspaceEvent::MemberJoined { user_id, role } => {
             sqlx::query(
                 "INSERT INTO rm_members (workspace_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
@@ -260,4 +269,13 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// Whether `workspace` exists and is not deleted.
+pub async fn live(pool: &PgPool, workspace: WorkspaceId) -> Result<bool, ProjectionError> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM rm_workspaces WHERE workspace_id = $1 AND NOT deleted")
+        .bind(workspace.0)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
 }

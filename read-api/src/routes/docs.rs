@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::Json;
-use prism_domain::{DocId, UserId, WorkspaceId};
+use prism_domain::{DocId, WorkspaceId};
 use prism_projections::read_models::docs::{self, Doc, Version};
 use serde::Deserialize;
 
 use super::{role, List};
 use crate::error::ReadError;
-use crate::extract::{ApiPath, ApiQuery, Caller, Page};
+use crate::extract::{ApiPath, ApiQuery, Page, Reader};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -20,7 +20,7 @@ pub struct Filter {
 #[utoipa::path(get, path = "/v1/workspaces/{id}/docs", tag = "docs", description = "docs (archived ones with ?archived=true)", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(ws): ApiPath<WorkspaceId>,
     ApiQuery(f): ApiQuery<Filter>,
     page: Page,
@@ -31,7 +31,7 @@ pub async fn list(
     Ok(Json(List::page(rows, limit, |d| d.id)))
 }
 
-async fn readable(s: &AppState, id: DocId, user: UserId) -> Result<Doc, ReadError> {
+async fn readable(s: &AppState, id: DocId, user: Reader) -> Result<Doc, ReadError> {
     let row = docs::get(&s.pool, id).await?;
     let doc = row.ok_or(ReadError::NotFound)?;
     role(&s.pool, WorkspaceId(doc.workspace_id), user).await?;
@@ -39,11 +39,7 @@ async fn readable(s: &AppState, id: DocId, user: UserId) -> Result<Doc, ReadErro
 }
 
 #[utoipa::path(get, path = "/v1/docs/{id}", tag = "docs", description = "one doc", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
-pub async fn get(
-    State(s): State<AppState>,
-    Caller(user): Caller,
-    ApiPath(id): ApiPath<DocId>,
-) -> Result<Json<Doc>, ReadError> {
+pub async fn get(State(s): State<AppState>, user: Reader, ApiPath(id): ApiPath<DocId>) -> Result<Json<Doc>, ReadError> {
     readable(&s, id, user).await.map(Json)
 }
 
@@ -51,7 +47,7 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/docs/{id}/history", tag = "docs", description = "every version of the doc", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn history(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<List<Version>>, ReadError> {
     readable(&s, id, user).await?;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::reflection::{goals_of, session_detail, TurnFilter};
 use crate::error::ReadError;
-use crate::extract::Caller;
+use crate::extract::Myself;
 use crate::AppState;
 
 /// Chunks in flight between the reader and the client, at most.
@@ -118,7 +118,7 @@ mod ledgers {
 #[utoipa::path(get, path = "/v1/me/export", tag = "me", description = "every piece of the caller's data, as one JSON document, streamed",
     params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, content_type = "application/json"), (status = 401), (status = 404)))]
-pub async fn export(State(s): State<AppState>, Caller(user): Caller) -> Result<Response, ReadError> {
+pub async fn export(State(s): State<AppState>, Myself(user): Myself) -> Result<Response, ReadError> {
     // Everything that can be refused is refused before the first byte.
     let profile = users::profile(&s.pool, user).await?.ok_or(ReadError::NotFound)?;
     let mut account = serde_json::to_value(&profile).map_err(|e| ReadError::Internal(e.to_string()))?;

@@ -5,18 +5,28 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use prism_domain::{MessageId, UserId};
+use prism_domain::MessageId;
 use prism_projections::read_models::messages::{self, Message};
 use uuid::Uuid;
 
 use super::List;
 use crate::consistency::At;
 use crate::error::ReadError;
-use crate::extract::{ApiPath, Caller, Page};
+use crate::extract::{ApiPath, Page, Reader};
 use crate::AppState;
 
-/// May `user` read `target` (a channel or a conversation)? Else 404, as if it did not exist.
-pub async fn can_read(s: &AppState, target: Uuid, user: UserId, at: i64) -> Result<(), ReadError> {
+/// May `who` read `target` (a channel or a conversation)? Else 404, as if it did not exist.
+/// An API key reads the channels of its own workspace, never a direct conversation.
+pub async fn can_read(s: &AppState, target: Uuid, who: Reader, at: i64) -> Result<(), ReadError> {
+    let user = match who {
+        Reader::User(user) => user,
+        Reader::Key { workspace, .. } => {
+            return match prism_projections::read_models::channels::workspace_of(&s.pool, target).await? {
+                Some(ws) if ws == workspace => Ok(()),
+                _ => Err(ReadError::NotFound),
+            };
+        }
+    };
     if s.hot.as_ref().is_some_and(|h| h.may_read(target, user.0, at)) {
         return Ok(());
     }
@@ -32,7 +42,7 @@ pub async fn can_read(s: &AppState, target: Uuid, user: UserId, at: i64) -> Resu
 #[utoipa::path(get, path = "/v1/channels/{id}/messages", tag = "messages", description = "messages, newest first, with reaction counts", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(target): ApiPath<Uuid>,
     Extension(At(at)): Extension<At>,
     page: Page,
@@ -69,7 +79,7 @@ fn json(body: bytes::Bytes) -> Response {
 #[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages", description = "one message", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn get(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(id): ApiPath<MessageId>,
     Extension(At(at)): Extension<At>,
 ) -> Result<Json<Message>, ReadError> {

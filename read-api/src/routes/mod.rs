@@ -15,12 +15,13 @@ pub mod stream;
 pub mod workspaces;
 
 use prism_domain::Role;
-use prism_domain::{UserId, WorkspaceId};
+use prism_domain::WorkspaceId;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ReadError;
+use crate::extract::Reader;
 
 /// A cursor-paginated list.
 #[derive(Serialize)]
@@ -46,11 +47,19 @@ impl<T> List<T> {
     }
 }
 
-/// The caller's role in a live workspace, or 404.
-pub async fn role(pool: &PgPool, workspace: WorkspaceId, user: UserId) -> Result<Role, ReadError> {
-    prism_projections::read_models::workspaces::role(pool, workspace, user)
-        .await?
-        .ok_or(ReadError::NotFound)
+/// The caller's role in a live workspace, or 404. An API key is a member of its own
+/// workspace and no one anywhere else.
+pub async fn role(pool: &PgPool, workspace: WorkspaceId, who: impl Into<Reader>) -> Result<Role, ReadError> {
+    use prism_projections::read_models::workspaces;
+    match who.into() {
+        Reader::User(user) => workspaces::role(pool, workspace, user)
+            .await?
+            .ok_or(ReadError::NotFound),
+        Reader::Key { workspace: own, .. } if own == workspace && workspaces::live(pool, workspace).await? => {
+            Ok(Role::Member)
+        }
+        Reader::Key { .. } => Err(ReadError::NotFound),
+    }
 }
 
 /// Admins and owners of the workspace, and platform auditors, may read its audit trail and

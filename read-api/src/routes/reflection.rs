@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::List;
 use crate::error::ReadError;
-use crate::extract::{ApiPath, ApiQuery, Caller, Page};
+use crate::extract::{ApiPath, ApiQuery, Myself, Page};
 use crate::AppState;
 
 const HDR: &str = "wait until the read models reach this position";
@@ -52,7 +52,7 @@ fn session_of(o: &Opener, r: SessionRow) -> Result<Session, ReadError> {
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
 pub async fn sessions(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     page: Page,
 ) -> Result<Json<List<Session>>, ReadError> {
     let limit = page.limit()?;
@@ -74,7 +74,7 @@ pub async fn sessions(
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401), (status = 404)))]
 pub async fn session(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     ApiPath(id): ApiPath<MirrorSessionId>,
 ) -> Result<Json<Value>, ReadError> {
     Ok(Json(session_detail(&s, user, id).await?))
@@ -147,7 +147,7 @@ pub struct TurnFilter {
     params(TurnFilter, ("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 400), (status = 401)))]
 pub async fn turns(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     page: Page,
     ApiQuery(filter): ApiQuery<TurnFilter>,
 ) -> Result<Json<List<Turn>>, ReadError> {
@@ -174,7 +174,7 @@ pub(crate) async fn turns_of(
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401), (status = 404)))]
 pub async fn turn(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     ApiPath(id): ApiPath<TurnId>,
 ) -> Result<Json<Turn>, ReadError> {
     let row = reflection::turn(&s.pool, user, id).await?.ok_or(ReadError::NotFound)?;
@@ -209,7 +209,7 @@ pub(crate) async fn goals_of(s: &AppState, user: UserId) -> Result<Vec<Value>, R
 
 #[utoipa::path(get, path = "/v1/lens/goals", tag = "reflection", description = "the caller's goals with their actions",
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
-pub async fn goals(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
+pub async fn goals(State(s): State<AppState>, Myself(user): Myself) -> Result<Json<Value>, ReadError> {
     Ok(Json(json!({ "items": goals_of(&s, user).await? })))
 }
 
@@ -226,7 +226,7 @@ fn stable_pick(user: UserId, day: chrono::NaiveDate, n: usize) -> usize {
 #[utoipa::path(get, path = "/v1/lens/affirmation/today", tag = "reflection",
     description = "today's focus: an affirmation and, if the caller has goals, one open action to take today (the same all day)",
     params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
-pub async fn affirmation(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
+pub async fn affirmation(State(s): State<AppState>, Myself(user): Myself) -> Result<Json<Value>, ReadError> {
     let today = Utc::now().date_naive();
     // The day's set as the AI gateway wrote it (off the request path), else the templates;
     // one of them by a stable hash of (user, day), the same all day long.

@@ -11,7 +11,7 @@ use prism_projections::spectrum::{self, month_start, week_start, Bucket, Subject
 use serde::{Deserialize, Serialize};
 
 use crate::error::ReadError;
-use crate::extract::{ApiPath, ApiQuery, Caller, Principal};
+use crate::extract::{ApiPath, ApiQuery, Myself, Principal};
 use crate::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -203,7 +203,7 @@ async fn spectrum(s: &AppState, subject: Subject, period: Period, r: Range) -> R
     responses((status = 200, body = Spectrum), (status = 400), (status = 401)))]
 pub async fn weekly(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
     Ok(Json(spectrum(&s, Subject::User(user), Period::Week, r).await?))
@@ -213,7 +213,7 @@ pub async fn weekly(
     responses((status = 200, body = Spectrum), (status = 400), (status = 401)))]
 pub async fn monthly(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Spectrum>, ReadError> {
     Ok(Json(spectrum(&s, Subject::User(user), Period::Month, r).await?))

@@ -9,7 +9,7 @@ use prism_projections::read_models::workspaces::{self, Member, Workspace};
 
 use super::{role, List};
 use crate::error::ReadError;
-use crate::extract::{ApiPath, Caller, Page};
+use crate::extract::{ApiPath, Caller, Page, Reader};
 use crate::AppState;
 #[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", description = "the caller's workspaces", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
@@ -35,7 +35,7 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/workspaces/{id}/members", tag = "workspaces", description = "members with roles", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn members(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Member>>, ReadError> {
@@ -49,7 +49,7 @@ pub async fn members(
 #[utoipa::path(get, path = "/v1/workspaces/{id}/channels", tag = "workspaces", description = "channels", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn channels(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    user: Reader,
     ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Channel>>, ReadError> {
@@ -112,5 +112,65 @@ pub async fn invitations(
     Ok(Json(Invitations {
         items,
         next_cursor: None,
+    }))
+}
+
+/// An API key as its workspace's admins see it: never its secret.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// `read`, `write`.
+    pub scopes: Vec<String>,
+    pub created_by: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Set once revoked: the key no longer works.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it last wrote an event or read (to the minute).
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiKeys {
+    pub items: Vec<ApiKey>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{id}/api-keys", tag = "workspaces", description = "the workspace's API keys, newest first, revoked ones included, without secrets (admins and owners)",
+    params(("id" = uuid::Uuid, Path, description = "the workspace"), ("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
+        ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    responses((status = 200, body = ApiKeys), (status = 400), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
+pub async fn api_keys(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<WorkspaceId>,
+    page: Page,
+) -> Result<Json<ApiKeys>, ReadError> {
+    match role(&s.pool, id, user).await? {
+        prism_domain::Role::Owner | prism_domain::Role::Admin => {}
+        prism_domain::Role::Member => {
+            return Err(ReadError::Forbidden("this is for the workspace's admins and owners"))
+        }
+    }
+    let limit = page.limit()?;
+    let rows = prism_projections::read_models::api_keys::of_workspace(&s.pool, id, page.cursor()?, limit + 1).await?;
+    let page = List::page(rows, limit, |k| k.id);
+    Ok(Json(ApiKeys {
+        items: page
+            .items
+            .into_iter()
+            .map(|k| ApiKey {
+                id: k.id,
+                name: k.name,
+                scopes: k.scopes,
+                created_by: k.created_by,
+                created_at: k.created_at,
+                expires_at: k.expires_at,
+                revoked_at: k.revoked_at,
+                last_used_at: k.last_used_at,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
     }))
 }

@@ -178,7 +178,7 @@ pub struct PasswordInput {
         (status = 422, body = crate::routes::ErrorBody, description = "validation_failed: the new password"), (status = 503, body = crate::routes::ErrorBody, description = "busy")))]
 pub async fn change_password(
     State(s): State<AppState>,
-    crate::extract::Authenticated(a): crate::extract::Authenticated,
+    crate::extract::Myself(a): crate::extract::Myself,
     h: crate::extract::CommandHeaders,
     ApiJson(i): ApiJson<PasswordInput>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -5,7 +5,7 @@ use prism_domain::{ChannelId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, MemberOrKey};
 use crate::routes::workspaces::NameInput;
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
@@ -14,7 +14,7 @@ use crate::AppState;
     responses((status = 201, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(ws): ApiPath<Uuid>,
     ApiJson(i): ApiJson<NameInput>,
@@ -27,7 +27,7 @@ pub async fn create(
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn rename(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<NameInput>,
@@ -40,7 +40,7 @@ pub async fn rename(
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {

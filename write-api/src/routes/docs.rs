@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, MemberOrKey};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -28,7 +28,7 @@ pub struct DocPatch {
     responses((status = 201, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(ws): ApiPath<Uuid>,
     ApiJson(i): ApiJson<DocInput>,
@@ -44,7 +44,7 @@ pub async fn create(
     responses((status = 200, body = CommandAnswer), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<DocPatch>,
@@ -59,7 +59,7 @@ pub async fn update(
 #[utoipa::path(post, path = "/v1/docs/{id}/archive", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
 pub async fn archive(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
@@ -70,7 +70,7 @@ pub async fn archive(
 #[utoipa::path(post, path = "/v1/docs/{id}/restore", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
 pub async fn restore(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
@@ -81,7 +81,7 @@ pub async fn restore(
 #[utoipa::path(delete, path = "/v1/docs/{id}", tag = "docs", responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -21,7 +21,7 @@ pub struct TitleInput {
     responses((status = 201, body = CommandAnswer), (status = 422, body = ErrorBody)))]
 pub async fn create_goal(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiJson(i): ApiJson<TitleInput>,
 ) -> ApiResult {
@@ -33,7 +33,7 @@ pub async fn create_goal(
     responses((status = 201, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_action(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<TitleInput>,
@@ -46,7 +46,7 @@ pub async fn add_action(
     responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
 pub async fn complete_action(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {

@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, Authenticated, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
 #[utoipa::path(delete, path = "/v1/me", tag = "account",
     description = "202; the account is erased: data keys destroyed (journal text unreadable everywhere), credentials gone, `user.erased` appended",
     responses((status = 202, body = CommandAnswer), (status = 401, body = ErrorBody)))]
-pub async fn erase(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders) -> ApiResult {
+pub async fn erase(State(s): State<AppState>, Myself(a): Myself, h: CommandHeaders) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.erase_me(&ctx).await?.into())
 }
@@ -30,7 +30,7 @@ pub struct ExclusionInput {
     responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody)))]
 pub async fn exclude(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiJson(i): ApiJson<ExclusionInput>,
 ) -> ApiResult {
@@ -44,7 +44,7 @@ pub async fn exclude(
 #[utoipa::path(post, path = "/v1/spectrum/reset", tag = "reflection",
     description = "200; the caller's spectrum starts over",
     responses((status = 200, body = CommandAnswer)))]
-pub async fn reset(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders) -> ApiResult {
+pub async fn reset(State(s): State<AppState>, Myself(a): Myself, h: CommandHeaders) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.reset_spectrum(&ctx).await?.into())
 }
@@ -55,7 +55,7 @@ pub async fn reset(State(s): State<AppState>, Authenticated(a): Authenticated, h
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn end_session(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     crate::extract::ApiPath(id): crate::extract::ApiPath<Uuid>,
 ) -> Result<axum::http::StatusCode, crate::error::ApiError> {

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, MemberOrKey};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -32,7 +32,7 @@ pub struct ReactionInput {
     responses((status = 201, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn post(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(channel): ApiPath<Uuid>,
     ApiJson(i): ApiJson<PostInput>,
@@ -48,7 +48,7 @@ pub async fn post(
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn edit(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<EditInput>,
@@ -61,7 +61,7 @@ pub async fn edit(
     responses((status = 200, body = CommandAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
@@ -73,7 +73,7 @@ pub async fn delete(
     responses((status = 200, description = "also `added`: true when the reaction is now on", body = CommandAnswer), (status = 404, body = ErrorBody)))]
 pub async fn react(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    MemberOrKey(a): MemberOrKey,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<ReactionInput>,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::answer::{Answer, ApiResult};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -30,7 +30,7 @@ pub struct CloseInput {
 
 #[utoipa::path(post, path = "/v1/mirror/sessions", tag = "reflection",
     responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody)))]
-pub async fn start(State(s): State<AppState>, Authenticated(a): Authenticated, h: CommandHeaders) -> ApiResult {
+pub async fn start(State(s): State<AppState>, Myself(a): Myself, h: CommandHeaders) -> ApiResult {
     let ctx = h.context(a, &());
     Ok(s.commands.start_session(&ctx).await?.into())
 }
@@ -41,7 +41,7 @@ pub async fn start(State(s): State<AppState>, Authenticated(a): Authenticated, h
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn message(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<MessageInput>,
@@ -59,7 +59,7 @@ pub async fn message(
         (status = 429, body = ErrorBody)))]
 pub async fn reframe(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
@@ -71,7 +71,7 @@ pub async fn reframe(
     responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn close(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
@@ -98,7 +98,7 @@ pub async fn close(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -23,7 +23,7 @@ pub struct TurnInput {
     responses((status = 201, body = CommandAnswer), (status = 200, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn request(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiJson(i): ApiJson<TurnInput>,
 ) -> ApiResult {
@@ -35,7 +35,7 @@ pub async fn request(
     responses((status = 200, body = CommandAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn save(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult {
