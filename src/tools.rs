@@ -36,7 +36,7 @@ pub enum AuditCommand {
 
 #[derive(Subcommand)]
 pub enum RolesCommand {
-    /// Grant a platform role (`auditor`) to a user.
+    /// Grant a platform role (`auditor`, `admin`) to a user.
     Grant { user: Uuid, role: String },
 }
 

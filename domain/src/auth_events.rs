@@ -66,10 +66,31 @@ pub enum AuthEvent {
     /// A session was ended by its owner (or by a password change): its tokens stop working.
     #[serde(rename = "auth.session_revoked")]
     SessionRevoked { user_id: UserId, session_id: Uuid },
+    /// A platform admin began acting as `user_id`, for `reason` (sealed with the user's key: it
+    /// is about them, and goes with their erasure). Its token's session is `impersonation_id`.
+    #[serde(rename = "impersonation.started")]
+    ImpersonationStarted {
+        impersonation_id: Uuid,
+        admin_id: UserId,
+        user_id: UserId,
+        reason: String,
+        /// Unix seconds: when its token stops working at the latest.
+        expires_at: i64,
+    },
+    /// The impersonation ended (by the admin, by its own token, or another admin): its token
+    /// stops working on every node.
+    #[serde(rename = "impersonation.ended")]
+    ImpersonationEnded {
+        impersonation_id: Uuid,
+        admin_id: UserId,
+        user_id: UserId,
+        ended_by: UserId,
+    },
 }
 
-/// The platform roles there are.
-pub const PLATFORM_ROLES: &[&str] = &["auditor"];
+/// The platform roles there are: `auditor` reads every workspace's history and audit trail;
+/// `admin` may impersonate a user (`POST /v1/admin/impersonations`).
+pub const PLATFORM_ROLES: &[&str] = &["auditor", "admin"];
 crate::kernel_event!(AuthEvent);
 
 impl AuthEvent {
@@ -84,8 +105,20 @@ impl AuthEvent {
             | Self::PasswordChanged { user_id, .. }
             | Self::SessionStarted { user_id, .. }
             | Self::SessionRefreshed { user_id, .. }
-            | Self::SessionRevoked { user_id, .. } => Some(*user_id),
+            | Self::SessionRevoked { user_id, .. }
+            | Self::ImpersonationStarted { user_id, .. }
+            | Self::ImpersonationEnded { user_id, .. } => Some(*user_id),
             Self::LoginFailed { user_id, .. } | Self::LoginLocked { user_id, .. } => *user_id,
+        }
+    }
+
+    /// Who brought the fact about: the user it is about, except for an impersonation, which
+    /// the admin starts and someone ends.
+    pub fn actor(&self) -> Option<UserId> {
+        match self {
+            Self::ImpersonationStarted { admin_id, .. } => Some(*admin_id),
+            Self::ImpersonationEnded { ended_by, .. } => Some(*ended_by),
+            other => other.user(),
         }
     }
 }

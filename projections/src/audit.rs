@@ -28,6 +28,8 @@ pub struct AuditEntry {
     pub workspace_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     pub actor_kind: String,
+    /// The platform admin who acted as `actor_id`, under an impersonation.
+    pub impersonator: Option<Uuid>,
     pub action: String,
     pub resource_type: String,
     pub resource_id: Uuid,
@@ -52,7 +54,7 @@ pub struct TrailFilter<'a> {
 /// Up to `limit` rows matching `f`, newest first.
 pub async fn trail(pool: &PgPool, f: &TrailFilter<'_>, limit: i64) -> Result<Vec<AuditEntry>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT position, event_id, workspace_id, actor_id, actor_kind, action, resource_type, resource_id, sequence,
+        "SELECT position, event_id, workspace_id, actor_id, actor_kind, impersonator, action, resource_type, resource_id, sequence,
                 recorded_at, request_id, correlation_id
            FROM audit_trail
           WHERE ($1::uuid IS NULL OR workspace_id = $1)
@@ -116,8 +118,12 @@ impl Projection for AuditTrail {
                 Vec::with_capacity(n),
                 Vec::with_capacity(n),
             );
-            let (mut reqs, mut corrs, mut hashes) =
-                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut reqs, mut corrs, mut hashes, mut impersonators) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
             for e in events {
                 let m = &e.metadata;
                 pos.push(e.global_position);
@@ -138,12 +144,14 @@ impl Projection for AuditTrail {
                 reqs.push(m.get("request_id").and_then(Value::as_str).map(str::to_owned));
                 corrs.push(meta_uuid(m, "correlation_id"));
                 hashes.push(e.hash.as_slice());
+                impersonators.push(meta_uuid(m, "impersonator"));
             }
             sqlx::query(
                 "INSERT INTO audit_trail (position, event_id, workspace_id, actor_id, actor_kind, action,
-                     resource_type, resource_id, sequence, recorded_at, request_id, correlation_id, hash)
+                     resource_type, resource_id, sequence, recorded_at, request_id, correlation_id, hash, impersonator)
                  SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
-                     $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[], $11::text[], $12::uuid[], $13::bytea[])
+                     $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[], $11::text[], $12::uuid[], $13::bytea[],
+                     $14::uuid[])
                  ON CONFLICT (position) DO NOTHING",
             )
             .bind(&pos)
@@ -159,6 +167,7 @@ impl Projection for AuditTrail {
             .bind(&reqs)
             .bind(&corrs)
             .bind(&hashes)
+            .bind(&impersonators)
             .execute(&mut *tx)
             .await?;
             Ok(())

@@ -35,6 +35,15 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         people.push(CommandContext::new(t.user_id));
     }
     let _ = c.login("p0@example.com", "wrong password!!", None).await;
+    // An impersonation, started and ended.
+    c.grant_platform_role(people[0].actor.user_id, "admin")
+        .await
+        .expect("grant");
+    let imp = c
+        .start_impersonation(&people[0], people[1].actor.user_id, "ticket 1")
+        .await
+        .expect("impersonate");
+    c.end_impersonation(&people[0], imp.id).await.expect("end");
     let mut workspaces = Vec::new();
     for (n, owner) in people.iter().take(2).enumerate() {
         let ws = WorkspaceId(c.create_workspace(owner, &format!("W{n}")).await.expect("ws").id);

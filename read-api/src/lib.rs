@@ -30,6 +30,7 @@ pub mod routes;
     paths(
         routes::me::me,
         routes::me::sessions,
+        routes::me::impersonations,
         routes::workspaces::invitations,
         routes::workspaces::api_keys,
         routes::workspaces::list,
@@ -260,6 +261,7 @@ pub fn app(state: AppState) -> Router {
     let read_models = Router::new()
         .route("/v1/me", get(me::me))
         .route("/v1/me/sessions", get(me::sessions))
+        .route("/v1/me/impersonations", get(me::impersonations))
         .route("/v1/workspaces/{id}/invitations", get(workspaces::invitations))
         .route("/v1/workspaces/{id}/api-keys", get(workspaces::api_keys))
         .route("/v1/workspaces", get(workspaces::list))

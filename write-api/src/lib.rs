@@ -119,6 +119,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/invitations/{id}", delete(invitations::revoke))
         .route("/v1/workspaces/{id}/api-keys", post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/admin/impersonations", post(admin::start))
+        .route("/v1/admin/impersonations/{id}", delete(admin::end))
         .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))
         .route(
             "/v1/workspaces/{id}/members/{user_id}",

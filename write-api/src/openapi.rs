@@ -15,7 +15,7 @@ use crate::routes::*;
         auth::register, auth::login, auth::refresh, auth::logout, auth::password_reset, auth::password_reset_confirm, auth::change_password, me::end_session,
         workspaces::create, workspaces::rename, workspaces::delete, workspaces::join, workspaces::rotate_join_code,
         invitations::invite, invitations::accept, invitations::revoke,
-        api_keys::create, api_keys::revoke,
+        api_keys::create, api_keys::revoke, admin::start, admin::end,
         members::change_role, members::remove,
         channels::create, channels::rename, channels::delete,
         messages::post, messages::edit, messages::delete, messages::react,

@@ -3,6 +3,8 @@
 //! Password hashes and refresh tokens are write-side tables, not events; `user.registered` is
 //! an event, appended in the same transaction as the credentials.
 
+mod impersonation;
+pub use impersonation::{Impersonation, IMPERSONATION_TTL};
 mod login;
 mod profile;
 mod refresh;
@@ -212,7 +214,7 @@ impl Commands {
 
 /// A sign-in fact as a one-event stream of its own.
 pub(crate) fn auth_batch(event: &AuthEvent, request_id: Option<String>) -> Result<AppendBatch, serde_json::Error> {
-    let user = event.user();
+    let user = event.actor();
     let (event_type, payload) = to_parts(event)?;
     Ok(AppendBatch {
         tenant_id: None,

@@ -48,6 +48,7 @@ pub const TABLES: &[&str] = &[
     "rm_sessions",
     "rm_invitations",
     "rm_api_keys",
+    "rm_impersonations",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.

@@ -78,14 +78,84 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
+        AuthEvent::ImpersonationStarted {
+            impersonation_id,
+            admin_id,
+            user_id,
+            reason,
+            expires_at,
+        } => {
+            sqlx::query(
+                "INSERT INTO rm_impersonations (impersonation_id, user_id, admin_id, reason, started_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) ON CONFLICT DO NOTHING",
+            )
+            .bind(impersonation_id)
+            .bind(user_id.0)
+            .bind(admin_id.0)
+            .bind(reason)
+            .bind(at)
+            .bind(expires_at as f64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        AuthEvent::ImpersonationEnded {
+            impersonation_id,
+            ended_by,
+            ..
+        } => {
+            sqlx::query(
+                "UPDATE rm_impersonations SET ended_at = coalesce(ended_at, $2), ended_by = coalesce(ended_by, $3)
+                  WHERE impersonation_id = $1",
+            )
+            .bind(impersonation_id)
+            .bind(at)
+            .bind(ended_by.0)
+            .execute(&mut *tx)
+            .await?;
+        }
         _ => {}
     }
     Ok(())
 }
 
-/// An erased user's sessions go.
+/// An impersonation of the user's account, `reason` sealed with their key.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ImpersonationRow {
+    pub id: Uuid,
+    pub admin_id: Uuid,
+    pub reason: String,
+    pub started_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<Uuid>,
+}
+
+/// The impersonations of `user`'s account, newest first, before `before` (an id).
+pub async fn impersonations(
+    pool: &PgPool,
+    user: UserId,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ImpersonationRow>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT impersonation_id AS id, admin_id, reason, started_at, expires_at, ended_at, ended_by
+           FROM rm_impersonations WHERE user_id = $1 AND ($2::uuid IS NULL OR impersonation_id < $2)
+          ORDER BY impersonation_id DESC LIMIT $3",
+    )
+    .bind(user.0)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// An erased user's sessions go, and the record of their impersonations with them.
 pub(super) async fn erase(tx: &mut PgConnection, user: Uuid) -> Result<(), ProjectionError> {
     sqlx::query("DELETE FROM rm_sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM rm_impersonations WHERE user_id = $1")
         .bind(user)
         .execute(&mut *tx)
         .await?;

@@ -72,3 +72,58 @@ pub struct Sessions {
     pub items: Vec<Session>,
     pub next_cursor: Option<String>,
 }
+
+/// An impersonation of the caller's account by a platform admin.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Impersonation {
+    pub id: uuid::Uuid,
+    /// The platform admin who acted as the caller.
+    pub admin_id: uuid::Uuid,
+    pub reason: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When its token stopped (or stops) working at the latest.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ended_by: Option<uuid::Uuid>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Impersonations {
+    pub items: Vec<Impersonation>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/me/impersonations", tag = "me", description = "every impersonation of the caller's account, newest first: who, why, when",
+    params(("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
+        ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    responses((status = 200, body = Impersonations), (status = 400), (status = 401), (status = 403, description = "api_key_not_allowed"), (status = 503, description = "projection_behind")))]
+pub async fn impersonations(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    page: crate::extract::Page,
+) -> Result<Json<Impersonations>, ReadError> {
+    let limit = page.limit()?;
+    let rows =
+        prism_projections::read_models::sessions::impersonations(&s.pool, user, page.cursor()?, limit + 1).await?;
+    let o = s.vault.opener(prism_vault::Scope::user(user)).await?;
+    let page = super::List::page(rows, limit, |r| r.id);
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| {
+            Ok(Impersonation {
+                reason: o.open(&r.reason)?,
+                id: r.id,
+                admin_id: r.admin_id,
+                started_at: r.started_at,
+                expires_at: r.expires_at,
+                ended_at: r.ended_at,
+                ended_by: r.ended_by,
+            })
+        })
+        .collect::<Result<Vec<_>, ReadError>>()?;
+    Ok(Json(Impersonations {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}

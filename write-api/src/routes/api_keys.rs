@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -32,7 +32,8 @@ pub struct ApiKeyInput {
     responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "not an admin or owner, or an API key"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the workspace kept changing"), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    // A key outlives an impersonation: only the person makes one.
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<ApiKeyInput>,

@@ -1,5 +1,6 @@
 //! One file per route group, each with its request types and OpenAPI annotations.
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod channels;
