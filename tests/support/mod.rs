@@ -46,6 +46,32 @@ pub async fn register(write: &axum::Router, email: &str) -> Value {
     b
 }
 
+/// Polls (for at most five seconds) until `token` is refused with 401 by both APIs — a POST of
+/// `body` to `write_path` and a GET of `read_path` — and answers both error codes.
+#[allow(dead_code)]
+pub async fn until_refused(
+    write: &axum::Router,
+    read: &axum::Router,
+    token: &str,
+    (write_path, body): (&str, Value),
+    read_path: &str,
+) -> (String, String) {
+    let started = std::time::Instant::now();
+    loop {
+        let (ws, wb) = call(write, Method::POST, write_path, Some(token), Some(body.clone())).await;
+        let (rs, rb) = call(read, Method::GET, read_path, Some(token), None).await;
+        if ws == 401 && rs == 401 {
+            let code = |b: &Value| b["error"]["code"].as_str().unwrap_or_default().to_owned();
+            return (code(&wb), code(&rb));
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "still accepted: {ws} {wb} {rs} {rb}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The relational read models, caught up with the log (no bus needed: from Postgres).
 #[allow(dead_code)]
 pub async fn project_read_models(store: &prism_event_store::PgEventStore) {

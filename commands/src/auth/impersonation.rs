@@ -62,13 +62,7 @@ impl Commands {
         if user == admin {
             return Err(DomainError::invalid("user_id", "you cannot impersonate yourself").into());
         }
-        let known: Option<i32> = sqlx::query_scalar("SELECT 1 FROM credentials WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_optional(self.store.pool())
-            .await?;
-        if known.is_none() {
-            return Err(DomainError::NotFound("user").into());
-        }
+        self.existing_user(user).await?;
         let id = Uuid::now_v7();
         let ttl = IMPERSONATION_TTL.min(self.jwt().ttl());
         let expires_at = chrono::Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
