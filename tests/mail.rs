@@ -179,6 +179,13 @@ impl World {
         )
         .await;
         assert_eq!(s, 201, "{b}");
+        // The registration's confirmation mail has a test of its own; here it would only add
+        // to the counts.
+        self.queue().await;
+        sqlx::query("DELETE FROM mail_outbox WHERE kind = 'email_verification'")
+            .execute(self.store.pool())
+            .await
+            .expect("clear");
         b
     }
 
@@ -195,10 +202,15 @@ impl World {
     }
 }
 
-/// The token in a message's link (undoing quoted-printable if the mailer chose it).
+/// The token in a message's reset link.
 fn token_in(message: &str) -> String {
+    link_in(message, "/reset-password?token=")
+}
+
+/// The token after `marker` in a message (undoing quoted-printable if the mailer chose it).
+fn link_in(message: &str, marker: &str) -> String {
     let plain = message.replace("=\n", "").replace("=3D", "=");
-    let at = plain.find("/reset-password?token=").expect("a reset link") + "/reset-password?token=".len();
+    let at = plain.find(marker).expect("a link") + marker.len();
     plain[at..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -562,4 +574,65 @@ async fn an_invitation_by_email_joins_its_address_with_the_role_once_and_a_revok
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_new_account_confirms_its_address_by_a_link_that_works_once(pool: PgPool) {
+    let w = world(&pool);
+    let (s, reg) = call(
+        &w.write,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(json!({"email": "cleo@example.com", "password": "correct horse battery", "name": "Cleo"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{reg}");
+    let token = reg["access_token"].as_str().expect("token").to_owned();
+    w.project().await;
+    let (_, me) = call(&w.read, Method::GET, "/v1/me", Some(&token), None).await;
+    assert_eq!(me["email_verified"], false, "{me}");
+
+    w.queue().await;
+    let (sink, port) = Sink::start(false).await;
+    let smtp = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("smtp url");
+    assert_eq!(w.deliverer(Arc::new(smtp), 8).deliver_due().await.expect("deliver"), 1);
+    let got = sink.messages();
+    let (to, message) = &got[0];
+    assert_eq!(to, &vec!["cleo@example.com".to_owned()]);
+    assert!(message.contains("Subject: Confirm your Prism address"), "{message}");
+    let link = link_in(message, &format!("{PUBLIC_URL}/verify-email?token="));
+    let logged: String =
+        sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type = 'auth.email_verification_requested'")
+            .fetch_one(&pool)
+            .await
+            .expect("event");
+    assert!(
+        !logged.contains("cleo@example.com") && !logged.contains(&link),
+        "{logged}"
+    );
+
+    let verify = |t: String| {
+        call(
+            &w.write,
+            Method::POST,
+            "/v1/auth/verify-email",
+            None,
+            Some(json!({ "token": t })),
+        )
+    };
+    let (s, b) = verify("made-up".into()).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_token")), "{b}");
+    let (s, b) = verify(link.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["email_verified"], true);
+    let (s, b) = verify(link).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("invalid_token")),
+        "once: {b}"
+    );
+    w.project().await;
+    let (_, me) = call(&w.read, Method::GET, "/v1/me", Some(&token), None).await;
+    assert_eq!(me["email_verified"], true, "{me}");
 }

@@ -115,6 +115,13 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     .await;
     assert_eq!(s, 201, "{reg}");
     let token = reg["access_token"].as_str().expect("token").to_owned();
+    // Confirm the address: with no SMTP relay configured, the link is an `.eml` file in the data
+    // folder's outbox, written by the mail worker from the log.
+    let outbox = data.path().join("outbox");
+    let verify = link_token(&outbox, "verify-email?token=").await;
+    let (s, b) = post(&c, url("/v1/auth/verify-email"), None, json!({"token": verify})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["email_verified"], true);
     let (s, ws) = post(&c, url("/v1/workspaces"), Some(&token), json!({"name": "Acme"})).await;
     assert_eq!(s, 201, "{ws}");
     let (s, ch) = post(
@@ -224,30 +231,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     )
     .await;
     assert_eq!(s, 202);
-    let outbox = data.path().join("outbox");
-    let started = Instant::now();
-    let eml = loop {
-        let found = std::fs::read_dir(&outbox)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "eml"));
-        if let Some(e) = found {
-            break std::fs::read_to_string(e.path()).expect("eml");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no mail in {}",
-            outbox.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let plain = eml.replace("=\r\n", "").replace("=3D", "=");
-    let at = plain.find("token=").expect("a link with a token") + "token=".len();
-    let reset: String = plain[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let reset = link_token(&outbox, "reset-password?token=").await;
     let (s, b) = post(
         &c,
         url("/v1/auth/password-reset/confirm"),
@@ -278,29 +262,7 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     )
     .await;
     assert_eq!(s, 201, "{inv}");
-    let started = Instant::now();
-    let invitation = loop {
-        let found = std::fs::read_dir(&outbox)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .find(|m| m.contains("accept?token="));
-        if let Some(m) = found {
-            break m;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no invitation in {}",
-            outbox.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let at = invitation.find("accept?token=").expect("link") + "accept?token=".len();
-    let invite_token: String = invitation[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let invite_token = link_token(&outbox, "accept?token=").await;
     let (s, bob) = post(
         &c,
         url("/v1/auth/register"),
@@ -375,6 +337,34 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&admin)
             .await;
+    }
+}
+
+/// The token of the first link containing `marker` in a mail of the outbox folder, once the
+/// mail worker has written it.
+async fn link_token(outbox: &std::path::Path, marker: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let found = std::fs::read_dir(outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|m| m.replace("=\r\n", "").replace("=3D", "="))
+            .find(|m| m.contains(marker));
+        if let Some(m) = found {
+            let at = m.find(marker).expect("link") + marker.len();
+            return m[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no {marker} link in {}",
+            outbox.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -66,6 +66,13 @@ pub enum AuthEvent {
     /// A session was ended by its owner (or by a password change): its tokens stop working.
     #[serde(rename = "auth.session_revoked")]
     SessionRevoked { user_id: UserId, session_id: Uuid },
+    /// A new account's address is to be confirmed: the mail worker sends the link. Address and
+    /// single-use token sealed with the user's key, as for a reset.
+    #[serde(rename = "auth.email_verification_requested")]
+    EmailVerificationRequested { user_id: UserId, to: String, token: String },
+    /// The account's owner followed the link: the address is theirs.
+    #[serde(rename = "auth.email_verified")]
+    EmailVerified { user_id: UserId },
     /// A platform admin began acting as `user_id`, for `reason` (sealed with the user's key: it
     /// is about them, and goes with their erasure). Its token's session is `impersonation_id`.
     #[serde(rename = "impersonation.started")]
@@ -106,6 +113,8 @@ impl AuthEvent {
             | Self::SessionStarted { user_id, .. }
             | Self::SessionRefreshed { user_id, .. }
             | Self::SessionRevoked { user_id, .. }
+            | Self::EmailVerificationRequested { user_id, .. }
+            | Self::EmailVerified { user_id }
             | Self::ImpersonationStarted { user_id, .. }
             | Self::ImpersonationEnded { user_id, .. } => Some(*user_id),
             Self::LoginFailed { user_id, .. } | Self::LoginLocked { user_id, .. } => *user_id,

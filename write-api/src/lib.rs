@@ -108,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/auth/password", post(auth::change_password))
         .route("/v1/me/sessions/{id}", delete(me::end_session))
         .route("/v1/auth/password-reset/confirm", post(auth::password_reset_confirm))
+        .route("/v1/auth/verify-email", post(auth::verify_email))
         .route("/v1/workspaces", post(workspaces::create))
         .route(
             "/v1/workspaces/{id}",

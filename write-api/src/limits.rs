@@ -36,12 +36,14 @@ pub enum Limit {
     ResetAccount,
     /// Invitations (mail to any address) one user sends.
     InviteUser,
+    /// Email-verification attempts from one address.
+    VerifyIp,
     /// Requests with one API key, on either API (enforced by `prism_auth::ApiKeys`).
     ApiKey,
 }
 
 impl Limit {
-    const ALL: [(Limit, &'static str, u32, u64); 11] = [
+    const ALL: [(Limit, &'static str, u32, u64); 12] = [
         (Limit::LoginIp, "login_ip", 30, 60),
         (Limit::LoginAccount, "login_account", 10, 60),
         (Limit::RegisterIp, "register_ip", 20, 60),
@@ -52,6 +54,7 @@ impl Limit {
         (Limit::ResetIp, "reset_ip", 10, 60),
         (Limit::ResetAccount, "reset_account", 5, 3600),
         (Limit::InviteUser, "invite_user", 30, 3600),
+        (Limit::VerifyIp, "verify_ip", 30, 60),
         (
             Limit::ApiKey,
             "api_key",

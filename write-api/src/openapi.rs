@@ -12,7 +12,7 @@ use crate::routes::*;
 #[openapi(
     info(title = "Prism write API", version = "1", description = "Commands: each answers {id, position, version}. Honours Idempotency-Key and If-Match."),
     paths(
-        auth::register, auth::login, auth::refresh, auth::logout, auth::password_reset, auth::password_reset_confirm, auth::change_password, me::end_session,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::password_reset, auth::password_reset_confirm, auth::verify_email, auth::change_password, me::end_session,
         workspaces::create, workspaces::rename, workspaces::delete, workspaces::join, workspaces::rotate_join_code,
         invitations::invite, invitations::accept, invitations::revoke,
         api_keys::create, api_keys::revoke, admin::start, admin::end,

@@ -12,6 +12,8 @@ mod register;
 mod reset;
 mod roles;
 mod sessions;
+mod verify;
+pub use verify::VERIFY_TTL;
 
 use prism_domain::auth_events::{AuthEvent, AUTH_STREAM};
 use prism_domain::event::{to_parts, KernelEvent};

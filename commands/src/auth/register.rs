@@ -33,9 +33,14 @@ impl Commands {
         };
         // The log keeps the email and name sealed with the user's own key: erasure makes them
         // unreadable there too. (Login looks the email up in `credentials`, deleted on erasure.)
-        let [sealed_email, sealed_name] = self
+        // The address is confirmed by a link in a mail (`auth.email_verification_requested`).
+        let verify = prism_auth::random_token(32);
+        let [sealed_email, sealed_name, sealed_to, sealed_token] = self
             .vault
-            .seal_all(prism_vault::Scope::user(id), [email.as_str(), name.as_str()])
+            .seal_all(
+                prism_vault::Scope::user(id),
+                [email.as_str(), name.as_str(), email.as_str(), verify.as_str()],
+            )
             .await?;
         let cmd = UserCommand::Register {
             id,
@@ -53,6 +58,8 @@ impl Commands {
             .bind(email.as_str())
             .bind(&hash)
             .execute(&mut *tx)
+            .await?;
+        self.request_verification(&mut tx, id, sealed_to, sealed_token, &verify, ctx.request_id.clone())
             .await?;
         let tokens = self.issue_tokens(&mut *tx, id, None).await?;
         tx.commit().await?;

@@ -58,6 +58,7 @@ impl Commands {
             "credentials",
             "refresh_tokens",
             "password_resets",
+            "email_verifications",
             "platform_roles",
             "entitlements",
             "usage_counters",

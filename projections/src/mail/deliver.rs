@@ -204,18 +204,31 @@ impl Deliverer {
             }
             _ => {
                 let event: AuthEvent = crate::read_models::typed(&e).map_err(|e| Render::Failed(e.to_string()))?;
-                let AuthEvent::PasswordResetRequested { user_id, to, token } = event else {
-                    return Ok(None);
-                };
-                let body: fn(&str, &str) -> String = |base, token| {
-                    format!(
-                        "Someone asked to reset the password of your Prism account.\n\n\
-                             To choose a new one, open this link within the hour (it works once):\n\n\
-                             {base}/reset-password?token={token}\n\n\
-                             If it was not you, ignore this message: your password stays as it is.\n"
-                    )
-                };
-                (Scope::user(user_id), to, token, "Reset your Prism password", body)
+                match event {
+                    AuthEvent::PasswordResetRequested { user_id, to, token } => {
+                        let body: fn(&str, &str) -> String = |base, token| {
+                            format!(
+                                "Someone asked to reset the password of your Prism account.\n\n\
+                                 To choose a new one, open this link within the hour (it works once):\n\n\
+                                 {base}/reset-password?token={token}\n\n\
+                                 If it was not you, ignore this message: your password stays as it is.\n"
+                            )
+                        };
+                        (Scope::user(user_id), to, token, "Reset your Prism password", body)
+                    }
+                    AuthEvent::EmailVerificationRequested { user_id, to, token } => {
+                        let body: fn(&str, &str) -> String = |base, token| {
+                            format!(
+                                "Welcome to Prism.\n\n\
+                                 To confirm that this address is yours, open this link within 48 hours:\n\n\
+                                 {base}/verify-email?token={token}\n\n\
+                                 If you did not make an account, ignore this message.\n"
+                            )
+                        };
+                        (Scope::user(user_id), to, token, "Confirm your Prism address", body)
+                    }
+                    _ => return Ok(None),
+                }
             }
         };
         let opener = self.vault.opener(scope).await.map_err(Render::from)?;

@@ -35,10 +35,14 @@ pub const TABLES: &[&str] = &["mail_outbox"];
 /// How long a password-reset link works (the command side spends tokens older than this).
 pub const RESET_LINK_TTL: chrono::Duration = chrono::Duration::hours(1);
 
+/// How long an email-verification link works.
+pub const VERIFY_LINK_TTL: chrono::Duration = chrono::Duration::hours(48);
+
 /// What kind of message an event asks for.
 pub(crate) fn kind_of(e: &StoredEvent) -> Option<&'static str> {
     match e.event_type.as_str() {
         "auth.password_reset_requested" => Some("password_reset"),
+        "auth.email_verification_requested" => Some("email_verification"),
         "invitation.created" => Some("invitation"),
         _ => None,
     }
@@ -63,6 +67,10 @@ impl Projection for Outbox {
                     }
                     _ => return Ok(()),
                 },
+                "email_verification" => {
+                    let _: AuthEvent = crate::read_models::typed(e)?;
+                    e.recorded_at + VERIFY_LINK_TTL
+                }
                 _ => {
                     let _: AuthEvent = crate::read_models::typed(e)?;
                     e.recorded_at + RESET_LINK_TTL

@@ -78,6 +78,7 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
+        AuthEvent::EmailVerified { user_id } => super::users::email_verified(tx, user_id.0, at).await?,
         AuthEvent::ImpersonationStarted {
             impersonation_id,
             admin_id,

@@ -18,16 +18,34 @@ pub struct Profile {
     pub email: String,
     pub name: String,
     pub registered_at: DateTime<Utc>,
+    /// When the owner confirmed the address (`auth.email_verified`).
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 /// The profile of `user`, if registered.
 pub async fn profile(pool: &PgPool, user: UserId) -> Result<Option<Profile>, ProjectionError> {
     Ok(
-        sqlx::query_as("SELECT user_id, email, name, registered_at FROM rm_users WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_optional(pool)
-            .await?,
+        sqlx::query_as(
+            "SELECT user_id, email, name, registered_at, email_verified_at FROM rm_users WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await?,
     )
+}
+
+/// The owner confirmed their address at `at`.
+pub(super) async fn email_verified(
+    tx: &mut PgConnection,
+    user: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_users SET email_verified_at = coalesce(email_verified_at, $2) WHERE user_id = $1")
+        .bind(user)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// How an erased user is shown.

@@ -20,9 +20,11 @@ pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<
         .map(|w| json!({"workspace_id": w.id, "name": w.name, "role": w.role}))
         .collect();
     let registered_at = profile.registered_at;
-    Ok(Json(
-        json!({"user_id": user, "email": email, "name": name, "registered_at": registered_at, "memberships": memberships}),
-    ))
+    let email_verified = profile.email_verified_at.is_some();
+    Ok(Json(json!({
+        "user_id": user, "email": email, "email_verified": email_verified, "name": name,
+        "registered_at": registered_at, "memberships": memberships
+    })))
 }
 
 /// One of the caller's sessions, as they see it.

@@ -166,6 +166,36 @@ pub async fn password_reset_confirm(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailInput {
+    /// The `token` of the link in the mail sent at registration.
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EmailVerified {
+    pub email_verified: bool,
+    pub user_id: uuid::Uuid,
+}
+
+/// Confirms the address of the account the token was sent for (once, within 48 hours).
+#[utoipa::path(post, path = "/v1/auth/verify-email", tag = "auth", security(()), request_body = VerifyEmailInput,
+    responses((status = 200, body = EmailVerified), (status = 400, body = crate::routes::ErrorBody, description = "invalid_token: unknown, used or expired"),
+        (status = 429, body = crate::routes::ErrorBody, description = "rate_limited")))]
+pub async fn verify_email(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(i): ApiJson<VerifyEmailInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.limits.check(Limit::VerifyIp, &ip)?;
+    let user = s.commands.verify_email(&i.token, request_id(&headers)).await?;
+    Ok(Json(EmailVerified {
+        email_verified: true,
+        user_id: user.0,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordInput {
     pub current_password: String,
     pub new_password: String,
