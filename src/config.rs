@@ -66,6 +66,8 @@ pub struct Config {
     pub access_ttl: Duration,
     /// Refresh-token (session) lifetime (`PRISM_REFRESH_TTL_SECS`, default 30 days).
     pub refresh_ttl: Duration,
+    /// How long an invitation link works (`PRISM_INVITATION_TTL_SECS`, default 7 days).
+    pub invitation_ttl: Duration,
     /// `PRISM_DEV=1`: the built-in development secret and key may stand in for missing ones.
     pub dev: bool,
     jwt_secret_set: bool,
@@ -151,6 +153,7 @@ impl Config {
         };
         let access_ttl = secs("PRISM_ACCESS_TTL_SECS", prism_auth::Jwt::DEFAULT_TTL.as_secs())?;
         let refresh_ttl = secs("PRISM_REFRESH_TTL_SECS", 30 * 24 * 3600)?;
+        let invitation_ttl = secs("PRISM_INVITATION_TTL_SECS", 7 * 24 * 3600)?;
         // A session that ends before its first access token would make refreshing pointless.
         anyhow::ensure!(
             refresh_ttl >= access_ttl,
@@ -180,6 +183,7 @@ impl Config {
             idempotency_ttl,
             access_ttl,
             refresh_ttl,
+            invitation_ttl,
             smtp_url: std::env::var("PRISM_SMTP_URL").ok().filter(|s| !s.trim().is_empty()),
             mail_from: var("PRISM_MAIL_FROM", "Prism <no-reply@localhost>"),
             public_url: var("PRISM_PUBLIC_URL", "http://127.0.0.1:8080"),
@@ -298,6 +302,7 @@ impl Config {
             .with_allowances(self.allowances.clone())
             .with_idempotency_ttl(self.idempotency_ttl)
             .with_refresh_ttl(self.refresh_ttl)
+            .with_invitation_ttl(self.invitation_ttl)
             // Failed sign-ins are counted under a key only the deployment knows.
             .with_login_key(&sha256(
                 &[b"prism login failures\n".as_slice(), self.jwt_secret.as_bytes()].concat(),

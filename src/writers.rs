@@ -1,5 +1,6 @@
 //! Background writers of a write node: each week's spectrum insight (written when the week's
-//! counts change, from counts only) and the day's Lens affirmations. They read what is due from
+//! counts change, from counts only), the day's Lens affirmations, and `invitation.expired` for
+//! invitations past their time. They read what is due from
 //! the projections and write through the commands, so the read API only ever serves stored
 //! text and never waits on a model.
 //!
@@ -21,6 +22,8 @@ use tokio::sync::watch;
 pub struct Written {
     pub insights: usize,
     pub affirmations: bool,
+    /// Invitations closed with `invitation.expired`.
+    pub expired_invitations: usize,
 }
 
 fn summary(c: &WeekCounts) -> WeekSummary {
@@ -37,7 +40,13 @@ fn summary(c: &WeekCounts) -> WeekSummary {
 /// One pass: today's affirmations if missing; an insight for every user whose counts for this
 /// week or last changed since theirs was written.
 pub async fn once(commands: &Commands, pool: &sqlx::PgPool) -> anyhow::Result<Written> {
-    let mut written = Written::default();
+    let mut written = Written {
+        expired_invitations: commands
+            .expire_invitations()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ..Written::default()
+    };
     let today = Utc::now().date_naive();
     if prism_projections::read_models::affirmations(pool, today)
         .await?
@@ -81,7 +90,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     loop {
         match once(&commands, &pool).await {
-            Ok(w) if w.insights > 0 || w.affirmations => tracing::debug!(?w, "insights and affirmations written"),
+            Ok(w) if w.insights > 0 || w.affirmations || w.expired_invitations > 0 => {
+                tracing::debug!(?w, "insights, affirmations and expiries written")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "writing insights and affirmations failed"),
         }

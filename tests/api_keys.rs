@@ -313,6 +313,15 @@ async fn a_key_is_nobody_outside_its_workspace_and_its_scopes(pool: PgPool) {
     )
     .await;
     assert_eq!((s, code(&b)), (403, "insufficient_scope"), "{b}");
+    let (s, b) = call(
+        &apps.write,
+        Method::POST,
+        "/v1/workspaces",
+        Some(&reader),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!((s, code(&b)), (403, "api_key_not_allowed"), "not a scope matter: {b}");
     let (s, b) = apps.post(&writer, &w.channel, "written by a write-only key").await;
     assert_eq!(s, 201, "{b}");
 

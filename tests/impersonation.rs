@@ -194,6 +194,13 @@ async fn an_admin_acts_as_a_user_in_the_open_and_the_token_dies_when_it_ends(poo
             "/v1/admin/impersonations",
             json!({"user_id": admin.id, "reason": "chain"}),
         ),
+        // No way in of the admin's own that outlives the token.
+        (
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/invitations"),
+            json!({"email": "admin@example.com", "role": "owner"}),
+        ),
+        (Method::POST, &format!("/v1/workspaces/{ws}/join-code"), json!({})),
     ] {
         let (s, b) = call(&apps.write, method, path, Some(&as_bob), Some(body)).await;
         assert_eq!((s, code(&b)), (403, "impersonation_not_allowed"), "{path}: {b}");
@@ -204,10 +211,26 @@ async fn an_admin_acts_as_a_user_in_the_open_and_the_token_dies_when_it_ends(poo
         "/v1/lens/goals",
         "/v1/me/export",
         "/v1/spectrum/weekly",
+        "/v1/me/sessions",
+        "/v1/me/impersonations",
+        &format!("/v1/aggregates/user/{}/events", bob.id),
     ] {
         let (s, b) = call(&apps.read, Method::GET, path, Some(&as_bob), None).await;
         assert_eq!((s, code(&b)), (403, "impersonation_not_allowed"), "{path}: {b}");
     }
+    // Bob, an owner, sees his workspace's join code in its history; his impersonator does not.
+    let history = |token: String| {
+        let path = format!("/v1/aggregates/workspace/{ws}/events");
+        let read = apps.read.clone();
+        async move {
+            let (s, b) = call(&read, Method::GET, &path, Some(&token), None).await;
+            assert_eq!(s, 200, "{b}");
+            b["items"][0]["payload"].clone()
+        }
+    };
+    assert!(history(bob.token.clone()).await["join_code"].is_string());
+    let seen = history(as_bob.clone()).await;
+    assert!(seen.get("join_code").is_none(), "{seen}");
 
     // Bob sees who and why.
     let (s, list) = call(&apps.read, Method::GET, "/v1/me/impersonations", Some(&bob.token), None).await;
@@ -223,12 +246,13 @@ async fn an_admin_acts_as_a_user_in_the_open_and_the_token_dies_when_it_ends(poo
             .expect("event");
     assert!(!reason_in_log.contains("4711"), "the reason is sealed in the log");
 
-    // Bob cannot end it (it is not his to end); the admin can, and the token dies everywhere.
+    // A stranger cannot end it; the admin can, and the token dies everywhere.
+    let stranger = apps.person().await;
     let (s, _) = call(
         &apps.write,
         Method::DELETE,
         &format!("/v1/admin/impersonations/{id}"),
-        Some(&bob.token),
+        Some(&stranger.token),
         None,
     )
     .await;
@@ -317,4 +341,50 @@ async fn only_platform_admins_impersonate_real_people_for_a_reason(pool: PgPool)
     )
     .await;
     assert_eq!(s, 204, "{b}");
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_user_ends_an_impersonation_of_their_account_or_a_new_password_does(pool: PgPool) {
+    let apps = apps(pool);
+    let admin = apps.admin().await;
+    let bob = apps.person().await;
+    let token = |b: &Value| b["access_token"].as_str().expect("token").to_owned();
+
+    // Bob ends it himself.
+    let (s, imp) = apps.impersonate(&admin.token, &bob.id, "ticket 2").await;
+    assert_eq!(s, 201, "{imp}");
+    let path = format!("/v1/admin/impersonations/{}", imp["id"].as_str().expect("id"));
+    let (s, b) = call(&apps.write, Method::DELETE, &path, Some(&bob.token), None).await;
+    assert_eq!(s, 204, "{b}");
+    let refused = support::until_refused(
+        &apps.write,
+        &apps.read,
+        &token(&imp),
+        ("/v1/workspaces", json!({"name": "x"})),
+        "/v1/workspaces",
+    )
+    .await;
+    assert_eq!(refused.1, "session_revoked");
+
+    // A new password ends whatever impersonation of the account is open.
+    let (s, imp) = apps.impersonate(&admin.token, &bob.id, "ticket 3").await;
+    assert_eq!(s, 201, "{imp}");
+    let (s, b) = call(
+        &apps.write,
+        Method::POST,
+        "/v1/auth/password",
+        Some(&bob.token),
+        Some(json!({"current_password": "correct horse battery", "new_password": "a brand new horse"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let refused = support::until_refused(
+        &apps.write,
+        &apps.read,
+        &token(&imp),
+        ("/v1/workspaces", json!({"name": "x"})),
+        "/v1/workspaces",
+    )
+    .await;
+    assert_eq!(refused, ("session_revoked".into(), "session_revoked".into()));
 }

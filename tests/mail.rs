@@ -636,3 +636,81 @@ async fn a_new_account_confirms_its_address_by_a_link_that_works_once(pool: PgPo
     let (_, me) = call(&w.read, Method::GET, "/v1/me", Some(&token), None).await;
     assert_eq!(me["email_verified"], true, "{me}");
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_invitation_past_its_time_expires_in_the_log_and_opens_nothing(pool: PgPool) {
+    let mut w = world(&pool);
+    let commands = w.commands.clone().with_invitation_ttl(Duration::from_secs(1));
+    w.write = prism_write_api::app(prism_write_api::AppState::new(commands.clone()));
+    let owner = w.register("olga@example.com", "owner password").await;
+    let owner_t = owner["access_token"].as_str().expect("token").to_owned();
+    let (s, ws) = call(
+        &w.write,
+        Method::POST,
+        "/v1/workspaces",
+        Some(&owner_t),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{ws}");
+    let ws_id = ws["id"].as_str().expect("id").to_owned();
+    let (s, inv) = w.invite(&ws_id, &owner_t, "carol@example.com", "member").await;
+    assert_eq!(s, 201, "{inv}");
+    let invitation: uuid::Uuid = inv["id"].as_str().expect("id").parse().expect("uuid");
+    // The link, as the mail would carry it (opened before expiry destroys its key).
+    let sealed: String =
+        sqlx::query_scalar("SELECT payload->>'token' FROM events WHERE event_type = 'invitation.created'")
+            .fetch_one(&pool)
+            .await
+            .expect("event");
+    let inviter = prism_domain::UserId(owner["user_id"].as_str().expect("id").parse().expect("uuid"));
+    let token = commands
+        .vault()
+        .opener(prism_vault::Scope::of(inviter, invitation))
+        .await
+        .expect("key")
+        .open(&sealed)
+        .expect("token");
+    assert_eq!(commands.expire_invitations().await.expect("expire"), 0, "not due yet");
+
+    let expires: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT expires_at FROM invitation_tokens WHERE invitation_id = $1")
+            .bind(invitation)
+            .fetch_one(&pool)
+            .await
+            .expect("token row");
+    tokio::time::sleep((expires - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)).await;
+    assert_eq!(commands.expire_invitations().await.expect("expire"), 1);
+    assert_eq!(commands.expire_invitations().await.expect("again"), 0, "closed once");
+    let (kind, actor): (String, Value) = sqlx::query_as(
+        "SELECT event_type, metadata FROM events WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(uuid::Uuid::parse_str(&ws_id).expect("uuid"))
+    .fetch_one(&pool)
+    .await
+    .expect("event");
+    assert_eq!(kind, "invitation.expired");
+    assert_eq!(actor["actor_kind"], "system");
+
+    let carol = w.register("carol@example.com", "carol password").await;
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        "/v1/invitations/accept",
+        carol["access_token"].as_str(),
+        Some(json!({ "token": token })),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_token")), "{b}");
+    w.project().await;
+    let (s, list) = call(
+        &w.read,
+        Method::GET,
+        &format!("/v1/workspaces/{ws_id}/invitations"),
+        Some(&owner_t),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["items"], json!([]), "{list}");
+}

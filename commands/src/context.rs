@@ -22,9 +22,21 @@ pub enum ActorKind {
     User,
     /// A key acts only in its own workspace, as a member at most.
     ApiKey { workspace: WorkspaceId },
+    /// Prism itself (the clock: expiring invitations); its `user_id` is nil.
+    System,
 }
 
 impl Actor {
+    /// Prism itself, acting on the clock.
+    pub fn system() -> Self {
+        Self {
+            user_id: UserId(Uuid::nil()),
+            session: None,
+            kind: ActorKind::System,
+            impersonator: None,
+        }
+    }
+
     /// A person signed in with their own session.
     pub fn user(user_id: UserId, session: Option<Uuid>) -> Self {
         Self {
@@ -40,6 +52,7 @@ impl Actor {
         match self.kind {
             ActorKind::User => "user",
             ActorKind::ApiKey { .. } => "api_key",
+            ActorKind::System => "system",
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Commands {
     pub(crate) jwt: Jwt,
     pub(crate) hasher: PasswordHasherId,
     pub(crate) refresh_ttl: chrono::Duration,
+    /// How long an invitation link works (seven days unless told otherwise).
+    pub(crate) invitation_ttl: chrono::Duration,
     /// The AI gateway: a model provider if configured, the built-in one behind it.
     pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
     /// Token budgets and the month's spend (see `reflection::spend`).
@@ -84,6 +86,7 @@ impl Commands {
             jwt,
             hasher,
             refresh_ttl: chrono::Duration::days(30),
+            invitation_ttl: chrono::Duration::days(7),
             gateway: Arc::new(prism_ai_gateway::http::Fallback::new(None)),
             spend: Arc::new(reflection::Spend::new(Default::default())),
             crisis_resources: Arc::new(
@@ -140,6 +143,12 @@ impl Commands {
 
     /// How long a session (its refresh token) lives (`PRISM_REFRESH_TTL_SECS`); the access
     /// tokens' lifetime is the `Jwt`'s.
+    /// How long invitation links work (`PRISM_INVITATION_TTL_SECS`).
+    pub fn with_invitation_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.invitation_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
+        self
+    }
+
     pub fn with_refresh_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.refresh_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(30));
         self

@@ -448,5 +448,10 @@ const SUBJECT: &str = "_subject";
 
 /// Keys are per caller: two users may pick the same key.
 pub(crate) fn idempotency_scope(ctx: &CommandContext) -> String {
-    ctx.actor.user_id.to_string()
+    // An admin acting as a user keeps answers apart from the user's own: neither replays the
+    // other's.
+    match ctx.actor.impersonator {
+        None => ctx.actor.user_id.to_string(),
+        Some(admin) => format!("{}/as/{admin}", ctx.actor.user_id),
+    }
 }

@@ -12,6 +12,8 @@
 //! - **Join codes** (`workspace.created`, `workspace.join_code_rotated`) go to admins and owners
 //!   only; members see `workspace.created` without its `join_code` and never see a rotation;
 //!   auditors see both events without the code.
+//! - **Under an impersonation** the viewer is shown neither join codes nor API-key events, even
+//!   as an admin or owner: a platform admin must not leave with a way in of their own.
 //! - **API keys** (`api_key.created|revoked`) go to admins, owners and auditors, and never with
 //!   the digest of the key's secret (`secret_sha256`).
 //! - **Replays** (events from before the moment a stream went live) carry only text REST would
@@ -57,11 +59,14 @@ pub struct Viewer {
     pub role: Option<Role>,
     /// A platform auditor (sees every workspace's envelopes, never direct-message text).
     pub auditor: bool,
+    /// A platform admin looking as this viewer (an impersonation): what is an admin's secret
+    /// (join codes, API keys) is not shown, so nothing seen lets them in on their own account.
+    pub impersonated: bool,
 }
 
 impl Viewer {
     fn admin(&self) -> bool {
-        matches!(self.role, Some(Role::Admin | Role::Owner))
+        !self.impersonated && matches!(self.role, Some(Role::Admin | Role::Owner))
     }
 }
 
@@ -448,6 +453,7 @@ mod tests {
             user: Uuid::now_v7(),
             role: None,
             auditor: true,
+            impersonated: false,
         };
         let shown = facts.show(&e, &auditor).apply(&e).expect("an envelope for auditors");
         assert!(!shown.payload.to_string().contains("between us"), "{}", shown.payload);
@@ -456,12 +462,14 @@ mod tests {
             user: Uuid::now_v7(),
             role: Some(Role::Owner),
             auditor: false,
+            impersonated: false,
         };
         assert_eq!(facts.show(&e, &admin), Shown::Hidden);
         let participant = Viewer {
             user: a,
             role: Some(Role::Member),
             auditor: false,
+            impersonated: false,
         };
         assert_eq!(facts.show(&e, &participant), Shown::Whole);
     }

@@ -30,6 +30,8 @@ pub struct Myself(pub UserId);
 pub struct Principal {
     pub user: UserId,
     pub auditor: bool,
+    /// A platform admin acting as `user` (an impersonation).
+    pub impersonated: bool,
 }
 
 /// Who reads a workspace's content: a person, or an API key with the `read` scope, which sees
@@ -117,6 +119,7 @@ impl FromRequestParts<AppState> for Principal {
         Ok(Self {
             user: UserId(c.sub),
             auditor: c.roles.iter().any(|r| r == "auditor"),
+            impersonated: c.act.is_some(),
         })
     }
 }

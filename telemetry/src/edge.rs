@@ -252,7 +252,9 @@ pub async fn serve(
 
 /// Declares, on every operation of an OpenAPI document, the answers the edge may give any
 /// request (so generators and fuzzers know them): 408, 414, 431 and 503; with `commands`, also
-/// 413 (too large, for the body or the event it makes) and 429 (`rate_limited`).
+/// 413 (too large, for the body or the event it makes) and 429 (`rate_limited`). Every
+/// operation that takes a bearer may also answer 403 (an API key or an impersonation where it
+/// may not act) and 429 (past an API key's allowance).
 pub struct EdgeResponses {
     pub commands: bool,
 }
@@ -283,7 +285,22 @@ impl utoipa::Modify for EdgeResponses {
             .into_iter()
             .flatten()
             {
-                for (status, description) in &answers {
+                let public = op.security.as_ref().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| *r == utoipa::openapi::security::SecurityRequirement::default())
+                });
+                let bearer: &[(&str, &str)] = if public {
+                    &[]
+                } else {
+                    &[
+                        (
+                            "403",
+                            "forbidden; or api_key_not_allowed, insufficient_scope (an API key), impersonation_not_allowed",
+                        ),
+                        ("429", "rate_limited (an API key's allowance); see Retry-After"),
+                    ]
+                };
+                for (status, description) in answers.iter().chain(bearer) {
                     op.responses
                         .responses
                         .entry((*status).to_owned())
@@ -294,7 +311,8 @@ impl utoipa::Modify for EdgeResponses {
     }
 }
 
-/// The `bearer` security scheme both APIs take: an access token (JWT).
+/// The `bearer` security scheme both APIs take: an access token (JWT), or a workspace's API key
+/// (`prism_…`).
 pub struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -306,7 +324,10 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
+                    .bearer_format("JWT or prism_ API key")
+                    .description(Some(
+                        "An access token (from sign-in), or a workspace's API key `prism_…` (its scopes and workspace limit what it may do)",
+                    ))
                     .build(),
             ),
         );

@@ -44,8 +44,8 @@ const KEY_NOT_ALLOWED: ApiError = ApiError::NotAllowed {
 };
 
 /// Authenticates the request's bearer (token or key), counting it against its session's or
-/// key's allowance.
-async fn principal(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
+/// key's allowance; with whether a key may write.
+async fn principal(parts: &Parts, state: &AppState) -> Result<(Actor, bool), ApiError> {
     let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = prism_auth::authenticate(authorization, &state.jwt, &state.revocations, &state.keys)
         .await
@@ -64,28 +64,24 @@ async fn principal(parts: &Parts, state: &AppState) -> Result<Actor, ApiError> {
             state
                 .limits
                 .check(crate::limits::Limit::CommandsSession, &claims.sid.to_string())?;
-            Ok(Actor {
+            let actor = Actor {
                 user_id: UserId(claims.sub),
                 session: (!claims.sid.is_nil()).then_some(claims.sid),
                 kind: ActorKind::User,
                 impersonator: claims.act.map(|a| UserId(a.sub)),
-            })
+            };
+            Ok((actor, true))
         }
         Bearer::Key(key) => {
-            if !key.allows(KeyScope::Write) {
-                return Err(ApiError::NotAllowed {
-                    code: "insufficient_scope",
-                    message: "this API key lacks the write scope",
-                });
-            }
-            Ok(Actor {
+            let actor = Actor {
                 user_id: UserId(key.key_id),
                 session: None,
                 kind: ActorKind::ApiKey {
                     workspace: WorkspaceId(key.workspace),
                 },
                 impersonator: None,
-            })
+            };
+            Ok((actor, key.allows(KeyScope::Write)))
         }
     }
 }
@@ -94,10 +90,11 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let actor = principal(parts, state).await?;
+        let (actor, _) = principal(parts, state).await?;
         match actor.kind {
             ActorKind::User => Ok(Self(actor)),
-            ActorKind::ApiKey { .. } => Err(KEY_NOT_ALLOWED),
+            // No request is ever the system; `principal` makes only the two above.
+            ActorKind::ApiKey { .. } | ActorKind::System => Err(KEY_NOT_ALLOWED),
         }
     }
 }
@@ -121,7 +118,13 @@ impl FromRequestParts<AppState> for MemberOrKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(principal(parts, state).await?))
+        match principal(parts, state).await? {
+            (actor, true) => Ok(Self(actor)),
+            (_, false) => Err(ApiError::NotAllowed {
+                code: "insufficient_scope",
+                message: "this API key lacks the write scope",
+            }),
+        }
     }
 }
 

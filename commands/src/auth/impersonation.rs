@@ -103,7 +103,7 @@ impl Commands {
     }
 
     /// `DELETE /v1/admin/impersonations/{id}`: by the admin who started it, by its own token,
-    /// or by another platform admin. Ending an ended one again is a no-op.
+    /// by another platform admin, or by the user it is of. Ending an ended one again is a no-op.
     pub async fn end_impersonation(&self, ctx: &CommandContext, id: Uuid) -> Result<(), CommandError> {
         let row: Option<(Uuid, Uuid, Option<chrono::DateTime<chrono::Utc>>)> =
             sqlx::query_as("SELECT admin_id, user_id, ended_at FROM impersonations WHERE impersonation_id = $1")
@@ -117,21 +117,55 @@ impl Commands {
         // Under the impersonation itself, the one acting is the admin.
         let by = me.impersonator.unwrap_or(me.user_id);
         let its_own_token = me.session == Some(id) && me.impersonator == Some(UserId(admin));
-        let allowed =
-            its_own_token || (me.impersonator.is_none() && (by.0 == admin || self.is_platform_admin(by).await?));
+        let allowed = its_own_token
+            || (me.impersonator.is_none() && (by.0 == admin || by.0 == user || self.is_platform_admin(by).await?));
         if !allowed {
             return Err(DomainError::NotFound("impersonation").into());
         }
         if ended.is_some() {
             return Ok(());
         }
+        self.record_end(id, UserId(admin), UserId(user), by, ctx.request_id.clone())
+            .await
+    }
+
+    /// Ends every open impersonation of `user` (a new password: whoever holds a token of theirs
+    /// loses it), recorded as ended by `user`.
+    pub(crate) async fn end_impersonations_of(
+        &self,
+        user: UserId,
+        request_id: Option<String>,
+    ) -> Result<(), CommandError> {
+        let open: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT impersonation_id, admin_id FROM impersonations
+              WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()",
+        )
+        .bind(user.0)
+        .fetch_all(self.store.pool())
+        .await?;
+        for (id, admin) in open {
+            self.record_end(id, UserId(admin), user, user, request_id.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the impersonation ended and logs `impersonation.ended` (once).
+    async fn record_end(
+        &self,
+        id: Uuid,
+        admin: UserId,
+        user: UserId,
+        by: UserId,
+        request_id: Option<String>,
+    ) -> Result<(), CommandError> {
         let event = AuthEvent::ImpersonationEnded {
             impersonation_id: id,
-            admin_id: UserId(admin),
-            user_id: UserId(user),
+            admin_id: admin,
+            user_id: user,
             ended_by: by,
         };
-        let batch = auth_batch(&event, ctx.request_id.clone()).map_err(|e| CommandError::Internal(e.to_string()))?;
+        let batch = auth_batch(&event, request_id).map_err(|e| CommandError::Internal(e.to_string()))?;
         let mut tx = self.store.pool().begin().await?;
         let first =
             sqlx::query("UPDATE impersonations SET ended_at = now() WHERE impersonation_id = $1 AND ended_at IS NULL")

@@ -116,7 +116,8 @@ impl Commands {
         // session and works at once (a user-wide revocation would refuse it too, for as long
         // as an access token lives).
         let sessions = self.live_sessions(user, None).await?;
-        self.end_sessions(user, &sessions, request_id).await?;
+        self.end_sessions(user, &sessions, request_id.clone()).await?;
+        self.end_impersonations_of(user, request_id).await?;
         tracing::info!(user_id = %user, "password reset");
         Ok(())
     }

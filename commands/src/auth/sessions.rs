@@ -74,6 +74,7 @@ impl Commands {
         // Without a session to keep (a token from before sessions), every session ends.
         self.record_revocation(changed, ctx.request_id.clone()).await?;
         self.end_sessions(me, &others, ctx.request_id.clone()).await?;
+        self.end_impersonations_of(me, ctx.request_id.clone()).await?;
         tracing::info!(user_id = %me, ended = others.len(), "password changed");
         Ok(())
     }

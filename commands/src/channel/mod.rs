@@ -29,7 +29,7 @@ impl Commands {
             ActorKind::User => loaded.state.role_of(ctx.actor.user_id),
             // Another workspace's key is no one here.
             ActorKind::ApiKey { workspace } if workspace == ws => loaded.state.key_role(ctx.actor.user_id.0),
-            ActorKind::ApiKey { .. } => None,
+            ActorKind::ApiKey { .. } | ActorKind::System => None,
         };
         Ok((role, guard(ws.0, &loaded)))
     }

@@ -73,24 +73,28 @@ impl Commands {
                 expires_at: new.expires_at.map(|t| t.timestamp()),
                 secret_sha256: prism_auth::token_digest(&key),
             };
-            let out = self
+            let mut out = self
                 .run(ctx, Some(ws.0), || async {
                     let loaded = self.load::<Workspace>(ws.0).await?;
                     let effects = Effects::created()
                         .answering(id)
                         .with("name", json!(new.name))
                         .with("scopes", json!(new.scopes));
-                    self.decide(ctx, Decision::new(ws.0, Some(ws.0), loaded, cmd.clone()).with(effects))
-                        .await
+                    // Which workspace the key is of, committed with its event: a key in the log
+                    // can always be revoked.
+                    let mut tx = self.store.pool().begin().await?;
+                    sqlx::query("INSERT INTO api_keys (key_id, workspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(id)
+                        .bind(ws.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    let decision = Decision::new(ws.0, Some(ws.0), loaded, cmd.clone()).with(effects);
+                    let out = self.decide_on(Some(&mut *tx), ctx, decision).await?;
+                    tx.commit().await?;
+                    Ok(out)
                 })
                 .await?;
-            sqlx::query("INSERT INTO api_keys (key_id, workspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(ws.0)
-                .execute(self.store.pool())
-                .await?;
             // Added after the append: the stored answer a replay gives has no key.
-            let mut out = out;
             out.extra.insert("key".into(), json!(key));
             Ok(out)
         })

@@ -13,9 +13,6 @@ use uuid::Uuid;
 use crate::pipeline::{Decision, Effects};
 use crate::{valid, CommandContext, CommandError, Commands, Outcome};
 
-/// How long an invitation link works.
-const INVITATION_TTL: chrono::Duration = chrono::Duration::days(7);
-
 impl Commands {
     /// `POST /v1/workspaces/{id}/invitations`: 201 with the invitation's id.
     pub async fn invite(
@@ -31,7 +28,7 @@ impl Commands {
             let me = ctx.actor.user_id;
             let id = Uuid::now_v7();
             let token = prism_auth::random_token(32);
-            let expires_at = chrono::Utc::now() + INVITATION_TTL;
+            let expires_at = chrono::Utc::now() + self.invitation_ttl;
             let [sealed_email, sealed_token] = self
                 .vault
                 .seal_all(Scope::of(me, id), [email.as_str(), token.as_str()])
@@ -132,6 +129,40 @@ impl Commands {
             .await?;
         self.spend_invitation(invitation).await?;
         Ok(out)
+    }
+
+    /// Closes every pending invitation past its time with `invitation.expired` (and spends its
+    /// token): what the clock decides is in the log like the rest. Answers how many it closed
+    /// (an invitation deleted with its workspace is just spent).
+    pub async fn expire_invitations(&self) -> Result<usize, CommandError> {
+        let due: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT invitation_id, workspace_id FROM invitation_tokens
+              WHERE used_at IS NULL AND expires_at <= now() ORDER BY expires_at LIMIT 500",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut ctx = CommandContext::new(prism_domain::UserId(Uuid::nil()));
+        ctx.actor = crate::Actor::system();
+        let mut closed = 0;
+        for (invitation, ws) in due {
+            let out = self
+                .run(&ctx, Some(ws), || async {
+                    let loaded = self.load::<Workspace>(ws).await?;
+                    let cmd = WorkspaceCommand::ExpireInvitation {
+                        invitation_id: invitation,
+                        now: chrono::Utc::now().timestamp(),
+                    };
+                    self.decide(&ctx, Decision::new(ws, Some(ws), loaded, cmd)).await
+                })
+                .await;
+            if let Err(e) = out {
+                tracing::warn!(error = %e, invitation_id = %invitation, "expiring an invitation failed");
+                continue;
+            }
+            self.spend_invitation(invitation).await?;
+            closed += 1;
+        }
+        Ok(closed)
     }
 
     /// The token stops working, and the key that sealed it in the log is destroyed.

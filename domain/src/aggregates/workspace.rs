@@ -167,6 +167,12 @@ pub enum WorkspaceCommand {
         actor: UserId,
         invitation_id: uuid::Uuid,
     },
+    /// The clock, not a person: a pending invitation past its time (`now`, unix seconds) is
+    /// closed with `invitation.expired`; one that is not (answered, or not due) is left alone.
+    ExpireInvitation {
+        invitation_id: uuid::Uuid,
+        now: i64,
+    },
     /// An owner or admin creates an API key; only the SHA-256 of its secret is recorded.
     CreateApiKey {
         actor: UserId,
@@ -235,6 +241,8 @@ pub enum WorkspaceEvent {
         invitation_id: uuid::Uuid,
         revoked_by: UserId,
     },
+    #[serde(rename = "invitation.expired")]
+    InvitationExpired { invitation_id: uuid::Uuid },
     /// `secret_sha256` is the hex SHA-256 of the key's 256 random bits: it cannot be turned
     /// back into the key, and it lets every node verify keys from the log alone. It never
     /// leaves Prism (the history, audit and stream drop it).
@@ -397,6 +405,15 @@ impl Aggregate for Workspace {
                     self,
                 )
                 .await;
+            }
+            C::ExpireInvitation { invitation_id, now } => {
+                if self
+                    .invitations
+                    .get(&invitation_id)
+                    .is_some_and(|p| p.expires_at <= now)
+                {
+                    sink.write(E::InvitationExpired { invitation_id }, self).await;
+                }
             }
             C::CreateApiKey {
                 actor,
@@ -582,7 +599,9 @@ impl Aggregate for Workspace {
                     },
                 );
             }
-            E::InvitationAccepted { invitation_id, .. } | E::InvitationRevoked { invitation_id, .. } => {
+            E::InvitationAccepted { invitation_id, .. }
+            | E::InvitationRevoked { invitation_id, .. }
+            | E::InvitationExpired { invitation_id } => {
                 self.invitations.remove(&invitation_id);
             }
             E::ApiKeyCreated {
@@ -1099,6 +1118,35 @@ mod tests {
             role,
             expires_at: 1_000,
         }
+    }
+
+    #[test]
+    fn an_invitation_expires_on_the_clock_and_only_once() {
+        let (w, mut h) = world();
+        let id = uuid::Uuid::now_v7();
+        h.push(invited(&w, id, Role::Member));
+        let expire = |now| WorkspaceCommand::ExpireInvitation { invitation_id: id, now };
+        Given::with(())
+            .given(h.clone())
+            .when(expire(999))
+            .then_expect_events(vec![]);
+        Given::with(())
+            .given(h.clone())
+            .when(expire(1_000))
+            .then_expect_events(vec![WorkspaceEvent::InvitationExpired { invitation_id: id }]);
+        h.push(WorkspaceEvent::InvitationExpired { invitation_id: id });
+        Given::with(())
+            .given(h.clone())
+            .when(expire(2_000))
+            .then_expect_events(vec![]);
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::AcceptInvitation {
+                invitation_id: id,
+                user: w.stranger,
+                now: 500,
+            })
+            .then_expect_error(DomainError::NotFound("invitation"));
     }
 
     fn invited(w: &World, id: uuid::Uuid, role: Role) -> WorkspaceEvent {

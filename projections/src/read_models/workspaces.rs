@@ -197,6 +197,12 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
+        WorkspaceEvent::InvitationExpired { invitation_id } => {
+            sqlx::query("UPDATE rm_invitations SET status = 'expired' WHERE invitation_id = $1")
+                .bind(invitation_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         WorkspaceEvent::Created { name, owner_id, .. } => {
             sqlx::query(
                 "INSERT INTO rm_workspaces (workspace_id, name, owner_id, created_at, updated_at, version)

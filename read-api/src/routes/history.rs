@@ -160,6 +160,7 @@ async fn viewer(s: &AppState, who: &Principal, workspace: Option<WorkspaceId>) -
         user: who.user.0,
         role,
         auditor: who.auditor,
+        impersonated: who.impersonated,
     })
 }
 
@@ -183,6 +184,14 @@ async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<V
             Err(e) => return Err(e),
             Ok(()) => Some(WorkspaceId(ws)),
         },
+        // A user's own stream holds what their reflection adds up to (weekly counts): theirs
+        // alone, never an impersonation's.
+        Some(None) if ty == "user" && id == who.user.0 && who.impersonated => {
+            return Err(ReadError::NotAllowed {
+                code: "impersonation_not_allowed",
+                message: "not under impersonation: this is the user's alone",
+            })
+        }
         Some(None) if who.auditor || (ty == "user" && id == who.user.0) => None,
         Some(None) => return Err(ReadError::NotFound),
     };

@@ -6,7 +6,7 @@ use prism_projections::read_models::{users, workspaces};
 use serde_json::{json, Value};
 
 use crate::error::ReadError;
-use crate::extract::Caller;
+use crate::extract::{Caller, Myself};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/v1/me", tag = "me", description = "the caller, with memberships", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
@@ -44,7 +44,7 @@ pub struct Session {
     responses((status = 200, body = Sessions), (status = 401), (status = 503, description = "projection_behind")))]
 pub async fn sessions(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Sessions>, ReadError> {
     let current = crate::extract::claims(&headers, &s)?.sid;
@@ -101,7 +101,7 @@ pub struct Impersonations {
     responses((status = 200, body = Impersonations), (status = 400), (status = 401), (status = 403, description = "api_key_not_allowed"), (status = 503, description = "projection_behind")))]
 pub async fn impersonations(
     State(s): State<AppState>,
-    Caller(user): Caller,
+    Myself(user): Myself,
     page: crate::extract::Page,
 ) -> Result<Json<Impersonations>, ReadError> {
     let limit = page.limit()?;

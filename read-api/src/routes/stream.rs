@@ -90,7 +90,11 @@ pub async fn stream(
     // A small buffer: a client that stops reading holds little (the shared tail's ring is
     // bounded too, and a stream that falls behind it catches up from the log).
     let (tx, mut rx) = mpsc::channel(16);
-    tokio::spawn(follow(s.feed.clone(), ws.0, member, session, start, live, tx, guard));
+    let to = Audience {
+        ws: ws.0,
+        impersonated: session.claims.act.is_some(),
+    };
+    tokio::spawn(follow(s.feed.clone(), to, member, session, start, live, tx, guard));
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
@@ -124,11 +128,19 @@ impl Session {
 /// How often a live stream looks at its token again.
 const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Whose events a stream carries, and whether an admin is looking on the caller's behalf (then
+/// what is an admin's secret — join codes, API keys — is not shown).
+#[derive(Clone, Copy)]
+struct Audience {
+    ws: Uuid,
+    impersonated: bool,
+}
+
 /// One stream: the replay from `start`, then the live tail, through the caller's view.
 #[allow(clippy::too_many_arguments)]
 async fn follow(
     feed: Feed,
-    ws: Uuid,
+    ws: Audience,
     mut member: MembershipTracker,
     session: Session,
     start: i64,
@@ -178,7 +190,7 @@ async fn follow(
 /// Sends the tenant's events after `sent` up to the horizon, from the log.
 async fn catch_up(
     feed: &Feed,
-    ws: Uuid,
+    ws: Audience,
     member: &mut MembershipTracker,
     sent: &mut i64,
     tx: &Out,
@@ -187,7 +199,7 @@ async fn catch_up(
     // behind is read again, even when the client resumed ahead of it.
     let mut read = (*sent).min(member.at);
     loop {
-        let batch = feed.replay(ws, read, REPLAY_PAGE).await?;
+        let batch = feed.replay(ws.ws, read, REPLAY_PAGE).await?;
         let Some(last) = batch.events.last().map(|e| e.global_position) else {
             return Ok(None);
         };
@@ -200,7 +212,8 @@ async fn catch_up(
 
 /// Sends what the caller may see of `batch` (the workspace's events after `sent`), following
 /// their membership through it.
-async fn deliver(batch: &Batch, ws: Uuid, member: &mut MembershipTracker, sent: &mut i64, tx: &Out) -> Option<End> {
+async fn deliver(batch: &Batch, to: Audience, member: &mut MembershipTracker, sent: &mut i64, tx: &Out) -> Option<End> {
+    let ws = to.ws;
     for e in &batch.events {
         // Every workspace event moves the membership (the tracker skips what it has folded),
         // even one at or before the resume point.
@@ -219,6 +232,7 @@ async fn deliver(batch: &Batch, ws: Uuid, member: &mut MembershipTracker, sent: 
             user: member.user,
             role: member.now.map(|m| m.role),
             auditor: false,
+            impersonated: to.impersonated,
         };
         let Some(shown) = batch.facts.show(e, &viewer).apply(e) else {
             continue;

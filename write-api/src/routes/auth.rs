@@ -174,7 +174,6 @@ pub struct VerifyEmailInput {
 #[derive(Serialize, ToSchema)]
 pub struct EmailVerified {
     pub email_verified: bool,
-    pub user_id: uuid::Uuid,
 }
 
 /// Confirms the address of the account the token was sent for (once, within 48 hours).
@@ -188,11 +187,8 @@ pub async fn verify_email(
     ApiJson(i): ApiJson<VerifyEmailInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.limits.check(Limit::VerifyIp, &ip)?;
-    let user = s.commands.verify_email(&i.token, request_id(&headers)).await?;
-    Ok(Json(EmailVerified {
-        email_verified: true,
-        user_id: user.0,
-    }))
+    s.commands.verify_email(&i.token, request_id(&headers)).await?;
+    Ok(Json(EmailVerified { email_verified: true }))
 }
 
 #[derive(Deserialize, ToSchema)]

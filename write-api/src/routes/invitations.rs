@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::answer::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders};
+use crate::extract::{ApiJson, ApiPath, Authenticated, CommandHeaders, Myself};
 use crate::routes::{CommandAnswer, ErrorBody};
 use crate::AppState;
 
@@ -26,7 +26,8 @@ pub struct InviteInput {
     responses((status = 201, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the workspace kept changing"), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn invite(
     State(s): State<AppState>,
-    Authenticated(a): Authenticated,
+    // An impersonating admin could invite their own address: a way in that outlives the token.
+    Myself(a): Myself,
     h: CommandHeaders,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(i): ApiJson<InviteInput>,
