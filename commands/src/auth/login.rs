@@ -40,12 +40,25 @@ impl Commands {
             .hashing(move || hasher.verify(&password, stored.as_deref()))
             .await?;
         match row {
-            Some((user, _)) if ok => {
+            Some((user, verified)) if ok => {
                 sqlx::query("DELETE FROM login_failures WHERE account = $1")
                     .bind(&account)
                     .execute(self.store.pool())
                     .await?;
-                let tokens = self.issue_tokens(self.store.pool(), UserId(user), None).await?;
+                // A reset or change may have set a new password while this one was being checked:
+                // the session is made only if the password is still the one verified, under a
+                // share lock that makes a change wait for it (and then end it with the others).
+                let mut tx = self.store.pool().begin().await?;
+                let current: Option<String> =
+                    sqlx::query_scalar("SELECT password_hash FROM credentials WHERE user_id = $1 FOR SHARE")
+                        .bind(user)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if current.as_deref() != Some(verified.as_str()) {
+                    return Err(CommandError::Unauthorized(WRONG));
+                }
+                let tokens = self.issue_tokens(&mut *tx, UserId(user), None).await?;
+                tx.commit().await?;
                 self.record_auth(AuthEvent::LoginSucceeded { user_id: UserId(user) }, request_id)
                     .await;
                 self.started_session(&tokens, &client).await;

@@ -15,6 +15,10 @@ use crate::{CommandError, Commands};
 
 const INVALID: &str = "this reset link is not valid: it expired, was used already or was never issued";
 
+/// The least time a reset request takes to answer, whatever the address: well above what the
+/// work for a real account takes, so the answer's timing says nothing.
+const ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// How long a reset link works.
 const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
@@ -22,6 +26,15 @@ impl Commands {
     /// `POST /v1/auth/password-reset`: a link by mail if the address has an account; nothing
     /// otherwise. The answer does not say which.
     pub async fn request_password_reset(&self, email: &str, request_id: Option<String>) -> Result<(), CommandError> {
+        // Nor does its timing: an address with an account (a token stored, sealed and logged)
+        // and one without answer after the same floor.
+        let floor = tokio::time::Instant::now() + ANSWER_FLOOR;
+        let out = self.reset_request(email, request_id).await;
+        tokio::time::sleep_until(floor).await;
+        out
+    }
+
+    async fn reset_request(&self, email: &str, request_id: Option<String>) -> Result<(), CommandError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
