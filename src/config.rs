@@ -58,6 +58,9 @@ pub struct Config {
     /// The SMTP relay (`PRISM_SMTP_URL`); unset, mail is written as `.eml` files under
     /// `PRISM_DATA_DIR/outbox/`. Never logged (it may hold a password).
     pub smtp_url: Option<String>,
+    /// Webhooks may target private, loopback and link-local addresses
+    /// (`PRISM_WEBHOOK_ALLOW_PRIVATE=1`).
+    pub webhook_allow_private: bool,
     /// `From:` of Prism's mail (`PRISM_MAIL_FROM`).
     pub mail_from: String,
     /// Where links in mail point (`PRISM_PUBLIC_URL`).
@@ -185,6 +188,7 @@ impl Config {
             refresh_ttl,
             invitation_ttl,
             smtp_url: std::env::var("PRISM_SMTP_URL").ok().filter(|s| !s.trim().is_empty()),
+            webhook_allow_private: std::env::var("PRISM_WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
             mail_from: var("PRISM_MAIL_FROM", "Prism <no-reply@localhost>"),
             public_url: var("PRISM_PUBLIC_URL", "http://127.0.0.1:8080"),
             bus_key_set: bus_key.is_some(),
@@ -303,6 +307,7 @@ impl Config {
             .with_idempotency_ttl(self.idempotency_ttl)
             .with_refresh_ttl(self.refresh_ttl)
             .with_invitation_ttl(self.invitation_ttl)
+            .with_webhook_private_targets(self.webhook_allow_private)
             // Failed sign-ins are counted under a key only the deployment knows.
             .with_login_key(&sha256(
                 &[b"prism login failures\n".as_slice(), self.jwt_secret.as_bytes()].concat(),
@@ -363,6 +368,19 @@ impl Config {
         };
         cfg.check().map_err(|e| anyhow::anyhow!(e))?;
         Ok(prism_projections::mail::Deliverer::new(store, vault, transport, cfg))
+    }
+
+    /// The webhook delivery worker.
+    pub fn webhooks(
+        &self,
+        store: prism_event_store::PgEventStore,
+    ) -> anyhow::Result<prism_projections::webhooks::WebhookDeliverer> {
+        let vault = prism_vault::Vault::caching(store.pool().clone(), self.master_key.clone());
+        let cfg = prism_projections::webhooks::WebhookConfig {
+            allow_private: self.webhook_allow_private,
+            ..Default::default()
+        };
+        prism_projections::webhooks::WebhookDeliverer::new(store, vault, cfg).map_err(|e| anyhow::anyhow!(e))
     }
 
     pub fn jwt(&self) -> prism_auth::Jwt {

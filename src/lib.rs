@@ -4,4 +4,5 @@
 //! It may import every crate of the workspace (it wires them); nothing imports it but the
 //! `prism` binary and the end-to-end tests.
 
+pub mod wiring;
 pub mod writers;

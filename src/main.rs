@@ -193,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ));
         let app = prism_write_api::app(
             prism_write_api::AppState::new(commands)
+                .with_dead_letters(Arc::new(prism::wiring::WebhookDeadLetters(pool.clone())))
                 .with_limits(limits)
                 .with_edge(cfg.edge.clone()),
         );
@@ -277,6 +278,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let s = stopped.clone();
         parts.spawn(async move {
             deliverer.run(std::time::Duration::from_secs(1), s).await;
+            Ok(())
+        });
+        // Webhooks: the same two halves.
+        let outbox = prism_projections::Projector::new(
+            store.clone(),
+            Arc::new(prism_projections::webhooks::WebhookOutbox),
+            cfg.projector(&bus),
+        );
+        let s = stopped.clone();
+        parts.spawn(async move { outbox.run(s).await.context("webhook outbox") });
+        let webhooks = cfg.webhooks(store.clone())?;
+        let s = stopped.clone();
+        parts.spawn(async move {
+            webhooks.run(std::time::Duration::from_millis(250), s).await;
             Ok(())
         });
     }

@@ -45,6 +45,9 @@ pub struct Commands {
     pub(crate) refresh_ttl: chrono::Duration,
     /// How long an invitation link works (seven days unless told otherwise).
     pub(crate) invitation_ttl: chrono::Duration,
+    /// Whether webhooks may target private, loopback and link-local addresses
+    /// (`PRISM_WEBHOOK_ALLOW_PRIVATE=1`; tests and closed networks).
+    pub(crate) webhook_allow_private: bool,
     /// The AI gateway: a model provider if configured, the built-in one behind it.
     pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
     /// Token budgets and the month's spend (see `reflection::spend`).
@@ -87,6 +90,7 @@ impl Commands {
             hasher,
             refresh_ttl: chrono::Duration::days(30),
             invitation_ttl: chrono::Duration::days(7),
+            webhook_allow_private: false,
             gateway: Arc::new(prism_ai_gateway::http::Fallback::new(None)),
             spend: Arc::new(reflection::Spend::new(Default::default())),
             crisis_resources: Arc::new(
@@ -143,6 +147,12 @@ impl Commands {
 
     /// How long a session (its refresh token) lives (`PRISM_REFRESH_TTL_SECS`); the access
     /// tokens' lifetime is the `Jwt`'s.
+    /// Lets webhooks target private, loopback and link-local addresses.
+    pub fn with_webhook_private_targets(mut self, allow: bool) -> Self {
+        self.webhook_allow_private = allow;
+        self
+    }
+
     /// How long invitation links work (`PRISM_INVITATION_TTL_SECS`).
     pub fn with_invitation_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.invitation_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));

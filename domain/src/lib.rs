@@ -13,6 +13,7 @@ pub mod auth_events;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod net;
 pub mod policy;
 pub mod safety;
 pub mod upcast;

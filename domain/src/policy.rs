@@ -4,7 +4,7 @@
 //! | action                         | member | admin | owner |
 //! |--------------------------------|--------|-------|-------|
 //! | view, post, edit own, react, docs, conversations | ✓ | ✓ | ✓ |
-//! | delete any message or doc, manage channels, members and API keys, rename, rotate join code | | ✓ | ✓ |
+//! | delete any message or doc, manage channels, members, API keys and webhooks, rename, rotate join code | | ✓ | ✓ |
 //! | delete the workspace, grant or revoke owner | | | ✓ |
 //!
 //! A caller with no role (not a member) gets `NotFound`, not `Forbidden`: a workspace's
@@ -60,6 +60,7 @@ pub enum Action {
     ManageChannels,
     ManageMembers,
     ManageApiKeys,
+    ManageIntegrations,
     RenameWorkspace,
     RotateJoinCode,
     ViewAudit,
@@ -72,8 +73,8 @@ impl Action {
         use Action::*;
         match self {
             View | PostMessage | React | WriteDocs | StartConversation => Role::Member,
-            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | ManageApiKeys | RenameWorkspace
-            | RotateJoinCode | ViewAudit => Role::Admin,
+            DeleteAnyMessage | DeleteAnyDoc | ManageChannels | ManageMembers | ManageApiKeys | ManageIntegrations
+            | RenameWorkspace | RotateJoinCode | ViewAudit => Role::Admin,
             DeleteWorkspace | GrantOwner => Role::Owner,
         }
     }
@@ -114,6 +115,7 @@ mod tests {
             ManageChannels,
             ManageMembers,
             ManageApiKeys,
+            ManageIntegrations,
             RenameWorkspace,
             RotateJoinCode,
             ViewAudit,

@@ -15,6 +15,9 @@ pub enum ProjectionError {
     },
     #[error("{0}")]
     Io(String),
+    /// Something that should not happen (a sealed secret that does not open, a task that died).
+    #[error("{0}")]
+    Internal(String),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     #[error("search index: {0}")]

@@ -24,6 +24,7 @@ pub mod search;
 pub mod spectrum;
 pub mod status;
 pub mod visibility;
+pub mod webhooks;
 
 pub use error::ProjectionError;
 

@@ -15,7 +15,8 @@
 //! - **Under an impersonation** the viewer is shown neither join codes nor API-key events, even
 //!   as an admin or owner: a platform admin must not leave with a way in of their own.
 //! - **API keys** (`api_key.created|revoked`) go to admins, owners and auditors, and never with
-//!   the digest of the key's secret (`secret_sha256`).
+//!   the digest of the key's secret (`secret_sha256`); **webhooks** (`webhook.*`) likewise,
+//!   never with their signing secret.
 //! - **Replays** (events from before the moment a stream went live) carry only text REST would
 //!   still show: a message's body only in the event that holds its current text, and no text of
 //!   a deleted message, a deleted doc or a message in a deleted channel.
@@ -117,6 +118,25 @@ impl Facts {
         replay: bool,
         known: &Facts,
     ) -> Result<Self, ProjectionError> {
+        let mut conn = pool.acquire().await?;
+        Self::gather_known(&mut conn, events, replay, known).await
+    }
+
+    /// [`Facts::gather`] on a connection (a projection's transaction), knowing nothing yet.
+    pub async fn gather_on(
+        conn: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+        replay: bool,
+    ) -> Result<Self, ProjectionError> {
+        Self::gather_known(conn, events, replay, &Facts::default()).await
+    }
+
+    async fn gather_known(
+        conn: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+        replay: bool,
+        known: &Facts,
+    ) -> Result<Self, ProjectionError> {
         let mut f = Facts {
             replay,
             ..Default::default()
@@ -149,7 +169,7 @@ impl Facts {
                   WHERE aggregate_type = 'message' AND sequence = 1 AND aggregate_id = ANY($1)",
             )
             .bind(&unknown_messages)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
             for (m, c) in rows {
                 if let Some(c) = c.and_then(|c| c.parse().ok()) {
@@ -178,7 +198,7 @@ impl Facts {
                   WHERE aggregate_type = 'conversation' AND sequence = 1 AND aggregate_id = ANY($1)",
             )
             .bind(&unknown_channels)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
             for (c, payload) in rows {
                 f.participants.insert(c, members(&payload));
@@ -190,13 +210,17 @@ impl Facts {
             }
         }
         if replay {
-            f.gather_text(pool, events).await?;
+            f.gather_text(&mut *conn, events).await?;
         }
         Ok(f)
     }
 
     /// What has been deleted since, and which event holds each message's current body.
-    async fn gather_text(&mut self, pool: &PgPool, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    async fn gather_text(
+        &mut self,
+        conn: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         let mut subjects: Vec<Uuid> = events
             .iter()
             .filter(|e| matches!(e.aggregate_type.as_str(), "message" | "doc"))
@@ -215,7 +239,7 @@ impl Facts {
               GROUP BY aggregate_id, event_type",
         )
         .bind(&subjects)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
         for (id, ty, at) in rows {
             match ty.as_str() {
@@ -270,6 +294,9 @@ impl Facts {
             // Keys are managed by admins and owners; the digest of a key's secret leaves to no one.
             "api_key.created" | "api_key.revoked" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
             "api_key.created" => return redact_always(e, &["secret_sha256"]),
+            // Webhooks are managed by admins and owners; a signing secret (sealed) leaves to no one.
+            t if t.starts_with("webhook.") && !viewer.admin() && !viewer.auditor => return Shown::Hidden,
+            "webhook.created" | "webhook.secret_rotated" => return redact_always(e, &["secret"]),
             _ => {}
         }
         if self.replay {

@@ -74,6 +74,7 @@ pub(crate) fn position_cache() -> crate::PositionCache {
         Source::Projection(prism_projections::read_models::NAME),
         Source::Projection(prism_projections::audit::NAME),
         Source::Projection(prism_projections::spectrum::NAME),
+        Source::Projection(prism_projections::webhooks::NAME),
         Source::Search,
         Source::Log,
     ];

@@ -33,6 +33,8 @@ pub mod routes;
         routes::me::impersonations,
         routes::workspaces::invitations,
         routes::workspaces::api_keys,
+        routes::workspaces::webhooks,
+        routes::workspaces::deliveries,
         routes::workspaces::list,
         routes::workspaces::get,
         routes::workspaces::members,
@@ -281,6 +283,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/lens/affirmation/today", get(reflection::affirmation))
         .route("/v1/me/export", get(export::export));
     let search = Router::new().route("/v1/search", get(search::search));
+    let webhooks = Router::new()
+        .route("/v1/workspaces/{id}/webhooks", get(workspaces::webhooks))
+        .route("/v1/webhooks/{id}/deliveries", get(workspaces::deliveries));
     let audit = Router::new()
         .route("/v1/audit", get(audit::platform))
         .route("/v1/workspaces/{id}/audit", get(audit::workspace));
@@ -307,7 +312,8 @@ pub fn app(state: AppState) -> Router {
         .merge(reads(search, Source::Search))
         .merge(reads(audit, Source::Projection(prism_projections::audit::NAME)))
         .merge(reads(log, Source::Log))
-        .merge(reads(spectrum, Source::Projection(prism_projections::spectrum::NAME)));
+        .merge(reads(spectrum, Source::Projection(prism_projections::spectrum::NAME)))
+        .merge(reads(webhooks, Source::Projection(prism_projections::webhooks::NAME)));
     let v1 = prism_telemetry::edge::timed(v1, state.edge.request_timeout)
         // Neither behind the consistency layer (a stream has no single position to wait for)
         // nor under the request timeout (it lives as long as the client listens).

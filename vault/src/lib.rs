@@ -52,6 +52,15 @@ impl Scope {
         Self { owner, id }
     }
 
+    /// A key a workspace holds for one of its things (a webhook's signing secret): no person
+    /// owns it, so no erasure takes it.
+    pub fn workspace(ws: prism_domain::WorkspaceId, id: uuid::Uuid) -> Self {
+        Self {
+            owner: UserId(ws.0),
+            id,
+        }
+    }
+
     fn aad(&self) -> [u8; 32] {
         let mut a = [0u8; 32];
         a[..16].copy_from_slice(self.id.as_bytes());

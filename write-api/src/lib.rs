@@ -38,6 +38,8 @@ pub struct AppState {
     pub keys: prism_auth::ApiKeys,
     /// This node's rate limits.
     pub limits: limits::Limits,
+    /// Where dead webhook deliveries are replayed (wired by the binary).
+    pub dead_letters: Option<std::sync::Arc<dyn routes::webhooks::DeadLetters>>,
     /// Timeouts and browser access at the edge.
     pub edge: prism_telemetry::edge::EdgeConfig,
 }
@@ -63,6 +65,7 @@ impl AppState {
             metrics: prism_telemetry::metrics_handle(),
             revocations,
             keys,
+            dead_letters: None,
             limits: limits::Limits::default(),
             edge: Default::default(),
         }
@@ -70,6 +73,12 @@ impl AppState {
 
     pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
         self.edge = edge;
+        self
+    }
+
+    /// The delivery worker's dead letters, for the replay routes.
+    pub fn with_dead_letters(mut self, dead: std::sync::Arc<dyn routes::webhooks::DeadLetters>) -> Self {
+        self.dead_letters = Some(dead);
         self
     }
 
@@ -120,6 +129,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/invitations/{id}", delete(invitations::revoke))
         .route("/v1/workspaces/{id}/api-keys", post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/workspaces/{id}/webhooks", post(webhooks::create))
+        .route("/v1/webhooks/{id}", patch(webhooks::update).delete(webhooks::delete))
+        .route("/v1/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route(
+            "/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
+            post(webhooks::replay_one),
+        )
+        .route("/v1/webhooks/{id}/replay-dead", post(webhooks::replay_dead))
         .route("/v1/admin/impersonations", post(admin::start))
         .route("/v1/admin/impersonations/{id}", delete(admin::end))
         .route("/v1/workspaces/{id}/join-code", post(workspaces::rotate_join_code))

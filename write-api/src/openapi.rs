@@ -16,6 +16,7 @@ use crate::routes::*;
         workspaces::create, workspaces::rename, workspaces::delete, workspaces::join, workspaces::rotate_join_code,
         invitations::invite, invitations::accept, invitations::revoke,
         api_keys::create, api_keys::revoke, admin::start, admin::end,
+        webhooks::create, webhooks::update, webhooks::rotate_secret, webhooks::delete, webhooks::replay_one, webhooks::replay_dead,
         members::change_role, members::remove,
         channels::create, channels::rename, channels::delete,
         messages::post, messages::edit, messages::delete, messages::react,

@@ -7,6 +7,8 @@ mod create;
 mod delete;
 pub use api_keys::NewApiKey;
 mod invitations;
+mod webhooks;
+pub use webhooks::parse_spec;
 mod join;
 mod remove_member;
 mod rename;

@@ -22,4 +22,7 @@ pub use message::{Message, MessageCommand, MessageEvent};
 pub use mirror_session::{MirrorSession, MirrorSessionCommand, MirrorSessionEvent};
 pub use turn::{Turn, TurnCommand, TurnEvent};
 pub use user::{User, UserCommand, UserEvent};
-pub use workspace::{KeyGrant, KeyScope, Workspace, WorkspaceCommand, WorkspaceEvent};
+pub use workspace::{
+    Hook, KeyGrant, KeyScope, WebhookSpec, Workspace, WorkspaceCommand, WorkspaceEvent, MAX_WEBHOOKS,
+    WEBHOOK_EVENT_TYPES,
+};

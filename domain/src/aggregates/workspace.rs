@@ -30,6 +30,49 @@ pub struct Workspace {
     /// Live API keys (created, not revoked): workspace-scoped principals acting as members.
     #[serde(default)]
     pub api_keys: BTreeMap<uuid::Uuid, KeyGrant>,
+    /// Webhook endpoints (not deleted).
+    #[serde(default)]
+    pub webhooks: BTreeMap<uuid::Uuid, Hook>,
+}
+
+/// A webhook endpoint as the workspace knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hook {
+    pub spec: WebhookSpec,
+    pub enabled: bool,
+}
+
+/// The events a webhook may ask for: a workspace's content and membership. Never direct
+/// conversations, reflection, or what is an admin's secret (join codes, keys, invitations,
+/// webhooks themselves).
+pub const WEBHOOK_EVENT_TYPES: &[&str] = &[
+    "workspace.renamed",
+    "workspace.deleted",
+    "member.joined",
+    "member.role_changed",
+    "member.left",
+    "channel.created",
+    "channel.updated",
+    "channel.deleted",
+    "message.created",
+    "message.updated",
+    "message.deleted",
+    "reaction.toggled",
+    "doc.created",
+    "doc.updated",
+    "doc.archived",
+    "doc.restored",
+    "doc.deleted",
+];
+
+/// The most webhook endpoints one workspace may have.
+pub const MAX_WEBHOOKS: usize = 20;
+
+/// What a webhook endpoint asks for, checked (`url` parsed by the caller).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    pub url: String,
+    pub events: Vec<String>,
 }
 
 /// What an API key may do in its workspace.
@@ -186,6 +229,42 @@ pub enum WorkspaceCommand {
         actor: UserId,
         key_id: uuid::Uuid,
     },
+    /// Owners and admins register a webhook endpoint; `secret` comes sealed (the worker opens
+    /// it to sign deliveries).
+    CreateWebhook {
+        actor: UserId,
+        webhook_id: uuid::Uuid,
+        spec: WebhookSpec,
+        description: Option<String>,
+        secret: String,
+    },
+    /// A new URL, event list or enabled state (what is `None` stays).
+    UpdateWebhook {
+        actor: UserId,
+        webhook_id: uuid::Uuid,
+        spec: Option<WebhookSpec>,
+        enabled: Option<bool>,
+    },
+    RotateWebhookSecret {
+        actor: UserId,
+        webhook_id: uuid::Uuid,
+        secret: String,
+    },
+    DeleteWebhook {
+        actor: UserId,
+        webhook_id: uuid::Uuid,
+    },
+    /// Prism gave up on an endpoint that kept failing.
+    DisableWebhook {
+        webhook_id: uuid::Uuid,
+        reason: String,
+    },
+    /// Owners and admins ask for dead deliveries to be tried again (`None`: all of them).
+    ReplayWebhook {
+        actor: UserId,
+        webhook_id: uuid::Uuid,
+        delivery_id: Option<uuid::Uuid>,
+    },
     /// A member's account is erased: they leave. A sole owner first hands the workspace to
     /// its longest-standing admin, else member; with no one left it is deleted.
     Depart {
@@ -257,6 +336,44 @@ pub enum WorkspaceEvent {
     },
     #[serde(rename = "api_key.revoked")]
     ApiKeyRevoked { key_id: uuid::Uuid, revoked_by: UserId },
+    /// `secret` sealed (`Scope::of(workspace as owner, webhook_id)`); it never leaves Prism.
+    #[serde(rename = "webhook.created")]
+    WebhookCreated {
+        webhook_id: uuid::Uuid,
+        url: String,
+        events: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        created_by: UserId,
+        secret: String,
+    },
+    /// The endpoint as it is now.
+    #[serde(rename = "webhook.updated")]
+    WebhookUpdated {
+        webhook_id: uuid::Uuid,
+        url: String,
+        events: Vec<String>,
+        enabled: bool,
+        updated_by: UserId,
+    },
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated {
+        webhook_id: uuid::Uuid,
+        secret: String,
+        rotated_by: UserId,
+    },
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted { webhook_id: uuid::Uuid, deleted_by: UserId },
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled { webhook_id: uuid::Uuid, reason: String },
+    #[serde(rename = "webhook.replay_requested")]
+    WebhookReplayRequested {
+        webhook_id: uuid::Uuid,
+        /// One delivery; none: every dead one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_id: Option<uuid::Uuid>,
+        requested_by: UserId,
+    },
 }
 crate::kernel_event!(WorkspaceEvent);
 
@@ -414,6 +531,107 @@ impl Aggregate for Workspace {
                 {
                     sink.write(E::InvitationExpired { invitation_id }, self).await;
                 }
+            }
+            C::CreateWebhook {
+                actor,
+                webhook_id,
+                spec,
+                description,
+                secret,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageIntegrations)?;
+                if self.webhooks.contains_key(&webhook_id) {
+                    return Ok(());
+                }
+                if self.webhooks.len() >= MAX_WEBHOOKS {
+                    return Err(DomainError::rule(
+                        "too_many_webhooks",
+                        "a workspace has at most 20 webhook endpoints",
+                    ));
+                }
+                let event = E::WebhookCreated {
+                    webhook_id,
+                    url: spec.url,
+                    events: spec.events,
+                    description,
+                    created_by: actor,
+                    secret,
+                };
+                sink.write(event, self).await;
+            }
+            C::UpdateWebhook {
+                actor,
+                webhook_id,
+                spec,
+                enabled,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageIntegrations)?;
+                let Some(hook) = self.webhooks.get(&webhook_id).cloned() else {
+                    return Err(DomainError::NotFound("webhook"));
+                };
+                let spec = spec.unwrap_or(hook.spec);
+                let enabled = enabled.unwrap_or(hook.enabled);
+                let event = E::WebhookUpdated {
+                    webhook_id,
+                    url: spec.url,
+                    events: spec.events,
+                    enabled,
+                    updated_by: actor,
+                };
+                sink.write(event, self).await;
+            }
+            C::RotateWebhookSecret {
+                actor,
+                webhook_id,
+                secret,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageIntegrations)?;
+                if !self.webhooks.contains_key(&webhook_id) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                let event = E::WebhookSecretRotated {
+                    webhook_id,
+                    secret,
+                    rotated_by: actor,
+                };
+                sink.write(event, self).await;
+            }
+            C::DeleteWebhook { actor, webhook_id } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageIntegrations)?;
+                if !self.webhooks.contains_key(&webhook_id) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                let event = E::WebhookDeleted {
+                    webhook_id,
+                    deleted_by: actor,
+                };
+                sink.write(event, self).await;
+            }
+            C::DisableWebhook { webhook_id, reason } => {
+                if self.webhooks.get(&webhook_id).is_some_and(|h| h.enabled) {
+                    sink.write(E::WebhookDisabled { webhook_id, reason }, self).await;
+                }
+            }
+            C::ReplayWebhook {
+                actor,
+                webhook_id,
+                delivery_id,
+            } => {
+                self.live()?;
+                authorize(self.role_of(actor), Action::ManageIntegrations)?;
+                if !self.webhooks.contains_key(&webhook_id) {
+                    return Err(DomainError::NotFound("webhook"));
+                }
+                let event = E::WebhookReplayRequested {
+                    webhook_id,
+                    delivery_id,
+                    requested_by: actor,
+                };
+                sink.write(event, self).await;
             }
             C::CreateApiKey {
                 actor,
@@ -615,6 +833,44 @@ impl Aggregate for Workspace {
             E::ApiKeyRevoked { key_id, .. } => {
                 self.api_keys.remove(&key_id);
             }
+            E::WebhookCreated {
+                webhook_id,
+                url,
+                events,
+                ..
+            } => {
+                self.webhooks.insert(
+                    webhook_id,
+                    Hook {
+                        spec: WebhookSpec { url, events },
+                        enabled: true,
+                    },
+                );
+            }
+            E::WebhookUpdated {
+                webhook_id,
+                url,
+                events,
+                enabled,
+                ..
+            } => {
+                self.webhooks.insert(
+                    webhook_id,
+                    Hook {
+                        spec: WebhookSpec { url, events },
+                        enabled,
+                    },
+                );
+            }
+            E::WebhookDisabled { webhook_id, .. } => {
+                if let Some(h) = self.webhooks.get_mut(&webhook_id) {
+                    h.enabled = false;
+                }
+            }
+            E::WebhookDeleted { webhook_id, .. } => {
+                self.webhooks.remove(&webhook_id);
+            }
+            E::WebhookSecretRotated { .. } | E::WebhookReplayRequested { .. } => {}
         }
     }
 }
@@ -1016,6 +1272,91 @@ mod tests {
             .given(h)
             .when(WorkspaceCommand::Depart { member: w.stranger })
             .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn admins_manage_webhooks_members_do_not_and_the_clock_disables_only_live_ones() {
+        let (w, h) = world();
+        let id = uuid::Uuid::now_v7();
+        let spec = WebhookSpec {
+            url: "https://hooks.example.com/".into(),
+            events: vec!["message.created".into()],
+        };
+        let create = |actor| WorkspaceCommand::CreateWebhook {
+            actor,
+            webhook_id: id,
+            spec: spec.clone(),
+            description: None,
+            secret: "sealed".into(),
+        };
+        let created = WorkspaceEvent::WebhookCreated {
+            webhook_id: id,
+            url: spec.url.clone(),
+            events: spec.events.clone(),
+            description: None,
+            created_by: w.admin,
+            secret: "sealed".into(),
+        };
+        Given::with(())
+            .given(h.clone())
+            .when(create(w.admin))
+            .then_expect_events(vec![created.clone()]);
+        Given::with(())
+            .given(h.clone())
+            .when(create(w.member))
+            .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
+        let mut with = h.clone();
+        with.push(created);
+        Given::with(())
+            .given(with.clone())
+            .when(WorkspaceCommand::UpdateWebhook {
+                actor: w.owner,
+                webhook_id: id,
+                spec: None,
+                enabled: Some(false),
+            })
+            .then_expect_events(vec![WorkspaceEvent::WebhookUpdated {
+                webhook_id: id,
+                url: spec.url.clone(),
+                events: spec.events.clone(),
+                enabled: false,
+                updated_by: w.owner,
+            }]);
+        Given::with(())
+            .given(with.clone())
+            .when(WorkspaceCommand::DisableWebhook {
+                webhook_id: id,
+                reason: "kept failing".into(),
+            })
+            .then_expect_events(vec![WorkspaceEvent::WebhookDisabled {
+                webhook_id: id,
+                reason: "kept failing".into(),
+            }]);
+        with.push(WorkspaceEvent::WebhookDisabled {
+            webhook_id: id,
+            reason: "kept failing".into(),
+        });
+        Given::with(())
+            .given(with.clone())
+            .when(WorkspaceCommand::DisableWebhook {
+                webhook_id: id,
+                reason: "again".into(),
+            })
+            .then_expect_events(vec![]);
+        Given::with(())
+            .given(with)
+            .when(WorkspaceCommand::DeleteWebhook {
+                actor: w.member,
+                webhook_id: id,
+            })
+            .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::DeleteWebhook {
+                actor: w.admin,
+                webhook_id: id,
+            })
+            .then_expect_error(DomainError::NotFound("webhook"));
     }
 
     fn new_key(actor: UserId, key_id: uuid::Uuid) -> WorkspaceCommand {

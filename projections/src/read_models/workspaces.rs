@@ -230,7 +230,14 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
-        WorkspaceEvent::JoinCodeRotated { .. } => {}
+        // Webhook endpoints are the delivery worker's (`crate::webhooks`).
+        WorkspaceEvent::JoinCodeRotated { .. }
+        | WorkspaceEvent::WebhookCreated { .. }
+        | WorkspaceEvent::WebhookUpdated { .. }
+        | WorkspaceEvent::WebhookSecretRotated { .. }
+        | WorkspaceEvent::WebhookDeleted { .. }
+        | WorkspaceEvent::WebhookDisabled { .. }
+        | WorkspaceEvent::WebhookReplayRequested { .. } => {}
         WorkspaceEvent::ApiKeyCreated {
             key_id,
             name,

@@ -174,3 +174,123 @@ pub async fn api_keys(
         next_cursor: page.next_cursor,
     }))
 }
+
+/// A webhook endpoint as its workspace's admins see it: never its secret.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Webhook {
+    pub id: uuid::Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Webhooks {
+    pub items: Vec<Webhook>,
+    pub next_cursor: Option<String>,
+}
+
+/// Admins and owners of `ws`, or 403 (404 for anyone else).
+async fn admin_of(s: &AppState, ws: WorkspaceId, user: prism_domain::UserId) -> Result<(), ReadError> {
+    match role(&s.pool, ws, user).await? {
+        prism_domain::Role::Owner | prism_domain::Role::Admin => Ok(()),
+        prism_domain::Role::Member => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{id}/webhooks", tag = "webhooks", description = "the workspace's webhook endpoints, without secrets (admins and owners)",
+    params(("id" = uuid::Uuid, Path, description = "the workspace"), ("X-Min-Position" = Option<i64>, Header, description = "wait until the delivery worker's projection reaches this position")),
+    responses((status = 200, body = Webhooks), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
+pub async fn webhooks(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<WorkspaceId>,
+) -> Result<Json<Webhooks>, ReadError> {
+    admin_of(&s, id, user).await?;
+    let rows = prism_projections::webhooks::endpoints(&s.pool, id.0).await?;
+    Ok(Json(Webhooks {
+        items: rows
+            .into_iter()
+            .map(|e| Webhook {
+                id: e.id,
+                url: e.url,
+                events: e.events,
+                description: e.description,
+                enabled: e.enabled,
+                created_at: e.created_at,
+            })
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One delivery of a webhook.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub attempts: i32,
+    /// The receiver's last HTTP status, if it answered.
+    pub last_status: Option<i32>,
+    /// When it is tried next (pending ones).
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Deliveries {
+    pub items: Vec<Delivery>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct DeliveryFilter {
+    /// `pending`, `delivered` or `dead`.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", description = "the webhook's deliveries, newest first (admins and owners of its workspace)",
+    params(("id" = uuid::Uuid, Path, description = "the webhook"), DeliveryFilter, ("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
+        ("X-Min-Position" = Option<i64>, Header, description = "wait until the delivery worker's projection reaches this position")),
+    responses((status = 200, body = Deliveries), (status = 400), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
+pub async fn deliveries(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    crate::extract::ApiQuery(f): crate::extract::ApiQuery<DeliveryFilter>,
+    page: Page,
+) -> Result<Json<Deliveries>, ReadError> {
+    if let Some(st) = f.status.as_deref() {
+        if !matches!(st, "pending" | "delivered" | "dead") {
+            return Err(ReadError::bad("invalid_query", "status is pending, delivered or dead"));
+        }
+    }
+    let ws = prism_projections::webhooks::workspace_of(&s.pool, id)
+        .await?
+        .ok_or(ReadError::NotFound)?;
+    admin_of(&s, WorkspaceId(ws), user).await?;
+    let limit = page.limit()?;
+    let rows =
+        prism_projections::webhooks::deliveries(&s.pool, id, f.status.as_deref(), page.cursor()?, limit + 1).await?;
+    let page = List::page(rows, limit, |d| d.id);
+    Ok(Json(Deliveries {
+        items: page
+            .items
+            .into_iter()
+            .map(|d| Delivery {
+                id: d.id,
+                event_id: d.event_id,
+                event_type: d.event_type,
+                status: d.status,
+                attempts: d.attempts,
+                last_status: d.last_status,
+                next_attempt_at: d.next_attempt_at,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

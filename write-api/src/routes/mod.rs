@@ -14,6 +14,7 @@ pub mod messages;
 pub mod mirror;
 pub mod ops;
 pub mod turns;
+pub mod webhooks;
 pub mod workspaces;
 
 use serde::Serialize;

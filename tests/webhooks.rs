@@ -1,0 +1,384 @@
+//! Outgoing webhooks end to end: registered through the write API, fed by the log, delivered
+//! to a local HTTP receiver that checks every signature, fails on purpose and recovers; dead
+//! letters replay once; direct messages never leave.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, Method};
+use base64::Engine;
+use prism_auth::{Jwt, PasswordHasherId};
+use prism_commands::Commands;
+use prism_event_store::PgEventStore;
+use prism_projections::webhooks::{WebhookConfig, WebhookDeliverer, WebhookOutbox};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support::call;
+
+const SECRET: &[u8] = b"webhooks-e2e-webhooks-e2e-webhooks-e2e!";
+
+/// A receiver on a free port: it records what it gets and fails the first `fail` requests.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(HeaderMap, bytes::Bytes)>>>,
+    fail: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    async fn start(fail: usize) -> (Self, String) {
+        let me = Self::default();
+        me.fail.store(fail, Ordering::SeqCst);
+        let state = me.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: bytes::Bytes| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().expect("lock").push((headers, body));
+                    let left = state.fail.load(Ordering::SeqCst);
+                    if left > 0 {
+                        state.fail.store(left - 1, Ordering::SeqCst);
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (me, format!("http://{addr}/hook"))
+    }
+
+    fn requests(&self) -> Vec<(HeaderMap, bytes::Bytes)> {
+        self.got.lock().expect("lock").clone()
+    }
+}
+
+/// Checks a request's Standard Webhooks signature against `secret`; answers its body as JSON.
+fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> Value {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).expect(n).to_owned();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
+        .expect("base64 secret");
+    let ts: i64 = h("webhook-timestamp").parse().expect("timestamp");
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60, "a fresh timestamp");
+    let expected = prism_projections::webhooks::deliver::sign(&key, &h("webhook-id"), ts, body);
+    assert_eq!(h("webhook-signature"), expected, "the signature verifies");
+    serde_json::from_slice(body).expect("a JSON body")
+}
+
+struct World {
+    write: axum::Router,
+    read: axum::Router,
+    store: PgEventStore,
+    deliverer: WebhookDeliverer,
+    owner: String,
+    member: String,
+    ws: String,
+    channel: String,
+}
+
+async fn world(pool: PgPool) -> World {
+    let jwt = Jwt::new(SECRET, Jwt::DEFAULT_TTL);
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let commands = Commands::new(
+        store.clone(),
+        jwt.clone(),
+        PasswordHasherId::new(1024, 1).expect("params"),
+    )
+    .with_webhook_private_targets(true);
+    let write = prism_write_api::app(
+        prism_write_api::AppState::new(commands.clone())
+            .with_dead_letters(Arc::new(prism::wiring::WebhookDeadLetters(pool.clone()))),
+    );
+    let read = prism_read_api::app(prism_read_api::AppState::new(pool, jwt));
+    let cfg = WebhookConfig {
+        allow_private: true,
+        timeout: Duration::from_secs(2),
+        schedule: vec![Duration::from_millis(20); 7],
+        concurrency: 8,
+    };
+    let deliverer = WebhookDeliverer::new(store.clone(), commands.vault().clone(), cfg).expect("deliverer");
+    let token = |b: Value| b["access_token"].as_str().expect("token").to_owned();
+    let owner = token(support::register(&write, &format!("o{}@example.com", uuid::Uuid::now_v7().simple())).await);
+    let member = token(support::register(&write, &format!("m{}@example.com", uuid::Uuid::now_v7().simple())).await);
+    let (s, w) = call(
+        &write,
+        Method::POST,
+        "/v1/workspaces",
+        Some(&owner),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{w}");
+    let ws = w["id"].as_str().expect("id").to_owned();
+    let (s, b) = call(
+        &write,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/join"),
+        Some(&member),
+        Some(json!({"join_code": w["join_code"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, c) = call(
+        &write,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/channels"),
+        Some(&owner),
+        Some(json!({"name": "general"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    World {
+        write,
+        read,
+        store,
+        deliverer,
+        owner,
+        member,
+        channel: c["id"].as_str().expect("id").to_owned(),
+        ws,
+    }
+}
+
+impl World {
+    async fn hook(&self, url: &str, events: &[&str]) -> (String, String) {
+        let (s, b) = call(
+            &self.write,
+            Method::POST,
+            &format!("/v1/workspaces/{}/webhooks", self.ws),
+            Some(&self.owner),
+            Some(json!({"url": url, "events": events, "description": "ci"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+        let secret = b["secret"].as_str().expect("the secret, once").to_owned();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        (b["id"].as_str().expect("id").to_owned(), secret)
+    }
+
+    async fn post(&self, channel: &str, body: &str) -> Value {
+        let (s, m) = call(
+            &self.write,
+            Method::POST,
+            &format!("/v1/channels/{channel}/messages"),
+            Some(&self.owner),
+            Some(json!({ "body": body })),
+        )
+        .await;
+        assert_eq!(s, 201, "{m}");
+        m
+    }
+
+    /// Runs the outbox and the worker until `done` holds of the deliveries (5 s at most).
+    async fn deliver_until(&self, hook: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        support::project(&self.store, WebhookOutbox).await;
+        let started = Instant::now();
+        loop {
+            self.deliverer.deliver_due().await.expect("deliver");
+            let list = self.deliveries(hook, "").await;
+            if done(&list) {
+                return list;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "deliveries: {list:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn deliveries(&self, hook: &str, query: &str) -> Vec<Value> {
+        support::project(&self.store, WebhookOutbox).await;
+        support::project_read_models(&self.store).await;
+        let (s, b) = call(
+            &self.read,
+            Method::GET,
+            &format!("/v1/webhooks/{hook}/deliveries{query}"),
+            Some(&self.owner),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        b["items"].as_array().expect("items").clone()
+    }
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_receiver_that_fails_five_times_gets_the_event_six_times_then_a_dead_letter_replays_once(pool: PgPool) {
+    let w = world(pool).await;
+    let (flaky, url) = Receiver::start(5).await;
+    let (hook, secret) = w.hook(&url, &["message.created"]).await;
+    let m = w.post(&w.channel, "the deploy finished").await;
+    // Not asked for, and a direct message: neither leaves.
+    let (s, dm) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/workspaces/{}/conversations", w.ws),
+        Some(&w.owner),
+        Some(json!({"member_id": Jwt::new(SECRET, Jwt::DEFAULT_TTL).verify(&w.member).expect("token").sub})),
+    )
+    .await;
+    assert!(s == 200 || s == 201, "{dm}");
+    w.post(dm["id"].as_str().expect("id"), "just between us").await;
+
+    let list = w
+        .deliver_until(&hook, |l| l.iter().any(|d| d["status"] == "delivered"))
+        .await;
+    assert_eq!(list.len(), 1, "one delivery: the channel message only: {list:?}");
+    assert_eq!(list[0]["attempts"], 6);
+    assert_eq!(list[0]["last_status"], 204);
+    let got = flaky.requests();
+    assert_eq!(got.len(), 6, "five failures and the success, nothing more");
+    let ids: std::collections::HashSet<_> = got
+        .iter()
+        .map(|(h, _)| {
+            h.get("webhook-id")
+                .and_then(|v| v.to_str().ok())
+                .expect("id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every retry carries the same webhook-id");
+    for (headers, body) in &got {
+        let envelope = verified(&secret, headers, body);
+        assert_eq!(envelope["event_type"], "message.created");
+        assert_eq!(envelope["aggregate_id"], m["id"]);
+        assert_eq!(envelope["payload"]["body"], "the deploy finished");
+        assert!(!String::from_utf8_lossy(body).contains("just between us"));
+    }
+
+    // A receiver that is down for good: eight attempts, then a dead letter.
+    let (down, url) = Receiver::start(usize::MAX).await;
+    let (dead_hook, dead_secret) = w.hook(&url, &["message.created"]).await;
+    w.post(&w.channel, "anyone there?").await;
+    let list = w
+        .deliver_until(&dead_hook, |l| l.iter().any(|d| d["status"] == "dead"))
+        .await;
+    assert_eq!(list[0]["attempts"], 8);
+    assert_eq!(down.requests().len(), 8);
+    let dead = w.deliveries(&dead_hook, "?status=dead").await;
+    assert_eq!(dead.len(), 1);
+    // Replayed (once) after it recovers: exactly one more request.
+    down.fail.store(0, Ordering::SeqCst);
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/webhooks/{dead_hook}/replay-dead"),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["replayed"].as_u64()), (202, Some(1)), "{b}");
+    let list = w
+        .deliver_until(&dead_hook, |l| l.iter().all(|d| d["status"] == "delivered"))
+        .await;
+    assert_eq!(list[0]["attempts"], 1, "counted afresh");
+    let got = down.requests();
+    assert_eq!(got.len(), 9);
+    verified(&dead_secret, &got[8].0, &got[8].1);
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/webhooks/{dead_hook}/replay-dead"),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["replayed"].as_u64()), (202, Some(0)), "nothing dead is left: {b}");
+}
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn only_admins_manage_webhooks_secrets_stay_secret_and_rotation_re_signs(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let (rx, url) = Receiver::start(0).await;
+    // Members do not; bad targets and event types are refused whole.
+    let path = format!("/v1/workspaces/{}/webhooks", w.ws);
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &path,
+        Some(&w.member),
+        Some(json!({"url": url, "events": ["message.created"]})),
+    )
+    .await;
+    assert_eq!(s, 403, "{b}");
+    for bad in [
+        json!({"url": "ftp://example.com/", "events": ["message.created"]}),
+        json!({"url": url, "events": ["conversation.created"]}),
+        json!({"url": url, "events": []}),
+    ] {
+        let (s, b) = call(&w.write, Method::POST, &path, Some(&w.owner), Some(bad.clone())).await;
+        assert_eq!(s, 422, "{bad}: {b}");
+    }
+    let (hook, first) = w.hook(&url, &["message.created", "doc.created"]).await;
+
+    // Listed for admins without the secret; the log holds it sealed only.
+    support::project(&w.store, WebhookOutbox).await;
+    support::project_read_models(&w.store).await;
+    let (s, list) = call(&w.read, Method::GET, &path, Some(&w.owner), None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["items"][0]["url"], url.as_str());
+    assert!(!list.to_string().contains(&first[6..]), "{list}");
+    let (s, _) = call(&w.read, Method::GET, &path, Some(&w.member), None).await;
+    assert_eq!(s, 403);
+    let logged: String = sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type = 'webhook.created'")
+        .fetch_one(&pool)
+        .await
+        .expect("event");
+    assert!(!logged.contains(&first[6..]), "sealed in the log");
+
+    // A new secret signs what follows.
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/webhooks/{hook}/rotate-secret"),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let second = b["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(second, first);
+    w.post(&w.channel, "signed anew").await;
+    w.deliver_until(&hook, |l| l.iter().any(|d| d["status"] == "delivered"))
+        .await;
+    let got = rx.requests();
+    verified(&second, &got[0].0, &got[0].1);
+
+    // Disabled, then deleted: nothing more goes out.
+    let (s, b) = call(
+        &w.write,
+        Method::PATCH,
+        &format!("/v1/webhooks/{hook}"),
+        Some(&w.owner),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    w.post(&w.channel, "while disabled").await;
+    support::project(&w.store, WebhookOutbox).await;
+    w.deliverer.deliver_due().await.expect("deliver");
+    assert_eq!(rx.requests().len(), 1);
+    let (s, _) = call(
+        &w.write,
+        Method::DELETE,
+        &format!("/v1/webhooks/{hook}"),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _) = call(
+        &w.write,
+        Method::DELETE,
+        &format!("/v1/webhooks/{hook}"),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+}
