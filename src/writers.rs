@@ -1,6 +1,7 @@
 //! Background writers of a write node: each week's spectrum insight (written when the week's
 //! counts change, from counts only), the day's Lens affirmations, and `invitation.expired` for
-//! invitations past their time. They read what is due from
+//! invitations past their time, and `webhook.disabled` for endpoints that keep failing. They
+//! read what is due from
 //! the projections and write through the commands, so the read API only ever serves stored
 //! text and never waits on a model.
 //!
@@ -24,6 +25,25 @@ pub struct Written {
     pub affirmations: bool,
     /// Invitations closed with `invitation.expired`.
     pub expired_invitations: usize,
+    /// Webhook endpoints disabled for failing.
+    pub disabled_webhooks: usize,
+}
+
+/// After this many deliveries in a row died, an endpoint is disabled.
+pub const FAILING_IN_A_ROW: i64 = 5;
+
+/// Disables (`webhook.disabled`) every endpoint whose last [`FAILING_IN_A_ROW`] deliveries all
+/// died; answers how many.
+pub async fn disable_failing_webhooks(commands: &Commands, pool: &sqlx::PgPool) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for webhook in prism_projections::webhooks::failing(pool, FAILING_IN_A_ROW).await? {
+        let why = format!("its last {FAILING_IN_A_ROW} deliveries failed every attempt");
+        match commands.disable_webhook(webhook, &why).await {
+            Ok(()) => n += 1,
+            Err(e) => tracing::warn!(error = %e, webhook_id = %webhook, "disabling a failing webhook failed"),
+        }
+    }
+    Ok(n)
 }
 
 fn summary(c: &WeekCounts) -> WeekSummary {
@@ -45,6 +65,7 @@ pub async fn once(commands: &Commands, pool: &sqlx::PgPool) -> anyhow::Result<Wr
             .expire_invitations()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?,
+        disabled_webhooks: disable_failing_webhooks(commands, pool).await?,
         ..Written::default()
     };
     let today = Utc::now().date_naive();
@@ -90,7 +111,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     loop {
         match once(&commands, &pool).await {
-            Ok(w) if w.insights > 0 || w.affirmations || w.expired_invitations > 0 => {
+            Ok(w) if w.insights > 0 || w.affirmations || w.expired_invitations > 0 || w.disabled_webhooks > 0 => {
                 tracing::debug!(?w, "insights, affirmations and expiries written")
             }
             Ok(_) => {}

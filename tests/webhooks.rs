@@ -382,3 +382,55 @@ async fn only_admins_manage_webhooks_secrets_stay_secret_and_rotation_re_signs(p
     .await;
     assert_eq!(s, 404);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn an_endpoint_that_keeps_failing_is_disabled_with_an_event_that_says_so(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let (down, url) = Receiver::start(usize::MAX).await;
+    let (hook, _) = w.hook(&url, &["message.created"]).await;
+    let commands = Commands::new(
+        w.store.clone(),
+        Jwt::new(SECRET, Jwt::DEFAULT_TTL),
+        PasswordHasherId::new(1024, 1).expect("params"),
+    );
+    for i in 0..prism::writers::FAILING_IN_A_ROW {
+        w.post(&w.channel, &format!("#{i}")).await;
+    }
+    w.deliver_until(&hook, |l| l.len() == 5 && l.iter().all(|d| d["status"] == "dead"))
+        .await;
+    assert_eq!(down.requests().len(), 5 * 8);
+    support::project(&w.store, WebhookOutbox).await;
+    assert_eq!(
+        prism::writers::disable_failing_webhooks(&commands, &pool)
+            .await
+            .expect("pass"),
+        1
+    );
+    let reason: String =
+        sqlx::query_scalar("SELECT payload->>'reason' FROM events WHERE event_type = 'webhook.disabled'")
+            .fetch_one(&pool)
+            .await
+            .expect("webhook.disabled");
+    assert!(reason.contains("failed"), "{reason}");
+    support::project(&w.store, WebhookOutbox).await;
+    assert_eq!(
+        prism::writers::disable_failing_webhooks(&commands, &pool)
+            .await
+            .expect("pass"),
+        0,
+        "once"
+    );
+    let (_, list) = call(
+        &w.read,
+        Method::GET,
+        &format!("/v1/workspaces/{}/webhooks", w.ws),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(list["items"][0]["enabled"], false, "{list}");
+    // Nothing more is queued for it.
+    w.post(&w.channel, "after").await;
+    support::project(&w.store, WebhookOutbox).await;
+    assert_eq!(w.deliveries(&hook, "").await.len(), 5);
+}

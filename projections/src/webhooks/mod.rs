@@ -256,3 +256,19 @@ pub async fn replay(pool: &PgPool, webhook: Uuid, delivery: Option<Uuid>) -> Res
     .await?
     .rows_affected())
 }
+
+/// Enabled endpoints whose last `n` settled deliveries all died: the write side disables them
+/// (`webhook.disabled`) rather than keep knocking.
+pub async fn failing(pool: &PgPool, n: i64) -> Result<Vec<Uuid>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "SELECT e.webhook_id FROM webhook_endpoints e
+          WHERE e.enabled AND NOT e.deleted
+            AND (SELECT count(*) FILTER (WHERE t.status = 'dead') FROM (
+                    SELECT d.status FROM webhook_deliveries d
+                     WHERE d.webhook_id = e.webhook_id AND d.status <> 'pending'
+                     ORDER BY d.position DESC LIMIT $1) t) = $1",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?)
+}
