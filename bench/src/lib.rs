@@ -4,6 +4,7 @@ pub mod drive;
 pub mod http;
 pub mod kernel;
 pub mod sse;
+pub mod webhooks;
 
 /// The `p` quantile (0..=1) of already sorted samples; NaN when there are none.
 pub fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -80,6 +80,16 @@ async fn main() -> anyhow::Result<()> {
             out.insert(format!("ours_{tag}p99_ms_{writers}"), round2(o.p99_ms));
         }
     }
+    {
+        let hooks = prism_bench::webhooks::run(&url, 300).await?;
+        println!(
+            "webhooks: {} deliveries to {} endpoints on a local receiver, {:.0}/s",
+            hooks.deliveries,
+            prism_bench::webhooks::ENDPOINTS,
+            hooks.per_sec
+        );
+        out.insert("webhook_deliveries_per_s".into(), json!(hooks.per_sec.round()));
+    }
     if let Some(bin) = &a.prism_bin {
         let (h, turns, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
         // A run of error answers (a 429, a 500) measures nothing.
