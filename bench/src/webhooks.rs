@@ -53,37 +53,40 @@ pub async fn run(url: &str, messages: usize) -> anyhow::Result<Run> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = CommandContext::new(owner.user_id);
-    let ws = WorkspaceId(
-        commands
-            .create_workspace(&ctx, "Hooks")
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .id,
-    );
-    let ch = ChannelId(
-        commands
-            .create_channel(&ctx, ws, "general")
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .id,
-    );
-    for n in 0..ENDPOINTS {
-        commands
-            .create_webhook(
-                &ctx,
-                ws,
-                &format!("http://{addr}/hook/{n}"),
-                &["message.created".to_owned()],
-                None,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Two workspaces of 16 endpoints each (a workspace has at most 20), the same messages in each.
+    let mut channels = Vec::new();
+    for w in 0..2 {
+        let name = format!("Hooks {w}");
+        let ws = WorkspaceId(
+            commands
+                .create_workspace(&ctx, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .id,
+        );
+        let ch = ChannelId(
+            commands
+                .create_channel(&ctx, ws, "general")
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .id,
+        );
+        for n in 0..ENDPOINTS / 2 {
+            let url = format!("http://{addr}/hook/{w}-{n}");
+            commands
+                .create_webhook(&ctx, ws, &url, &["message.created".to_owned()], None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        channels.push(ch);
     }
     for i in 0..messages {
-        commands
-            .post_message(&ctx, ch.0, &format!("message {i}"), None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for ch in &channels {
+            commands
+                .post_message(&ctx, ch.0, &format!("message {i}"), None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
     }
     let cfg = prism_projections::ProjectorConfig::new(Arc::new(prism_bus::local::LocalBus::new()), 1000);
     prism_projections::Projector::new(store.clone(), Arc::new(WebhookOutbox), cfg)
