@@ -434,3 +434,45 @@ async fn an_endpoint_that_keeps_failing_is_disabled_with_an_event_that_says_so(p
     support::project(&w.store, WebhookOutbox).await;
     assert_eq!(w.deliveries(&hook, "").await.len(), 5);
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn another_workspace_gets_nothing_of_a_webhook_and_its_events_go_to_no_one_else(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let other = world(pool).await;
+    let (rx, url) = Receiver::start(0).await;
+    let (hook, _) = w.hook(&url, &["message.created"]).await;
+    // The other workspace's owner: as if the webhook did not exist.
+    support::project_read_models(&w.store).await;
+    for (method, path) in [
+        (Method::PATCH, format!("/v1/webhooks/{hook}")),
+        (Method::DELETE, format!("/v1/webhooks/{hook}")),
+        (Method::POST, format!("/v1/webhooks/{hook}/replay-dead")),
+    ] {
+        let (s, b) = call(
+            &w.write,
+            method,
+            &path,
+            Some(&other.owner),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+        assert_eq!(s, 404, "{path}: {b}");
+    }
+    for path in [
+        format!("/v1/webhooks/{hook}/deliveries"),
+        format!("/v1/workspaces/{}/webhooks", w.ws),
+    ] {
+        let (s, b) = call(&w.read, Method::GET, &path, Some(&other.owner), None).await;
+        assert_eq!(s, 404, "{path}: {b}");
+    }
+    // The other workspace's messages are not this webhook's.
+    other.post(&other.channel, "not yours").await;
+    w.post(&w.channel, "yours").await;
+    let list = w
+        .deliver_until(&hook, |l| l.iter().any(|d| d["status"] == "delivered"))
+        .await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let got = rx.requests();
+    assert_eq!(got.len(), 1);
+    assert!(!String::from_utf8_lossy(&got[0].1).contains("not yours"));
+}
