@@ -45,6 +45,7 @@ fn doc_create(id: DocId) -> DocCommand {
         role: Some(Role::Member),
         title: valid(DocTitle::parse("Quarterly plan")),
         body: valid(DocBody::parse("A short body, as most commands carry.")),
+        mentions: vec![],
     }
 }
 
@@ -54,6 +55,7 @@ fn doc_update(n: usize) -> DocCommand {
         role: Some(Role::Member),
         title: None,
         body: Some(valid(DocBody::parse(&format!("revision {n} of a short body")))),
+        mentions: vec![],
     }
 }
 

@@ -19,6 +19,7 @@ pub mod conversation;
 pub mod doc;
 pub mod error;
 pub mod locks;
+mod mentions;
 pub mod message;
 pub mod outcome;
 pub mod pipeline;

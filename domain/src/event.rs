@@ -81,6 +81,7 @@ mod tests {
             author_id: UserId::new(),
             body: "hello \"there\"".into(),
             parent_id: None,
+            mentions: vec![UserId::new()],
         };
         let (ty, payload) = to_parts(&e).expect("parts");
         let by_copy: MessageEvent = from_parts(&ty, payload.clone()).expect("copy");

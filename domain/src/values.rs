@@ -269,8 +269,65 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// How many people one text may notify by mention (a message naming the whole workspace is
+/// what a channel is for).
+pub const MAX_MENTIONS: usize = 20;
+
+/// The handles `text` mentions: each `@word` not glued to a word before it (so an address such
+/// as `a@b.c` mentions no one), lowercased, deduplicated, at most [`MAX_MENTIONS`]. A word is
+/// letters, digits, `_`, `-` and inner dots; `@` followed by a user id names that user.
+pub fn mentioned_handles(text: &str) -> Vec<String> {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
+    let mut out: Vec<String> = Vec::new();
+    let mut prev: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let glued = prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '@');
+        prev = Some(c);
+        if c != '@' || glued {
+            continue;
+        }
+        let rest = &text[i + 1..];
+        let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+        let handle = rest[..end].trim_end_matches('.').to_lowercase();
+        if !handle.is_empty() && !out.contains(&handle) {
+            out.push(handle);
+            if out.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+        while chars.peek().is_some_and(|(j, _)| *j < i + 1 + end) {
+            prev = chars.next().map(|(_, c)| c);
+        }
+    }
+    out
+}
+
+/// The handle a display name answers to in a mention: lowercased, without whitespace
+/// ("Ada Lovelace" is `@adalovelace`).
+pub fn handle_of(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mentions_are_words_after_an_at_sign_not_addresses() {
+        use super::{handle_of, mentioned_handles};
+        assert_eq!(
+            mentioned_handles("hi @Ada, see @bob.smith. and mail x@y.z @ada again @@no"),
+            vec!["ada".to_owned(), "bob.smith".to_owned()]
+        );
+        assert_eq!(mentioned_handles("(@Zoë)"), vec!["zoë".to_owned()]);
+        assert!(mentioned_handles("no one here @ all").is_empty());
+        assert_eq!(handle_of("Ada  Lovelace"), "adalovelace");
+        let many: String = (0..50).map(|i| format!("@u{i} ")).collect();
+        assert_eq!(mentioned_handles(&many).len(), super::MAX_MENTIONS);
+    }
+
     use super::*;
 
     #[test]

@@ -47,6 +47,7 @@ fn created(id: Uuid) -> DocEvent {
         author_id: UserId::new(),
         title: "T".into(),
         body: "b".into(),
+        mentions: vec![],
     }
 }
 fn edit(body: &str) -> DocEvent {
@@ -54,6 +55,7 @@ fn edit(body: &str) -> DocEvent {
         title: None,
         body: Some(body.into()),
         edited_by: UserId::new(),
+        mentions: vec![],
     }
 }
 

@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, OnceCell};
 use uuid::Uuid;
 
+use crate::read_models::notifications::Notification;
 use crate::visibility::Facts;
 use crate::ProjectionError;
 
@@ -58,6 +59,9 @@ struct Inner {
     tail: OnceCell<()>,
     limits: StreamLimits,
     open: Mutex<(usize, HashMap<Uuid, usize>)>,
+    /// New notifications (`read_models::notifications`), as the read models commit them.
+    notes: broadcast::Sender<Arc<Vec<Notification>>>,
+    notes_tail: OnceCell<()>,
 }
 
 /// Batches a subscriber may fall behind by before it must catch up from the log.
@@ -80,6 +84,8 @@ impl Feed {
                 tail: OnceCell::new(),
                 limits,
                 open: Mutex::new((0, HashMap::new())),
+                notes: broadcast::channel(BACKLOG).0,
+                notes_tail: OnceCell::new(),
             }),
         }
     }
@@ -110,6 +116,22 @@ impl Feed {
         self.start().await?;
         let rx = self.inner.tx.subscribe();
         Ok((rx, self.inner.published.load(Ordering::Acquire)))
+    }
+
+    /// Notifications as the read models make them, from now on (every user's: a stream keeps
+    /// its caller's). Live only: what a client missed is in `GET /v1/notifications`.
+    pub async fn subscribe_notifications(
+        &self,
+    ) -> Result<broadcast::Receiver<Arc<Vec<Notification>>>, ProjectionError> {
+        self.inner
+            .notes_tail
+            .get_or_try_init(|| async {
+                let from = read_models_position(self.pool()).await?;
+                tokio::spawn(notes_tail(Arc::downgrade(&self.inner), from));
+                Ok::<_, ProjectionError>(())
+            })
+            .await?;
+        Ok(self.inner.notes.subscribe())
     }
 
     /// Up to `limit` events of `tenant` after `after`, in global order, below the safe horizon,
@@ -182,6 +204,49 @@ async fn tail(feed: std::sync::Weak<Inner>, mut at: i64) {
         }
         drop(inner);
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Where the read models stand: every notification from an event at or below it is committed.
+async fn read_models_position(pool: &PgPool) -> Result<i64, ProjectionError> {
+    let at: Option<i64> = sqlx::query_scalar("SELECT position FROM projection_status WHERE name = $1")
+        .bind(crate::read_models::NAME)
+        .fetch_optional(pool)
+        .await?;
+    Ok(at.unwrap_or(0))
+}
+
+/// How often the node looks for new notifications (one small query per node, not per stream).
+const NOTES_EVERY: Duration = Duration::from_millis(250);
+
+/// The node's tail of new notifications: reads below the read models' checkpoint (committed
+/// with the rows), so none is skipped or sent twice.
+async fn notes_tail(feed: std::sync::Weak<Inner>, mut at: i64) {
+    loop {
+        tokio::time::sleep(NOTES_EVERY).await;
+        let Some(inner) = feed.upgrade() else { return };
+        let step = async {
+            let upto = read_models_position(inner.store.pool()).await?;
+            if upto <= at {
+                return Ok::<_, ProjectionError>(None);
+            }
+            let notes = if inner.notes.receiver_count() == 0 {
+                Vec::new()
+            } else {
+                crate::read_models::notifications::made_between(inner.store.pool(), at, upto).await?
+            };
+            Ok(Some((upto, notes)))
+        };
+        match step.await {
+            Ok(Some((upto, notes))) => {
+                at = upto;
+                if !notes.is_empty() {
+                    let _ = inner.notes.send(Arc::new(notes));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "notification feed read failed; retrying"),
+        }
     }
 }
 

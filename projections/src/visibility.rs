@@ -297,6 +297,8 @@ impl Facts {
             // Webhooks are managed by admins and owners; a signing secret (sealed) leaves to no one.
             t if t.starts_with("webhook.") && !viewer.admin() && !viewer.auditor => return Shown::Hidden,
             "webhook.created" | "webhook.secret_rotated" => return redact_always(e, &["secret"]),
+            // Whether an address has an account is no inviter's business.
+            "invitation.created" => return redact(e, &["invitee_id"]),
             _ => {}
         }
         if self.replay {
@@ -348,7 +350,7 @@ fn redact(e: &StoredEvent, fields: &[&str]) -> Shown {
     Shown::Redacted(Box::new(r))
 }
 
-fn uuid_field(v: &Value, k: &str) -> Option<Uuid> {
+pub(crate) fn uuid_field(v: &Value, k: &str) -> Option<Uuid> {
     v.get(k).and_then(Value::as_str).and_then(|s| s.parse().ok())
 }
 

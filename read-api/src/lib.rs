@@ -39,6 +39,10 @@ pub mod routes;
         routes::workspaces::get,
         routes::workspaces::members,
         routes::workspaces::channels,
+        routes::workspaces::channel,
+        routes::inbox::list,
+        routes::inbox::unread_counts,
+        routes::inbox::conversations,
         routes::messages::list,
         routes::messages::get,
         routes::docs::list,
@@ -271,7 +275,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{id}/members", get(workspaces::members))
         .route("/v1/workspaces/{id}/channels", get(workspaces::channels))
         .route("/v1/workspaces/{id}/docs", get(docs::list))
+        .route("/v1/channels/{id}", get(workspaces::channel))
         .route("/v1/channels/{id}/messages", get(messages::list))
+        .route("/v1/notifications", get(inbox::list))
+        .route("/v1/notifications/unread-counts", get(inbox::unread_counts))
+        .route("/v1/conversations", get(inbox::conversations))
         .route("/v1/messages/{id}", get(messages::get))
         .route("/v1/docs/{id}", get(docs::get))
         .route("/v1/docs/{id}/history", get(docs::history))

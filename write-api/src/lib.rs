@@ -166,6 +166,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/lens/actions/{id}/complete", post(lens::complete_action))
         .route("/v1/spectrum/exclusions", post(me::exclude))
         .route("/v1/spectrum/reset", post(me::reset))
+        .route("/v1/notifications/read", post(me::read_notifications))
         .route("/v1/me", delete(me::erase).patch(me::rename));
     let v1 = prism_telemetry::edge::timed(v1, state.edge.request_timeout);
     let router = Router::new()

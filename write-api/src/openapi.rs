@@ -25,7 +25,7 @@ use crate::routes::*;
         turns::request, turns::save,
         mirror::start, mirror::message, mirror::reframe, mirror::close, mirror::delete,
         lens::create_goal, lens::add_action, lens::complete_action,
-        me::exclude, me::reset, me::erase, me::rename,
+        me::exclude, me::reset, me::erase, me::rename, me::read_notifications,
     ),
     modifiers(&BearerAuth, &EDGE),
     security(("bearer" = []))

@@ -13,9 +13,29 @@ impl Commands {
         let me = ctx.actor.user_id;
         self.idempotent(ctx, || async {
             let sealed = self.vault.seal(Scope::user(me), name.as_str()).await?;
-            self.execute::<User>(ctx, me.0, None, UserCommand::Rename { name: sealed })
-                .await
+            let out = self
+                .execute::<User>(ctx, me.0, None, UserCommand::Rename { name: sealed })
+                .await?;
+            // The handle mentions resolve against (`crate::mentions`) follows the name.
+            sqlx::query("UPDATE credentials SET handle = $2 WHERE user_id = $1")
+                .bind(me.0)
+                .bind(prism_domain::values::handle_of(name.as_str()))
+                .execute(self.store.pool())
+                .await?;
+            Ok(out)
         })
         .await
+    }
+
+    /// `POST /v1/notifications/read`: the caller's notifications `ids`, or `all` of them so far.
+    pub async fn read_notifications(
+        &self,
+        ctx: &CommandContext,
+        ids: Vec<uuid::Uuid>,
+        all: bool,
+    ) -> Result<Outcome, CommandError> {
+        let me = ctx.actor.user_id;
+        self.execute::<User>(ctx, me.0, None, UserCommand::ReadNotifications { ids, all })
+            .await
     }
 }

@@ -53,10 +53,11 @@ impl Commands {
             Decision::<User>::new(id.0, None, Default::default(), cmd).with(effects),
         )
         .await?;
-        sqlx::query("INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO credentials (user_id, email, password_hash, handle) VALUES ($1, $2, $3, $4)")
             .bind(id.0)
             .bind(email.as_str())
             .bind(&hash)
+            .bind(prism_domain::values::handle_of(name.as_str()))
             .execute(&mut *tx)
             .await?;
         self.request_verification(&mut tx, id, sealed_to, sealed_token, &verify, ctx.request_id.clone())

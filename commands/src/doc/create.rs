@@ -18,6 +18,7 @@ impl Commands {
         let body = valid(DocBody::parse(body))?;
         self.run(ctx, None, || async {
             let (role, g) = self.role_in(ctx, ws).await?;
+            let mentions = self.mentions(ws, body.as_str(), ctx.actor.user_id).await?;
             let id = DocId::new();
             let cmd = DocCommand::Create {
                 id,
@@ -26,6 +27,7 @@ impl Commands {
                 role,
                 title: title.clone(),
                 body: body.clone(),
+                mentions,
             };
             self.decide(
                 ctx,

@@ -20,11 +20,23 @@ impl Commands {
         self.run(ctx, Some(id.0), || async {
             let (doc, role, g) = self.doc_and_role(ctx, id).await?;
             let ws = doc.state.workspace_id;
+            // Only people the new body names and the current one did not are notified.
+            let mentions = match &body {
+                Some(b) => {
+                    let me = ctx.actor.user_id;
+                    let before = self.mentions(ws, &doc.state.body, me).await?;
+                    let mut now = self.mentions(ws, b.as_str(), me).await?;
+                    now.retain(|u| !before.contains(u));
+                    now
+                }
+                None => Vec::new(),
+            };
             let cmd = DocCommand::Update {
                 actor: ctx.actor.user_id,
                 role,
                 title: title.clone(),
                 body: body.clone(),
+                mentions,
             };
             self.decide(
                 ctx,

@@ -28,6 +28,7 @@ impl Commands {
                     );
                 }
             }
+            let mentions = self.mentions(ws, body.as_str(), ctx.actor.user_id).await?;
             let id = MessageId::new();
             let cmd = MessageCommand::Post {
                 id,
@@ -37,6 +38,7 @@ impl Commands {
                 role,
                 body: body.clone(),
                 parent_id: parent,
+                mentions,
             };
             self.decide(
                 ctx,

@@ -29,6 +29,12 @@ impl Commands {
             let id = Uuid::now_v7();
             let token = prism_auth::random_token(32);
             let expires_at = chrono::Utc::now() + self.invitation_ttl;
+            // An invitee who already has an account is notified in Prism too.
+            let invitee: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM credentials WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(self.store.pool())
+                .await?;
+            let invitee = invitee.map(prism_domain::UserId);
             let [sealed_email, sealed_token] = self
                 .vault
                 .seal_all(Scope::of(me, id), [email.as_str(), token.as_str()])
@@ -40,6 +46,7 @@ impl Commands {
                 token: sealed_token,
                 role,
                 expires_at: expires_at.timestamp(),
+                invitee,
             };
             let out = self
                 .run(ctx, Some(ws.0), || async {

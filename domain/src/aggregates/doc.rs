@@ -39,12 +39,16 @@ pub enum DocCommand {
         role: Option<Role>,
         title: DocTitle,
         body: DocBody,
+        /// Who the body mentions (resolved by the caller against the members now).
+        mentions: Vec<UserId>,
     },
     Update {
         actor: UserId,
         role: Option<Role>,
         title: Option<DocTitle>,
         body: Option<DocBody>,
+        /// Who the new body mentions that the current one does not.
+        mentions: Vec<UserId>,
     },
     Archive {
         actor: UserId,
@@ -70,12 +74,18 @@ pub enum DocEvent {
         author_id: UserId,
         title: String,
         body: String,
+        /// The members the body mentions (resolved when written, as a message's).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
     #[serde(rename = "doc.updated")]
     Updated {
         title: Option<String>,
         body: Option<String>,
         edited_by: UserId,
+        /// Members the new body mentions that the previous one did not.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
     #[serde(rename = "doc.archived")]
     Archived { by: UserId },
@@ -102,6 +112,7 @@ impl Aggregate for Doc {
                 role,
                 title,
                 body,
+                mentions,
             } => {
                 authorize(role, Action::WriteDocs)?;
                 if self.id.is_some() {
@@ -113,6 +124,7 @@ impl Aggregate for Doc {
                     author_id: actor,
                     title: title.into_inner(),
                     body: body.into_inner(),
+                    mentions,
                 };
                 sink.write(e, self).await;
             }
@@ -121,6 +133,7 @@ impl Aggregate for Doc {
                 role,
                 title,
                 body,
+                mentions,
             } => {
                 self.live()?;
                 authorize(role, Action::WriteDocs)?;
@@ -137,11 +150,14 @@ impl Aggregate for Doc {
                 let title = title.map(DocTitle::into_inner).filter(|t| *t != self.title);
                 let body = body.map(DocBody::into_inner).filter(|b| *b != self.body);
                 if title.is_some() || body.is_some() {
+                    // A title alone mentions no one.
+                    let mentions = if body.is_some() { mentions } else { Vec::new() };
                     sink.write(
                         DocEvent::Updated {
                             title,
                             body,
                             edited_by: actor,
+                            mentions,
                         },
                         self,
                     )
@@ -183,6 +199,7 @@ impl Aggregate for Doc {
                 author_id,
                 title,
                 body,
+                ..
             } => {
                 self.id = Some(doc_id);
                 self.workspace_id = workspace_id;
@@ -217,6 +234,7 @@ mod tests {
             author_id: author,
             title: "Plan".into(),
             body: "v1".into(),
+            mentions: vec![],
         }
     }
 
@@ -230,11 +248,13 @@ mod tests {
                 role: Some(Role::Member),
                 title: Some(DocTitle::parse("Plan").expect("ok")),
                 body: Some(DocBody::parse("v2").expect("ok")),
+                mentions: vec![],
             })
             .then_expect_events(vec![DocEvent::Updated {
                 title: None,
                 body: Some("v2".into()),
                 edited_by: a,
+                mentions: vec![],
             }]);
     }
 
@@ -249,6 +269,7 @@ mod tests {
                 role: Some(Role::Member),
                 title: None,
                 body: Some(DocBody::parse("x").expect("ok")),
+                mentions: vec![],
             })
             .then_expect_error(DomainError::rule(
                 "doc_archived",
@@ -294,6 +315,7 @@ mod tests {
                 role: None,
                 title: DocTitle::parse("t").expect("ok"),
                 body: DocBody::parse("b").expect("ok"),
+                mentions: vec![],
             })
             .then_expect_error(DomainError::NotFound("workspace"));
     }

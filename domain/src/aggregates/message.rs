@@ -51,6 +51,9 @@ pub enum MessageCommand {
         role: Option<Role>,
         body: MessageBody,
         parent_id: Option<MessageId>,
+        /// Who the body mentions, among the workspace's members now (resolved by the caller,
+        /// which knows the handles).
+        mentions: Vec<UserId>,
     },
     Edit {
         actor: UserId,
@@ -80,6 +83,10 @@ pub enum MessageEvent {
         author_id: UserId,
         body: String,
         parent_id: Option<MessageId>,
+        /// The members the body mentions, resolved against the workspace's members when it
+        /// was posted (so a replay notifies the same people, whoever joins or is renamed later).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
     #[serde(rename = "message.updated")]
     Updated { body: String, edited_by: UserId },
@@ -111,6 +118,7 @@ impl Aggregate for Message {
                 role,
                 body,
                 parent_id,
+                mentions,
             } => {
                 authorize(role, Action::PostMessage)?;
                 if self.id.is_some() {
@@ -123,6 +131,7 @@ impl Aggregate for Message {
                     author_id: author,
                     body: body.into_inner(),
                     parent_id,
+                    mentions,
                 };
                 sink.write(e, self).await;
             }
@@ -182,6 +191,7 @@ impl Aggregate for Message {
                 author_id,
                 body,
                 parent_id,
+                ..
             } => {
                 self.id = Some(message_id);
                 self.workspace_id = workspace_id;
@@ -239,6 +249,7 @@ mod tests {
             author_id: w.author,
             body: "hi".into(),
             parent_id: None,
+            mentions: vec![],
         }
     }
     fn body(s: &str) -> MessageBody {
@@ -261,6 +272,7 @@ mod tests {
                 role: Some(Role::Member),
                 body: body("hi"),
                 parent_id: None,
+                mentions: vec![],
             })
             .then_expect_events(vec![created(&w)]);
     }
@@ -278,6 +290,7 @@ mod tests {
                 role: None,
                 body: body("hi"),
                 parent_id: None,
+                mentions: vec![],
             })
             .then_expect_error(DomainError::NotFound("workspace"));
     }

@@ -61,6 +61,9 @@ pub enum UserCommand {
         /// `model` or `builtin`.
         source: String,
     },
+    /// The user has read these notifications (ids from the notifications read model), or all
+    /// of them so far.
+    ReadNotifications { ids: Vec<Uuid>, all: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,8 +94,22 @@ pub enum UserEvent {
         counts: String,
         source: String,
     },
+    /// Notifications the user has read: `ids`, or with `all` every notification from an
+    /// event before this one. The read model is the only thing that changes: read state is in
+    /// the log so that a rebuild keeps it.
+    #[serde(rename = "notification.read")]
+    NotificationsRead {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ids: Vec<Uuid>,
+        #[serde(default)]
+        all: bool,
+    },
 }
 crate::kernel_event!(UserEvent);
+
+/// How many notifications one `notification.read` may name.
+pub const MAX_READ_IDS: usize = 100;
 
 impl Aggregate for User {
     const TYPE: &'static str = "user";
@@ -155,6 +172,18 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::ReadNotifications { ids, all } => {
+                let user_id = self.live()?;
+                if ids.len() > MAX_READ_IDS {
+                    return Err(DomainError::invalid("ids", format!("at most {MAX_READ_IDS} at a time")));
+                }
+                if ids.is_empty() && !all {
+                    return Err(DomainError::invalid("ids", "give ids, or all: true"));
+                }
+                let ids = if all { Vec::new() } else { ids };
+                sink.write(UserEvent::NotificationsRead { user_id, ids, all }, self)
+                    .await;
+            }
         }
         Ok(())
     }
@@ -169,7 +198,9 @@ impl Aggregate for User {
             UserEvent::EntitlementChanged { plan, .. } => self.plan = plan,
             UserEvent::Renamed { name, .. } => self.name = name,
             UserEvent::SpectrumSessionExcluded { session_id, .. } => self.excluded.push(session_id),
-            UserEvent::SpectrumReset { .. } | UserEvent::InsightWritten { .. } => {}
+            UserEvent::SpectrumReset { .. }
+            | UserEvent::InsightWritten { .. }
+            | UserEvent::NotificationsRead { .. } => {}
             UserEvent::Erased { .. } => {
                 self.erased = true;
                 self.email.clear();
@@ -190,6 +221,53 @@ mod tests {
             email: "ann@example.com".into(),
             name: "Ann".into(),
         }
+    }
+
+    #[test]
+    fn reading_notifications_names_at_most_a_page_of_them_or_all() {
+        let id = UserId::new();
+        let registered = || UserEvent::Registered {
+            user_id: id,
+            email: "e".into(),
+            name: "n".into(),
+        };
+        let n = Uuid::now_v7();
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(UserCommand::ReadNotifications {
+                ids: vec![n],
+                all: false,
+            })
+            .then_expect_events(vec![UserEvent::NotificationsRead {
+                user_id: id,
+                ids: vec![n],
+                all: false,
+            }]);
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(UserCommand::ReadNotifications {
+                ids: vec![n],
+                all: true,
+            })
+            .then_expect_events(vec![UserEvent::NotificationsRead {
+                user_id: id,
+                ids: vec![],
+                all: true,
+            }]);
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(UserCommand::ReadNotifications {
+                ids: vec![n; MAX_READ_IDS + 1],
+                all: false,
+            })
+            .then_expect_error(DomainError::invalid("ids", format!("at most {MAX_READ_IDS} at a time")));
+        TestFramework::<User>::with(())
+            .given(vec![registered(), UserEvent::Erased { user_id: id }])
+            .when(UserCommand::ReadNotifications {
+                ids: vec![n],
+                all: false,
+            })
+            .then_expect_error(DomainError::NotFound("user"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::ProjectionError;
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Channel {
     pub id: uuid::Uuid,
+    pub workspace_id: uuid::Uuid,
     pub name: String,
     pub created_by: uuid::Uuid,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -22,13 +23,25 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Channel>, crate::ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT channel_id AS id, name, created_by, created_at FROM rm_channels
+        "SELECT channel_id AS id, workspace_id, name, created_by, created_at FROM rm_channels
           WHERE workspace_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR channel_id > $2) ORDER BY channel_id LIMIT $3",
     )
     .bind(workspace.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
+    .await?)
+}
+
+/// One live channel of a live workspace (never a direct conversation).
+pub async fn one(pool: &sqlx::PgPool, channel: uuid::Uuid) -> Result<Option<Channel>, crate::ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT c.channel_id AS id, c.workspace_id, c.name, c.created_by, c.created_at
+           FROM rm_channels c JOIN rm_workspaces w USING (workspace_id)
+          WHERE c.channel_id = $1 AND NOT c.deleted AND NOT w.deleted",
+    )
+    .bind(channel)
+    .fetch_optional(pool)
     .await?)
 }
 

@@ -102,7 +102,9 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
             version(tx, e, author_id.0).await?;
             return Ok(());
         }
-        DocEvent::Updated { title, body, edited_by } => {
+        DocEvent::Updated {
+            title, body, edited_by, ..
+        } => {
             sqlx::query("UPDATE rm_docs SET title = coalesce($2, title), body = coalesce($3, body) WHERE doc_id = $1")
                 .bind(id)
                 .bind(title)

@@ -1,13 +1,14 @@
 //! The relational read models (`rm_*` tables): users, workspaces and members, channels,
-//! conversations, messages with reactions, docs with every version. One projection, one file
+//! conversations, messages with reactions, docs with every version, notifications. One projection, one file
 //! per aggregate's events.
 
 pub mod api_keys;
 pub mod channels;
-mod conversations;
+pub mod conversations;
 pub mod docs;
 pub mod hot;
 pub mod messages;
+pub mod notifications;
 pub mod reflection;
 pub mod sessions;
 pub use reflection::affirmations;
@@ -49,6 +50,7 @@ pub const TABLES: &[&str] = &[
     "rm_invitations",
     "rm_api_keys",
     "rm_impersonations",
+    "rm_notifications",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.
@@ -144,6 +146,8 @@ impl Projection for ReadModels {
                     i += 1;
                 }
             }
+            // Who needs to know, once the batch's rows are in.
+            notifications::apply(tx, events).await?;
             // What API keys wrote says when each was last used.
             api_keys::wrote(tx, events).await
         })

@@ -84,7 +84,9 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         UserEvent::EntitlementChanged { .. }
         | UserEvent::SpectrumSessionExcluded { .. }
         | UserEvent::SpectrumReset { .. }
-        | UserEvent::InsightWritten { .. } => {}
+        | UserEvent::InsightWritten { .. }
+        // Notifications keep their own read state (`notifications::apply`).
+        | UserEvent::NotificationsRead { .. } => {}
     }
     Ok(())
 }

@@ -274,6 +274,7 @@ impl SearchIndexer {
                     author_id,
                     title,
                     body,
+                    ..
                 } => {
                     let entry = Entry {
                         kind: "doc",

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod docs;
 pub mod export;
 pub mod history;
+pub mod inbox;
 pub mod me;
 pub mod messages;
 pub mod ops;

@@ -10,6 +10,8 @@
 //!   before the caller's current membership began (it is moved up to that point), never past
 //!   the log's head (400). A replay shows only what REST shows now (no text of deleted or
 //!   superseded messages).
+//! - The caller's new notifications in the workspace come as `notification` events (a second
+//!   per-node tail, over the notifications the read models commit).
 //! - One tail per node feeds every stream (`prism_projections::feed`); a stream costs no
 //!   database work of its own once live. Streams are capped per user and per node (429).
 
@@ -21,6 +23,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use prism_domain::WorkspaceId;
 use prism_projections::feed::{Batch, Feed, StreamGuard};
+use prism_projections::read_models::notifications::Notification;
 use prism_projections::visibility::{MembershipTracker, Viewer};
 use prism_projections::ProjectionError;
 use tokio::sync::{broadcast, mpsc};
@@ -66,6 +69,7 @@ pub async fn stream(
     })?;
     // Subscribe before reading the membership: every workspace event after it is seen live.
     let (live, published) = s.feed.subscribe().await.map_err(unavailable)?;
+    let notes = s.feed.subscribe_notifications().await.map_err(unavailable)?;
     let member = MembershipTracker::load(s.feed.pool(), ws.0, user.0)
         .await
         .map_err(unavailable)?;
@@ -94,7 +98,16 @@ pub async fn stream(
         ws: ws.0,
         impersonated: session.claims.act.is_some(),
     };
-    tokio::spawn(follow(s.feed.clone(), to, member, session, start, live, tx, guard));
+    tokio::spawn(follow(
+        s.feed.clone(),
+        to,
+        member,
+        session,
+        start,
+        (live, notes),
+        tx,
+        guard,
+    ));
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
@@ -144,7 +157,10 @@ async fn follow(
     mut member: MembershipTracker,
     session: Session,
     start: i64,
-    mut live: broadcast::Receiver<Arc<Batch>>,
+    (mut live, mut notes): (
+        broadcast::Receiver<Arc<Batch>>,
+        broadcast::Receiver<Arc<Vec<Notification>>>,
+    ),
     tx: Out,
     _guard: StreamGuard,
 ) {
@@ -163,6 +179,15 @@ async fn follow(
         loop {
             let batch = tokio::select! {
                 b = live.recv() => b,
+                n = notes.recv() => {
+                    // Missed ones (a slow client) are in `GET /v1/notifications`.
+                    if let Ok(n) = n {
+                        if notify(&n, ws, &member, &tx).await.is_some() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
                 _ = tx.closed() => return,
                 _ = check.tick() => {
                     if session.ended() {
@@ -208,6 +233,25 @@ async fn catch_up(
         }
         read = last;
     }
+}
+
+/// Sends the caller's new notifications of this workspace as `notification` events (no SSE
+/// id: they are not positions of this stream).
+async fn notify(notes: &[Notification], to: Audience, member: &MembershipTracker, tx: &Out) -> Option<End> {
+    member.now?;
+    for n in notes
+        .iter()
+        .filter(|n| n.user_id == member.user && n.workspace_id == to.ws)
+    {
+        let event = Event::default()
+            .event("notification")
+            .json_data(n)
+            .unwrap_or_else(|_| Event::default().event("error").data("unserialisable notification"));
+        if tx.send(Ok(event)).await.is_err() {
+            return Some(End::Gone);
+        }
+    }
+    None
 }
 
 /// Sends what the caller may see of `batch` (the workspace's events after `sent`), following

@@ -59,6 +59,19 @@ pub async fn channels(
     Ok(Json(List::page(rows, limit, |c| c.id)))
 }
 
+#[utoipa::path(get, path = "/v1/channels/{id}", tag = "workspaces", description = "one channel (members of its workspace; an API key of it)",
+    params(("id" = Uuid, Path, description = "the channel"), ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
+pub async fn channel(
+    State(s): State<AppState>,
+    user: Reader,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<Json<Channel>, ReadError> {
+    let c = channels::one(&s.pool, id).await?.ok_or(ReadError::NotFound)?;
+    role(&s.pool, WorkspaceId(c.workspace_id), user).await?;
+    Ok(Json(c))
+}
+
 /// A pending invitation, as the workspace's admins see it.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Invitation {

@@ -1,5 +1,5 @@
 //! The caller's own account and analytics: `DELETE /v1/me` (erasure),
-//! `POST /v1/spectrum/exclusions`, `POST /v1/spectrum/reset`.
+//! `POST /v1/spectrum/exclusions`, `POST /v1/spectrum/reset`, `POST /v1/notifications/read`.
 
 use axum::extract::State;
 use prism_domain::MirrorSessionId;
@@ -80,4 +80,28 @@ pub async fn rename(
 ) -> ApiResult {
     let ctx = h.context(a, &i);
     Ok(s.commands.rename_me(&ctx, &i.name).await?.into())
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ReadNotificationsInput {
+    /// The notifications read (at most 100), as `GET /v1/notifications` lists them.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub ids: Vec<Uuid>,
+    /// Every notification so far instead.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[utoipa::path(post, path = "/v1/notifications/read", tag = "account", request_body = ReadNotificationsInput,
+    description = "200; those notifications (or all so far) are read. Ids that are not the caller's change nothing.",
+    responses((status = 200, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn read_notifications(
+    State(s): State<AppState>,
+    Myself(a): Myself,
+    h: CommandHeaders,
+    ApiJson(i): ApiJson<ReadNotificationsInput>,
+) -> ApiResult {
+    let ctx = h.context(a, &i);
+    Ok(s.commands.read_notifications(&ctx, i.ids, i.all).await?.into())
 }
