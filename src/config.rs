@@ -61,6 +61,11 @@ pub struct Config {
     /// Webhooks may target private, loopback and link-local addresses
     /// (`PRISM_WEBHOOK_ALLOW_PRIVATE=1`).
     pub webhook_allow_private: bool,
+    /// Where uploaded files' bytes go (`PRISM_OBJECT_STORE_URL`, `s3://bucket`); unset, under
+    /// `PRISM_DATA_DIR/files`. Never logged.
+    pub object_store_url: Option<String>,
+    /// The largest upload (`PRISM_MAX_UPLOAD_BYTES`, 25 MiB).
+    pub max_upload: u64,
     /// `From:` of Prism's mail (`PRISM_MAIL_FROM`).
     pub mail_from: String,
     /// Where links in mail point (`PRISM_PUBLIC_URL`).
@@ -189,6 +194,17 @@ impl Config {
             invitation_ttl,
             smtp_url: std::env::var("PRISM_SMTP_URL").ok().filter(|s| !s.trim().is_empty()),
             webhook_allow_private: std::env::var("PRISM_WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
+            object_store_url: std::env::var("PRISM_OBJECT_STORE_URL")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
+            max_upload: var(
+                "PRISM_MAX_UPLOAD_BYTES",
+                &prism_write_api::DEFAULT_MAX_UPLOAD.to_string(),
+            )
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .context("PRISM_MAX_UPLOAD_BYTES must be a positive number of bytes")?,
             mail_from: var("PRISM_MAIL_FROM", "Prism <no-reply@localhost>"),
             public_url: var("PRISM_PUBLIC_URL", "http://127.0.0.1:8080"),
             bus_key_set: bus_key.is_some(),
@@ -298,6 +314,17 @@ impl Config {
         prism_projections::ProjectorConfig::new(bus.clone(), 256)
     }
 
+    /// The store of uploaded files' bytes: the S3-compatible bucket at `PRISM_OBJECT_STORE_URL`
+    /// (credentials and endpoint from the usual `AWS_*` variables), else a local directory.
+    pub fn blobs(&self) -> anyhow::Result<prism_blobs::Blobs> {
+        let blobs = match &self.object_store_url {
+            Some(url) => prism_blobs::Blobs::s3(url, &[], &self.data_dir.join("staging"))?,
+            None => prism_blobs::Blobs::local(&self.data_dir.join("files"))?,
+        };
+        tracing::info!(store = %blobs.describe, "files");
+        Ok(blobs)
+    }
+
     /// The commands, with the model provider and crisis resources configured.
     pub fn commands(&self, store: prism_event_store::PgEventStore) -> anyhow::Result<prism_commands::Commands> {
         let hasher = prism_auth::PasswordHasherId::owasp().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -308,6 +335,7 @@ impl Config {
             .with_refresh_ttl(self.refresh_ttl)
             .with_invitation_ttl(self.invitation_ttl)
             .with_webhook_private_targets(self.webhook_allow_private)
+            .with_blobs(self.blobs()?)
             // Failed sign-ins are counted under a key only the deployment knows.
             .with_login_key(&sha256(
                 &[b"prism login failures\n".as_slice(), self.jwt_secret.as_bytes()].concat(),

@@ -195,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             prism_write_api::AppState::new(commands)
                 .with_dead_letters(Arc::new(prism::wiring::WebhookDeadLetters(pool.clone())))
                 .with_limits(limits)
+                .with_max_upload(cfg.max_upload)
                 .with_edge(cfg.edge.clone()),
         );
         parts.spawn(serve_http(
@@ -213,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let mut state = prism_read_api::AppState::new(pool.clone(), cfg.jwt())
             .with_api_key_quota(per_key, per)
             .with_master_key(cfg.master_key.clone())
+            .with_blobs(cfg.blobs()?)
             .with_edge(cfg.edge.clone())
             .with_feed(prism_projections::feed::Feed::with_limits(
                 pool.clone(),

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use prism_auth::{Jwt, PasswordHasherId};
-use prism_commands::Commands;
+use prism_auth::Jwt;
 use prism_event_store::PgEventStore;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use support::call;
+use support::{call, Person};
 use tower::ServiceExt;
 
 const SECRET: &[u8] = b"notifications-e2e-notifications-e2e!!!!";
@@ -27,23 +26,10 @@ struct World {
     channel: String,
 }
 
-/// A person: their token, refresh token, id and address.
-#[derive(Clone)]
-struct Person {
-    token: String,
-    refresh: String,
-    id: String,
-    email: String,
-}
-
 async fn world(pool: PgPool) -> World {
     let jwt = Jwt::new(SECRET, Jwt::DEFAULT_TTL);
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
-    let commands = Commands::new(
-        store.clone(),
-        jwt.clone(),
-        PasswordHasherId::new(1024, 1).expect("params"),
-    );
+    let commands = support::commands(&store, &jwt);
     let write = prism_write_api::app(prism_write_api::AppState::new(commands));
     let read = prism_read_api::app(
         prism_read_api::AppState::new(pool.clone(), jwt).with_feed(prism_projections::feed::Feed::new(pool)),
@@ -75,27 +61,7 @@ impl World {
     }
 
     async fn person(&self, name: &str) -> Person {
-        let email = format!(
-            "{}{}@example.com",
-            name.to_lowercase().replace(' ', "."),
-            uuid::Uuid::now_v7().simple()
-        );
-        let (s, b) = call(
-            &self.write,
-            Method::POST,
-            "/v1/auth/register",
-            None,
-            Some(json!({"email": email, "password": "correct horse battery", "name": name})),
-        )
-        .await;
-        assert_eq!(s, 201, "{b}");
-        let text = |k: &str| b[k].as_str().expect(k).to_owned();
-        Person {
-            token: text("access_token"),
-            refresh: text("refresh_token"),
-            id: text("user_id"),
-            email,
-        }
+        support::person(&self.write, name).await
     }
 
     async fn write(&self, who: &Person, method: Method, path: &str, body: Value) -> Value {
@@ -381,8 +347,7 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
     assert_eq!(w.counts(&bob).await, json!({}));
 
     // Erased: Cy's notifications are gone with the account.
-    let (s, _) = call(&w.write, Method::DELETE, "/v1/me", Some(&cy.token), None).await;
-    assert_eq!(s, 202);
+    assert_eq!(support::delete(&w.write, "/v1/me", &cy.token).await, 202);
     support::project_read_models(&w.store).await;
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_notifications WHERE user_id = $1::uuid")
         .bind(&cy.id)
@@ -392,15 +357,7 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
     assert_eq!(left, 0);
 
     // A revoked session reads and marks nothing.
-    let (s, _) = call(
-        &w.write,
-        Method::POST,
-        "/v1/auth/logout",
-        None,
-        Some(json!({"refresh_token": ada.refresh})),
-    )
-    .await;
-    assert_eq!(s, 204);
+    support::logout(&w.write, &ada.refresh).await;
     support::until_refused(
         &w.write,
         &w.read,

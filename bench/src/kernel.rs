@@ -46,6 +46,7 @@ fn doc_create(id: DocId) -> DocCommand {
         title: valid(DocTitle::parse("Quarterly plan")),
         body: valid(DocBody::parse("A short body, as most commands carry.")),
         mentions: vec![],
+        attachments: vec![],
     }
 }
 
@@ -56,6 +57,7 @@ fn doc_update(n: usize) -> DocCommand {
         title: None,
         body: Some(valid(DocBody::parse(&format!("revision {n} of a short body")))),
         mentions: vec![],
+        attachments: None,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod context;
 pub mod conversation;
 pub mod doc;
 pub mod error;
+pub mod file;
 pub mod locks;
 mod mentions;
 pub mod message;
@@ -69,6 +70,8 @@ pub struct Commands {
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Keys the per-account failed sign-in records (`login_failures`).
     pub(crate) login_key: Arc<Vec<u8>>,
+    /// Where uploaded files' bytes go (none: uploads answer 503).
+    pub(crate) blobs: Option<prism_blobs::Blobs>,
 }
 
 impl Commands {
@@ -84,6 +87,7 @@ impl Commands {
                 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             login_key: Arc::new(b"prism-development-login-failure-key".to_vec()),
+            blobs: None,
             store,
             cache: Arc::new(cache::AggregateCache::new(100_000)),
             locks: Arc::new(locks::StripedLocks::new(4096)),
@@ -101,6 +105,12 @@ impl Commands {
                     .collect(),
             ),
         }
+    }
+
+    /// Where uploaded files' bytes are stored.
+    pub fn with_blobs(mut self, blobs: prism_blobs::Blobs) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// Puts a model provider in front of the built-in one.

@@ -82,6 +82,7 @@ mod tests {
             body: "hello \"there\"".into(),
             parent_id: None,
             mentions: vec![UserId::new()],
+            attachments: vec![],
         };
         let (ty, payload) = to_parts(&e).expect("parts");
         let by_copy: MessageEvent = from_parts(&ty, payload.clone()).expect("copy");

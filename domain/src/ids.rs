@@ -61,6 +61,8 @@ typed_id!(
     ConversationId,
     /// A collaborative document.
     DocId,
+    /// An uploaded file (its bytes are content-addressed in the object store).
+    FileId,
     /// One event in the log.
     EventId,
     /// A private reflection session (its owner's alone).

@@ -119,6 +119,25 @@ impl Email {
 }
 
 string_value!(
+    /// An uploaded file's name: its last path segment (a client's `C:\\x\\a.pdf` is `a.pdf`),
+    /// 1–255 characters on one line, no control or direction characters.
+    FileName
+);
+impl FileName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+        let s = name("name", last, 255)?;
+        if s == "." || s == ".." {
+            return Err(DomainError::invalid("name", "is not a file name"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// How many files one message or doc may carry.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+string_value!(
     /// A person's display name: 1–80 characters.
     DisplayName
 );

@@ -48,6 +48,7 @@ fn created(id: Uuid) -> DocEvent {
         title: "T".into(),
         body: "b".into(),
         mentions: vec![],
+        attachments: vec![],
     }
 }
 fn edit(body: &str) -> DocEvent {
@@ -56,6 +57,7 @@ fn edit(body: &str) -> DocEvent {
         body: Some(body.into()),
         edited_by: UserId::new(),
         mentions: vec![],
+        attachments: None,
     }
 }
 

@@ -90,6 +90,7 @@ impl History {
             "message" => replay::<Message>(aggregate_type, id, &events),
             "conversation" => replay::<Conversation>(aggregate_type, id, &events),
             "doc" => replay::<Doc>(aggregate_type, id, &events),
+            "file" => replay::<prism_domain::aggregates::File>(aggregate_type, id, &events),
             _ => Ok(None),
         }
     }

@@ -297,6 +297,11 @@ impl Facts {
             // Webhooks are managed by admins and owners; a signing secret (sealed) leaves to no one.
             t if t.starts_with("webhook.") && !viewer.admin() && !viewer.auditor => return Shown::Hidden,
             "webhook.created" | "webhook.secret_rotated" => return redact_always(e, &["secret"]),
+            // A file is its uploader's until something shows it (then that thing's event says so).
+            "file.uploaded" if !viewer.auditor && uuid_field(&e.payload, "uploaded_by") != Some(viewer.user) => {
+                return Shown::Hidden
+            }
+            "file.deleted" if !viewer.auditor => return Shown::Hidden,
             // Whether an address has an account is no inviter's business.
             "invitation.created" => return redact(e, &["invitee_id"]),
             _ => {}

@@ -130,6 +130,18 @@ async fn history(c: &Commands) -> Vec<Uuid> {
         c.post_message(&people[3], conv, "a private launch note", None)
             .await
             .expect("dm");
+        // A file, attached to a message that mentions someone.
+        let blobs = c.blobs().expect("blobs");
+        let bytes = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"launch numbers"))]);
+        let staged = blobs.stage(bytes, 1 << 20).await.expect("staged");
+        let file = c
+            .upload_file(owner, ws, "numbers.txt", staged)
+            .await
+            .expect("upload")
+            .id;
+        c.post_message_with(owner, channels[0], "see the numbers @everyone", None, &[file])
+            .await
+            .expect("attached");
         workspaces.push(ws.0);
     }
     // Reflection: every kind of reflective event, an excluded session, a deleted one, and a
@@ -225,11 +237,13 @@ fn ids(index: &SearchIndex, q: &str, audiences: &[String]) -> Vec<Uuid> {
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn an_offline_rebuild_from_an_export_equals_the_live_projections(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0);
+    let blob_dir = tempfile::tempdir().expect("blob dir");
     let c = Commands::new(
         store.clone(),
         Jwt::new(b"offline-tests-offline-tests-offline!!", Jwt::DEFAULT_TTL),
         PasswordHasherId::new(1024, 1).expect("params"),
-    );
+    )
+    .with_blobs(prism_blobs::Blobs::local(blob_dir.path()).expect("blobs"));
     let workspaces = history(&c).await;
 
     // Live: the runtime's projectors.

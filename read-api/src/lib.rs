@@ -41,6 +41,8 @@ pub mod routes;
         routes::workspaces::channels,
         routes::workspaces::channel,
         routes::inbox::list,
+        routes::files::download,
+        routes::files::meta,
         routes::inbox::unread_counts,
         routes::inbox::conversations,
         routes::messages::list,
@@ -126,6 +128,8 @@ pub struct Shared {
     key_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, std::time::Instant>>>,
     /// Timeouts and browser access at the edge.
     pub edge: prism_telemetry::edge::EdgeConfig,
+    /// Where uploaded files' bytes are (none: downloads answer 503).
+    pub blobs: Option<prism_blobs::Blobs>,
 }
 
 pub(crate) type PositionCache =
@@ -140,6 +144,12 @@ impl AppState {
 
     pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
         std::sync::Arc::make_mut(&mut self.0).metrics = Some(handle);
+        self
+    }
+
+    /// Where uploaded files' bytes are.
+    pub fn with_blobs(mut self, blobs: prism_blobs::Blobs) -> Self {
+        std::sync::Arc::make_mut(&mut self.0).blobs = Some(blobs);
         self
     }
 
@@ -241,6 +251,7 @@ impl AppState {
         });
         Self(std::sync::Arc::new(Shared {
             edge: Default::default(),
+            blobs: None,
             revocations,
             keys,
             key_uses: Default::default(),
@@ -277,6 +288,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{id}/docs", get(docs::list))
         .route("/v1/channels/{id}", get(workspaces::channel))
         .route("/v1/channels/{id}/messages", get(messages::list))
+        .route("/v1/files/{id}", get(files::download))
+        .route("/v1/files/{id}/meta", get(files::meta))
         .route("/v1/notifications", get(inbox::list))
         .route("/v1/notifications/unread-counts", get(inbox::unread_counts))
         .route("/v1/conversations", get(inbox::conversations))

@@ -90,3 +90,60 @@ pub async fn project(
         .await
         .expect("projection");
 }
+
+/// Someone registered for a test: tokens, id and address.
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub token: String,
+    pub refresh: String,
+    pub id: String,
+    pub email: String,
+}
+
+/// Registers a person called `name` (a unique address derived from it) on a write API.
+#[allow(dead_code)]
+pub async fn person(write: &axum::Router, name: &str) -> Person {
+    let email = format!(
+        "{}{}@example.com",
+        name.to_lowercase().replace(' ', "."),
+        uuid::Uuid::now_v7().simple()
+    );
+    let (s, b) = call(
+        write,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(serde_json::json!({"email": email, "password": "correct horse battery", "name": name})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let text = |k: &str| b[k].as_str().expect(k).to_owned();
+    Person {
+        token: text("access_token"),
+        refresh: text("refresh_token"),
+        id: text("user_id"),
+        email,
+    }
+}
+
+/// A DELETE of `path` with `token`: its status.
+#[allow(dead_code)]
+pub async fn delete(app: &axum::Router, path: &str, token: &str) -> u16 {
+    call(app, Method::DELETE, path, Some(token), None).await.0
+}
+
+/// Signs the session of `refresh` out (204).
+#[allow(dead_code)]
+pub async fn logout(write: &axum::Router, refresh: &str) {
+    let body = serde_json::json!({ "refresh_token": refresh });
+    let (s, b) = call(write, Method::POST, "/v1/auth/logout", None, Some(body)).await;
+    assert_eq!(s, 204, "{b}");
+}
+
+/// The commands of a test: cheap password hashing, everything else as shipped.
+#[allow(dead_code)]
+pub fn commands(store: &prism_event_store::PgEventStore, jwt: &prism_auth::Jwt) -> prism_commands::Commands {
+    let hasher = prism_auth::PasswordHasherId::new(1024, 1).expect("params");
+    prism_commands::Commands::new(store.clone(), jwt.clone(), hasher)
+}

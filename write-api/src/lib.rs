@@ -42,6 +42,8 @@ pub struct AppState {
     pub dead_letters: Option<std::sync::Arc<dyn routes::webhooks::DeadLetters>>,
     /// Timeouts and browser access at the edge.
     pub edge: prism_telemetry::edge::EdgeConfig,
+    /// The largest file an upload takes (`PRISM_MAX_UPLOAD_BYTES`).
+    pub max_upload: u64,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             dead_letters: None,
             limits: limits::Limits::default(),
             edge: Default::default(),
+            max_upload: DEFAULT_MAX_UPLOAD,
         }
     }
 
@@ -79,6 +82,12 @@ impl AppState {
     /// The delivery worker's dead letters, for the replay routes.
     pub fn with_dead_letters(mut self, dead: std::sync::Arc<dyn routes::webhooks::DeadLetters>) -> Self {
         self.dead_letters = Some(dead);
+        self
+    }
+
+    /// The largest file an upload takes.
+    pub fn with_max_upload(mut self, bytes: u64) -> Self {
+        self.max_upload = bytes;
         self
     }
 
@@ -99,11 +108,16 @@ async fn refuse_announced_oversize(req: Request, next: middleware::Next) -> axum
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+    // An upload has its own, larger limit (`routes::files`), checked as it streams.
+    let upload = req.method() == axum::http::Method::POST && req.uri().path().ends_with("/files");
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) && !upload {
         return axum::response::IntoResponse::into_response(error::ApiError::TooLarge);
     }
     next.run(req).await
 }
+
+/// The largest upload unless configured: 25 MiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 25 * 1024 * 1024;
 
 /// The write API's router.
 pub fn app(state: AppState) -> Router {
@@ -151,6 +165,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/messages/{id}/reactions", post(messages::react))
         .route("/v1/workspaces/{id}/conversations", post(conversations::start))
         .route("/v1/workspaces/{id}/docs", post(docs::create))
+        .route(
+            "/v1/workspaces/{id}/files",
+            // The multipart envelope around the file is small: 64 KiB of slack.
+            post(files::upload).layer(DefaultBodyLimit::max(
+                usize::try_from(state.max_upload)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(64 * 1024),
+            )),
+        )
         .route("/v1/docs/{id}", patch(docs::update).delete(docs::delete))
         .route("/v1/docs/{id}/archive", post(docs::archive))
         .route("/v1/docs/{id}/restore", post(docs::restore))

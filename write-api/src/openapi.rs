@@ -21,6 +21,7 @@ use crate::routes::*;
         channels::create, channels::rename, channels::delete,
         messages::post, messages::edit, messages::delete, messages::react,
         conversations::start,
+        files::upload,
         docs::create, docs::update, docs::archive, docs::restore, docs::delete,
         turns::request, turns::save,
         mirror::start, mirror::message, mirror::reframe, mirror::close, mirror::delete,

@@ -14,11 +14,24 @@ impl Commands {
         title: &str,
         body: &str,
     ) -> Result<Outcome, CommandError> {
+        self.create_doc_with(ctx, ws, title, body, &[]).await
+    }
+
+    /// `create_doc` with `attachments`: files the author uploaded to the workspace.
+    pub async fn create_doc_with(
+        &self,
+        ctx: &CommandContext,
+        ws: WorkspaceId,
+        title: &str,
+        body: &str,
+        attachments: &[uuid::Uuid],
+    ) -> Result<Outcome, CommandError> {
         let title = valid(DocTitle::parse(title))?;
         let body = valid(DocBody::parse(body))?;
         self.run(ctx, None, || async {
             let (role, g) = self.role_in(ctx, ws).await?;
             let mentions = self.mentions(ws, body.as_str(), ctx.actor.user_id).await?;
+            let attachments = self.attachments(ctx, ws, attachments, &[]).await?;
             let id = DocId::new();
             let cmd = DocCommand::Create {
                 id,
@@ -28,6 +41,7 @@ impl Commands {
                 title: title.clone(),
                 body: body.clone(),
                 mentions,
+                attachments,
             };
             self.decide(
                 ctx,

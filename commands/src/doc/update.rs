@@ -14,6 +14,19 @@ impl Commands {
         title: Option<&str>,
         body: Option<&str>,
     ) -> Result<Outcome, CommandError> {
+        self.update_doc_with(ctx, id, title, body, None).await
+    }
+
+    /// `update_doc` that may also set the doc's files (`attachments`: the whole list from now
+    /// on; files already on the doc stay allowed whoever uploaded them).
+    pub async fn update_doc_with(
+        &self,
+        ctx: &CommandContext,
+        id: DocId,
+        title: Option<&str>,
+        body: Option<&str>,
+        attachments: Option<&[uuid::Uuid]>,
+    ) -> Result<Outcome, CommandError> {
         let title = title.map(DocTitle::parse).transpose();
         let title = valid(title)?;
         let body = valid(body.map(DocBody::parse).transpose())?;
@@ -31,12 +44,17 @@ impl Commands {
                 }
                 None => Vec::new(),
             };
+            let attachments = match attachments {
+                Some(a) => Some(self.attachments(ctx, ws, a, &doc.state.attachments).await?),
+                None => None,
+            };
             let cmd = DocCommand::Update {
                 actor: ctx.actor.user_id,
                 role,
                 title: title.clone(),
                 body: body.clone(),
                 mentions,
+                attachments,
             };
             self.decide(
                 ctx,

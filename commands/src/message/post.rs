@@ -17,6 +17,18 @@ impl Commands {
         body: &str,
         parent: Option<MessageId>,
     ) -> Result<Outcome, CommandError> {
+        self.post_message_with(ctx, target, body, parent, &[]).await
+    }
+
+    /// `post_message` with `attachments`: files the author uploaded to the workspace.
+    pub async fn post_message_with(
+        &self,
+        ctx: &CommandContext,
+        target: Uuid,
+        body: &str,
+        parent: Option<MessageId>,
+        attachments: &[Uuid],
+    ) -> Result<Outcome, CommandError> {
         let body = valid(MessageBody::parse(body))?;
         self.run(ctx, None, || async {
             let (ws, role, guards) = self.posting_role(ctx, target).await?;
@@ -29,6 +41,11 @@ impl Commands {
                 }
             }
             let mentions = self.mentions(ws, body.as_str(), ctx.actor.user_id).await?;
+            let attachments = if attachments.is_empty() {
+                Vec::new()
+            } else {
+                self.attachments(ctx, ws, attachments, &[]).await?
+            };
             let id = MessageId::new();
             let cmd = MessageCommand::Post {
                 id,
@@ -39,6 +56,7 @@ impl Commands {
                 body: body.clone(),
                 parent_id: parent,
                 mentions,
+                attachments,
             };
             self.decide(
                 ctx,

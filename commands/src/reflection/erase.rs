@@ -35,6 +35,8 @@ impl Commands {
             });
         }
         self.depart_everywhere(ctx).await?;
+        // Files they uploaded that nothing shows are theirs alone: deleted, bytes and all.
+        self.erase_files(ctx, me).await?;
         self.vault.destroy_owner(me).await?;
         let mut tx = self.store.pool().begin().await?;
         // Failed sign-ins are kept under a keyed hash of the address: computable only while

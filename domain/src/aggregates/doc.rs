@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{authorize, Action, Role};
 use crate::values::{DocBody, DocTitle};
-use crate::{DocId, DomainError, UserId, WorkspaceId};
+use crate::{DocId, DomainError, FileId, UserId, WorkspaceId};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Doc {
+    /// The files attached now.
+    #[serde(default)]
+    pub attachments: Vec<FileId>,
     pub id: Option<DocId>,
     pub workspace_id: WorkspaceId,
     pub author_id: UserId,
@@ -41,6 +44,8 @@ pub enum DocCommand {
         body: DocBody,
         /// Who the body mentions (resolved by the caller against the members now).
         mentions: Vec<UserId>,
+        /// Files attached (the caller checked each is the actor's, in this workspace).
+        attachments: Vec<FileId>,
     },
     Update {
         actor: UserId,
@@ -49,6 +54,8 @@ pub enum DocCommand {
         body: Option<DocBody>,
         /// Who the new body mentions that the current one does not.
         mentions: Vec<UserId>,
+        /// The doc's files from now on, if they change.
+        attachments: Option<Vec<FileId>>,
     },
     Archive {
         actor: UserId,
@@ -77,6 +84,8 @@ pub enum DocEvent {
         /// The members the body mentions (resolved when written, as a message's).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<FileId>,
     },
     #[serde(rename = "doc.updated")]
     Updated {
@@ -86,6 +95,9 @@ pub enum DocEvent {
         /// Members the new body mentions that the previous one did not.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        /// The doc's files from now on (absent: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachments: Option<Vec<FileId>>,
     },
     #[serde(rename = "doc.archived")]
     Archived { by: UserId },
@@ -113,6 +125,7 @@ impl Aggregate for Doc {
                 title,
                 body,
                 mentions,
+                attachments,
             } => {
                 authorize(role, Action::WriteDocs)?;
                 if self.id.is_some() {
@@ -125,6 +138,7 @@ impl Aggregate for Doc {
                     title: title.into_inner(),
                     body: body.into_inner(),
                     mentions,
+                    attachments,
                 };
                 sink.write(e, self).await;
             }
@@ -134,6 +148,7 @@ impl Aggregate for Doc {
                 title,
                 body,
                 mentions,
+                attachments,
             } => {
                 self.live()?;
                 authorize(role, Action::WriteDocs)?;
@@ -143,13 +158,17 @@ impl Aggregate for Doc {
                         "an archived doc must be restored before it is edited",
                     ));
                 }
-                if title.is_none() && body.is_none() {
-                    return Err(DomainError::invalid("body", "give a title, a body, or both"));
+                if title.is_none() && body.is_none() && attachments.is_none() {
+                    return Err(DomainError::invalid(
+                        "body",
+                        "give a title, a body, attachments, or some of them",
+                    ));
                 }
                 // Only what changes goes into the event.
                 let title = title.map(DocTitle::into_inner).filter(|t| *t != self.title);
                 let body = body.map(DocBody::into_inner).filter(|b| *b != self.body);
-                if title.is_some() || body.is_some() {
+                let attachments = attachments.filter(|a| *a != self.attachments);
+                if title.is_some() || body.is_some() || attachments.is_some() {
                     // A title alone mentions no one.
                     let mentions = if body.is_some() { mentions } else { Vec::new() };
                     sink.write(
@@ -158,6 +177,7 @@ impl Aggregate for Doc {
                             body,
                             edited_by: actor,
                             mentions,
+                            attachments,
                         },
                         self,
                     )
@@ -199,6 +219,7 @@ impl Aggregate for Doc {
                 author_id,
                 title,
                 body,
+                attachments,
                 ..
             } => {
                 self.id = Some(doc_id);
@@ -206,13 +227,22 @@ impl Aggregate for Doc {
                 self.author_id = author_id;
                 self.title = title;
                 self.body = body;
+                self.attachments = attachments;
             }
-            DocEvent::Updated { title, body, .. } => {
+            DocEvent::Updated {
+                title,
+                body,
+                attachments,
+                ..
+            } => {
                 if let Some(t) = title {
                     self.title = t;
                 }
                 if let Some(b) = body {
                     self.body = b;
+                }
+                if let Some(a) = attachments {
+                    self.attachments = a;
                 }
             }
             DocEvent::Archived { .. } => self.archived = true,
@@ -235,6 +265,7 @@ mod tests {
             title: "Plan".into(),
             body: "v1".into(),
             mentions: vec![],
+            attachments: vec![],
         }
     }
 
@@ -249,12 +280,14 @@ mod tests {
                 title: Some(DocTitle::parse("Plan").expect("ok")),
                 body: Some(DocBody::parse("v2").expect("ok")),
                 mentions: vec![],
+                attachments: None,
             })
             .then_expect_events(vec![DocEvent::Updated {
                 title: None,
                 body: Some("v2".into()),
                 edited_by: a,
                 mentions: vec![],
+                attachments: None,
             }]);
     }
 
@@ -270,6 +303,7 @@ mod tests {
                 title: None,
                 body: Some(DocBody::parse("x").expect("ok")),
                 mentions: vec![],
+                attachments: None,
             })
             .then_expect_error(DomainError::rule(
                 "doc_archived",
@@ -316,6 +350,7 @@ mod tests {
                 title: DocTitle::parse("t").expect("ok"),
                 body: DocBody::parse("b").expect("ok"),
                 mentions: vec![],
+                attachments: vec![],
             })
             .then_expect_error(DomainError::NotFound("workspace"));
     }

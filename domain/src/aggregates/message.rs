@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{authorize, Action, Role};
 use crate::values::{Emoji, MessageBody};
-use crate::{DomainError, MessageId, UserId, WorkspaceId};
+use crate::{DomainError, FileId, MessageId, UserId, WorkspaceId};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -54,6 +54,8 @@ pub enum MessageCommand {
         /// Who the body mentions, among the workspace's members now (resolved by the caller,
         /// which knows the handles).
         mentions: Vec<UserId>,
+        /// Files the author uploaded to this workspace (checked by the caller).
+        attachments: Vec<FileId>,
     },
     Edit {
         actor: UserId,
@@ -87,6 +89,9 @@ pub enum MessageEvent {
         /// was posted (so a replay notifies the same people, whoever joins or is renamed later).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        /// Files attached (`file.uploaded` says what each is).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<FileId>,
     },
     #[serde(rename = "message.updated")]
     Updated { body: String, edited_by: UserId },
@@ -119,6 +124,7 @@ impl Aggregate for Message {
                 body,
                 parent_id,
                 mentions,
+                attachments,
             } => {
                 authorize(role, Action::PostMessage)?;
                 if self.id.is_some() {
@@ -132,6 +138,7 @@ impl Aggregate for Message {
                     body: body.into_inner(),
                     parent_id,
                     mentions,
+                    attachments,
                 };
                 sink.write(e, self).await;
             }
@@ -250,6 +257,7 @@ mod tests {
             body: "hi".into(),
             parent_id: None,
             mentions: vec![],
+            attachments: vec![],
         }
     }
     fn body(s: &str) -> MessageBody {
@@ -273,6 +281,7 @@ mod tests {
                 body: body("hi"),
                 parent_id: None,
                 mentions: vec![],
+                attachments: vec![],
             })
             .then_expect_events(vec![created(&w)]);
     }
@@ -291,6 +300,7 @@ mod tests {
                 body: body("hi"),
                 parent_id: None,
                 mentions: vec![],
+                attachments: vec![],
             })
             .then_expect_error(DomainError::NotFound("workspace"));
     }

@@ -23,6 +23,9 @@ pub struct Doc {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// `{id, name, size, media_type}` of each file attached.
+    #[sqlx(json)]
+    pub attachments: Vec<super::files::Attachment>,
 }
 
 /// One version of a doc, as its events wrote it.
@@ -36,7 +39,7 @@ pub struct Version {
 }
 
 const DOC: &str =
-    "SELECT doc_id AS id, workspace_id, author_id, title, body, archived, created_at, updated_at, version FROM rm_docs";
+    "SELECT doc_id AS id, workspace_id, author_id, title, body, archived, created_at, updated_at, version, attachments FROM rm_docs";
 
 /// The live docs of `workspace` (archived or not), newest first, older than `before`.
 pub async fn list(

@@ -38,7 +38,7 @@ use crate::runtime::Target;
 use crate::ProjectionError;
 
 /// Aggregates whose events change no page and no access.
-const NO_EFFECT: &[&str] = &["doc", "lens_goal", "mirror_session", "turn", "ai_month", "auth"];
+const NO_EFFECT: &[&str] = &["doc", "file", "lens_goal", "mirror_session", "turn", "ai_month", "auth"];
 
 /// How long a page is served at most.
 pub const PAGE_TTL: std::time::Duration = std::time::Duration::from_secs(10);

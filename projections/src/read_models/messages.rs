@@ -34,13 +34,16 @@ pub struct Message {
     /// emoji → how many reacted with it.
     #[sqlx(json)]
     pub reactions: BTreeMap<String, i64>,
+    /// `{id, name, size, media_type}` of each file attached.
+    #[sqlx(json)]
+    pub attachments: Vec<super::files::Attachment>,
 }
 
 /// A message with its reaction counts (kept on the row by the projection).
 const MESSAGE: &str = "SELECT message_id AS id, workspace_id, channel_id, author_id,
         (SELECT u.name FROM rm_users u WHERE u.user_id = rm_messages.author_id) AS author_name,
         body, parent_id, created_at, edited_at,
-        edited_at IS NOT NULL AS edited, deleted, reply_count, version, reactions FROM rm_messages";
+        edited_at IS NOT NULL AS edited, deleted, reply_count, version, reactions, attachments FROM rm_messages";
 
 /// May `user` read `target` (a channel or a conversation)? One query: the channel (or the
 /// conversation the caller is part of) in a live workspace the caller is a member of.

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod channels;
 pub mod conversations;
 pub mod docs;
+pub mod files;
 pub mod hot;
 pub mod messages;
 pub mod notifications;
@@ -51,6 +52,8 @@ pub const TABLES: &[&str] = &[
     "rm_api_keys",
     "rm_impersonations",
     "rm_notifications",
+    "rm_files",
+    "rm_attachments",
 ];
 
 /// What of a person's own data the personal-data export reads from these tables.
@@ -116,6 +119,7 @@ impl Projection for ReadModels {
                 "conversation" => conversations::apply(tx, e).await,
                 "message" => messages::apply(tx, e).await,
                 "doc" => docs::apply(tx, e).await,
+                "file" => files::apply(tx, e).await,
                 "mirror_session" | "turn" | "lens_goal" | "ai_month" => reflection::apply(tx, e).await,
                 prism_domain::auth_events::AUTH_STREAM => sessions::apply(tx, e).await,
                 // Aggregates these read models do not show.
@@ -146,6 +150,8 @@ impl Projection for ReadModels {
                     i += 1;
                 }
             }
+            // Attachments shown on the batch's messages and docs, once their rows are in.
+            files::attach(tx, events).await?;
             // Who needs to know, once the batch's rows are in.
             notifications::apply(tx, events).await?;
             // What API keys wrote says when each was last used.

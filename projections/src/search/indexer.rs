@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use prism_domain::aggregates::{ChannelEvent, ConversationEvent, DocEvent, MessageEvent, WorkspaceEvent};
+use prism_domain::aggregates::{ChannelEvent, ConversationEvent, DocEvent, FileEvent, MessageEvent, WorkspaceEvent};
 use prism_event_store::StoredEvent;
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::TermQuery;
@@ -46,6 +46,8 @@ struct Entry {
     at: chrono::DateTime<chrono::Utc>,
     title: Option<String>,
     body: String,
+    /// The names of the files attached (searchable; `has:attachment` finds the entry).
+    files: Vec<String>,
 }
 
 impl Entry {
@@ -63,6 +65,9 @@ struct State {
     pending: HashMap<String, Entry>,
     /// Every direct conversation's id: their messages have a narrower audience.
     conversations: HashSet<Uuid>,
+    /// Names of files uploaded since this process started (older ones are read from their
+    /// marker documents).
+    file_names: HashMap<Uuid, String>,
 }
 
 pub struct SearchIndexer {
@@ -96,6 +101,7 @@ impl SearchIndexer {
                 last_commit: Instant::now(),
                 pending: HashMap::new(),
                 conversations,
+                file_names: HashMap::new(),
             }),
             index,
         })
@@ -184,7 +190,37 @@ impl SearchIndexer {
                 .unwrap_or_default(),
             title: s(f.title),
             body: s(f.body).unwrap_or_default(),
+            // The body's first value is the text; the others are the files' names.
+            files: doc
+                .get_all(f.body)
+                .skip(1)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
         }))
+    }
+
+    /// The names of `files`, from this run's uploads or their marker documents.
+    fn file_names(&self, st: &State, files: &[prism_domain::FileId]) -> Result<Vec<String>, ProjectionError> {
+        let f = self.index.fields;
+        let mut out = Vec::with_capacity(files.len());
+        for id in files {
+            if let Some(n) = st.file_names.get(&id.0) {
+                out.push(n.clone());
+                continue;
+            }
+            let searcher = self.index.reader.searcher();
+            let q = TermQuery::new(
+                Term::from_field_text(f.id, &format!("f:{}", id.0)),
+                IndexRecordOption::Basic,
+            );
+            if let Some((_, addr)) = searcher.search(&q, &TopDocs::with_limit(1)).map_err(search_err)?.pop() {
+                let doc: TantivyDocument = searcher.doc(addr).map_err(search_err)?;
+                if let Some(n) = doc.get_first(f.title).and_then(|v| v.as_str()) {
+                    out.push(n.to_owned());
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn put(&self, st: &mut State, e: Entry) -> Result<(), ProjectionError> {
@@ -206,6 +242,12 @@ impl SearchIndexer {
             doc.add_text(f.title, t);
         }
         doc.add_text(f.body, &e.body);
+        if !e.files.is_empty() {
+            doc.add_text(f.status, "attachment");
+            for name in &e.files {
+                doc.add_text(f.body, name);
+            }
+        }
         st.writer.add_document(doc).map_err(search_err)?;
         // An edit of a message replaces its whole body, so a staged message is kept without
         // it; a doc's edit may change only the title, so a doc keeps its body.
@@ -237,8 +279,10 @@ impl SearchIndexer {
                     channel_id,
                     author_id,
                     body,
+                    attachments,
                     ..
                 } => {
+                    let files = self.file_names(st, &attachments)?;
                     let audience = if st.conversations.contains(&channel_id) {
                         format!("conv:{channel_id}")
                     } else {
@@ -255,6 +299,7 @@ impl SearchIndexer {
                         at: e.recorded_at,
                         title: None,
                         body,
+                        files,
                     };
                     self.put(st, entry)?;
                 }
@@ -274,8 +319,10 @@ impl SearchIndexer {
                     author_id,
                     title,
                     body,
+                    attachments,
                     ..
                 } => {
+                    let files = self.file_names(st, &attachments)?;
                     let entry = Entry {
                         kind: "doc",
                         id: doc_id.0,
@@ -287,16 +334,25 @@ impl SearchIndexer {
                         at: e.recorded_at,
                         title: Some(title),
                         body,
+                        files,
                     };
                     self.put(st, entry)?;
                 }
-                DocEvent::Updated { title, body, .. } => {
+                DocEvent::Updated {
+                    title,
+                    body,
+                    attachments,
+                    ..
+                } => {
                     if let Some(mut entry) = self.lookup(st, &Entry::key("doc", e.aggregate_id))? {
                         if let Some(t) = title {
                             entry.title = Some(t);
                         }
                         if let Some(b) = body {
                             entry.body = b;
+                        }
+                        if let Some(a) = attachments {
+                            entry.files = self.file_names(st, &a)?;
                         }
                         self.put(st, entry)?;
                     }
@@ -310,6 +366,23 @@ impl SearchIndexer {
                 }
                 DocEvent::Deleted { .. } => self.remove(st, "doc", e.aggregate_id),
             },
+            "file" => {
+                if let FileEvent::Uploaded { file_id, name, .. } = typed::<FileEvent>(e)? {
+                    // A marker with the file's name, for what attaches it later.
+                    let key = format!("f:{}", file_id.0);
+                    st.writer.delete_term(Term::from_field_text(f.id, &key));
+                    let mut doc = TantivyDocument::default();
+                    doc.add_text(f.id, &key);
+                    doc.add_text(f.kind, "file");
+                    doc.add_text(f.title, &name);
+                    st.writer.add_document(doc).map_err(search_err)?;
+                    if st.file_names.len() >= 1_000_000 {
+                        // The markers have them all; memory is finite.
+                        st.file_names.clear();
+                    }
+                    st.file_names.insert(file_id.0, name);
+                }
+            }
             "conversation" => {
                 let ConversationEvent::Created {
                     conversation_id,

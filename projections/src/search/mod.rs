@@ -178,11 +178,26 @@ impl SearchIndex {
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
         parser.set_conjunction_by_default();
         parser.set_field_boost(f.title, 2.0);
-        let text = q.text.trim();
-        if text.is_empty() {
+        // `has:attachment` is a filter, not words.
+        let mut has_attachment = false;
+        let text: String = q
+            .text
+            .split_whitespace()
+            .filter(|w| {
+                let filter = w.eq_ignore_ascii_case("has:attachment");
+                has_attachment |= filter;
+                !filter
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() && !has_attachment {
             return Err(SearchError::BadQuery("q must not be empty".into()));
         }
-        let user = parse(&parser, f, text)?;
+        let user: Box<dyn Query> = if text.is_empty() {
+            Box::new(tantivy::query::AllQuery)
+        } else {
+            parse(&parser, f, &text)?
+        };
         if q.audiences.is_empty() {
             return Ok(SearchPage { hits: vec![], total: 0 });
         }
@@ -194,7 +209,7 @@ impl SearchIndex {
                 .map(|k| Term::from_field_text(f.kind, k))
                 .collect(),
         };
-        let filtered = BooleanQuery::new(vec![
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
             (Occur::Must, user.box_clone()),
             (Occur::Must, Box::new(TermSetQuery::new(audiences))),
             (Occur::Must, Box::new(TermSetQuery::new(kinds))),
@@ -205,7 +220,17 @@ impl SearchIndex {
                     IndexRecordOption::Basic,
                 )),
             ),
-        ]);
+        ];
+        if has_attachment {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.status, "attachment"),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let filtered = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let (top, total) = searcher.search(
             &filtered,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod docs;
 pub mod export;
+pub mod files;
 pub mod history;
 pub mod inbox;
 pub mod me;

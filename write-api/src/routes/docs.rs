@@ -16,12 +16,19 @@ pub struct DocInput {
     pub title: String,
     #[serde(default)]
     pub body: String,
+    /// Files the author uploaded to this workspace, at most 10.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<Uuid>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct DocPatch {
     pub title: Option<String>,
     pub body: Option<String>,
+    /// The doc's files from now on (files already on it, or uploaded by the editor), at most 10.
+    #[schema(max_items = 10)]
+    pub attachments: Option<Vec<Uuid>>,
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/docs", tag = "docs", request_body = DocInput,
@@ -35,7 +42,7 @@ pub async fn create(
 ) -> ApiResult {
     let ctx = h.context(a, &i);
     Ok(s.commands
-        .create_doc(&ctx, WorkspaceId(ws), &i.title, &i.body)
+        .create_doc_with(&ctx, WorkspaceId(ws), &i.title, &i.body, &i.attachments)
         .await?
         .into())
 }
@@ -51,7 +58,13 @@ pub async fn update(
 ) -> ApiResult {
     let ctx = h.context(a, &i);
     Ok(s.commands
-        .update_doc(&ctx, DocId(id), i.title.as_deref(), i.body.as_deref())
+        .update_doc_with(
+            &ctx,
+            DocId(id),
+            i.title.as_deref(),
+            i.body.as_deref(),
+            i.attachments.as_deref(),
+        )
         .await?
         .into())
 }

@@ -16,6 +16,10 @@ pub struct PostInput {
     pub body: String,
     /// Reply in the thread of this message.
     pub parent_id: Option<Uuid>,
+    /// Files the author uploaded to this workspace (`POST /v1/workspaces/{id}/files`), at most 10.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub attachments: Vec<Uuid>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -39,7 +43,7 @@ pub async fn post(
 ) -> ApiResult {
     let ctx = h.context(a, &i);
     Ok(s.commands
-        .post_message(&ctx, channel, &i.body, i.parent_id.map(MessageId))
+        .post_message_with(&ctx, channel, &i.body, i.parent_id.map(MessageId), &i.attachments)
         .await?
         .into())
 }

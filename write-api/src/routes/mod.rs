@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channels;
 pub mod conversations;
 pub mod docs;
+pub mod files;
 pub mod invitations;
 pub mod lens;
 pub mod me;
