@@ -215,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_api_key_quota(per_key, per)
             .with_master_key(cfg.master_key.clone())
             .with_blobs(cfg.blobs()?)
+            .with_presence(prism_read_api::presence::Presence::new(bus.clone(), &cfg.node_id))
             .with_edge(cfg.edge.clone())
             .with_feed(prism_projections::feed::Feed::with_limits(
                 pool.clone(),

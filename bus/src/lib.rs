@@ -6,7 +6,8 @@
 //! implementations: [`nats`] (NATS JetStream, every message signed, for a deployment of many
 //! processes) and [`local`] (in-process, for one node: `prism serve` with `PRISM_NATS_URL`
 //! unset). It also owns the [`relay`], which tails the log below the safe horizon and publishes
-//! it, and the signing of what travels ([`signing`]).
+//! it, the signing of what travels ([`signing`]), and [`presence`] beats (ephemeral, never in
+//! the log).
 //!
 //! A bus is a fast path, never the proof: a consumer applies a delivery only when its previous
 //! position is the consumer's checkpoint, and otherwise reads the Postgres log (the projector
@@ -18,6 +19,7 @@
 
 pub mod local;
 pub mod nats;
+pub mod presence;
 pub mod relay;
 pub mod signing;
 
@@ -87,6 +89,13 @@ pub trait Bus: Send + Sync + 'static {
     /// durable bus also redelivers what this consumer has not acknowledged). Deliveries that
     /// do not verify against the log `store` arrive as [`Delivery::Gap`].
     async fn subscribe(&self, store: Uuid, consumer: &str) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Tells every node a presence beat ([`presence`]): best effort, nothing kept.
+    async fn beat(&self, beat: &presence::Beat) -> Result<(), BusError>;
+
+    /// Presence beats from every node (this one's too), from now on; what does not verify
+    /// or parse is dropped.
+    async fn beats(&self) -> Result<presence::Beats, BusError>;
 }
 
 /// One consumer's deliveries.

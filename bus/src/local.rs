@@ -28,6 +28,7 @@ struct Published {
 #[derive(Clone)]
 pub struct LocalBus {
     tx: broadcast::Sender<Arc<Published>>,
+    presence: broadcast::Sender<crate::presence::Beat>,
 }
 
 impl Default for LocalBus {
@@ -40,6 +41,7 @@ impl LocalBus {
     pub fn new() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
+            presence: broadcast::channel(CAPACITY).0,
         }
     }
 }
@@ -72,6 +74,30 @@ impl Bus for LocalBus {
             buffered: VecDeque::new(),
         }))
     }
+
+    async fn beat(&self, beat: &crate::presence::Beat) -> Result<(), BusError> {
+        let _ = self.presence.send(beat.clone());
+        Ok(())
+    }
+
+    async fn beats(&self) -> Result<crate::presence::Beats, BusError> {
+        // A listener that falls behind skips what it missed (the next beat repeats it).
+        let rx = tokio_stream_of(self.presence.subscribe());
+        Ok(crate::presence::beats(rx))
+    }
+}
+
+/// A broadcast receiver as a stream of what it receives (`None` for what it skipped).
+fn tokio_stream_of(
+    rx: broadcast::Receiver<crate::presence::Beat>,
+) -> impl futures::Stream<Item = Option<crate::presence::Beat>> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Ok(b) => Some((Some(b), rx)),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some((None, rx)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
 }
 
 struct LocalSubscription {

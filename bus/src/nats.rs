@@ -107,6 +107,8 @@ pub struct NatsBus {
     url: String,
     cfg: NatsConfig,
     publisher: Mutex<Option<Publisher>>,
+    /// Plain NATS (no JetStream) for presence beats, made on first use.
+    core: Mutex<Option<async_nats::Client>>,
 }
 
 #[derive(Clone)]
@@ -117,11 +119,17 @@ struct Publisher {
 }
 
 impl NatsBus {
+    /// `<prefix>.presence`: core NATS, outside the events' stream.
+    fn presence_subject(&self) -> String {
+        format!("{}.presence", self.cfg.prefix)
+    }
+
     pub fn new(url: impl Into<String>, cfg: NatsConfig) -> Self {
         Self {
             url: url.into(),
             cfg,
             publisher: Mutex::new(None),
+            core: Mutex::new(None),
         }
     }
 
@@ -215,6 +223,57 @@ impl Bus for NatsBus {
             *self.publisher.lock().await = None;
         }
         result
+    }
+
+    async fn beat(&self, beat: &crate::presence::Beat) -> Result<(), BusError> {
+        let client = {
+            let mut core = self.core.lock().await;
+            match core.as_ref() {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.cfg.connect(&self.url).await?;
+                    *core = Some(c.clone());
+                    c
+                }
+            }
+        };
+        let body = serde_json::to_vec(beat).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let (key_id, signature) = crate::presence::sign(&self.cfg.keys, &body);
+        let mut headers = HeaderMap::new();
+        headers.insert("Prism-Key-Id", key_id.as_str());
+        headers.insert("Prism-Signature", signature.as_str());
+        client
+            .publish_with_headers(self.presence_subject(), headers, body.into())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+
+    async fn beats(&self) -> Result<crate::presence::Beats, BusError> {
+        let client = self.cfg.connect(&self.url).await?;
+        let sub = client
+            .subscribe(self.presence_subject())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let keys = self.cfg.keys.clone();
+        let verified = sub.map(move |m| {
+            let header = |n: &str| m.headers.as_ref().and_then(|h| h.get(n)).map(|v| v.as_str().to_owned());
+            let ok = match (header("Prism-Key-Id"), header("Prism-Signature")) {
+                (Some(id), Some(sig)) => crate::presence::verify(&keys, &id, &sig, &m.payload),
+                _ => false,
+            };
+            if !ok {
+                metrics::counter!("prism_bus_rejected_total").increment(1);
+                tracing::warn!(subject = %m.subject, "presence beat without a valid signature dropped");
+                return None;
+            }
+            crate::presence::Beat::parse(&m.payload)
+        });
+        // The client lives as long as the stream.
+        let kept = verified.map(move |b| {
+            let _ = &client;
+            b
+        });
+        Ok(crate::presence::beats(kept))
     }
 
     async fn subscribe(&self, store: Uuid, consumer: &str) -> Result<Box<dyn Subscription>, BusError> {

@@ -167,6 +167,29 @@ async fn an_acknowledged_delivery_is_not_delivered_again(f: Fixture) {
     f.done().await;
 }
 
+/// Presence beats reach every listener, the sender's own included, in the order sent.
+async fn presence_beats_reach_every_listener(f: Fixture) {
+    use futures::StreamExt;
+    let mut one = f.bus.beats().await.expect("listen");
+    let mut two = f.bus.beats().await.expect("listen");
+    let beat = |online| prism_bus::presence::Beat {
+        workspace_id: Uuid::now_v7(),
+        user_id: Uuid::now_v7(),
+        node: "n1".into(),
+        online,
+    };
+    let (on, off) = (beat(true), beat(false));
+    f.bus.beat(&on).await.expect("beat");
+    f.bus.beat(&off).await.expect("beat");
+    for l in [&mut one, &mut two] {
+        let got = tokio::time::timeout(Duration::from_secs(5), l.by_ref().take(2).collect::<Vec<_>>())
+            .await
+            .expect("beats in time");
+        assert_eq!(got, vec![on.clone(), off.clone()]);
+    }
+    f.done().await;
+}
+
 macro_rules! contract {
     ($($bus:ident),*) => {$(
         mod $bus {
@@ -192,11 +215,56 @@ macro_rules! contract {
             async fn an_acknowledged_delivery_is_not_delivered_again() {
                 super::an_acknowledged_delivery_is_not_delivered_again(Fixture::$bus()).await
             }
+            #[tokio::test]
+            async fn presence_beats_reach_every_listener() {
+                super::presence_beats_reach_every_listener(Fixture::$bus()).await
+            }
         }
     )*};
 }
 
 contract!(local, nats);
+
+/// Only NATS: a beat anyone could publish without the bus key is never heard.
+#[tokio::test]
+async fn nats_drops_forged_beats() {
+    use futures::StreamExt;
+    let f = Fixture::nats();
+    let mut heard = f.bus.beats().await.expect("listen");
+    let prefix = f.bus.name();
+    let client = async_nats::connect(nats_url()).await.expect("nats");
+    let forged = prism_bus::presence::Beat {
+        workspace_id: Uuid::now_v7(),
+        user_id: Uuid::now_v7(),
+        node: "mallory".into(),
+        online: true,
+    };
+    let subject = format!("{prefix}.presence");
+    client
+        .publish(subject.clone(), serde_json::to_vec(&forged).expect("json").into())
+        .await
+        .expect("publish unsigned");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Prism-Key-Id", "0000000000000000");
+    headers.insert("Prism-Signature", "00");
+    client
+        .publish_with_headers(subject, headers, serde_json::to_vec(&forged).expect("json").into())
+        .await
+        .expect("publish badly signed");
+    client.flush().await.expect("flush");
+    // A real beat after them: it is the first thing heard.
+    let real = prism_bus::presence::Beat {
+        node: "n1".into(),
+        ..forged.clone()
+    };
+    f.bus.beat(&real).await.expect("beat");
+    let first = tokio::time::timeout(Duration::from_secs(5), heard.next())
+        .await
+        .expect("in time")
+        .expect("a beat");
+    assert_eq!(first, real);
+    f.done().await;
+}
 
 /// Only the local bus: a consumer that falls behind is told so, never silently skipped.
 #[tokio::test]

@@ -17,6 +17,7 @@
 pub mod consistency;
 pub mod error;
 pub mod extract;
+pub mod presence;
 pub mod routes;
 
 /// The read API's OpenAPI document, served at `/openapi.json`.
@@ -130,6 +131,8 @@ pub struct Shared {
     pub edge: prism_telemetry::edge::EdgeConfig,
     /// Where uploaded files' bytes are (none: downloads answer 503).
     pub blobs: Option<prism_blobs::Blobs>,
+    /// Who is online where (told between nodes on the bus).
+    pub presence: presence::Presence,
 }
 
 pub(crate) type PositionCache =
@@ -144,6 +147,12 @@ impl AppState {
 
     pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
         std::sync::Arc::make_mut(&mut self.0).metrics = Some(handle);
+        self
+    }
+
+    /// Presence told over the deployment's bus (one process alone needs none).
+    pub fn with_presence(mut self, presence: presence::Presence) -> Self {
+        std::sync::Arc::make_mut(&mut self.0).presence = presence;
         self
     }
 
@@ -252,6 +261,7 @@ impl AppState {
         Self(std::sync::Arc::new(Shared {
             edge: Default::default(),
             blobs: None,
+            presence: presence::Presence::local(),
             revocations,
             keys,
             key_uses: Default::default(),

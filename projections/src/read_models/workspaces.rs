@@ -33,6 +33,9 @@ pub struct Member {
     #[sqlx(try_from = "String")]
     pub role: Role,
     pub joined_at: DateTime<Utc>,
+    /// Has a live stream of the workspace open (presence; filled by the read API).
+    #[sqlx(skip)]
+    pub online: bool,
 }
 
 const WORKSPACE: &str = "SELECT w.workspace_id AS id, w.name, w.owner_id, m.role, w.created_at, w.version

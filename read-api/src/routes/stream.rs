@@ -10,6 +10,8 @@
 //!   before the caller's current membership began (it is moved up to that point), never past
 //!   the log's head (400). A replay shows only what REST shows now (no text of deleted or
 //!   superseded messages).
+//! - Who comes online or goes offline in the workspace comes as `presence.changed` (ephemeral,
+//!   from the bus: [`crate::presence`]); the stream itself makes its caller online.
 //! - The caller's new notifications in the workspace come as `notification` events (a second
 //!   per-node tail, over the notifications the read models commit).
 //! - One tail per node feeds every stream (`prism_projections::feed`); a stream costs no
@@ -70,12 +72,15 @@ pub async fn stream(
     // Subscribe before reading the membership: every workspace event after it is seen live.
     let (live, published) = s.feed.subscribe().await.map_err(unavailable)?;
     let notes = s.feed.subscribe_notifications().await.map_err(unavailable)?;
+    let changes = s.presence.subscribe().await;
     let member = MembershipTracker::load(s.feed.pool(), ws.0, user.0)
         .await
         .map_err(unavailable)?;
     let Some(m) = member.now else {
         return Err(ReadError::NotFound);
     };
+    // Online in the workspace while this stream lives.
+    let here = s.presence.open(ws.0, user.0).await;
     let start = match resume {
         Some(p) => {
             let head = s.feed.head().await.map_err(unavailable)?;
@@ -104,9 +109,9 @@ pub async fn stream(
         member,
         session,
         start,
-        (live, notes),
+        (live, notes, changes),
         tx,
-        guard,
+        (guard, here),
     ));
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
@@ -149,6 +154,13 @@ struct Audience {
     impersonated: bool,
 }
 
+/// What a stream listens to: the log's batches, new notifications, presence changes.
+type Feeds = (
+    broadcast::Receiver<Arc<Batch>>,
+    broadcast::Receiver<Arc<Vec<Notification>>>,
+    broadcast::Receiver<crate::presence::Change>,
+);
+
 /// One stream: the replay from `start`, then the live tail, through the caller's view.
 #[allow(clippy::too_many_arguments)]
 async fn follow(
@@ -157,12 +169,9 @@ async fn follow(
     mut member: MembershipTracker,
     session: Session,
     start: i64,
-    (mut live, mut notes): (
-        broadcast::Receiver<Arc<Batch>>,
-        broadcast::Receiver<Arc<Vec<Notification>>>,
-    ),
+    (mut live, mut notes, mut changes): Feeds,
     tx: Out,
-    _guard: StreamGuard,
+    _guards: (StreamGuard, crate::presence::PresenceGuard),
 ) {
     let mut sent = start;
     // Replay (and, after falling behind the broadcast, catch up) from the log.
@@ -184,6 +193,20 @@ async fn follow(
                     if let Ok(n) = n {
                         if notify(&n, ws, &member, &tx).await.is_some() {
                             return;
+                        }
+                    }
+                    continue;
+                }
+                c = changes.recv() => {
+                    if let Ok(c) = c {
+                        if c.workspace_id == ws.ws && member.now.is_some() {
+                            let event = Event::default()
+                                .event("presence.changed")
+                                .json_data(c)
+                                .unwrap_or_else(|_| Event::default().event("error").data("unserialisable presence"));
+                            if tx.send(Ok(event)).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     continue;

@@ -42,6 +42,11 @@ pub async fn members(
     role(&s.pool, id, user).await?;
     let limit = page.limit()?;
     let mut rows = workspaces::members(&s.pool, id, page.cursor()?, limit + 1).await?;
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|m| m.user_id).collect();
+    let online = s.presence.online(id.0, &ids);
+    for m in &mut rows {
+        m.online = online.contains(&m.user_id);
+    }
     super::open_profiles(&s, rows.iter_mut().map(|m| (m.user_id, &mut m.name)).collect()).await?;
     Ok(Json(List::page(rows, limit, |m| m.user_id)))
 }
