@@ -363,8 +363,37 @@ async fn files_are_read_only_by_those_who_may_read_what_shows_them(pool: PgPool)
     let (eve_ws, _) = w.workspace(&eve, &[]).await;
     let lone = w.upload(&eve, &eve_ws, "diary.txt", b"only mine, nobody else's").await;
     let sha = lone["sha256"].as_str().expect("sha").to_owned();
-    support::project_read_models(&w.store).await;
-    assert_eq!(support::delete(&w.write, "/v1/me", &eve.token).await, 202);
+    // A second one, attached to a message she then deleted; and the same bytes as a file of
+    // Ada's that a doc shows (content-addressed: those bytes stay).
+    let second = w.upload(&eve, &eve_ws, "notes.txt", b"the plan").await;
+    let (_, eve_channel) = (eve_ws.clone(), {
+        let path = format!("/v1/workspaces/{eve_ws}/channels");
+        w.ok(&eve, Method::POST, &path, json!({"name": "mine"})).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    });
+    let path = format!("/v1/channels/{eve_channel}/messages");
+    let m = w
+        .ok(
+            &eve,
+            Method::POST,
+            &path,
+            json!({"body": "x", "attachments": [second["id"]]}),
+        )
+        .await;
+    let gone = format!("/v1/messages/{}", m["id"].as_str().expect("id"));
+    assert_eq!(support::delete(&w.write, &gone, &eve.token).await, 200);
+    // Erased with an Idempotency-Key: answered once, whatever the number of files.
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/v1/me")
+        .header("authorization", format!("Bearer {}", eve.token))
+        .header("idempotency-key", "erase-me-once")
+        .body(Body::empty())
+        .expect("request");
+    let res = w.write.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), 202);
     assert!(
         !w.blobs.exists(&sha).await.expect("head"),
         "the unshared bytes are gone"
@@ -375,6 +404,13 @@ async fn files_are_read_only_by_those_who_may_read_what_shows_them(pool: PgPool)
             .await
             .0,
         404
+    );
+    assert!(
+        w.blobs
+            .exists(second["sha256"].as_str().expect("sha"))
+            .await
+            .expect("head"),
+        "bytes another live file has stay"
     );
     // Ada's files (shown by a doc and a conversation) are untouched by someone else's erasure.
     assert_eq!(w.download(&cy.token, &format!("/v1/files/{secret}")).await.0, 200);

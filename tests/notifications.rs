@@ -171,7 +171,21 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
         .as_str()
         .expect("id")
         .to_owned();
-    // Ada invites Eve's address: Eve, who has an account, is told in Prism as well.
+    // Ada invites Eve's address: Eve, whose account has it confirmed, is told in Prism as well;
+    // Dan, who registered an address without confirming it, is not.
+    sqlx::query("UPDATE credentials SET email_verified_at = now() WHERE user_id = $1::uuid")
+        .bind(&eve.id)
+        .execute(w.store.pool())
+        .await
+        .expect("Eve confirmed her address (the mail flow is tested in tests/mail.rs)");
+    let dan = w.person("Dan").await;
+    w.write(
+        &ada,
+        Method::POST,
+        &format!("/v1/workspaces/{}/invitations", w.ws),
+        json!({"email": dan.email, "role": "member"}),
+    )
+    .await;
     let invitation = w
         .write(
             &ada,
@@ -207,10 +221,15 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
     );
     assert_eq!(eve_notes[0]["workspace_id"], json!(w.ws));
     assert_eq!(eve_notes[0]["read"], json!(false));
+    assert!(
+        w.notes(&dan, "").await.is_empty(),
+        "an unconfirmed address is told nothing"
+    );
     // The invitee's account stays hidden from the inviter's view of the log.
     let (s, history) = w.get(&ada, &format!("/v1/aggregates/workspace/{}/events", w.ws)).await;
     assert_eq!(s, 200, "{history}");
     assert!(!history.to_string().contains(&eve.id), "{history}");
+    assert!(!history.to_string().contains("invitee"), "{history}");
 
     // Counts per workspace; marking one read, then all.
     assert_eq!(w.counts(&ada).await, json!({ w.ws.clone(): 3 }));

@@ -94,14 +94,15 @@ impl Commands {
         ids: &[Uuid],
         kept: &[FileId],
     ) -> Result<Vec<FileId>, CommandError> {
+        // Counted before anything else: a body may name thousands.
+        if ids.len() > MAX_ATTACHMENTS {
+            return Err(DomainError::invalid("attachments", format!("at most {MAX_ATTACHMENTS} files")).into());
+        }
         let mut out: Vec<FileId> = Vec::with_capacity(ids.len());
         for id in ids {
             if !out.iter().any(|f| f.0 == *id) {
                 out.push(FileId(*id));
             }
-        }
-        if out.len() > MAX_ATTACHMENTS {
-            return Err(DomainError::invalid("attachments", format!("at most {MAX_ATTACHMENTS} files")).into());
         }
         for f in &out {
             if kept.contains(f) {
@@ -123,17 +124,36 @@ impl Commands {
 
     /// At erasure: `user`'s files attached to nothing live are deleted (`file.deleted`), and
     /// their bytes with them unless another live file has the same content.
+    ///
+    /// What shows a file is read from the log itself, not a read model that may lag (an
+    /// attachment made a moment before counts): a live message, or a live doc that ever had
+    /// it, in a workspace that is not deleted. Erasure is rare; this reads that workspace's
+    /// events that carry attachments.
     pub(crate) async fn erase_files(&self, ctx: &CommandContext, user: UserId) -> Result<(), CommandError> {
         let unshared: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
             "SELECT e.aggregate_id, (e.payload->>'workspace_id')::uuid, e.payload->>'sha256' FROM events e
               WHERE e.aggregate_type = 'file' AND e.event_type = 'file.uploaded' AND e.payload->>'uploaded_by' = $1::text
                 AND NOT EXISTS (SELECT 1 FROM events d WHERE d.aggregate_type = 'file' AND d.aggregate_id = e.aggregate_id
                                                         AND d.event_type = 'file.deleted')
-                AND NOT EXISTS (SELECT 1 FROM rm_attachments a WHERE a.file_id = e.aggregate_id)",
+                AND NOT EXISTS (
+                    SELECT 1 FROM events s
+                     WHERE s.tenant_id = e.tenant_id
+                       AND s.event_type IN ('message.created', 'doc.created', 'doc.updated')
+                       AND s.payload->'attachments' @> jsonb_build_array(e.aggregate_id::text)
+                       AND NOT EXISTS (SELECT 1 FROM events d WHERE d.aggregate_type = s.aggregate_type AND d.aggregate_id = s.aggregate_id
+                                                               AND d.event_type IN ('message.deleted', 'doc.deleted'))
+                       AND NOT EXISTS (SELECT 1 FROM events w WHERE w.aggregate_type = 'workspace'
+                                                               AND w.aggregate_id = e.tenant_id
+                                                               AND w.event_type = 'workspace.deleted'))",
         )
         .bind(user.0.to_string())
         .fetch_all(self.store.pool())
         .await?;
+        // Not under the erasure's Idempotency-Key or If-Match: those answer the erasure.
+        let mut ctx = ctx.clone();
+        ctx.idempotency = None;
+        ctx.expected = crate::Expected::Current;
+        let ctx = &ctx;
         for (file, ws, sha256) in unshared {
             let cmd = FileCommand::Delete {
                 reason: "its uploader's account was erased".into(),

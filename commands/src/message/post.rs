@@ -40,7 +40,15 @@ impl Commands {
                     );
                 }
             }
-            let mentions = self.mentions(ws, body.as_str(), ctx.actor.user_id).await?;
+            // In a conversation there is no one else to mention (and whom it names stays in it).
+            let in_channel = || async {
+                Ok::<_, CommandError>(self.load::<prism_domain::aggregates::Channel>(target).await?.exists())
+            };
+            let mentions = if body.as_str().contains('@') && in_channel().await? {
+                self.mentions(ws, body.as_str(), ctx.actor.user_id).await?
+            } else {
+                Vec::new()
+            };
             let attachments = if attachments.is_empty() {
                 Vec::new()
             } else {

@@ -3,7 +3,7 @@
 //! workspace with that role. The token is stored only as its digest; the log holds it sealed
 //! (for the mail worker) with a key of its own that accepting or revoking destroys.
 
-use prism_domain::aggregates::{Workspace, WorkspaceCommand};
+use prism_domain::aggregates::{User, UserCommand, Workspace, WorkspaceCommand};
 use prism_domain::values::Email;
 use prism_domain::{DomainError, Role, WorkspaceId};
 use prism_vault::Scope;
@@ -29,11 +29,14 @@ impl Commands {
             let id = Uuid::now_v7();
             let token = prism_auth::random_token(32);
             let expires_at = chrono::Utc::now() + self.invitation_ttl;
-            // An invitee who already has an account is notified in Prism too.
-            let invitee: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM credentials WHERE email = $1")
-                .bind(email.as_str())
-                .fetch_optional(self.store.pool())
-                .await?;
+            // An invitee who already has an account (with this address confirmed) is notified in
+            // Prism too, on their own stream.
+            let invitee: Option<Uuid> = sqlx::query_scalar(
+                "SELECT user_id FROM credentials WHERE email = $1 AND email_verified_at IS NOT NULL",
+            )
+            .bind(email.as_str())
+            .fetch_optional(self.store.pool())
+            .await?;
             let invitee = invitee.map(prism_domain::UserId);
             let [sealed_email, sealed_token] = self
                 .vault
@@ -46,7 +49,6 @@ impl Commands {
                 token: sealed_token,
                 role,
                 expires_at: expires_at.timestamp(),
-                invitee,
             };
             let out = self
                 .run(ctx, Some(ws.0), || async {
@@ -56,6 +58,18 @@ impl Commands {
                         .await
                 })
                 .await?;
+            if let Some(invitee) = invitee {
+                // Not under the invitation's Idempotency-Key or If-Match: those answer the invitation.
+                let mut sub = ctx.clone();
+                sub.idempotency = None;
+                sub.expected = crate::Expected::Current;
+                let note = UserCommand::NoteInvitation {
+                    workspace_id: ws,
+                    invitation_id: id,
+                    invited_by: me,
+                };
+                self.execute::<User>(&sub, invitee.0, None, note).await?;
+            }
             // The token opens nothing until the invitation is in the log.
             sqlx::query(
                 "INSERT INTO invitation_tokens (token_hash, invitation_id, workspace_id, email, expires_at)

@@ -61,6 +61,13 @@ pub enum UserCommand {
         /// `model` or `builtin`.
         source: String,
     },
+    /// The user was invited to a workspace (their verified address was; the workspace's own
+    /// event does not say whose account that is).
+    NoteInvitation {
+        workspace_id: crate::WorkspaceId,
+        invitation_id: Uuid,
+        invited_by: UserId,
+    },
     /// The user has read these notifications (ids from the notifications read model), or all
     /// of them so far.
     ReadNotifications { ids: Vec<Uuid>, all: bool },
@@ -97,6 +104,15 @@ pub enum UserEvent {
     /// Notifications the user has read: `ids`, or with `all` every notification from an
     /// event before this one. The read model is the only thing that changes: read state is in
     /// the log so that a rebuild keeps it.
+    /// An invitation to the user's address, told on their own stream: it notifies them, and no
+    /// workspace event reveals whether an address has an account.
+    #[serde(rename = "invitation.received")]
+    InvitationReceived {
+        user_id: UserId,
+        workspace_id: crate::WorkspaceId,
+        invitation_id: Uuid,
+        invited_by: UserId,
+    },
     #[serde(rename = "notification.read")]
     NotificationsRead {
         user_id: UserId,
@@ -172,6 +188,20 @@ impl Aggregate for User {
                 };
                 sink.write(event, self).await;
             }
+            UserCommand::NoteInvitation {
+                workspace_id,
+                invitation_id,
+                invited_by,
+            } => {
+                let user_id = self.live()?;
+                let e = UserEvent::InvitationReceived {
+                    user_id,
+                    workspace_id,
+                    invitation_id,
+                    invited_by,
+                };
+                sink.write(e, self).await;
+            }
             UserCommand::ReadNotifications { ids, all } => {
                 let user_id = self.live()?;
                 if ids.len() > MAX_READ_IDS {
@@ -200,7 +230,8 @@ impl Aggregate for User {
             UserEvent::SpectrumSessionExcluded { session_id, .. } => self.excluded.push(session_id),
             UserEvent::SpectrumReset { .. }
             | UserEvent::InsightWritten { .. }
-            | UserEvent::NotificationsRead { .. } => {}
+            | UserEvent::NotificationsRead { .. }
+            | UserEvent::InvitationReceived { .. } => {}
             UserEvent::Erased { .. } => {
                 self.erased = true;
                 self.email.clear();

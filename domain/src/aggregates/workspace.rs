@@ -199,8 +199,6 @@ pub enum WorkspaceCommand {
         token: String,
         role: Role,
         expires_at: i64,
-        /// The account the address belongs to, if there is one (it is notified).
-        invitee: Option<UserId>,
     },
     /// The invitee, signed in with the invited address, accepts at `now` (unix seconds).
     AcceptInvitation {
@@ -314,10 +312,6 @@ pub enum WorkspaceEvent {
         role: Role,
         invited_by: UserId,
         expires_at: i64,
-        /// The account the address belonged to when invited, if any: it gets a notification.
-        /// Shown to no one (it would tell an inviter whether an address has an account).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        invitee_id: Option<UserId>,
     },
     #[serde(rename = "invitation.accepted")]
     InvitationAccepted { invitation_id: uuid::Uuid, user_id: UserId },
@@ -464,7 +458,6 @@ impl Aggregate for Workspace {
                 token,
                 role,
                 expires_at,
-                invitee,
             } => {
                 self.live()?;
                 authorize(self.role_of(actor), Action::ManageMembers)?;
@@ -481,7 +474,6 @@ impl Aggregate for Workspace {
                     role,
                     invited_by: actor,
                     expires_at,
-                    invitee_id: invitee,
                 };
                 sink.write(event, self).await;
             }
@@ -1466,7 +1458,6 @@ mod tests {
             token: "sealed-token".into(),
             role,
             expires_at: 1_000,
-            invitee: None,
         }
     }
 
@@ -1507,7 +1498,6 @@ mod tests {
             role,
             invited_by: w.admin,
             expires_at: 1_000,
-            invitee_id: None,
         }
     }
 

@@ -59,7 +59,8 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
             .await?;
         }
         FileEvent::Deleted { .. } => {
-            sqlx::query("UPDATE rm_files SET deleted = true WHERE file_id = $1")
+            // Its name goes with it (the uploader's, and nothing shows it).
+            sqlx::query("UPDATE rm_files SET deleted = true, name = '' WHERE file_id = $1")
                 .bind(e.aggregate_id)
                 .execute(&mut *tx)
                 .await?;

@@ -40,6 +40,10 @@ use crate::ProjectionError;
 /// Aggregates whose events change no page and no access.
 const NO_EFFECT: &[&str] = &["doc", "file", "lens_goal", "mirror_session", "turn", "ai_month", "auth"];
 
+/// Events of other aggregates that change no page and no access either (a user's read marks
+/// and invitations: frequent, and nothing a page shows).
+const NO_EFFECT_TYPES: &[&str] = &["notification.read", "invitation.received"];
+
 /// How long a page is served at most.
 pub const PAGE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -139,7 +143,7 @@ impl Inner {
                 "message.updated" | "message.deleted" | "reaction.toggled" => self.message_changed(e.aggregate_id, at),
                 _ => self.evict_all(at),
             }
-        } else if !NO_EFFECT.contains(&e.aggregate_type.as_str()) {
+        } else if !NO_EFFECT.contains(&e.aggregate_type.as_str()) && !NO_EFFECT_TYPES.contains(&e.event_type.as_str()) {
             self.evict_all(at);
         }
         self.position = self.position.max(at);

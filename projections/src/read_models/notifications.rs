@@ -5,7 +5,8 @@
 //!
 //! Who is notified follows from the log alone: mentions were resolved against the members when
 //! the text was written (`mentions` on the event); thread participants are the parent's author
-//! and those who replied before; a conversation's other member. Nobody who is not a member of
+//! and those who replied before; a conversation's other member; an invitation to a confirmed
+//! address with an account is told on that user's own stream (`invitation.received`). Nobody who is not a member of
 //! the workspace now (removed, left) or who erased their account gets one, and leaving a
 //! workspace, erasing an account or deleting the subject takes its notifications away. Read
 //! state is in the log too (`notification.read`), so a rebuild keeps it.
@@ -13,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use prism_domain::aggregates::{DocEvent, MessageEvent, UserEvent, WorkspaceEvent};
+use prism_domain::aggregates::{DocEvent, MessageEvent, UserEvent};
 use prism_event_store::StoredEvent;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -186,7 +187,10 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                     }
                 }
             }
-            "message" if e.event_type == "message.deleted" => gone(tx, e.aggregate_id).await?,
+            "message" if e.event_type == "message.deleted" => {
+                new.flush(tx).await?;
+                gone(tx, e.aggregate_id).await?
+            }
             "doc" => match super::typed::<DocEvent>(e)? {
                 DocEvent::Created {
                     workspace_id,
@@ -206,30 +210,15 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                         new.push(e, m.0, ws, Kind::Mention, e.aggregate_id, None, edited_by.0);
                     }
                 }
-                DocEvent::Deleted { .. } => gone(tx, e.aggregate_id).await?,
+                DocEvent::Deleted { .. } => {
+                    new.flush(tx).await?;
+                    gone(tx, e.aggregate_id).await?
+                }
                 _ => {}
             },
             "workspace" => match e.event_type.as_str() {
-                "invitation.created" => {
-                    if let WorkspaceEvent::InvitationCreated {
-                        invitation_id,
-                        invited_by,
-                        invitee_id: Some(invitee),
-                        ..
-                    } = super::typed::<WorkspaceEvent>(e)?
-                    {
-                        new.push(
-                            e,
-                            invitee.0,
-                            e.aggregate_id,
-                            Kind::Invitation,
-                            invitation_id,
-                            None,
-                            invited_by.0,
-                        );
-                    }
-                }
                 "member.left" => {
+                    new.flush(tx).await?;
                     if let Some(user) = crate::visibility::uuid_field(&e.payload, "user_id") {
                         sqlx::query("DELETE FROM rm_notifications WHERE user_id = $1 AND workspace_id = $2 AND kind <> 'invitation'")
                             .bind(user)
@@ -239,6 +228,7 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                     }
                 }
                 "workspace.deleted" => {
+                    new.flush(tx).await?;
                     sqlx::query("DELETE FROM rm_notifications WHERE workspace_id = $1")
                         .bind(e.aggregate_id)
                         .execute(&mut *tx)
@@ -247,7 +237,20 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                 _ => {}
             },
             "user" => match e.event_type.as_str() {
+                "invitation.received" => {
+                    if let UserEvent::InvitationReceived {
+                        user_id,
+                        workspace_id,
+                        invitation_id,
+                        invited_by,
+                    } = super::typed::<UserEvent>(e)?
+                    {
+                        let (ws, by) = (workspace_id.0, invited_by.0);
+                        new.push(e, user_id.0, ws, Kind::Invitation, invitation_id, None, by);
+                    }
+                }
                 "notification.read" => {
+                    new.flush(tx).await?;
                     if let UserEvent::NotificationsRead { user_id, ids, all } = super::typed::<UserEvent>(e)? {
                         // "All" is everything that existed when it was asked: the events before.
                         sqlx::query(
@@ -263,6 +266,7 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
                     }
                 }
                 "user.erased" => {
+                    new.flush(tx).await?;
                     sqlx::query("DELETE FROM rm_notifications WHERE user_id = $1")
                         .bind(e.aggregate_id)
                         .execute(&mut *tx)
@@ -273,30 +277,48 @@ pub(super) async fn apply(tx: &mut PgConnection, events: &[StoredEvent]) -> Resu
             _ => {}
         }
     }
-    if new.ids.is_empty() {
-        return Ok(());
+    new.flush(tx).await
+}
+
+impl New {
+    /// Writes what was gathered so far (before anything that changes existing notifications,
+    /// so a batch applies exactly as its events would one by one).
+    async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        // Only members of the workspace now (an invitation excepted) who have not erased their account.
+        sqlx::query(
+            "INSERT INTO rm_notifications (notification_id, user_id, workspace_id, kind, subject_id, channel_id, actor_id, position, created_at)
+             SELECT n.* FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::bigint[], $9::timestamptz[])
+                    AS n(id, user_id, workspace_id, kind, subject_id, channel_id, actor_id, position, created_at)
+              WHERE NOT EXISTS (SELECT 1 FROM rm_users u WHERE u.user_id = n.user_id AND u.erased_at IS NOT NULL)
+                AND (n.kind = 'invitation' OR EXISTS (SELECT 1 FROM rm_members m WHERE m.workspace_id = n.workspace_id AND m.user_id = n.user_id))
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.ids)
+        .bind(&self.users)
+        .bind(&self.wss)
+        .bind(&self.kinds)
+        .bind(&self.subjects)
+        .bind(&self.channels)
+        .bind(&self.actors)
+        .bind(&self.positions)
+        .bind(&self.ats)
+        .execute(&mut *tx)
+        .await?;
+
+        self.ids.clear();
+        self.users.clear();
+        self.wss.clear();
+        self.kinds.clear();
+        self.subjects.clear();
+        self.channels.clear();
+        self.actors.clear();
+        self.positions.clear();
+        self.ats.clear();
+        Ok(())
     }
-    // Only members of the workspace now (an invitation excepted) who have not erased their account.
-    sqlx::query(
-        "INSERT INTO rm_notifications (notification_id, user_id, workspace_id, kind, subject_id, channel_id, actor_id, position, created_at)
-         SELECT n.* FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::bigint[], $9::timestamptz[])
-                AS n(id, user_id, workspace_id, kind, subject_id, channel_id, actor_id, position, created_at)
-          WHERE NOT EXISTS (SELECT 1 FROM rm_users u WHERE u.user_id = n.user_id AND u.erased_at IS NOT NULL)
-            AND (n.kind = 'invitation' OR EXISTS (SELECT 1 FROM rm_members m WHERE m.workspace_id = n.workspace_id AND m.user_id = n.user_id))
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&new.ids)
-    .bind(&new.users)
-    .bind(&new.wss)
-    .bind(&new.kinds)
-    .bind(&new.subjects)
-    .bind(&new.channels)
-    .bind(&new.actors)
-    .bind(&new.positions)
-    .bind(&new.ats)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// The subject was deleted: nothing is left to look at.

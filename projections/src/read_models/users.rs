@@ -86,7 +86,8 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
         | UserEvent::SpectrumReset { .. }
         | UserEvent::InsightWritten { .. }
         // Notifications keep their own read state (`notifications::apply`).
-        | UserEvent::NotificationsRead { .. } => {}
+        | UserEvent::NotificationsRead { .. }
+        | UserEvent::InvitationReceived { .. } => {}
     }
     Ok(())
 }

@@ -367,7 +367,11 @@ impl SearchIndexer {
                 DocEvent::Deleted { .. } => self.remove(st, "doc", e.aggregate_id),
             },
             "file" => {
-                if let FileEvent::Uploaded { file_id, name, .. } = typed::<FileEvent>(e)? {
+                if e.event_type == "file.deleted" {
+                    let key = format!("f:{}", e.aggregate_id);
+                    st.writer.delete_term(Term::from_field_text(f.id, &key));
+                    st.file_names.remove(&e.aggregate_id);
+                } else if let FileEvent::Uploaded { file_id, name, .. } = typed::<FileEvent>(e)? {
                     // A marker with the file's name, for what attaches it later.
                     let key = format!("f:{}", file_id.0);
                     st.writer.delete_term(Term::from_field_text(f.id, &key));

@@ -82,7 +82,7 @@ pub async fn download(
     let body = Body::from_stream(bytes.map(|c| c.map_err(std::io::Error::other)));
     Ok((
         [
-            (header::CONTENT_TYPE, file.media_type.clone()),
+            (header::CONTENT_TYPE, served_as(&file.media_type).to_owned()),
             (header::CONTENT_LENGTH, size.to_string()),
             (header::CONTENT_DISPOSITION, disposition(&file.name)),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
@@ -96,6 +96,26 @@ pub async fn download(
         body,
     )
         .into_response())
+}
+
+/// What a download is served as: its type, unless a browser could run it (markup, scripts,
+/// SVG), which goes as opaque bytes (a client that opens a fetched file as a blob URL must not
+/// render it in the app's origin). `/meta` says what it is.
+fn served_as(media_type: &str) -> &str {
+    let active = [
+        "text/html",
+        "application/xhtml+xml",
+        "text/xml",
+        "application/xml",
+        "image/svg+xml",
+        "text/javascript",
+        "application/javascript",
+    ];
+    if active.contains(&media_type) {
+        "application/octet-stream"
+    } else {
+        media_type
+    }
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
