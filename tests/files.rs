@@ -339,6 +339,19 @@ async fn files_are_read_only_by_those_who_may_read_what_shows_them(pool: PgPool)
     )
     .await;
 
+    // The uploader's data export lists her files (and what shows them).
+    let (s, export) = w.get(&ada, "/v1/me/export").await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = export["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, vec!["Q3 report.pdf", "salary.txt", "plan.txt"]);
+    assert_eq!(export["messages"][0]["attachments"][0]["id"], json!(file));
+    assert!(export["notifications"].is_array());
+
     // Deleting the message detaches: back to the uploader only.
     assert_eq!(
         support::delete(&w.write, &format!("/v1/messages/{message}"), &ada.token).await,

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::{json, Value};
 
 fn base_url() -> String {
@@ -40,6 +41,8 @@ fn spawn_prism(db: &str, data: &std::path::Path, over_nats: bool) -> (Child, Str
         .env("PRISM_JWT_SECRET", "an-end-to-end-secret-of-enough-length")
         .env("PRISM_MASTER_KEY", "7".repeat(64))
         .env("PRISM_BUS_KEY", "an-end-to-end-bus-key-of-enough-length")
+        // The walkthrough's webhook receiver is on this machine.
+        .env("PRISM_WEBHOOK_ALLOW_PRIVATE", "1")
         .env_remove("PRISM_DEV")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -220,6 +223,109 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(hits["items"][0]["id"], msg["id"]);
+
+    // A webhook receiver: a message posted after it is registered arrives, signed.
+    let (got_tx, mut got) = tokio::sync::mpsc::unbounded_channel::<(axum::http::HeaderMap, bytes::Bytes)>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: axum::http::HeaderMap, b: bytes::Bytes| {
+            let _ = got_tx.send((h, b));
+            async { axum::http::StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let ws_id = ws["id"].as_str().expect("id");
+    let (s, hook) = post(
+        &c,
+        url(&format!("/v1/workspaces/{ws_id}/webhooks")),
+        Some(&token),
+        json!({"url": hook_url, "events": ["message.created"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{hook}");
+    let (s, hooked) = post(
+        &c,
+        url(&format!("/v1/channels/{}/messages", ch["id"].as_str().expect("id"))),
+        Some(&token),
+        json!({"body": "to the webhook"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{hooked}");
+    let (headers, body) = loop {
+        let (h, b) = tokio::time::timeout(Duration::from_secs(20), got.recv())
+            .await
+            .expect("the delivery arrives")
+            .expect("receiver");
+        let v: Value = serde_json::from_slice(&b).expect("json");
+        if v["aggregate_id"] == hooked["id"] {
+            break (h, b);
+        }
+    };
+    let header = |n: &str| headers[n].to_str().expect("ascii").to_owned();
+    let secret = hook["secret"].as_str().expect("secret, once");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("prefix"))
+        .expect("base64");
+    let ts: i64 = header("webhook-timestamp").parse().expect("timestamp");
+    assert_eq!(
+        header("webhook-signature"),
+        prism_projections::webhooks::deliver::sign(&key, &header("webhook-id"), ts, &body),
+        "signed with the secret"
+    );
+
+    // A file: uploaded, attached, downloaded.
+    let boundary = "walkthrough-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(b"minutes of the launch meeting");
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let up: Value = c
+        .post(url(&format!("/v1/workspaces/{ws_id}/files")))
+        .bearer_auth(&token)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (up["name"].as_str(), up["media_type"].as_str()),
+        (Some("notes.txt"), Some("text/plain")),
+        "{up}"
+    );
+    let (s, with_file) = post(
+        &c,
+        url(&format!("/v1/channels/{}/messages", ch["id"].as_str().expect("id"))),
+        Some(&token),
+        json!({"body": "the minutes", "attachments": [up["id"]]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{with_file}");
+    let res = c
+        .get(format!(
+            "http://{read_addr}/v1/files/{}",
+            up["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&token)
+        .header("x-min-position", with_file["position"].to_string())
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("attachment"));
+    assert_eq!(
+        res.bytes().await.expect("bytes").as_ref(),
+        b"minutes of the launch meeting"
+    );
 
     // A forgotten password: with no SMTP relay configured, the link is an `.eml` file in the
     // data folder's outbox, written by the mail worker from the log.

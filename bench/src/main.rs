@@ -25,6 +25,8 @@ struct Args {
     seconds: u64,
     server: String,
     prism_bin: Option<String>,
+    /// `--only webhooks`: that part alone (for profiling it).
+    only: Option<String>,
 }
 
 fn args() -> Args {
@@ -32,6 +34,7 @@ fn args() -> Args {
         seconds: 10,
         server: "postgres://postgres@127.0.0.1:5432".into(),
         prism_bin: None,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -39,6 +42,7 @@ fn args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.seconds),
             "--server" => a.server = it.next().unwrap_or(a.server),
             "--prism-bin" => a.prism_bin = it.next(),
+            "--only" => a.only = it.next(),
             _ => eprintln!("ignoring unknown argument {k}"),
         }
     }
@@ -67,7 +71,12 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query(ddl).execute(&setup).await?;
     }
     let mut out = serde_json::Map::new();
-    for (w, tag, name) in [(Workload::Create, "", "create"), (Workload::Update, "upd_", "update")] {
+    let kernel_runs = if a.only.is_some() {
+        vec![]
+    } else {
+        vec![(Workload::Create, "", "create"), (Workload::Update, "upd_", "update")]
+    };
+    for (w, tag, name) in kernel_runs {
         for writers in [16usize, 64] {
             let p = kernel::pges(&url, writers, a.seconds, w).await?;
             println!("{}", p.line(&format!("{name} pges {writers} writers")));
@@ -90,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         );
         out.insert("webhook_deliveries_per_s".into(), json!(hooks.per_sec.round()));
     }
-    if let Some(bin) = &a.prism_bin {
+    if let Some(bin) = a.prism_bin.as_ref().filter(|_| a.only.is_none()) {
         let (h, turns, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
         // A run of error answers (a 429, a 500) measures nothing.
         for (what, run) in [("messages", &h), ("turns", &turns)] {

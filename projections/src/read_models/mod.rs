@@ -65,6 +65,10 @@ pub enum Personal {
     Messages,
     /// Every doc they wrote.
     Docs,
+    /// Every file they uploaded (metadata: the bytes are at `GET /v1/files/{id}`).
+    Files,
+    /// Their notifications.
+    Notifications,
 }
 
 /// `user`'s rows of `what`, one JSON object per row, streamed from a database cursor (so an
@@ -81,12 +85,20 @@ pub fn personal(
              JOIN rm_workspaces w USING (workspace_id) WHERE m.user_id = $1 ORDER BY m.workspace_id) t"
         }
         Personal::Messages => {
-            "SELECT to_jsonb(t) FROM (SELECT message_id, workspace_id, channel_id, body, created_at, edited_at, deleted \
+            "SELECT to_jsonb(t) FROM (SELECT message_id, workspace_id, channel_id, body, attachments, created_at, edited_at, deleted \
              FROM rm_messages WHERE author_id = $1 ORDER BY message_id) t"
         }
         Personal::Docs => {
-            "SELECT to_jsonb(t) FROM (SELECT doc_id, workspace_id, title, body, created_at, updated_at, deleted \
+            "SELECT to_jsonb(t) FROM (SELECT doc_id, workspace_id, title, body, attachments, created_at, updated_at, deleted \
              FROM rm_docs WHERE author_id = $1 ORDER BY doc_id) t"
+        }
+        Personal::Files => {
+            "SELECT to_jsonb(t) FROM (SELECT file_id, workspace_id, name, size, media_type, sha256, created_at \
+             FROM rm_files WHERE uploaded_by = $1 AND NOT deleted ORDER BY file_id) t"
+        }
+        Personal::Notifications => {
+            "SELECT to_jsonb(t) FROM (SELECT notification_id, kind, workspace_id, subject_id, channel_id, actor_id, read, created_at \
+             FROM rm_notifications WHERE user_id = $1 ORDER BY notification_id) t"
         }
     };
     sqlx::query_scalar::<_, serde_json::Value>(sql)

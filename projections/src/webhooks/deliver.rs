@@ -50,6 +50,15 @@ impl Default for WebhookConfig {
 }
 
 /// One claimed delivery.
+/// How many of one endpoint's deliveries a claim takes at most (sent one after the other).
+const LINE: usize = 16;
+
+/// Where an endpoint's deliveries go, and the key they are signed with.
+struct Endpoint {
+    url: String,
+    key: Vec<u8>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Claimed {
     delivery_id: Uuid,
@@ -119,23 +128,33 @@ impl WebhookDeliverer {
         })
     }
 
-    /// Claims up to `room` due deliveries, one per endpoint and none of `busy`'s, leasing each
-    /// (a worker that dies mid-way leaves it to be tried again after the lease).
-    async fn claim(&self, busy: &HashSet<Uuid>, room: usize) -> Result<Vec<Claimed>, ProjectionError> {
+    /// Claims the due deliveries of up to `room` endpoints (none of `busy`'s): each endpoint's
+    /// first [`LINE`] due ones in log order, leased for as long as sending them all may take (a
+    /// worker that dies mid-way leaves them to be tried again after the lease). Answers them
+    /// grouped by endpoint, in order.
+    ///
+    /// Measured before this shape: one delivery per endpoint per claim, picked by `DISTINCT ON`
+    /// over every pending row — a sort of all of them per claim (7 ms at 9,600 pending), once
+    /// per delivery. Now each endpoint's line is an index range (`webhook_deliveries_line`) and
+    /// one claim serves many deliveries (1 ms for 512).
+    async fn claim(&self, busy: &HashSet<Uuid>, room: usize) -> Result<Vec<Vec<Claimed>>, ProjectionError> {
         if room == 0 {
             return Ok(Vec::new());
         }
         let busy: Vec<Uuid> = busy.iter().copied().collect();
-        let lease = self.cfg.timeout.as_secs_f64() + 30.0;
-        Ok(sqlx::query_as(
-            "WITH due AS (
-                 SELECT DISTINCT ON (webhook_id) delivery_id FROM webhook_deliveries
-                  WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (webhook_id = ANY($1))
-                  ORDER BY webhook_id, position),
+        let lease = self.cfg.timeout.as_secs_f64() * LINE as f64 + 30.0;
+        let rows: Vec<Claimed> = sqlx::query_as(
+            "WITH lines AS (
+                 SELECT e.webhook_id FROM webhook_endpoints e
+                  WHERE NOT (e.webhook_id = ANY($1))
+                    AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                                 WHERE d.webhook_id = e.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now())
+                  LIMIT $2),
              picked AS (
-                 SELECT delivery_id FROM webhook_deliveries
-                  WHERE delivery_id IN (SELECT delivery_id FROM due)
-                  ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                 SELECT x.delivery_id FROM lines l CROSS JOIN LATERAL (
+                     SELECT d.delivery_id FROM webhook_deliveries d
+                      WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+                      ORDER BY d.position LIMIT $4 FOR UPDATE SKIP LOCKED) x)
              UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $3)
                FROM picked WHERE d.delivery_id = picked.delivery_id
              RETURNING d.delivery_id, d.webhook_id, d.event_id, d.position, d.attempts",
@@ -143,24 +162,64 @@ impl WebhookDeliverer {
         .bind(&busy)
         .bind(room as i64)
         .bind(lease)
+        .bind(LINE as i64)
         .fetch_all(self.store.pool())
-        .await?)
+        .await?;
+        let mut lines: std::collections::BTreeMap<Uuid, Vec<Claimed>> = Default::default();
+        for c in rows {
+            lines.entry(c.webhook_id).or_default().push(c);
+        }
+        Ok(lines
+            .into_values()
+            .map(|mut l| {
+                l.sort_by_key(|c| c.position);
+                l
+            })
+            .collect())
     }
 
-    /// Signs and sends one delivery.
-    async fn attempt(&self, c: &Claimed) -> Result<Attempt, ProjectionError> {
+    /// The endpoint's address and signing key, if it is there to be sent to.
+    async fn endpoint(&self, webhook: Uuid) -> Result<Result<Endpoint, String>, ProjectionError> {
         let endpoint: Option<(Uuid, String, String, bool)> = sqlx::query_as(
             "SELECT workspace_id, url, secret, enabled AND NOT deleted FROM webhook_endpoints WHERE webhook_id = $1",
         )
-        .bind(c.webhook_id)
+        .bind(webhook)
         .fetch_optional(self.store.pool())
         .await?;
         let Some((ws, url, sealed, live)) = endpoint else {
-            return Ok(Attempt::Dropped("the endpoint is gone".into()));
+            return Ok(Err("the endpoint is gone".into()));
         };
         if !live {
-            return Ok(Attempt::Dropped("the endpoint is disabled".into()));
+            return Ok(Err("the endpoint is disabled".into()));
         }
+        let secret = self
+            .vault
+            .opener(Scope::workspace(WorkspaceId(ws), webhook))
+            .await
+            .and_then(|o| o.open(&sealed))
+            .map_err(|e| ProjectionError::Internal(e.to_string()))?;
+        let Some(key) = secret
+            .strip_prefix("whsec_")
+            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+        else {
+            return Ok(Err("the endpoint's secret cannot be read".into()));
+        };
+        // Literal addresses never meet the resolver: checked here.
+        if !self.cfg.allow_private {
+            let host = url::Url::parse(&url).ok().and_then(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            });
+            if host.is_some_and(private_address) {
+                return Ok(Err("private, loopback and link-local targets are refused".into()));
+            }
+        }
+        Ok(Ok(Endpoint { url, key }))
+    }
+
+    /// Signs and sends one delivery to `to`.
+    async fn attempt(&self, c: &Claimed, to: &Endpoint) -> Result<Attempt, ProjectionError> {
         let events = self.store.read_all(c.position - 1, 1).await?;
         let Some(event) = events.into_iter().find(|e| e.event_id == c.event_id) else {
             return Ok(Attempt::Dropped("the event is not in the log".into()));
@@ -177,37 +236,12 @@ impl WebhookDeliverer {
             return Ok(Attempt::Dropped("not to be shown to an integration".into()));
         };
         let body = serde_json::to_vec(&shown).map_err(|e| ProjectionError::Internal(e.to_string()))?;
-        let secret = self
-            .vault
-            .opener(Scope::workspace(WorkspaceId(ws), c.webhook_id))
-            .await
-            .and_then(|o| o.open(&sealed))
-            .map_err(|e| ProjectionError::Internal(e.to_string()))?;
-        let Some(key) = secret
-            .strip_prefix("whsec_")
-            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
-        else {
-            return Ok(Attempt::Dropped("the endpoint's secret cannot be read".into()));
-        };
-        // Literal addresses never meet the resolver: checked here.
-        if !self.cfg.allow_private {
-            let host = url::Url::parse(&url).ok().and_then(|u| match u.host() {
-                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-                _ => None,
-            });
-            if host.is_some_and(private_address) {
-                return Ok(Attempt::Dropped(
-                    "private, loopback and link-local targets are refused".into(),
-                ));
-            }
-        }
         let id = c.event_id.to_string();
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = sign(&key, &id, timestamp, &body);
+        let signature = sign(&to.key, &id, timestamp, &body);
         let sent = self
             .client
-            .post(&url)
+            .post(&to.url)
             .header("content-type", "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -278,20 +312,43 @@ impl WebhookDeliverer {
         Ok(())
     }
 
-    async fn one(&self, c: Claimed) -> Result<(), ProjectionError> {
-        let outcome = self.attempt(&c).await?;
-        self.settle(&c, outcome).await
+    /// One endpoint's claimed line, in order, one at a time. A failure stops the line: the
+    /// rest are due again at once (their turn comes without waiting for the failed one's retry,
+    /// as before the line was claimed together), and a receiver that is down costs one timeout
+    /// per claim, not one per delivery.
+    async fn line(&self, line: Vec<Claimed>) -> Result<(), ProjectionError> {
+        let Some(first) = line.first() else { return Ok(()) };
+        let endpoint = self.endpoint(first.webhook_id).await?;
+        for (i, c) in line.iter().enumerate() {
+            let outcome = match &endpoint {
+                Ok(to) => self.attempt(c, to).await?,
+                Err(why) => Attempt::Dropped(why.clone()),
+            };
+            let failed = matches!(outcome, Attempt::Failed { .. });
+            self.settle(c, outcome).await?;
+            if failed {
+                let rest: Vec<Uuid> = line[i + 1..].iter().map(|c| c.delivery_id).collect();
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = now() WHERE delivery_id = ANY($1) AND status = 'pending'",
+                )
+                .bind(&rest)
+                .execute(self.store.pool())
+                .await?;
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// One round: every due delivery (one per endpoint), sent concurrently; answers how many
     /// were settled. (`run` keeps going without rounds; tests step with this.)
     pub async fn deliver_due(&self) -> Result<usize, ProjectionError> {
         let claimed = self.claim(&HashSet::new(), self.cfg.concurrency).await?;
-        let n = claimed.len();
+        let n = claimed.iter().map(Vec::len).sum();
         let mut set = JoinSet::new();
-        for c in claimed {
+        for line in claimed {
             let me = self.clone();
-            set.spawn(async move { me.one(c).await });
+            set.spawn(async move { me.line(line).await });
         }
         while let Some(done) = set.join_next().await {
             done.map_err(|e| ProjectionError::Internal(e.to_string()))??;
@@ -308,10 +365,13 @@ impl WebhookDeliverer {
             let room = self.cfg.concurrency.saturating_sub(busy.len());
             match self.claim(&busy, room).await {
                 Ok(claimed) => {
-                    for c in claimed {
-                        busy.insert(c.webhook_id);
+                    for line in claimed {
+                        let Some(endpoint) = line.first().map(|c| c.webhook_id) else {
+                            continue;
+                        };
+                        busy.insert(endpoint);
                         let me = self.clone();
-                        set.spawn(async move { (c.webhook_id, me.one(c).await) });
+                        set.spawn(async move { (endpoint, me.line(line).await) });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),

@@ -166,6 +166,13 @@ async fn write_rest(s: &AppState, user: UserId, w: &mut Writer, head: &str) -> R
         .await?;
     w.rows("docs", read_models::personal(&s.pool, user, Personal::Docs))
         .await?;
+    w.rows("files", read_models::personal(&s.pool, user, Personal::Files))
+        .await?;
+    w.rows(
+        "notifications",
+        read_models::personal(&s.pool, user, Personal::Notifications),
+    )
+    .await?;
     // Mirror sessions, one in memory at a time.
     w.raw(",\"mirror_sessions\":[").await?;
     let mut after = Uuid::nil();
