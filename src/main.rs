@@ -53,9 +53,13 @@ enum Command {
     Audit(tools::AuditCommand),
     /// For analysts: write the log (or one workspace's events) to an NDJSON file.
     Export {
-        /// The file; zstd-compressed when its name ends in `.zst`.
+        /// The file; zstd-compressed NDJSON when its name ends in `.zst`.
         #[arg(long)]
         out: std::path::PathBuf,
+        /// `ndjson` or `parquet` (typed columns, zstd row groups); by default what the file's
+        /// name says (`.parquet`), else NDJSON.
+        #[arg(long, value_parser = ["ndjson", "parquet"])]
+        format: Option<String>,
         /// Only this workspace's events.
         #[arg(long)]
         workspace: Option<uuid::Uuid>,
@@ -154,7 +158,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Projections(cmd) => return tools::projections(cmd, pool, &cfg).await,
         Command::Audit(tools::AuditCommand::Verify { workspace }) => return tools::audit_verify(pool, workspace).await,
-        Command::Export { out, workspace, after } => return tools::export(pool, out, workspace, after).await,
+        Command::Export {
+            out,
+            format,
+            workspace,
+            after,
+        } => return tools::export(pool, out, format.as_deref(), workspace, after).await,
         Command::Replay { aggregate, at } => return tools::replay(pool, aggregate, at).await,
         Command::Roles(cmd) => return tools::roles(&cfg, pool, cmd).await,
         Command::Plans(cmd) => return tools::plans(&cfg, pool, cmd).await,

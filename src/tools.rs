@@ -83,10 +83,21 @@ pub async fn audit_verify(pool: sqlx::PgPool, workspace: Option<Uuid>) -> anyhow
     }
 }
 
-pub async fn export(pool: sqlx::PgPool, out: PathBuf, workspace: Option<Uuid>, after: i64) -> anyhow::Result<()> {
+pub async fn export(
+    pool: sqlx::PgPool,
+    out: PathBuf,
+    format: Option<&str>,
+    workspace: Option<Uuid>,
+    after: i64,
+) -> anyhow::Result<()> {
     let store = prism_event_store::PgEventStore::new(pool, 0);
     let bar = bar("positions");
-    let s = offline::export(&store, &out, workspace, after, |p| show(&bar, p)).await?;
+    let format = match format {
+        Some("parquet") => offline::Format::Parquet,
+        Some(_) => offline::Format::Ndjson,
+        None => offline::Format::of(&out),
+    };
+    let s = offline::export_as(&store, &out, format, workspace, after, |p| show(&bar, p)).await?;
     bar.finish_and_clear();
     println!(
         "exported {} events (positions {}..={}) to {} ({:.1} MB) in {:.1} s ({:.0} events/s)",

@@ -16,6 +16,7 @@ pub mod feed;
 pub mod history;
 pub mod mail;
 pub mod offline;
+pub mod parquet_log;
 pub mod projection;
 pub mod read_models;
 pub mod rebuild;

@@ -47,12 +47,44 @@ fn progress(done: u64, position: i64, head: Option<i64>, started: Instant) -> Pr
     }
 }
 
-/// Writes the log (or one workspace's events) after `after` to `out` as NDJSON, zstd-compressed
-/// when its name ends in `.zst`. The file is written beside and renamed into place at the end,
-/// so a failed export never leaves a truncated file under the asked name.
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON envelope per line (zstd when the name ends in `.zst`).
+    Ndjson,
+    /// [`crate::parquet_log`].
+    Parquet,
+}
+
+impl Format {
+    /// Parquet for a `.parquet` name, else NDJSON.
+    pub fn of(path: &Path) -> Self {
+        if path.extension().is_some_and(|e| e == "parquet") {
+            Format::Parquet
+        } else {
+            Format::Ndjson
+        }
+    }
+}
+
+/// [`export_as`] in the format its name says.
 pub async fn export(
     store: &PgEventStore,
     out: &Path,
+    workspace: Option<Uuid>,
+    after: i64,
+    on_progress: impl FnMut(Progress),
+) -> Result<Summary, ProjectionError> {
+    export_as(store, out, Format::of(out), workspace, after, on_progress).await
+}
+
+/// Writes the log (or one workspace's events) after `after` to `out` as NDJSON (zstd-compressed
+/// when its name ends in `.zst`) or Parquet. The file is written beside and renamed into place
+/// at the end, so a failed export never leaves a truncated file under the asked name.
+pub async fn export_as(
+    store: &PgEventStore,
+    out: &Path,
+    format: Format,
     workspace: Option<Uuid>,
     after: i64,
     mut on_progress: impl FnMut(Progress),
@@ -64,6 +96,9 @@ pub async fn export(
         "{}.partial",
         out.extension().and_then(|e| e.to_str()).unwrap_or("ndjson")
     ));
+    if format == Format::Parquet {
+        return export_parquet(store, out, &partial, workspace, after, head, started, on_progress).await;
+    }
     let file = std::fs::File::create(&partial).map_err(|e| io(&partial, e))?;
     let zst = out.extension().is_some_and(|e| e == "zst");
     let mut writer: Box<dyn Write + Send> = if zst {
@@ -102,6 +137,55 @@ pub async fn export(
     })
 }
 
+/// The Parquet half of [`export_as`]: pages go to a writer thread (encoding and compressing
+/// are CPU work) while the next page is read.
+#[allow(clippy::too_many_arguments)]
+async fn export_parquet(
+    store: &PgEventStore,
+    out: &Path,
+    partial: &Path,
+    workspace: Option<Uuid>,
+    after: i64,
+    head: i64,
+    started: Instant,
+    mut on_progress: impl FnMut(Progress),
+) -> Result<Summary, ProjectionError> {
+    const PAGE: i64 = 10_000;
+    let (to_writer, mut pages) = mpsc::channel::<Vec<StoredEvent>>(2);
+    let path = partial.to_owned();
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut w = crate::parquet_log::Writer::create(&path)?;
+        while let Some(page) = pages.blocking_recv() {
+            w.write(&page)?;
+        }
+        w.finish()
+    });
+    let (mut rx, reader) = read_ahead(store.clone(), after, Some(head), workspace, PAGE);
+    let (mut events, mut last) = (0u64, after);
+    while let Some(page) = rx.recv().await {
+        let page: Vec<StoredEvent> = page?.into_iter().filter(|e| e.global_position <= head).collect();
+        if let Some(e) = page.last() {
+            last = e.global_position;
+        }
+        events += page.len() as u64;
+        if to_writer.send(page).await.is_err() {
+            break;
+        }
+        on_progress(progress(events, last, Some(head), started));
+    }
+    drop(to_writer);
+    reader.await.map_err(stopped)?;
+    writer.await.map_err(stopped)??;
+    std::fs::rename(partial, out).map_err(|e| io(out, e))?;
+    let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok(Summary {
+        events,
+        last_position: last,
+        seconds: started.elapsed().as_secs_f64(),
+        bytes,
+    })
+}
+
 /// A worker task that panicked or was cancelled.
 fn stopped(e: tokio::task::JoinError) -> ProjectionError {
     ProjectionError::Io(format!("a rebuild worker stopped: {e}"))
@@ -114,7 +198,7 @@ fn io(path: &Path, e: std::io::Error) -> ProjectionError {
 /// Where a rebuild reads the log from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// An export (`.ndjson` or `.ndjson.zst`).
+    /// An export (`.ndjson`, `.ndjson.zst` or `.parquet`).
     File(PathBuf),
     /// Another Prism database (read only).
     Postgres(PgPool),
@@ -364,6 +448,16 @@ async fn read_source(source: &Source, batch: usize) -> Result<(Batches, Option<i
             let store_id = store.store_id().await?;
             let (rx, _reader) = read_ahead(store, 0, None, None, batch as i64);
             Ok((rx, Some(head), Some(store_id)))
+        }
+        Source::File(path) if crate::parquet_log::is_parquet(&path) => {
+            let (tx, rx) = mpsc::channel(4);
+            std::thread::spawn(move || {
+                let read = crate::parquet_log::read(&path, batch, |page| tx.blocking_send(Ok(page)).is_ok());
+                if let Err(e) = read {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            });
+            Ok((rx, None, None))
         }
         Source::File(path) => {
             let (tx, rx) = mpsc::channel(4);

@@ -5,7 +5,8 @@
 # 127.0.0.1, and stopped when the calling script exits. moto accepts any credentials and keeps
 # its buckets in memory: each run starts empty, and the tests create the buckets they use.
 
-S3_MOTO_REQUIREMENT='moto[server]==5.2.5'
+# moto for S3; duckdb reads Parquet exports back, independently of Prism's writer.
+S3_MOTO_REQUIREMENT='moto[server]==5.2.5 duckdb==1.1.3'
 
 s3_venv_dir() { echo "${PRISM_TEST_VENV:-$PWD/target/test-venv}"; }
 
@@ -44,7 +45,8 @@ s3_ensure_venv() {
   fi
   echo "installing $S3_MOTO_REQUIREMENT into $venv" >&2
   rm -f "$stamp"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$S3_MOTO_REQUIREMENT" || {
+  # shellcheck disable=SC2086 # the requirement is a list of packages
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $S3_MOTO_REQUIREMENT || {
     echo "error: pip could not install $S3_MOTO_REQUIREMENT into $venv" >&2; return 1
   }
   echo "$S3_MOTO_REQUIREMENT" >"$stamp"
@@ -71,8 +73,10 @@ stop_s3() {
 }
 
 ensure_s3() {
-  if [ -n "${PRISM_TEST_S3_URL:-}" ]; then export PRISM_TEST_S3_URL; return 0; fi
   s3_ensure_venv
+  # The tests' Python (with duckdb), for checks by a reader that is not Prism's.
+  export PRISM_TEST_PYTHON="${PRISM_TEST_PYTHON:-$(s3_venv_dir)/bin/python}"
+  if [ -n "${PRISM_TEST_S3_URL:-}" ]; then export PRISM_TEST_S3_URL; return 0; fi
   local venv log port attempt; venv=$(s3_venv_dir); log="$venv/moto-server.log"
   # Chain onto any EXIT trap the caller already has rather than replacing it.
   local prev=""; eval "set -- $(trap -p EXIT)"; [ $# -ge 3 ] && prev=$3

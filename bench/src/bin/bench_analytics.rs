@@ -111,6 +111,18 @@ async fn main() -> anyhow::Result<()> {
         s.seconds
     );
     out.insert("export_events_per_s".into(), json!(per_s.round()));
+    // The same log as Parquet (typed columns, zstd row groups), side by side.
+    let parquet = work.path().join("log.parquet");
+    let s = offline::export(&store, &parquet, None, 0, |_| {}).await?;
+    let parquet_per_s = s.events as f64 / s.seconds;
+    println!(
+        "exported {} events as Parquet ({:.0} MB) in {:.1} s: {parquet_per_s:.0} events/s ({:.2}x NDJSON)",
+        s.events,
+        s.bytes as f64 / 1e6,
+        s.seconds,
+        parquet_per_s / per_s
+    );
+    out.insert("export_parquet_events_per_s".into(), json!(parquet_per_s.round()));
 
     // 3. Every projection, offline, from the export.
     let into_url = fresh_database(&a.server, "prism_bench_analytics_copy").await?;
