@@ -127,7 +127,18 @@ pub async fn export_as(
     reader.await.map_err(stopped)?;
     writer.flush().map_err(|e| io(&partial, e))?;
     drop(writer);
-    std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
+    put_in_place(&partial, out, events, last, started)
+}
+
+/// Renames a finished export into place and says what it holds.
+fn put_in_place(
+    partial: &Path,
+    out: &Path,
+    events: u64,
+    last: i64,
+    started: Instant,
+) -> Result<Summary, ProjectionError> {
+    std::fs::rename(partial, out).map_err(|e| io(out, e))?;
     let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     Ok(Summary {
         events,
@@ -176,14 +187,7 @@ async fn export_parquet(
     drop(to_writer);
     reader.await.map_err(stopped)?;
     writer.await.map_err(stopped)??;
-    std::fs::rename(partial, out).map_err(|e| io(out, e))?;
-    let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    Ok(Summary {
-        events,
-        last_position: last,
-        seconds: started.elapsed().as_secs_f64(),
-        bytes,
-    })
+    put_in_place(partial, out, events, last, started)
 }
 
 /// A worker task that panicked or was cancelled.
