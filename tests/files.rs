@@ -371,6 +371,8 @@ async fn files_are_read_only_by_those_who_may_read_what_shows_them(pool: PgPool)
         &format!("/v1/files/{plan}"),
     )
     .await;
+    let meta = format!("/v1/files/{plan}/meta");
+    assert_eq!(call(&w.read, Method::GET, &meta, Some(&bob.token), None).await.0, 401);
 
     // Erasure: Eve's file that nothing shows is deleted, bytes and all.
     let (eve_ws, _) = w.workspace(&eve, &[]).await;

@@ -70,6 +70,15 @@ impl World {
         b
     }
 
+    /// The one conversation of `who` and `with` in the workspace.
+    async fn conversation(&self, who: &Person, with: &Person) -> String {
+        let path = format!("/v1/workspaces/{}/conversations", self.ws);
+        let c = self
+            .write(who, Method::POST, &path, json!({"member_id": with.id}))
+            .await;
+        c["id"].as_str().expect("id").to_owned()
+    }
+
     async fn post(&self, who: &Person, channel: &str, body: &str, parent: Option<&str>) -> String {
         let b = self
             .write(
@@ -147,17 +156,7 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
     let r1 = w.post(&bob, &channel, "on it", Some(&hello)).await;
     let r2 = w.post(&cy, &channel, "me too", Some(&hello)).await;
     // A direct message from Ada to Cy.
-    let conv = w
-        .write(
-            &ada,
-            Method::POST,
-            &format!("/v1/workspaces/{}/conversations", w.ws),
-            json!({"member_id": cy.id}),
-        )
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = w.conversation(&ada, &cy).await;
     let dm = w.post(&ada, &conv, "psst, @bob must not hear of this", None).await;
     // A doc by Cy mentions Ada by her handle (name without spaces) and herself.
     let doc = w
@@ -300,17 +299,7 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
     assert_eq!(inbox["items"][0]["unread"], json!(0));
     // Newest activity first: a conversation Bob starts later with Cy, without messages, comes
     // after Ada's only until Ada writes again.
-    let conv2 = w
-        .write(
-            &bob,
-            Method::POST,
-            &format!("/v1/workspaces/{}/conversations", w.ws),
-            json!({"member_id": cy.id}),
-        )
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv2 = w.conversation(&bob, &cy).await;
     let (_, inbox) = w.get(&cy, "/v1/conversations").await;
     let order: Vec<&str> = inbox["items"]
         .as_array()
@@ -385,7 +374,12 @@ async fn mentions_replies_direct_messages_and_invitations_reach_whom_they_concer
         "/v1/notifications",
     )
     .await;
-    for path in ["/v1/notifications/unread-counts", "/v1/conversations"] {
+    let one_channel = format!("/v1/channels/{channel}");
+    for path in [
+        "/v1/notifications/unread-counts",
+        "/v1/conversations",
+        one_channel.as_str(),
+    ] {
         assert_eq!(
             call(&w.read, Method::GET, path, Some(&ada.token), None).await.0,
             401,

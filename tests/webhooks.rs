@@ -363,24 +363,14 @@ async fn only_admins_manage_webhooks_secrets_stay_secret_and_rotation_re_signs(p
     support::project(&w.store, WebhookOutbox).await;
     w.deliverer.deliver_due().await.expect("deliver");
     assert_eq!(rx.requests().len(), 1);
-    let (s, _) = call(
-        &w.write,
-        Method::DELETE,
-        &format!("/v1/webhooks/{hook}"),
-        Some(&w.owner),
-        None,
-    )
-    .await;
-    assert_eq!(s, 204);
-    let (s, _) = call(
-        &w.write,
-        Method::DELETE,
-        &format!("/v1/webhooks/{hook}"),
-        Some(&w.owner),
-        None,
-    )
-    .await;
-    assert_eq!(s, 404);
+    assert_eq!(
+        support::delete(&w.write, &format!("/v1/webhooks/{hook}"), &w.owner).await,
+        204
+    );
+    assert_eq!(
+        support::delete(&w.write, &format!("/v1/webhooks/{hook}"), &w.owner).await,
+        404
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
