@@ -23,21 +23,26 @@ fn min_position(req: &Request) -> Result<Option<i64>, ReadError> {
         code: "invalid_min_position",
         message: "min_position must be a non-negative integer".into(),
     };
-    if let Some(v) = req.headers().get("x-min-position") {
-        return v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(bad);
-    }
+    // Both ways are checked whenever present (a bad one is never silently ignored); the
+    // header wins.
+    let mut query = None;
     for pair in req.uri().query().unwrap_or("").split('&') {
         if let Some(v) = pair.strip_prefix("min_position=") {
-            return v.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(bad);
+            if query.is_some() {
+                return Err(bad());
+            }
+            query = Some(crate::extract::position(v).ok_or_else(bad)?);
         }
     }
-    Ok(None)
+    match req.headers().get("x-min-position") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(crate::extract::position)
+            .map(Some)
+            .ok_or_else(bad),
+        None => Ok(query),
+    }
 }
 
 /// The position of its source this read reflects (at least): set by [`consistency`] for the
@@ -99,6 +104,10 @@ pub enum Source {
 }
 
 pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Request, next: Next) -> Response {
+    // Reads are GETs: any other method is the router's 405 (with `Allow`), whatever it carries.
+    if !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+        return next.run(req).await;
+    }
     // Every route behind this layer needs a caller: an anonymous request is refused before it
     // can make the node wait (or query anything) on its behalf.
     // The bearer is verified (and, for an API key, counted) once: the extractors find it here.
@@ -117,8 +126,8 @@ pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Req
         // rather than wait for it.
         match s.history.store().head().await {
             Ok(head) if w > head => {
-                return ReadError::BadRequest {
-                    code: "invalid_min_position",
+                return ReadError::NotReached {
+                    code: "position_not_reached",
                     message: format!("position {w} is past the end of the log ({head})"),
                 }
                 .into_response()

@@ -26,6 +26,12 @@ pub enum ReadError {
         code: &'static str,
         message: &'static str,
     },
+    /// The request is well formed but the log has not reached what it names (a position no
+    /// write has answered yet). → 409
+    NotReached {
+        code: &'static str,
+        message: String,
+    },
     /// The projections have not reached the asked position in time.
     ProjectionBehind {
         wanted: i64,
@@ -49,6 +55,7 @@ pub fn status_code(e: &ReadError) -> (StatusCode, &'static str) {
         ReadError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         ReadError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ReadError::NotAllowed { code, .. } => (StatusCode::FORBIDDEN, code),
+        ReadError::NotReached { code, .. } => (StatusCode::CONFLICT, code),
         ReadError::ProjectionBehind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "projection_behind"),
         ReadError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         ReadError::TooMany { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
@@ -60,7 +67,7 @@ impl IntoResponse for ReadError {
     fn into_response(self) -> Response {
         let (status, code) = status_code(&self);
         let message = match &self {
-            ReadError::BadRequest { message, .. } => message.clone(),
+            ReadError::BadRequest { message, .. } | ReadError::NotReached { message, .. } => message.clone(),
             ReadError::Unauthenticated { message, .. } | ReadError::NotAllowed { message, .. } => (*message).to_owned(),
             ReadError::NotFound => "no such resource".into(),
             ReadError::Forbidden(why) => (*why).to_owned(),

@@ -154,10 +154,24 @@ pub fn claims(headers: &axum::http::HeaderMap, state: &AppState) -> Result<prism
     })
 }
 
+/// A position as a header or query parameter carries it: 1–18 ASCII digits (the contract's
+/// `prism_telemetry::contract::POSITION_PATTERN`), nothing else.
+pub fn position(text: &str) -> Option<i64> {
+    let t = text.trim();
+    ((1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| t.parse().ok())
+        .flatten()
+}
+
 /// `?limit=&cursor=`: at most `limit` (1–200, default 50) items after the opaque cursor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the page before.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 

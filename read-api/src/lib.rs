@@ -75,6 +75,17 @@ pub mod routes;
 )]
 pub struct ReadApiDoc;
 
+/// The read API's contract as served: the generated document with the conventions every
+/// operation follows (`prism_telemetry::contract`).
+pub fn openapi_json() -> serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let doc = serde_json::to_value(<ReadApiDoc as utoipa::OpenApi>::openapi()).unwrap_or_default();
+        prism_telemetry::contract::finish(doc, prism_telemetry::contract::Api::Read)
+    })
+    .clone()
+}
+
 use prism_telemetry::edge::{BearerAuth, EdgeResponses};
 
 /// What the edge may answer any read (408, 414, 431, 503).

@@ -488,7 +488,7 @@ async fn x_min_position_is_refused_before_any_wait_when_anonymous_or_past_the_he
         .expect("a position past the head made the node wait");
     assert_eq!(
         (s, body["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_min_position")),
+        (StatusCode::CONFLICT, Some("position_not_reached")),
         "{body}"
     );
     // The head itself is a position a write answered: it is served.

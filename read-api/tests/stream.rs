@@ -250,11 +250,9 @@ async fn resume_points_past_the_head_and_outsiders_are_refused(pool: PgPool) {
     let w = world(pool, StreamLimits::default()).await;
     let member = w.join().await;
     let head = w.head().await;
+    // A position no write has answered yet: the log has not reached it.
     let (status, code) = error_code(w.open(&member, Some(head + 1)).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_last_event_id")
-    );
+    assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "position_not_reached"));
     let (status, code) = error_code(w.open(&member, Some(i64::MAX)).await).await;
     assert_eq!(
         (status, code.as_str()),

@@ -5,8 +5,9 @@
 # 127.0.0.1, and stopped when the calling script exits. moto accepts any credentials and keeps
 # its buckets in memory: each run starts empty, and the tests create the buckets they use.
 
-# moto for S3; duckdb reads Parquet exports back, independently of Prism's writer.
-S3_MOTO_REQUIREMENT='moto[server]==5.2.5 duckdb==1.1.3'
+# moto for S3; duckdb reads Parquet exports back, independently of Prism's writer;
+# schemathesis fuzzes both APIs from their OpenAPI documents.
+S3_MOTO_REQUIREMENT='moto[server]==5.2.5 duckdb==1.1.3 schemathesis==4.32.5'
 
 s3_venv_dir() { echo "${PRISM_TEST_VENV:-$PWD/target/test-venv}"; }
 

@@ -4,6 +4,7 @@
 //! timeouts, protocol-level errors as JSON, CORS). It may import axum, hyper, tower and the
 //! metrics crates only.
 
+pub mod contract;
 pub mod edge;
 
 use std::sync::OnceLock;

@@ -32,3 +32,14 @@ use crate::routes::*;
     security(("bearer" = []))
 )]
 pub struct WriteApiDoc;
+
+/// The write API's contract as served: the generated document with the conventions every
+/// operation follows (`prism_telemetry::contract`).
+pub fn document() -> serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let doc = serde_json::to_value(WriteApiDoc::openapi()).unwrap_or_default();
+        prism_telemetry::contract::finish(doc, prism_telemetry::contract::Api::Write)
+    })
+    .clone()
+}

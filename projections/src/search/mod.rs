@@ -196,7 +196,9 @@ impl SearchIndex {
         let user: Box<dyn Query> = if text.is_empty() {
             Box::new(tantivy::query::AllQuery)
         } else {
-            parse(&parser, f, &text)?
+            // Text that is not the query language (an unclosed quote, a stray `:`) is searched
+            // as the words it holds: a search box answers, it does not lecture.
+            parse(&parser, f, &text).unwrap_or_else(|_| words(&parser, &text))
         };
         if q.audiences.is_empty() {
             return Ok(SearchPage { hits: vec![], total: 0 });
@@ -274,6 +276,23 @@ impl SearchIndex {
             });
         }
         Ok(SearchPage { hits, total })
+    }
+}
+
+/// `text` as plain words: letters and digits only, lowercased (so no word is an operator); no
+/// words match nothing.
+fn words(parser: &QueryParser, text: &str) -> Box<dyn Query> {
+    let plain = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match plain.is_empty() {
+        true => Box::new(tantivy::query::EmptyQuery),
+        false => parser
+            .parse_query(&plain)
+            .unwrap_or_else(|_| Box::new(tantivy::query::EmptyQuery)),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::extract::{ApiPath, ApiQuery, Principal};
 use crate::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this actor's events.
     pub actor: Option<Uuid>,
@@ -27,8 +28,10 @@ pub struct AuditFilter {
     /// Until this time (RFC 3339), exclusive.
     pub to: Option<DateTime<Utc>>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<i64>)]
     pub cursor: Option<String>,
     /// `/v1/audit` only: one workspace.
     pub workspace_id: Option<Uuid>,
@@ -55,8 +58,12 @@ async fn trail(s: &AppState, workspace: Option<WorkspaceId>, f: &AuditFilter) ->
         })
         .transpose()?;
     if let (Some(a), Some(b)) = (f.from, f.to) {
+        // An empty range holds nothing.
         if a >= b {
-            return Err(ReadError::bad("invalid_query", "from must be before to"));
+            return Ok(AuditPage {
+                items: Vec::new(),
+                next_cursor: None,
+            });
         }
     }
     let filter = audit::TrailFilter {

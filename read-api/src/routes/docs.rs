@@ -11,13 +11,15 @@ use crate::error::ReadError;
 use crate::extract::{ApiPath, ApiQuery, Page, Reader};
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
+    /// The archived docs instead of the live ones.
     #[serde(default)]
     pub archived: bool,
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/docs", tag = "docs", description = "docs (archived ones with ?archived=true)", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/workspaces/{id}/docs", tag = "docs", description = "docs (archived ones with ?archived=true)", params(crate::extract::Page, Filter), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     user: Reader,

@@ -30,13 +30,42 @@ use crate::AppState;
 /// Types whose events can be listed: the aggregates, and sign-in records.
 const EVENT_STREAM_TYPES: &[&str] = &["user", "workspace", "channel", "message", "conversation", "doc", "auth"];
 
+/// `{type}` of `/v1/aggregates/{type}/{id}/events`: [`EVENT_STREAM_TYPES`], for the contract.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamType {
+    User,
+    Workspace,
+    Channel,
+    Message,
+    Conversation,
+    Doc,
+    Auth,
+}
+
+/// `{type}` of `/v1/aggregates/{type}/{id}/state`: the aggregates with a state to replay
+/// ([`AGGREGATE_TYPES`]), for the contract.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AggregateType {
+    User,
+    Workspace,
+    Channel,
+    Message,
+    Conversation,
+    Doc,
+}
+
 const NDJSON: &str = "application/x-ndjson";
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Events after this global position (default 0).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// JSON: 1–1000, default 100. NDJSON: any number, default all up to now.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// One workspace's events (its admins and owners); without it, auditors only.
     pub workspace_id: Option<Uuid>,
@@ -205,6 +234,7 @@ async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<V
 }
 
 #[utoipa::path(get, path = "/v1/aggregates/{type}/{id}/events", tag = "history", description = "one aggregate's events, as stored",
+    params(("type" = inline(StreamType), Path, description = "the stream's type"), ("id" = Uuid, Path, description = "the aggregate's id")),
     responses((status = 200, body = EventsPage), (status = 400), (status = 401), (status = 404)))]
 pub async fn aggregate_events(
     State(s): State<AppState>,
@@ -219,13 +249,16 @@ pub async fn aggregate_events(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StateQuery {
     /// The aggregate as it was once the log reached this position (default: now).
+    #[param(minimum = 0)]
     pub at_position: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/aggregates/{type}/{id}/state", tag = "history", description = "the aggregate as it was at a position, replayed through the upcasters",
-    params(StateQuery), responses((status = 200, body = StateAt), (status = 400), (status = 401), (status = 404)))]
+    params(("type" = inline(AggregateType), Path, description = "the aggregate's type"), ("id" = Uuid, Path, description = "the aggregate's id"), StateQuery),
+    responses((status = 200, body = StateAt), (status = 400), (status = 401), (status = 404)))]
 pub async fn state(
     State(s): State<AppState>,
     who: Principal,

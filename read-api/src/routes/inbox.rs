@@ -32,8 +32,7 @@ pub struct Notifications {
 
 #[utoipa::path(get, path = "/v1/notifications", tag = "notifications",
     description = "the caller's notifications, newest first: mentions, replies in their threads, direct messages to them, invitations",
-    params(("unread" = Option<bool>, Query, description = "only the unread ones"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    params(crate::extract::Page, ("unread" = Option<bool>, Query, description = "only the unread ones"),
         ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, body = Notifications), (status = 400), (status = 401), (status = 403), (status = 503, description = "projection_behind")))]
 pub async fn list(
@@ -99,8 +98,7 @@ pub struct Conversations {
 
 #[utoipa::path(get, path = "/v1/conversations", tag = "notifications",
     description = "the caller's direct conversations across their workspaces, newest activity first (also those someone else started)",
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
-        ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, body = Conversations), (status = 400), (status = 401), (status = 403), (status = 503, description = "projection_behind")))]
 pub async fn conversations(
     State(s): State<AppState>,

@@ -96,8 +96,7 @@ pub struct Impersonations {
 }
 
 #[utoipa::path(get, path = "/v1/me/impersonations", tag = "me", description = "every impersonation of the caller's account, newest first: who, why, when",
-    params(("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
-        ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, body = Impersonations), (status = 400), (status = 401), (status = 403, description = "api_key_not_allowed"), (status = 503, description = "projection_behind")))]
 pub async fn impersonations(
     State(s): State<AppState>,

@@ -39,7 +39,7 @@ pub async fn can_read(s: &AppState, target: Uuid, who: Reader, at: i64) -> Resul
     Ok(())
 }
 
-#[utoipa::path(get, path = "/v1/channels/{id}/messages", tag = "messages", description = "messages, newest first, with reaction counts", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/channels/{id}/messages", tag = "messages", description = "messages, newest first, with reaction counts", params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     user: Reader,

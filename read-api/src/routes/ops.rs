@@ -65,7 +65,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn openapi() -> impl IntoResponse {
-    Json(<crate::ReadApiDoc as utoipa::OpenApi>::openapi())
+    Json(crate::openapi_json())
 }
 
 pub async fn fallback() -> ReadError {

@@ -49,7 +49,7 @@ fn session_of(o: &Opener, r: SessionRow) -> Result<Session, ReadError> {
 }
 
 #[utoipa::path(get, path = "/v1/mirror/sessions", tag = "reflection", description = "the caller's sessions, newest first",
-    params(("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
+    params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 401)))]
 pub async fn sessions(
     State(s): State<AppState>,
     Myself(user): Myself,
@@ -139,12 +139,14 @@ fn turn_of(o: &Opener, r: TurnRow) -> Result<Turn, ReadError> {
 
 /// `?saved=true` (only saved turns) or `?saved=false` (only unsaved); all when absent.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TurnFilter {
+    /// Only the saved ones.
     pub saved: Option<bool>,
 }
 
 #[utoipa::path(get, path = "/v1/turns", tag = "reflection", description = "the caller's turns, newest first; `?saved=true` for saved ones",
-    params(TurnFilter, ("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 400), (status = 401)))]
+    params(crate::extract::Page, TurnFilter, ("X-Min-Position" = Option<i64>, Header, description = HDR)), responses((status = 200), (status = 400), (status = 401)))]
 pub async fn turns(
     State(s): State<AppState>,
     Myself(user): Myself,

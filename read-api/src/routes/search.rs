@@ -19,17 +19,31 @@ const MAX_OFFSET: usize = 1000;
 const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The query: words, "phrases", prefix*, AND / OR / NOT (or + and -), title: and body:.
+    /// The query: words, "phrases", prefix*, AND / OR / NOT (or + and -), title: and body:,
+    /// `has:attachment`. Text outside that language is searched as the words it holds.
+    #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     pub q: String,
     /// Only this workspace (one of the caller's).
     pub workspace_id: Option<Uuid>,
     /// `message` or `doc`.
+    #[param(value_type = Option<SearchKind>, inline)]
     pub kind: Option<String>,
     /// 1–50, default 20.
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<usize>, minimum = 0, maximum = 1000)]
     pub cursor: Option<String>,
+}
+
+/// What `kind` may be.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchKind {
+    Message,
+    Doc,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -15,6 +15,7 @@ use crate::extract::{ApiPath, ApiQuery, Myself, Principal};
 use crate::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     /// First day (YYYY-MM-DD); default 12 periods before `to`.
     pub from: Option<NaiveDate>,
@@ -145,12 +146,10 @@ async fn spectrum(s: &AppState, subject: Subject, period: Period, r: Range) -> R
         Period::Month => to.checked_sub_months(Months::new(11)),
     };
     let from = r.from.or(default_from).unwrap_or(to);
-    if from > to {
-        return Err(ReadError::bad("invalid_query", "from must not be after to"));
-    }
-    if (to - from).num_days() > 366 * 5 {
-        return Err(ReadError::bad("invalid_query", "a range of at most five years"));
-    }
+    // At most five years, ending at `to`; an empty range (from after to) is `to` alone. The
+    // answer's `from` says what was served.
+    let earliest = to.checked_sub_days(Days::new(366 * 5)).unwrap_or(NaiveDate::MIN);
+    let from = from.clamp(earliest, to);
     let start = match period {
         Period::Week => week_start(from),
         Period::Month => month_start(from),

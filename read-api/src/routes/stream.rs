@@ -40,7 +40,7 @@ const REPLAY_PAGE: i64 = 256;
 
 #[utoipa::path(get, path = "/v1/workspaces/{id}/stream", tag = "stream",
     description = "Server-Sent Events: what the caller may see of the workspace's kernel events, as it happens. Ends with a `revoked` event when the caller's membership does.",
-    params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this position (moved up to where the caller's membership began; past the head: 400)")),
+    params(("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,18}$", description = "resume after this position (moved up to where the caller's membership began; past the head: 409)")),
     responses((status = 200, content_type = "text/event-stream"), (status = 400), (status = 401), (status = 404), (status = 429, description = "too many open streams"), (status = 503)))]
 pub async fn stream(
     State(s): State<AppState>,
@@ -59,8 +59,7 @@ pub async fn stream(
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .filter(|p| *p >= 0)
+                .and_then(crate::extract::position)
                 .ok_or_else(|| ReadError::bad("invalid_last_event_id", "Last-Event-ID must be a position we sent"))?,
         ),
     };
@@ -85,10 +84,10 @@ pub async fn stream(
         Some(p) => {
             let head = s.feed.head().await.map_err(unavailable)?;
             if p > head {
-                return Err(ReadError::bad(
-                    "invalid_last_event_id",
-                    format!("position {p} is past the end of the log ({head})"),
-                ));
+                return Err(ReadError::NotReached {
+                    code: "position_not_reached",
+                    message: format!("position {p} is past the end of the log ({head})"),
+                });
             }
             // From the event that made them a member (inclusive).
             p.max(m.since - 1)

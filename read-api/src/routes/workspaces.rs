@@ -11,7 +11,7 @@ use super::{role, List};
 use crate::error::ReadError;
 use crate::extract::{ApiPath, Caller, Page, Reader};
 use crate::AppState;
-#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", description = "the caller's workspaces", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", description = "the caller's workspaces", params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn list(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -32,7 +32,7 @@ pub async fn get(
     row.map(Json).ok_or(ReadError::NotFound)
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/members", tag = "workspaces", description = "members with roles", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/workspaces/{id}/members", tag = "workspaces", description = "members with roles", params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn members(
     State(s): State<AppState>,
     user: Reader,
@@ -51,7 +51,7 @@ pub async fn members(
     Ok(Json(List::page(rows, limit, |m| m.user_id)))
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/channels", tag = "workspaces", description = "channels", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
+#[utoipa::path(get, path = "/v1/workspaces/{id}/channels", tag = "workspaces", description = "channels", params(crate::extract::Page, ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn channels(
     State(s): State<AppState>,
     user: Reader,
@@ -156,8 +156,7 @@ pub struct ApiKeys {
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{id}/api-keys", tag = "workspaces", description = "the workspace's API keys, newest first, revoked ones included, without secrets (admins and owners)",
-    params(("id" = uuid::Uuid, Path, description = "the workspace"), ("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
-        ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
+    params(crate::extract::Page, ("id" = uuid::Uuid, Path, description = "the workspace"), ("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")),
     responses((status = 200, body = ApiKeys), (status = 400), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn api_keys(
     State(s): State<AppState>,
@@ -265,15 +264,25 @@ pub struct Deliveries {
     pub next_cursor: Option<String>,
 }
 
+/// What a delivery's `status` may be.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
     /// `pending`, `delivered` or `dead`.
+    #[param(value_type = Option<DeliveryStatus>, inline)]
     pub status: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", description = "the webhook's deliveries, newest first (admins and owners of its workspace)",
-    params(("id" = uuid::Uuid, Path, description = "the webhook"), DeliveryFilter, ("limit" = Option<i64>, Query, description = "1–200, default 50"), ("cursor" = Option<String>, Query, description = "the next_cursor of the page before"),
-        ("X-Min-Position" = Option<i64>, Header, description = "wait until the delivery worker's projection reaches this position")),
+    params(crate::extract::Page, ("id" = uuid::Uuid, Path, description = "the webhook"), DeliveryFilter, ("X-Min-Position" = Option<i64>, Header, description = "wait until the delivery worker's projection reaches this position")),
     responses((status = 200, body = Deliveries), (status = 400), (status = 401), (status = 403), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn deliveries(
     State(s): State<AppState>,

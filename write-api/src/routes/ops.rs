@@ -8,7 +8,6 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
-use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -40,7 +39,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::WriteApiDoc::openapi())
+    Json(crate::openapi::document())
 }
 
 pub async fn fallback() -> ApiError {
