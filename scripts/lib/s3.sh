@@ -6,8 +6,9 @@
 # its buckets in memory: each run starts empty, and the tests create the buckets they use.
 
 # moto for S3; duckdb reads Parquet exports back, independently of Prism's writer;
-# schemathesis fuzzes both APIs from their OpenAPI documents.
-S3_MOTO_REQUIREMENT='moto[server]==5.2.5 duckdb==1.1.3 schemathesis==4.32.5'
+# schemathesis fuzzes both APIs from their OpenAPI documents; openapi-python-client generates
+# a client from them for the walk-through.
+S3_MOTO_REQUIREMENT='moto[server]==5.2.5 duckdb==1.1.3 schemathesis==4.32.5 openapi-python-client==0.29.1'
 
 s3_venv_dir() { echo "${PRISM_TEST_VENV:-$PWD/target/test-venv}"; }
 
