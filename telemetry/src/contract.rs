@@ -33,6 +33,14 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 /// A log position as a header or query parameter (`X-Min-Position`, `Last-Event-ID`): the
 /// wire carries text, so the contract says which text.
 pub const POSITION_PATTERN: &str = "^[0-9]{1,18}$";
+/// Every spelling of a UUID the server's parser (`uuid::Uuid::parse_str`) takes: simple,
+/// hyphenated, braced and URN. JSON Schema 2020-12 treats `format` as a note, not a rule, so
+/// the pattern is what makes `""` or `"00"` invalid for a tool.
+pub const UUID_PATTERN: &str = concat!(
+    "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "|\\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\}",
+    "|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+);
 /// `Idempotency-Key` as `write-api`'s `CommandHeaders` takes it.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
 /// `If-Match` as `write-api`'s `CommandHeaders` takes it: the version as an entity tag.
@@ -66,6 +74,20 @@ fn error_response(description: &str) -> Value {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     })
+}
+
+/// Gives every `format: uuid` string in the document the pattern of what the server parses.
+fn uuid_patterns(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("format") == Some(&json!("uuid")) && !o.contains_key("pattern") {
+                o.insert("pattern".into(), json!(UUID_PATTERN));
+            }
+            o.values_mut().for_each(uuid_patterns);
+        }
+        Value::Array(a) => a.iter_mut().for_each(uuid_patterns),
+        _ => {}
+    }
 }
 
 /// Takes `null` out of a parameter's schema (`utoipa` writes `Option<T>` as `T | null`).
@@ -132,6 +154,7 @@ pub fn finish(mut doc: Value, api: Api) -> Value {
             }}
         });
     }
+    uuid_patterns(&mut doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
@@ -314,6 +337,18 @@ mod tests {
         assert_eq!(find("limit")["in"], "query");
         assert_eq!(find("type")["schema"]["enum"][0], "a");
         assert_eq!(find("id")["schema"]["format"], "uuid");
+        let uuid = regex::Regex::new(UUID_PATTERN).expect("pattern");
+        for ok in [
+            "01a22d5f-abc8-770b-8722-9f5377da9950",
+            "01a22d5fabc8770b87229f5377da9950",
+            "{01a22d5f-abc8-770b-8722-9f5377da9950}",
+            "urn:uuid:01a22d5f-abc8-770b-8722-9f5377da9950",
+        ] {
+            assert!(uuid.is_match(ok) && uuid::Uuid::parse_str(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "00", "01a22d5f-abc8-770b-8722-9f5377da995"] {
+            assert!(!uuid.is_match(bad) && uuid::Uuid::parse_str(bad).is_err(), "{bad}");
+        }
         assert_eq!(find("X-Min-Position")["schema"]["pattern"], POSITION_PATTERN);
         assert!(op["responses"]["401"]["content"]["application/json"].is_object());
     }

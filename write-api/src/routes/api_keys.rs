@@ -23,7 +23,9 @@ pub struct ApiKeyInput {
     pub scopes: Vec<String>,
     /// When the key stops working (RFC 3339, in the future); none: until revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Text, read here: a time that does not parse is a 422 on this field, like any other rule.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{id}/api-keys", tag = "workspaces", request_body = ApiKeyInput,
@@ -39,7 +41,21 @@ pub async fn create(
     ApiJson(i): ApiJson<ApiKeyInput>,
 ) -> ApiResult {
     let ctx = h.context(a, &i);
-    let new = NewApiKey::parse(&i.name, &i.scopes, i.expires_at)?;
+    let expires_at = i
+        .expires_at
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    prism_domain::DomainError::invalid(
+                        "expires_at",
+                        "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z",
+                    )
+                })
+        })
+        .transpose()?;
+    let new = NewApiKey::parse(&i.name, &i.scopes, expires_at)?;
     Ok(s.commands.create_api_key(&ctx, WorkspaceId(id), new).await?.into())
 }
 
