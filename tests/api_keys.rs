@@ -388,6 +388,8 @@ async fn a_key_is_nobody_outside_its_workspace_and_its_scopes(pool: PgPool) {
         json!({"name": "k", "scopes": []}),
         json!({"name": "k", "scopes": ["admin"]}),
         json!({"name": "k", "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "k", "scopes": ["read"], "expires_at": "tomorrow"}),
+        json!({"name": "k", "scopes": ["read"], "expires_at": ""}),
     ] {
         let (s, b) = apps.key(&w.owner, &w.ws, bad.clone()).await;
         assert_eq!((s, code(&b)), (422, "validation_failed"), "{bad}: {b}");
