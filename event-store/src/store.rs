@@ -223,6 +223,38 @@ impl PgEventStore {
         rows.iter().map(envelope).collect()
     }
 
+    /// [`Self::read_raw`] for an export: the same events, their JSON as text.
+    pub async fn read_export(
+        &self,
+        after: i64,
+        limit: i64,
+        tenant: Option<Uuid>,
+    ) -> Result<Vec<ExportRow>, StoreError> {
+        let horizon = self.safe_horizon().await?;
+        if horizon <= after {
+            return Ok(Vec::new());
+        }
+        let sql = match tenant {
+            None => concat!(
+                "SELECT ",
+                export_columns!(),
+                " FROM events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
+            ),
+            Some(_) => concat!(
+                "SELECT ",
+                export_columns!(),
+                " FROM events WHERE global_position > $1 AND global_position <= $2 AND tenant_id = $4
+                  ORDER BY global_position LIMIT $3"
+            ),
+        };
+        let mut query = sqlx::query(sql).bind(after).bind(horizon).bind(limit);
+        if let Some(t) = tenant {
+            query = query.bind(t);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(export_row).collect()
+    }
+
     /// The events that revoke sessions (logout, refresh reuse, erasure, …) after `after`, up to
     /// the safe horizon, and the position read up to. From `after = 0` only those of the last
     /// `recent` are read: older ones revoke nothing that is still alive.

@@ -162,7 +162,7 @@ async fn export_parquet(
     mut on_progress: impl FnMut(Progress),
 ) -> Result<Summary, ProjectionError> {
     const PAGE: i64 = 10_000;
-    let (to_writer, mut pages) = mpsc::channel::<Vec<StoredEvent>>(2);
+    let (to_writer, mut pages) = mpsc::channel::<Vec<prism_event_store::ExportRow>>(2);
     let path = partial.to_owned();
     let writer = tokio::task::spawn_blocking(move || {
         let mut w = crate::parquet_log::Writer::create(&path)?;
@@ -171,10 +171,10 @@ async fn export_parquet(
         }
         w.finish()
     });
-    let (mut rx, reader) = read_ahead(store.clone(), after, Some(head), workspace, PAGE);
+    let (mut rx, reader) = read_ahead_export(store.clone(), after, head, workspace, PAGE);
     let (mut events, mut last) = (0u64, after);
     while let Some(page) = rx.recv().await {
-        let page: Vec<StoredEvent> = page?.into_iter().filter(|e| e.global_position <= head).collect();
+        let page: Vec<_> = page?.into_iter().filter(|e| e.global_position <= head).collect();
         if let Some(e) = page.last() {
             last = e.global_position;
         }
@@ -425,6 +425,39 @@ fn read_ahead(
         let mut at = after;
         while until.is_none_or(|u| at < u) {
             match store.read_raw(at, page, tenant).await {
+                Ok(p) if p.is_empty() => break,
+                Ok(p) => {
+                    at = p.last().map_or(at, |e| e.global_position);
+                    if tx.send(Ok(p)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    break;
+                }
+            }
+        }
+    });
+    (rx, reader)
+}
+
+/// [`read_ahead`] for an export: rows with their JSON as text, up to `until`.
+fn read_ahead_export(
+    store: PgEventStore,
+    after: i64,
+    until: i64,
+    tenant: Option<Uuid>,
+    page: i64,
+) -> (
+    mpsc::Receiver<Result<Vec<prism_event_store::ExportRow>, ProjectionError>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel(2);
+    let reader = tokio::spawn(async move {
+        let mut at = after;
+        while at < until {
+            match store.read_export(at, page, tenant).await {
                 Ok(p) if p.is_empty() => break,
                 Ok(p) => {
                     at = p.last().map_or(at, |e| e.global_position);

@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use prism_event_store::StoredEvent;
+use prism_event_store::{ExportRow, StoredEvent};
 use uuid::Uuid;
 
 use crate::ProjectionError;
@@ -75,10 +75,22 @@ pub struct Writer {
 impl Writer {
     pub fn create(path: &Path) -> Result<Self, ProjectionError> {
         let file = std::fs::File::create(path).map_err(|e| ProjectionError::Io(format!("{}: {e}", path.display())))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet_err)?))
-            .set_max_row_group_row_count(Some(ROW_GROUP))
-            .build();
+            .set_max_row_group_row_count(Some(ROW_GROUP));
+        // A dictionary only pays where values repeat (types, aggregates, tenants, actors); for
+        // a column of unique values it is hashing for nothing before it falls back to plain.
+        for unique in [
+            "global_position",
+            "event_id",
+            "recorded_at",
+            "hash",
+            "payload",
+            "metadata",
+        ] {
+            props = props.set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(unique), false);
+        }
+        let props = props.build();
         let schema = schema();
         let inner = ArrowWriter::try_new(
             std::io::BufWriter::with_capacity(1 << 20, file),
@@ -89,8 +101,9 @@ impl Writer {
         Ok(Self { inner, schema })
     }
 
-    /// Appends `events` (the writer cuts row groups at [`ROW_GROUP`]).
-    pub fn write(&mut self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    /// Appends `events` (the writer cuts row groups at [`ROW_GROUP`]); their JSON goes in as
+    /// Postgres rendered it.
+    pub fn write(&mut self, events: &[ExportRow]) -> Result<(), ProjectionError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -104,7 +117,6 @@ impl Writer {
         let (mut actor, mut actor_kind, mut hash) = (s(), s(), s());
         let mut payload = StringBuilder::with_capacity(n, n * 256);
         let mut metadata = StringBuilder::with_capacity(n, n * 128);
-        let mut json = Vec::with_capacity(1024);
         for e in events {
             position.append_value(e.global_position);
             event_id.append_value(e.event_id.to_string());
@@ -115,15 +127,11 @@ impl Writer {
             ty.append_value(&e.event_type);
             version.append_value(e.event_version);
             at.append_value(e.recorded_at.timestamp_micros());
-            actor.append_option(e.metadata.get("actor_id").and_then(|v| v.as_str()));
-            actor_kind.append_option(e.metadata.get("actor_kind").and_then(|v| v.as_str()));
+            actor.append_option(e.actor_id.as_deref());
+            actor_kind.append_option(e.actor_kind.as_deref());
             hash.append_value(hex::encode(&e.hash));
-            json.clear();
-            serde_json::to_writer(&mut json, &e.payload)?;
-            payload.append_value(std::str::from_utf8(&json).map_err(parquet_err)?);
-            json.clear();
-            serde_json::to_writer(&mut json, &e.metadata)?;
-            metadata.append_value(std::str::from_utf8(&json).map_err(parquet_err)?);
+            payload.append_value(&e.payload);
+            metadata.append_value(&e.metadata);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(position.finish()),
