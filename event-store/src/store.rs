@@ -13,6 +13,29 @@ use crate::append::{append_many, check_size};
 use crate::batcher::Batcher;
 use crate::horizon::Horizon;
 use crate::model::*;
+
+/// A page of the log, all of it or one tenant's. Two statements rather than `$4 IS NULL OR
+/// tenant_id = $4`: each gets its own plan (the primary key for one, the tenant index for the
+/// other).
+macro_rules! page_sql {
+    ($columns:expr) => {
+        [
+            concat!(
+                "SELECT ",
+                $columns,
+                " FROM events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
+            ),
+            concat!(
+                "SELECT ",
+                $columns,
+                " FROM events WHERE global_position > $1 AND global_position <= $2 AND tenant_id = $4
+                  ORDER BY global_position LIMIT $3"
+            ),
+        ]
+    };
+}
+const RAW_PAGE: [&str; 2] = page_sql!(envelope_columns!());
+const EXPORT_PAGE: [&str; 2] = page_sql!(export_columns!());
 use crate::StoreError;
 
 /// The Postgres event log. Cheap to clone; share one per process.
@@ -196,31 +219,7 @@ impl PgEventStore {
     /// Events after `after` as stored (not upcast, so their hashes verify), optionally one
     /// tenant's, never past the safe horizon: for exports and auditors.
     pub async fn read_raw(&self, after: i64, limit: i64, tenant: Option<Uuid>) -> Result<Vec<StoredEvent>, StoreError> {
-        let horizon = self.safe_horizon().await?;
-        if horizon <= after {
-            return Ok(Vec::new());
-        }
-        // Two statements rather than `$4 IS NULL OR tenant_id = $4`: each gets its own plan (the
-        // tenant index for one, the primary key for the other).
-        let sql = match tenant {
-            None => concat!(
-                "SELECT ",
-                envelope_columns!(),
-                " FROM events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
-            ),
-            Some(_) => concat!(
-                "SELECT ",
-                envelope_columns!(),
-                " FROM events WHERE global_position > $1 AND global_position <= $2 AND tenant_id = $4
-                  ORDER BY global_position LIMIT $3"
-            ),
-        };
-        let mut query = sqlx::query(sql).bind(after).bind(horizon).bind(limit);
-        if let Some(t) = tenant {
-            query = query.bind(t);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(envelope).collect()
+        self.read_page(after, limit, tenant, RAW_PAGE, envelope).await
     }
 
     /// [`Self::read_raw`] for an export: the same events, their JSON as text.
@@ -230,29 +229,32 @@ impl PgEventStore {
         limit: i64,
         tenant: Option<Uuid>,
     ) -> Result<Vec<ExportRow>, StoreError> {
+        self.read_page(after, limit, tenant, EXPORT_PAGE, export_row).await
+    }
+
+    /// One page of the log after `after`, up to the safe horizon, in one of two shapes
+    /// (`sql`: everything, one tenant's), each row read by `row`.
+    async fn read_page<T>(
+        &self,
+        after: i64,
+        limit: i64,
+        tenant: Option<Uuid>,
+        sql: [&'static str; 2],
+        row: fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let horizon = self.safe_horizon().await?;
         if horizon <= after {
             return Ok(Vec::new());
         }
-        let sql = match tenant {
-            None => concat!(
-                "SELECT ",
-                export_columns!(),
-                " FROM events WHERE global_position > $1 AND global_position <= $2 ORDER BY global_position LIMIT $3"
-            ),
-            Some(_) => concat!(
-                "SELECT ",
-                export_columns!(),
-                " FROM events WHERE global_position > $1 AND global_position <= $2 AND tenant_id = $4
-                  ORDER BY global_position LIMIT $3"
-            ),
-        };
-        let mut query = sqlx::query(sql).bind(after).bind(horizon).bind(limit);
+        let mut query = sqlx::query(sql[usize::from(tenant.is_some())])
+            .bind(after)
+            .bind(horizon)
+            .bind(limit);
         if let Some(t) = tenant {
             query = query.bind(t);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(export_row).collect()
+        rows.iter().map(row).collect()
     }
 
     /// The events that revoke sessions (logout, refresh reuse, erasure, …) after `after`, up to

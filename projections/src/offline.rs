@@ -420,26 +420,15 @@ fn read_ahead(
     tenant: Option<Uuid>,
     page: i64,
 ) -> (Batches, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(2);
-    let reader = tokio::spawn(async move {
-        let mut at = after;
-        while until.is_none_or(|u| at < u) {
-            match store.read_raw(at, page, tenant).await {
-                Ok(p) if p.is_empty() => break,
-                Ok(p) => {
-                    at = p.last().map_or(at, |e| e.global_position);
-                    if tx.send(Ok(p)).await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    break;
-                }
-            }
-        }
-    });
-    (rx, reader)
+    pages_ahead(
+        after,
+        until,
+        move |at| {
+            let store = store.clone();
+            async move { store.read_raw(at, page, tenant).await }
+        },
+        |e| e.global_position,
+    )
 }
 
 /// [`read_ahead`] for an export: rows with their JSON as text, up to `until`.
@@ -453,14 +442,41 @@ fn read_ahead_export(
     mpsc::Receiver<Result<Vec<prism_event_store::ExportRow>, ProjectionError>>,
     tokio::task::JoinHandle<()>,
 ) {
+    pages_ahead(
+        after,
+        Some(until),
+        move |at| {
+            let store = store.clone();
+            async move { store.read_export(at, page, tenant).await }
+        },
+        |e| e.global_position,
+    )
+}
+
+/// The read-ahead loop both share: `fetch` the page after a position until one is empty or
+/// `until` is reached; `position` says where a row is.
+fn pages_ahead<T, F, Fut>(
+    after: i64,
+    until: Option<i64>,
+    fetch: F,
+    position: fn(&T) -> i64,
+) -> (
+    mpsc::Receiver<Result<Vec<T>, ProjectionError>>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    T: Send + 'static,
+    F: Fn(i64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, prism_event_store::StoreError>> + Send,
+{
     let (tx, rx) = mpsc::channel(2);
     let reader = tokio::spawn(async move {
         let mut at = after;
-        while at < until {
-            match store.read_export(at, page, tenant).await {
+        while until.is_none_or(|u| at < u) {
+            match fetch(at).await {
                 Ok(p) if p.is_empty() => break,
                 Ok(p) => {
-                    at = p.last().map_or(at, |e| e.global_position);
+                    at = p.last().map_or(at, position);
                     if tx.send(Ok(p)).await.is_err() {
                         break;
                     }
