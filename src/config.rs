@@ -11,6 +11,9 @@ pub struct Config {
     pub database_url: String,
     pub write_addr: String,
     pub read_addr: String,
+    /// The write API's base URL, where a read node's console forwards sign-in
+    /// (`PRISM_WRITE_URL`; `prism serve` defaults to its own write API).
+    pub write_url: Option<String>,
     /// `PRISM_NATS_URL`: set, the NATS JetStream bus (each part may run as its own process);
     /// unset, one node on the in-process bus.
     pub nats_url: Option<String>,
@@ -220,6 +223,7 @@ impl Config {
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
+            write_url: std::env::var("PRISM_WRITE_URL").ok().filter(|u| !u.trim().is_empty()),
             nats_url: std::env::var("PRISM_NATS_URL").ok().filter(|u| !u.trim().is_empty()),
             nats_prefix: var("PRISM_NATS_PREFIX", "prism"),
             nats_max_age: std::time::Duration::from_secs(

@@ -187,6 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // itself; on NATS the relay is its own part (one active per log).
     let relay = if bus.durable() { relay } else { read || project };
     tracing::info!(bus = %bus.name(), "bus");
+    // Where this process's write API listens, for its own console's sign-in.
+    let mut write_local = None;
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
         let commands = cfg.commands(store)?;
@@ -207,9 +209,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_max_upload(cfg.max_upload)
                 .with_edge(cfg.edge.clone()),
         );
+        let listener = listen("write api", &cfg.write_addr).await?;
+        write_local = Some(listener.local_addr()?);
         parts.spawn(serve_http(
             "write api",
-            cfg.write_addr.clone(),
+            listener,
             app,
             cfg.edge.clone(),
             stopped.clone(),
@@ -253,10 +257,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let s = stopped.clone();
         parts.spawn(async move { projector.run(s).await.context("hot pages") });
         state = state.with_hot_pages(hot);
+        // The console forwards sign-in to the write API: the configured one, or this process's.
+        let write_url = cfg.write_url.clone().or_else(|| {
+            write_local.map(|mut a| {
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}")
+            })
+        });
+        if let Some(url) = write_url {
+            state = state.with_write_url(url);
+        }
         let app = prism_read_api::app(state);
         parts.spawn(serve_http(
             "read api",
-            cfg.read_addr.clone(),
+            listen("read api", &cfg.read_addr).await?,
             app,
             cfg.edge.clone(),
             stopped.clone(),
@@ -323,16 +339,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn listen(what: &str, addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))
+}
+
 async fn serve_http(
     what: &'static str,
-    addr: String,
+    listener: tokio::net::TcpListener,
     app: axum::Router,
     edge: prism_telemetry::edge::EdgeConfig,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for the {what}"))?;
     tracing::info!(addr = %listener.local_addr()?, "{what} listening");
     // Header and idle timeouts, graceful drain, the peer's address for rate limits.
     let stopping = async move {

@@ -15,6 +15,7 @@
 //! its built-in texts, for an insight or affirmation not written yet); never `prism-commands`.
 
 pub mod consistency;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod presence;
@@ -144,6 +145,8 @@ pub struct Shared {
     pub blobs: Option<prism_blobs::Blobs>,
     /// Who is online where (told between nodes on the bus).
     pub presence: presence::Presence,
+    /// The write API's base URL, where the console forwards sign-in (`PRISM_WRITE_URL`).
+    pub write_url: Option<String>,
 }
 
 pub(crate) type PositionCache =
@@ -209,6 +212,12 @@ impl AppState {
         });
     }
 
+    /// Where the console forwards sign-in, refresh and sign-out: the write API's base URL.
+    pub fn with_write_url(mut self, url: impl Into<String>) -> Self {
+        std::sync::Arc::make_mut(&mut self.0).write_url = Some(url.into());
+        self
+    }
+
     pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
         std::sync::Arc::make_mut(&mut self.0).edge = edge;
         self
@@ -271,6 +280,7 @@ impl AppState {
         });
         Self(std::sync::Arc::new(Shared {
             edge: Default::default(),
+            write_url: None,
             blobs: None,
             presence: presence::Presence::local(),
             revocations,
@@ -366,7 +376,11 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::fallback);
+        .fallback(ops::fallback)
+        .with_state(state.clone());
+    // The console renders the API's own answers: it calls this router, inside the edge layers
+    // its own requests went through.
+    let router = router.clone().nest_service("/console", console::routes(router, &state));
     let router = prism_telemetry::edge::layers(router, &state.edge);
-    prism_telemetry::edge::observed(router, "read-api").with_state(state)
+    prism_telemetry::edge::observed(router, "read-api")
 }

@@ -1,0 +1,97 @@
+//! Sign-in, refresh and sign-out, forwarded to the write API (which owns sessions), so the page
+//! talks to one origin. Bodies are passed on as they came, bounded; answers come back as the
+//! write API gave them.
+//!
+//! The write API limits sign-ins per client address: the console passes the browser's address
+//! in `X-Forwarded-For`, which the write API believes only when this node is among its
+//! `PRISM_TRUSTED_PROXIES`; otherwise console sign-ins share this node's allowance (and each
+//! account's own limit still holds).
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::Console;
+
+/// The largest sign-in body forwarded (an email, a password, a token).
+const MAX_BODY: usize = 4096;
+
+#[derive(Clone)]
+pub(super) struct Forward {
+    write_url: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Forward {
+    pub fn new(write_url: Option<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            write_url: write_url.map(|u| u.trim_end_matches('/').to_owned()),
+            http,
+        }
+    }
+}
+
+fn refused(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+/// `POST /console/auth/{login|refresh|logout}` → the write API's `/v1/auth/{action}`.
+pub(super) async fn forward(State(c): State<Console>, Path(action): Path<String>, req: Request) -> Response {
+    if !matches!(action.as_str(), "login" | "refresh" | "logout") {
+        return refused(StatusCode::NOT_FOUND, "not_found", "no such route");
+    }
+    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let headers = req.headers().clone();
+    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_BODY).await else {
+        return refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is too large",
+        );
+    };
+    let Some(base) = &c.auth.write_url else {
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this node does not know the write API (PRISM_WRITE_URL)",
+        );
+    };
+    let mut req = c
+        .auth
+        .http
+        .post(format!("{base}/v1/auth/{action}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(addr) = peer {
+        req = req.header("x-forwarded-for", addr.ip().to_string());
+    }
+    if let Some(agent) = headers.get(header::USER_AGENT) {
+        req = req.header(header::USER_AGENT, agent.clone());
+    }
+    match req.send().await {
+        Ok(res) => {
+            let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let retry = res.headers().get(header::RETRY_AFTER).cloned();
+            let bytes = res.bytes().await.unwrap_or_default();
+            let mut out = (status, bytes).into_response();
+            out.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            if let Some(r) = retry {
+                out.headers_mut().insert(header::RETRY_AFTER, r);
+            }
+            out
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the console could not reach the write API");
+            refused(StatusCode::BAD_GATEWAY, "unavailable", "the write API did not answer")
+        }
+    }
+}
