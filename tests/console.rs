@@ -361,6 +361,16 @@ async fn the_console_in_a_real_browser_shows_each_caller_what_the_api_would() {
     assert_eq!(s, 404, "{body}");
     let (s, body) = fragment(c, &read, "/console/timeline", "not-a-token").await;
     assert_eq!(s, 401, "{body}");
+    // Sign-in through the console takes JSON only, as the write API does: a cross-site form
+    // cannot drive it.
+    let res = c
+        .post(format!("http://{read}/console/auth/login"))
+        .header("content-type", "text/plain")
+        .body(json!({"email": "alice@example.com", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status().as_u16(), 415);
     let (s, body) = fragment(c, &read, "/console/projections", &alice).await;
     assert_eq!(s, 200);
     assert!(

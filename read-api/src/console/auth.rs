@@ -46,6 +46,32 @@ pub(super) async fn forward(State(c): State<Console>, Path(action): Path<String>
     if !matches!(action.as_str(), "login" | "refresh" | "logout") {
         return refused(StatusCode::NOT_FOUND, "not_found", "no such route");
     }
+    // JSON only, as the write API itself requires: a cross-site form cannot drive sign-in.
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is too large",
+        );
+    }
     let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
     let headers = req.headers().clone();
     let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_BODY).await else {

@@ -49,7 +49,7 @@ pub fn routes(api: Router, state: &AppState) -> Router {
         auth: auth::Forward::new(state.write_url.clone()),
         samples: Arc::default(),
     };
-    Router::new()
+    let router = Router::new()
         .route("/", get(page::shell))
         .route("/console.js", get(page::script))
         .route("/console.css", get(page::style))
@@ -60,7 +60,10 @@ pub fn routes(api: Router, state: &AppState) -> Router {
         .route("/verify", get(views::verify))
         .route("/projections", get(views::projections))
         .route("/search", get(views::search))
-        .fallback(crate::routes::ops::fallback)
+        .fallback(crate::routes::ops::fallback);
+    // The same bound on a whole request as the API's own routes (a sign-in trickled byte by
+    // byte, a timeline of many pages).
+    prism_telemetry::edge::timed(router, state.edge.request_timeout)
         .layer(axum::middleware::map_response(secured))
         .with_state(console)
 }

@@ -62,7 +62,8 @@
   }
 
   function view(name) {
-    const found = $('[data-view="' + name + '"]') ? name : 'timeline';
+    // Only the page's own views: the hash is the address bar's, not ours.
+    const found = $$('[data-view]').some((s) => s.dataset.view === name) ? name : 'timeline';
     $$('[data-view]').forEach((s) => { s.hidden = s.dataset.view !== found; });
     $$('nav a').forEach((a) => a.classList.toggle('current', a.getAttribute('href') === '#' + found));
     const form = $('[data-view="' + found + '"] form');
