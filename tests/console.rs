@@ -482,6 +482,46 @@ async fn the_console_in_a_real_browser_shows_each_caller_what_the_api_would() {
     assert_eq!(s, 200);
     assert!(!body.contains("secret plans"), "{body}");
 
+    // A session signed out through the console is over everywhere the console reads: its
+    // access token, still unexpired, is refused by every fragment once the node has read the
+    // logout from the log (within Revocations::POLL and the safe horizon; bounded here).
+    let (s, session) = post(
+        c,
+        format!("http://{read}/console/auth/login"),
+        None,
+        json!({"email": "alice@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 200, "{session}");
+    let access = session["access_token"].as_str().expect("access token").to_owned();
+    let (s, body) = fragment(c, &read, "/console/me", &access).await;
+    assert_eq!(s, 200, "a fresh session works: {body}");
+    let (s, body) = post(
+        c,
+        format!("http://{read}/console/auth/logout"),
+        None,
+        json!({"refresh_token": session["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(s, 204, "{body}");
+    let started = Instant::now();
+    while fragment(c, &read, "/console/me", &access).await.0 != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a signed-out session still reads the console"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for path in [
+        format!("/console/timeline?workspace_id={acme_id}"),
+        "/console/search?q=hello".to_owned(),
+        format!("/console/verify?workspace_id={acme_id}"),
+    ] {
+        let (s, body) = fragment(c, &read, &path, &access).await;
+        assert_eq!(s, 401, "{path}: {body}");
+        assert!(!body.contains("hello"), "{path}: {body}");
+    }
+
     b.close().await.expect("close the browser");
     let admin = sqlx::PgPool::connect(&base_url()).await.expect("admin connection");
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
