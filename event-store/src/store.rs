@@ -327,6 +327,20 @@ impl PgEventStore {
         rows.iter().map(envelope).collect()
     }
 
+    /// The events at these positions, as stored, in position order (those not in the log are
+    /// absent).
+    pub async fn read_positions(&self, positions: &[i64]) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            envelope_columns!(),
+            " FROM events WHERE global_position = ANY($1) ORDER BY global_position"
+        ))
+        .bind(positions)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(envelope).collect()
+    }
+
     /// Stores a snapshot unless a newer one is already there.
     pub async fn save_snapshot(&self, aggregate_type: &str, id: Uuid, snap: &Snapshot) -> Result<(), StoreError> {
         sqlx::query(

@@ -36,7 +36,33 @@ pub struct Report {
     pub bad: u64,
 }
 
+impl Default for Report {
+    /// Nothing checked yet: intact.
+    fn default() -> Self {
+        Self {
+            ok: true,
+            checked: 0,
+            first_bad: None,
+            bad: 0,
+        }
+    }
+}
+
 impl Report {
+    /// Counts one checked event, and a finding if it did not verify.
+    pub fn count(&mut self, e: &StoredEvent, reason: Option<String>) {
+        self.checked += 1;
+        if let Some(reason) = reason {
+            self.add(Finding {
+                position: e.global_position,
+                aggregate_type: e.aggregate_type.clone(),
+                aggregate_id: e.aggregate_id,
+                sequence: e.sequence,
+                reason,
+            });
+        }
+    }
+
     pub fn add(&mut self, f: Finding) {
         self.ok = false;
         self.bad += 1;
@@ -109,33 +135,37 @@ impl Chain {
 impl PgEventStore {
     /// Recomputes every chain (or one workspace's), streaming the rows in chain order.
     pub async fn verify(&self, tenant: Option<Uuid>) -> Result<Report, StoreError> {
+        let mut report = Report::default();
+        let mut checked = self.verify_each(tenant);
+        while let Some((e, reason)) = checked.try_next().await? {
+            report.count(&e, reason);
+        }
+        Ok(report)
+    }
+
+    /// Every event (or one workspace's) in chain order, each with why it does not verify, if
+    /// it does not: for a caller who counts only some of them (what a viewer may see).
+    pub fn verify_each(
+        &self,
+        tenant: Option<Uuid>,
+    ) -> impl futures::Stream<Item = Result<(StoredEvent, Option<String>), StoreError>> + Send + '_ {
         let sql = concat!(
             "SELECT ",
             envelope_columns!(),
             " FROM events WHERE ($1::uuid IS NULL OR tenant_id = $1) ORDER BY aggregate_type, aggregate_id, sequence"
         );
-        let mut rows = sqlx::query(sql).bind(tenant).fetch(self.pool());
-        let mut report = Report {
-            ok: true,
-            checked: 0,
-            first_bad: None,
-            bad: 0,
-        };
         let mut chain = Chain::default();
-        while let Some(row) = rows.try_next().await? {
-            let e = envelope(&row)?;
-            report.checked += 1;
-            if let Some(reason) = chain.push(&e) {
-                report.add(Finding {
-                    position: e.global_position,
-                    aggregate_type: e.aggregate_type,
-                    aggregate_id: e.aggregate_id,
-                    sequence: e.sequence,
-                    reason,
+        sqlx::query(sql)
+            .bind(tenant)
+            .fetch(self.pool())
+            .map_err(StoreError::from)
+            .and_then(move |row| {
+                let checked = envelope(&row).map(|e| {
+                    let reason = chain.push(&e);
+                    (e, reason)
                 });
-            }
-        }
-        Ok(report)
+                futures::future::ready(checked)
+            })
     }
 }
 

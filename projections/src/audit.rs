@@ -13,6 +13,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::visibility::{self, Facts, Viewer};
 use crate::{Projection, ProjectionError};
 
 pub struct AuditTrail;
@@ -40,7 +41,7 @@ pub struct AuditEntry {
 }
 
 /// Which rows of the trail to read; every field narrows.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct TrailFilter<'a> {
     pub workspace: Option<WorkspaceId>,
     pub actor: Option<UserId>,
@@ -74,6 +75,116 @@ pub async fn trail(pool: &PgPool, f: &TrailFilter<'_>, limit: i64) -> Result<Vec
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// How many pages of the trail [`trail_as`] reads for one answer at most: a caller shown few
+/// of many rows gets a shorter page and a cursor, never an unbounded scan.
+const SCAN_PAGES: usize = 8;
+
+/// A page of [`trail`] as `viewer` sees it (`None`: everything, for the platform's auditors):
+/// an entry for an event the visibility policy hides from them — a direct conversation they
+/// are not in, a file someone else uploaded — is left out, as every other way out of Prism
+/// leaves the event out; the trail is metadata, and who wrote to whom, when, is what the policy
+/// keeps from a non-participant. Answers up to `limit` rows and the position to continue
+/// before, if there may be more.
+pub async fn trail_as(
+    pool: &PgPool,
+    f: &TrailFilter<'_>,
+    limit: i64,
+    viewer: Option<&Viewer>,
+) -> Result<(Vec<AuditEntry>, Option<i64>), ProjectionError> {
+    let cursor = |rows: &[AuditEntry]| rows.last().map(|r| r.position);
+    let Some(viewer) = viewer.filter(|v| !v.auditor) else {
+        let mut rows = trail(pool, f, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = if more { cursor(&rows) } else { None };
+        return Ok((rows, next));
+    };
+    let (mut out, mut page_filter, mut known) = (Vec::new(), *f, Facts::default());
+    for _ in 0..SCAN_PAGES {
+        let page = trail(pool, &page_filter, limit + 1).await?;
+        let exhausted = (page.len() as i64) <= limit;
+        let Some(last) = cursor(&page) else {
+            return Ok((out, None));
+        };
+        let hidden = visibility::hidden_from(pool, &envelopes_of(pool, &page).await?, viewer, &mut known).await?;
+        for row in page.into_iter().filter(|r| !hidden.contains(&r.position)) {
+            out.push(row);
+            if out.len() as i64 > limit {
+                out.truncate(limit as usize);
+                let next = cursor(&out);
+                return Ok((out, next));
+            }
+        }
+        if exhausted {
+            return Ok((out, None));
+        }
+        page_filter.before = Some(last);
+    }
+    Ok((out, page_filter.before))
+}
+
+/// The log's events behind trail rows, for the visibility policy. A row whose event is no
+/// longer in the log (what verification reports) stands for itself with an empty payload,
+/// which the policy judges closed: a direct message's or an upload's is hidden from all but
+/// auditors.
+pub async fn envelopes_of(pool: &PgPool, rows: &[AuditEntry]) -> Result<Vec<StoredEvent>, ProjectionError> {
+    let subjects: Vec<Subject> = rows.iter().map(Subject::of).collect();
+    subject_envelopes(pool, &subjects).await
+}
+
+/// What the visibility policy needs of a trail row.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub position: i64,
+    pub workspace_id: Option<Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Uuid,
+    pub sequence: i64,
+}
+
+impl Subject {
+    fn of(r: &AuditEntry) -> Self {
+        Self {
+            position: r.position,
+            workspace_id: r.workspace_id,
+            action: r.action.clone(),
+            resource_type: r.resource_type.clone(),
+            resource_id: r.resource_id,
+            sequence: r.sequence,
+        }
+    }
+}
+
+/// [`envelopes_of`] for rows read elsewhere (verification's findings).
+pub async fn subject_envelopes(pool: &PgPool, subjects: &[Subject]) -> Result<Vec<StoredEvent>, ProjectionError> {
+    let positions: Vec<i64> = subjects.iter().map(|s| s.position).collect();
+    let found = prism_event_store::PgEventStore::new(pool.clone(), 0)
+        .read_positions(&positions)
+        .await?;
+    let mut by_position: std::collections::HashMap<i64, StoredEvent> =
+        found.into_iter().map(|e| (e.global_position, e)).collect();
+    Ok(subjects
+        .iter()
+        .map(|s| {
+            by_position.remove(&s.position).unwrap_or_else(|| StoredEvent {
+                global_position: s.position,
+                event_id: Uuid::nil(),
+                tenant_id: s.workspace_id,
+                aggregate_type: s.resource_type.clone(),
+                aggregate_id: s.resource_id,
+                sequence: s.sequence,
+                event_type: s.action.clone(),
+                event_version: 1,
+                payload: Value::Object(Default::default()),
+                metadata: Value::Object(Default::default()),
+                recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+                hash: Vec::new(),
+            })
+        })
+        .collect())
 }
 
 /// The workspace an event belongs to: its tenant (a workspace's own events carry it too).

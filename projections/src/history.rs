@@ -13,7 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::audit;
+use crate::visibility::{self, Facts, Viewer};
 use crate::ProjectionError;
+use futures::TryStreamExt;
 
 /// The aggregate types whose state can be replayed.
 pub const AGGREGATE_TYPES: &[&str] = &["user", "workspace", "channel", "message", "conversation", "doc"];
@@ -99,8 +102,70 @@ impl History {
     /// audit trail recorded is still in the log with the same hash.
     pub async fn verify(&self, workspace: Option<Uuid>) -> Result<Report, ProjectionError> {
         let mut report = self.store.verify(workspace).await?;
-        let gone: Vec<(i64, String, Uuid, i64, bool)> = sqlx::query_as(
-            "SELECT a.position, a.resource_type, a.resource_id, a.sequence, e.global_position IS NULL
+        for (f, _) in self.gone(workspace).await? {
+            report.add(f);
+        }
+        Ok(report)
+    }
+
+    /// [`History::verify`] as `viewer` may be told it (`None` or an auditor: all of it). Every
+    /// event is verified and `ok` is the whole record's — a tampered log is never reported
+    /// intact — but `checked`, `bad` and `first_bad` count and name only events the visibility
+    /// policy shows the viewer: an owner is not told how many events a direct conversation they
+    /// are not in holds, nor its ids. `ok: false` with no `first_bad` means the events that do
+    /// not verify are ones only their participants (and auditors) may see.
+    pub async fn verify_as(&self, workspace: Option<Uuid>, viewer: Option<&Viewer>) -> Result<Report, ProjectionError> {
+        let Some(viewer) = viewer.filter(|v| !v.auditor) else {
+            return self.verify(workspace).await;
+        };
+        const BATCH: usize = 1_000;
+        let pool = self.store.pool();
+        let (mut shown, mut intact, mut known) = (Report::default(), true, Facts::default());
+        let mut each = std::pin::pin!(self.store.verify_each(workspace));
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let next = each.try_next().await?;
+            let end = next.is_none();
+            batch.extend(next);
+            if batch.len() < BATCH && !end {
+                continue;
+            }
+            let events: Vec<StoredEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
+            let hidden = visibility::hidden_from(pool, &events, viewer, &mut known).await?;
+            for (e, reason) in batch.drain(..) {
+                intact &= reason.is_none();
+                if !hidden.contains(&e.global_position) {
+                    shown.count(&e, reason);
+                }
+            }
+            if end {
+                break;
+            }
+        }
+        let gone = self.gone(workspace).await?;
+        intact &= gone.is_empty();
+        let subjects: Vec<audit::Subject> = gone.iter().map(|(_, s)| s.clone()).collect();
+        let hidden = visibility::hidden_from(
+            pool,
+            &audit::subject_envelopes(pool, &subjects).await?,
+            viewer,
+            &mut known,
+        )
+        .await?;
+        for (f, _) in gone.into_iter().filter(|(f, _)| !hidden.contains(&f.position)) {
+            shown.add(f);
+        }
+        shown.ok = intact;
+        Ok(shown)
+    }
+
+    /// Events the audit trail recorded that are no longer in the log as recorded (at most
+    /// 1,000), each with what the trail says of it.
+    async fn gone(&self, workspace: Option<Uuid>) -> Result<Vec<(Finding, audit::Subject)>, ProjectionError> {
+        // position, workspace, action, resource type and id, sequence, whether it is missing.
+        type Gone = (i64, Option<Uuid>, String, String, Uuid, i64, bool);
+        let rows: Vec<Gone> = sqlx::query_as(
+            "SELECT a.position, a.workspace_id, a.action, a.resource_type, a.resource_id, a.sequence, e.global_position IS NULL
                FROM audit_trail a LEFT JOIN events e ON e.global_position = a.position
               WHERE (e.global_position IS NULL OR e.hash <> a.hash) AND ($1::uuid IS NULL OR a.workspace_id = $1)
               ORDER BY a.position LIMIT 1000",
@@ -108,20 +173,33 @@ impl History {
         .bind(workspace)
         .fetch_all(self.store.pool())
         .await?;
-        for (position, aggregate_type, aggregate_id, sequence, missing) in gone {
-            report.add(Finding {
-                position,
-                aggregate_type,
-                aggregate_id,
-                sequence,
-                reason: if missing {
-                    "the audit trail recorded this event, but it is no longer in the log".into()
-                } else {
-                    "the event's hash differs from the one the audit trail recorded".into()
+        Ok(rows
+            .into_iter()
+            .map(
+                |(position, workspace_id, action, resource_type, resource_id, sequence, missing)| {
+                    let finding = Finding {
+                        position,
+                        aggregate_type: resource_type.clone(),
+                        aggregate_id: resource_id,
+                        sequence,
+                        reason: if missing {
+                            "the audit trail recorded this event, but it is no longer in the log".into()
+                        } else {
+                            "the event's hash differs from the one the audit trail recorded".into()
+                        },
+                    };
+                    let subject = audit::Subject {
+                        position,
+                        workspace_id,
+                        action,
+                        resource_type,
+                        resource_id,
+                        sequence,
+                    };
+                    (finding, subject)
                 },
-            });
-        }
-        Ok(report)
+            )
+            .collect())
     }
 }
 

@@ -52,6 +52,24 @@ pub async fn shown_to(
         .collect())
 }
 
+/// The positions of those of `events` that `viewer` is shown nothing of (an event shown
+/// redacted is shown). For routes that report on events rather than hand them out — audit
+/// entries, verification findings — so that they name only what the caller could read.
+pub async fn hidden_from(
+    pool: &PgPool,
+    events: &[StoredEvent],
+    viewer: &Viewer,
+    known: &mut Facts,
+) -> Result<HashSet<i64>, ProjectionError> {
+    let facts = Facts::gather(pool, events, false, known).await?;
+    known.remember(&facts);
+    Ok(events
+        .iter()
+        .filter(|e| matches!(facts.show(e, viewer), Shown::Hidden))
+        .map(|e| e.global_position)
+        .collect())
+}
+
 /// Who is looking.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {

@@ -456,7 +456,12 @@ pub(super) async fn verify(State(c): State<Console>, headers: HeaderMap, Query(q
                 p .ok #verdict { "Intact: " (a.body["checked"]) " events verified." }
             } @else {
                 p .bad #verdict role="alert" {
-                    "Not intact: " (a.body["bad"]) " of " (a.body["checked"]) " events do not verify."
+                    @if a.body["bad"] == 0 {
+                        "Not intact: events you may not see (a direct conversation you are not in) do not verify; "
+                        "a platform auditor can see which. The " (a.body["checked"]) " events you may see verify."
+                    } @else {
+                        "Not intact: " (a.body["bad"]) " of the " (a.body["checked"]) " events you may see do not verify."
+                    }
                 }
                 @if bad.is_object() {
                     h4 { "First bad event" }

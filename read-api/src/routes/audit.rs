@@ -10,7 +10,9 @@ use uuid::Uuid;
 use prism_domain::{UserId, WorkspaceId};
 use prism_projections::audit::{self, AuditEntry};
 use prism_projections::history::Finding;
+use prism_projections::visibility::Viewer;
 
+use super::history::viewer;
 use super::oversee;
 use crate::error::ReadError;
 use crate::extract::{ApiPath, ApiQuery, Principal};
@@ -43,7 +45,13 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-async fn trail(s: &AppState, workspace: Option<WorkspaceId>, f: &AuditFilter) -> Result<AuditPage, ReadError> {
+/// A page of the trail as `viewer` may see it (`None`: all of it, for auditors).
+async fn trail(
+    s: &AppState,
+    workspace: Option<WorkspaceId>,
+    f: &AuditFilter,
+    viewer: Option<&Viewer>,
+) -> Result<AuditPage, ReadError> {
     let limit = match f.limit {
         None => 50,
         Some(n) if (1..=200).contains(&n) => n,
@@ -74,20 +82,14 @@ async fn trail(s: &AppState, workspace: Option<WorkspaceId>, f: &AuditFilter) ->
         to: f.to,
         before,
     };
-    let mut rows = audit::trail(&s.pool, &filter, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let (items, next) = audit::trail_as(&s.pool, &filter, limit, viewer).await?;
     Ok(AuditPage {
-        next_cursor: if more {
-            rows.last().map(|r| r.position.to_string())
-        } else {
-            None
-        },
-        items: rows,
+        next_cursor: next.map(|p| p.to_string()),
+        items,
     })
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/audit", tag = "audit", description = "the workspace's audit trail, newest first (admins, owners, auditors)",
+#[utoipa::path(get, path = "/v1/workspaces/{id}/audit", tag = "audit", description = "the workspace's audit trail, newest first (admins, owners, auditors); entries for events the caller may not see (a direct conversation they are not in) are left out, so a page may hold fewer than `limit` entries and still have a `next_cursor`",
     params(AuditFilter), responses((status = 200, body = AuditPage), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn workspace(
     State(s): State<AppState>,
@@ -96,7 +98,8 @@ pub async fn workspace(
     ApiQuery(f): ApiQuery<AuditFilter>,
 ) -> Result<Json<AuditPage>, ReadError> {
     oversee(&s, &who, ws).await?;
-    Ok(Json(trail(&s, Some(ws), &f).await?))
+    let viewer = viewer(&s, &who, Some(ws)).await?;
+    Ok(Json(trail(&s, Some(ws), &f, Some(&viewer)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", description = "the platform's audit trail, sign-ins included (auditors)",
@@ -109,7 +112,7 @@ pub async fn platform(
     if !who.auditor {
         return Err(ReadError::Forbidden("the platform audit trail is for auditors"));
     }
-    Ok(Json(trail(&s, f.workspace_id.map(WorkspaceId), &f).await?))
+    Ok(Json(trail(&s, f.workspace_id.map(WorkspaceId), &f, None).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -123,7 +126,7 @@ pub struct Verification {
     pub first_bad: Option<Finding>,
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/audit/verify", tag = "audit", description = "recomputes the workspace's hash chains from the log and checks the audit trail's copies",
+#[utoipa::path(get, path = "/v1/workspaces/{id}/audit/verify", tag = "audit", description = "recomputes the workspace's hash chains from the log and checks the audit trail's copies. `ok` is the whole workspace's; `checked`, `bad` and `first_bad` count and name only events the caller may see: `ok: false` without `first_bad` means the events that fail are in a direct conversation the caller is not in",
     responses((status = 200, body = Verification), (status = 401), (status = 403), (status = 404)))]
 pub async fn verify(
     State(s): State<AppState>,
@@ -131,7 +134,8 @@ pub async fn verify(
     ApiPath(ws): ApiPath<WorkspaceId>,
 ) -> Result<Json<Verification>, ReadError> {
     oversee(&s, &who, ws).await?;
-    let r = s.history.verify(Some(ws.0)).await?;
+    let viewer = viewer(&s, &who, Some(ws)).await?;
+    let r = s.history.verify_as(Some(ws.0), Some(&viewer)).await?;
     Ok(Json(Verification {
         ok: r.ok,
         checked: r.checked,

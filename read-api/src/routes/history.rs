@@ -176,7 +176,7 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>, vie
 }
 
 /// Who the caller is to the visibility policy in `workspace`.
-async fn viewer(s: &AppState, who: &Principal, workspace: Option<WorkspaceId>) -> Result<Viewer, ReadError> {
+pub(crate) async fn viewer(s: &AppState, who: &Principal, workspace: Option<WorkspaceId>) -> Result<Viewer, ReadError> {
     let role = match workspace {
         Some(ws) => match role(&s.pool, ws, who.user).await {
             Ok(r) => Some(r),
