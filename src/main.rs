@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let relay = if bus.durable() { relay } else { read || project };
     tracing::info!(bus = %bus.name(), "bus");
     // Where this process's write API listens, for its own console's sign-in.
-    let mut write_local = None;
+    let (mut write_local, mut write_app) = (None, None);
     if write {
         let store = store.clone().with_group_commit(cfg.group_commit_flushers, 64);
         let commands = cfg.commands(store)?;
@@ -211,6 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         let listener = listen("write api", &cfg.write_addr).await?;
         write_local = Some(listener.local_addr()?);
+        write_app = Some(app.clone());
         parts.spawn(serve_http(
             "write api",
             listener,
@@ -268,6 +269,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         });
         if let Some(url) = write_url {
             state = state.with_write_url(url);
+        }
+        if let Some(app) = write_app.take() {
+            state = state.with_write_app(app);
         }
         let app = prism_read_api::app(state);
         parts.spawn(serve_http(

@@ -522,6 +522,45 @@ async fn the_console_in_a_real_browser_shows_each_caller_what_the_api_would() {
         assert!(!body.contains("hello"), "{path}: {body}");
     }
 
+    // Sign-in through the console is limited per browser, not per console: someone guessing
+    // passwords from one address (127.0.0.2) runs out of attempts, and a browser elsewhere
+    // (127.0.0.3) still signs in. The write API sees each browser's own address.
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .expect("client")
+    };
+    let (guesser, elsewhere) = (from([127, 0, 0, 2]), from([127, 0, 0, 3]));
+    let mut limited = false;
+    for i in 0..40 {
+        let (s, body) = post(
+            &guesser,
+            format!("http://{read}/console/auth/login"),
+            None,
+            json!({"email": format!("guess{i}@example.com"), "password": "not the password"}),
+        )
+        .await;
+        if s == 429 {
+            assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+            limited = true;
+            break;
+        }
+        assert_eq!(s, 401, "{body}");
+    }
+    assert!(limited, "forty wrong passwords from one address were never limited");
+    let (s, body) = post(
+        &elsewhere,
+        format!("http://{read}/console/auth/login"),
+        None,
+        json!({"email": "alice@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        s, 200,
+        "another browser's sign-in is not refused for the guesser's: {body}"
+    );
+
     b.close().await.expect("close the browser");
     let admin = sqlx::PgPool::connect(&base_url()).await.expect("admin connection");
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))

@@ -147,6 +147,8 @@ pub struct Shared {
     pub presence: presence::Presence,
     /// The write API's base URL, where the console forwards sign-in (`PRISM_WRITE_URL`).
     pub write_url: Option<String>,
+    /// The write API itself, when it runs in this process: the console calls it directly.
+    pub write_app: Option<axum::Router>,
 }
 
 pub(crate) type PositionCache =
@@ -218,6 +220,15 @@ impl AppState {
         self
     }
 
+    /// The write API's router, when it runs in this process (`prism serve`): the console's
+    /// sign-in goes to it in process, carrying the browser's own socket address, so the write
+    /// API's per-address limits count each browser without believing any header, and no
+    /// proxy setting is needed. Preferred over [`with_write_url`](Self::with_write_url).
+    pub fn with_write_app(mut self, app: axum::Router) -> Self {
+        std::sync::Arc::make_mut(&mut self.0).write_app = Some(app);
+        self
+    }
+
     pub fn with_edge(mut self, edge: prism_telemetry::edge::EdgeConfig) -> Self {
         std::sync::Arc::make_mut(&mut self.0).edge = edge;
         self
@@ -281,6 +292,7 @@ impl AppState {
         Self(std::sync::Arc::new(Shared {
             edge: Default::default(),
             write_url: None,
+            write_app: None,
             blobs: None,
             presence: presence::Presence::local(),
             revocations,

@@ -2,10 +2,12 @@
 //! talks to one origin. Bodies are passed on as they came, bounded; answers come back as the
 //! write API gave them.
 //!
-//! The write API limits sign-ins per client address: the console passes the browser's address
-//! in `X-Forwarded-For`, which the write API believes only when this node is among its
-//! `PRISM_TRUSTED_PROXIES`; otherwise console sign-ins share this node's allowance (and each
-//! account's own limit still holds).
+//! The write API limits sign-ins per client address. When it runs in this process (`prism
+//! serve`), the console calls its router directly with the browser's own socket address as the
+//! connection's: each browser is counted as itself and no header is believed. A separate write
+//! node is called over HTTP with the browser's address in `X-Forwarded-For`, which the write
+//! API believes only when this node is among its `PRISM_TRUSTED_PROXIES`; otherwise console
+//! sign-ins share this node's allowance (and each account's own limit still holds).
 
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -20,11 +22,16 @@ const MAX_BODY: usize = 4096;
 #[derive(Clone)]
 pub(super) struct Forward {
     write_url: Option<String>,
+    /// The write API in this process, called without a socket in between.
+    local: Option<axum::Router>,
     http: reqwest::Client,
 }
 
+/// The largest answer relayed from an in-process write API (a session's tokens, an error).
+const MAX_ANSWER: usize = 64 * 1024;
+
 impl Forward {
-    pub fn new(write_url: Option<String>) -> Self {
+    pub fn new(write_url: Option<String>, local: Option<axum::Router>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
@@ -32,6 +39,7 @@ impl Forward {
             .unwrap_or_default();
         Self {
             write_url: write_url.map(|u| u.trim_end_matches('/').to_owned()),
+            local,
             http,
         }
     }
@@ -81,6 +89,9 @@ pub(super) async fn forward(State(c): State<Console>, Path(action): Path<String>
             "the body is too large",
         );
     };
+    if let Some(local) = &c.auth.local {
+        return in_process(local.clone(), &action, peer, &headers, body).await;
+    }
     let Some(base) = &c.auth.write_url else {
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -120,4 +131,48 @@ pub(super) async fn forward(State(c): State<Console>, Path(action): Path<String>
             refused(StatusCode::BAD_GATEWAY, "unavailable", "the write API did not answer")
         }
     }
+}
+
+/// The write API's answer from its router in this process, the browser's address as the
+/// connection's own.
+async fn in_process(
+    write: axum::Router,
+    action: &str,
+    peer: Option<std::net::SocketAddr>,
+    headers: &header::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use tower::ServiceExt;
+    let mut inner = axum::http::Request::post(format!("/v1/auth/{action}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, body.len());
+    if let Some(agent) = headers.get(header::USER_AGENT) {
+        inner = inner.header(header::USER_AGENT, agent.clone());
+    }
+    let Ok(mut inner) = inner.body(axum::body::Body::from(body)) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request could not be forwarded",
+        );
+    };
+    if let Some(addr) = peer {
+        inner.extensions_mut().insert(ConnectInfo(addr));
+    }
+    let Ok(res) = write.oneshot(inner).await;
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ANSWER).await else {
+        return refused(
+            StatusCode::BAD_GATEWAY,
+            "unavailable",
+            "the write API's answer was too large",
+        );
+    };
+    let mut out = (parts.status, bytes).into_response();
+    for name in [header::CONTENT_TYPE, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }

@@ -46,7 +46,7 @@ pub struct Console {
 pub fn routes(api: Router, state: &AppState) -> Router {
     let console = Console {
         api: api::Api::new(api, state.clone()),
-        auth: auth::Forward::new(state.write_url.clone()),
+        auth: auth::Forward::new(state.write_url.clone(), state.write_app.clone()),
         samples: Arc::default(),
     };
     let router = Router::new()
