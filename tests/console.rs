@@ -371,6 +371,32 @@ async fn the_console_in_a_real_browser_shows_each_caller_what_the_api_would() {
         .await
         .expect("login");
     assert_eq!(res.status().as_u16(), 415);
+    // The edge's own refusals under /console carry the console's headers too.
+    let long = format!("http://{read}/console/timeline?actor={}", "a".repeat(10_000));
+    for (res, want) in [
+        (c.put(format!("http://{read}/console/timeline")).send().await, 405),
+        (c.get(long).send().await, 414),
+        (
+            c.get(format!("http://{read}/console/me"))
+                .header("x-padding", "p".repeat(40_000))
+                .send()
+                .await,
+            431,
+        ),
+    ] {
+        let res = res.expect("request");
+        assert_eq!(res.status().as_u16(), want);
+        let csp = res
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok());
+        assert!(
+            csp.is_some_and(|v| v.contains("default-src 'none'")),
+            "{want} without the console's CSP: {:?}",
+            res.headers()
+        );
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+    }
     let (s, body) = fragment(c, &read, "/console/projections", &alice).await;
     assert_eq!(s, 200);
     assert!(

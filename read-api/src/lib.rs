@@ -393,6 +393,6 @@ pub fn app(state: AppState) -> Router {
     // The console renders the API's own answers: it calls this router, inside the edge layers
     // its own requests went through.
     let router = router.clone().nest_service("/console", console::routes(router, &state));
-    let router = prism_telemetry::edge::layers(router, &state.edge);
+    let router = prism_telemetry::edge::layers(router, &state.edge).layer(axum::middleware::from_fn(console::secured));
     prism_telemetry::edge::observed(router, "read-api")
 }

@@ -27,7 +27,7 @@ mod views;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -63,21 +63,26 @@ pub fn routes(api: Router, state: &AppState) -> Router {
         .fallback(crate::routes::ops::fallback);
     // The same bound on a whole request as the API's own routes (a sign-in trickled byte by
     // byte, a timeline of many pages).
-    prism_telemetry::edge::timed(router, state.edge.request_timeout)
-        .layer(axum::middleware::map_response(secured))
-        .with_state(console)
+    prism_telemetry::edge::timed(router, state.edge.request_timeout).with_state(console)
 }
 
-/// The console's answers: this origin's scripts and styles only, nothing inline (a fragment
-/// that somehow held markup could not run it), no framing, no referrer, nothing cached.
-async fn secured(mut res: Response) -> impl IntoResponse {
+/// The console's answers, all of them — the edge's own refusals (405, 408, 413, 414, 431)
+/// under `/console` too, so this layer goes outside the edge's: this origin's scripts and
+/// styles only, nothing inline (a fragment that somehow held markup could not run it), no
+/// framing, no referrer, nothing cached.
+pub async fn secured(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let path = req.uri().path();
+    let console = path == "/console" || path.starts_with("/console/");
+    let mut res = next.run(req).await;
+    if console {
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     res
 }
