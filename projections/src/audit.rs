@@ -77,16 +77,14 @@ pub async fn trail(pool: &PgPool, f: &TrailFilter<'_>, limit: i64) -> Result<Vec
     .await?)
 }
 
-/// How many pages of the trail [`trail_as`] reads for one answer at most: a caller shown few
-/// of many rows gets a shorter page and a cursor, never an unbounded scan.
-const SCAN_PAGES: usize = 8;
-
 /// A page of [`trail`] as `viewer` sees it (`None`: everything, for the platform's auditors):
 /// an entry for an event the visibility policy hides from them — a direct conversation they
 /// are not in, a file someone else uploaded — is left out, as every other way out of Prism
 /// leaves the event out; the trail is metadata, and who wrote to whom, when, is what the policy
 /// keeps from a non-participant. Answers up to `limit` rows and the position to continue
-/// before, if there may be more.
+/// before, if there are more. It reads on until it has a full page or the trail ends: the
+/// cursor is always the last row returned, never a hidden row's position, and a short page
+/// means the end (a scan cap would answer a hidden position as the cursor).
 pub async fn trail_as(
     pool: &PgPool,
     f: &TrailFilter<'_>,
@@ -102,7 +100,7 @@ pub async fn trail_as(
         return Ok((rows, next));
     };
     let (mut out, mut page_filter, mut known) = (Vec::new(), *f, Facts::default());
-    for _ in 0..SCAN_PAGES {
+    loop {
         let page = trail(pool, &page_filter, limit + 1).await?;
         let exhausted = (page.len() as i64) <= limit;
         let Some(last) = cursor(&page) else {
@@ -122,7 +120,6 @@ pub async fn trail_as(
         }
         page_filter.before = Some(last);
     }
-    Ok((out, page_filter.before))
 }
 
 /// The log's events behind trail rows, for the visibility policy. A row whose event is no

@@ -146,8 +146,12 @@ async fn in_process(
     let mut inner = axum::http::Request::post(format!("/v1/auth/{action}"))
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CONTENT_LENGTH, body.len());
-    if let Some(agent) = headers.get(header::USER_AGENT) {
-        inner = inner.header(header::USER_AGENT, agent.clone());
+    // Behind a proxy the socket's peer is the proxy: its header goes on, and the write API
+    // believes it only from its trusted proxies, as for any request.
+    for name in [header::USER_AGENT, header::HeaderName::from_static("x-forwarded-for")] {
+        for v in headers.get_all(&name) {
+            inner = inner.header(name.clone(), v.clone());
+        }
     }
     let Ok(mut inner) = inner.body(axum::body::Body::from(body)) else {
         return refused(

@@ -89,7 +89,7 @@ async fn trail(
     })
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{id}/audit", tag = "audit", description = "the workspace's audit trail, newest first (admins, owners, auditors); entries for events the caller may not see (a direct conversation they are not in) are left out, so a page may hold fewer than `limit` entries and still have a `next_cursor`",
+#[utoipa::path(get, path = "/v1/workspaces/{id}/audit", tag = "audit", description = "the workspace's audit trail, newest first (admins, owners, auditors); entries for events the caller may not see (a direct conversation they are not in) are left out",
     params(AuditFilter), responses((status = 200, body = AuditPage), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn workspace(
     State(s): State<AppState>,
