@@ -130,9 +130,10 @@ impl History {
             if batch.len() < BATCH && !end {
                 continue;
             }
-            let events: Vec<StoredEvent> = batch.iter().map(|(e, _)| e.clone()).collect();
+            // Split, not cloned: the policy reads the events, the count takes them after.
+            let (events, reasons): (Vec<StoredEvent>, Vec<Option<String>>) = batch.drain(..).unzip();
             let hidden = visibility::hidden_from(pool, &events, viewer, &mut known).await?;
-            for (e, reason) in batch.drain(..) {
+            for (e, reason) in events.into_iter().zip(reasons) {
                 intact &= reason.is_none();
                 if !hidden.contains(&e.global_position) {
                     shown.count(&e, reason);
