@@ -106,14 +106,25 @@ enum Command {
     Outbox(tools::OutboxCommand),
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         // Colours only for a person at a terminal; plain text for pipes and log collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    if let Err(e) = run(Cli::parse()).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let out = runtime.block_on(run(Cli::parse()));
+    // Work on a blocking thread cannot be aborted, and a runtime dropped the default way waits
+    // for all of it: after the drain, whatever is left (a search being cancelled, a stuck
+    // file read) gets two seconds, then the process exits regardless.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    if let Err(e) = out {
         // One clear line, not a backtrace.
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -249,6 +260,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             prism_projections::Projector::with_target(store.clone(), Arc::new(indexer), cfg.projector(&bus));
         let s = stopped.clone();
         parts.spawn(async move { projector.run(s).await.context("search projector") });
+        // Shutdown never waits on a search: stopping cancels every one in flight.
+        let (ix, mut s) = (index.clone(), stopped.clone());
+        parts.spawn(async move {
+            let _ = s.wait_for(|v| *v).await;
+            ix.close();
+            Ok(())
+        });
         state = state.with_search(index);
         // Each read node keeps its own hot pages, kept current by its own consumer of the bus.
         let hot =

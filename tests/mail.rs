@@ -534,6 +534,23 @@ async fn an_invitation_by_email_joins_its_address_with_the_role_once_and_a_revok
     assert_eq!(s, 200, "{seen}");
     assert_eq!(seen["role"], "admin", "joined with the invited role");
 
+    // Accepting while already a member spends the invitation and answers the role kept.
+    let (s, inv) = w.invite(&ws_id, &owner_t, "carol@example.com", "member").await;
+    assert_eq!(s, 201, "{inv}");
+    w.queue().await;
+    let smtp = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("smtp url");
+    assert_eq!(w.deliverer(Arc::new(smtp), 8).deliver_due().await.expect("deliver"), 1);
+    let second = sink
+        .messages()
+        .into_iter()
+        .rfind(|(to, _)| to.iter().any(|t| t == "carol@example.com"))
+        .map(|(_, m)| invitation_token(&m))
+        .expect("a second invitation");
+    assert_ne!(second, carol_token);
+    let (s, kept) = w.accept(&second, &carol_t).await;
+    assert_eq!(s, 200, "{kept}");
+    assert_eq!(kept["role"], "admin", "the role kept, not the one invited: {kept}");
+
     // A revoked invitation's link is dead; only admins and owners revoke.
     let erin_id = erin["id"].as_str().expect("id").to_owned();
     let revoke = format!("/v1/invitations/{erin_id}");

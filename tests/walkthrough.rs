@@ -309,6 +309,35 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
     assert_eq!(joined["workspace_id"], ws["id"]);
     assert_eq!(joined["role"], "member");
 
+    // Searches in flight when SIGTERM arrives, the attacker's among them (brackets 240 deep,
+    // which once kept a core busy for days and the process from ever exiting): the server still
+    // drains and exits cleanly.
+    let mut searching = tokio::task::JoinSet::new();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for i in 0..6 {
+        let (c, token, read_addr, answered) = (c.clone(), token.clone(), read_addr.clone(), answered.clone());
+        searching.spawn(async move {
+            let depth = [1, 40, 240][i % 3];
+            let q = format!("{}hello{}", "(".repeat(depth), ")".repeat(depth));
+            while let Ok(res) = c
+                .get(format!("http://{read_addr}/v1/search"))
+                .query(&[("q", q.as_str())])
+                .bearer_auth(&token)
+                .send()
+                .await
+            {
+                let status = res.status().as_u16();
+                // 429: this caller already has two searches running.
+                let expected: &[u16] = if depth > 8 { &[400, 429, 503] } else { &[200, 429, 503] };
+                assert!(expected.contains(&status), "depth {depth}: {status}");
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    // Every searcher has had answers: searches are under way.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // SIGTERM: the server drains and exits cleanly.
     let status = Command::new("kill")
         .args(["-TERM", &guard.0.id().to_string()])
@@ -327,6 +356,9 @@ async fn the_readme_walkthrough_then_a_graceful_stop(over_nats: bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "prism exited with {exit}");
+    while let Some(done) = searching.join_next().await {
+        done.expect("a search answered what it should not");
+    }
 
     // The auditors' and analysts' tools on what was written.
     let ws_id = ws["id"].as_str().expect("id").to_owned();

@@ -17,6 +17,10 @@
 //! - **API keys** (`api_key.created|revoked`) go to admins, owners and auditors, and never with
 //!   the digest of the key's secret (`secret_sha256`); **webhooks** (`webhook.*`) likewise,
 //!   never with their signing secret.
+//! - **Invitations** (`invitation.*`) go to admins, owners and auditors, never with the sealed
+//!   address and token; **files** (`file.uploaded`) to their uploader, and to auditors without
+//!   the name.
+//! - **Every event type has a rule** ([`rule`]); one without is shown to auditors only.
 //! - **Replays** (events from before the moment a stream went live) carry only text REST would
 //!   still show: a message's body only in the event that holds its current text, and no text of
 //!   a deleted message, a deleted doc or a message in a deleted channel.
@@ -107,6 +111,67 @@ impl Shown {
             Self::Hidden => None,
         }
     }
+}
+
+/// Who an event type is for, before the conversation and text rules and the redactions.
+/// Platform auditors see every type (with what is secret or private taken out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Whoever may read the workspace: what REST shows its members.
+    Members,
+    /// The workspace's admins and owners, never under an impersonation: join-code rotations,
+    /// invitations, API keys, webhooks (what `GET …` answers 403 to members for).
+    Admins,
+    /// The user whose own stream it is (`aggregate_id` is theirs).
+    Subject,
+    /// A direct conversation's two participants (decided by the conversation rule).
+    Participants,
+    /// A file's uploader.
+    Uploader,
+    /// Platform auditors only: sign-ins, reflection (sealed), the AI budget.
+    Auditors,
+}
+
+/// The rule for each event type the domain writes; `None` for a type nobody named, which is
+/// then shown to auditors only. A test walks the domain's catalog and fails on any `None`.
+pub fn rule(event_type: &str) -> Option<Rule> {
+    use Rule::*;
+    Some(match event_type {
+        "workspace.created" | "workspace.renamed" | "workspace.deleted" => Members,
+        "member.joined" | "member.role_changed" | "member.left" => Members,
+        "channel.created" | "channel.updated" | "channel.deleted" => Members,
+        "message.created" | "message.updated" | "message.deleted" | "reaction.toggled" => Members,
+        "doc.created" | "doc.updated" | "doc.archived" | "doc.restored" | "doc.deleted" => Members,
+        "workspace.join_code_rotated" => Admins,
+        "invitation.created" | "invitation.accepted" | "invitation.revoked" | "invitation.expired" => Admins,
+        "api_key.created" | "api_key.revoked" => Admins,
+        "webhook.created"
+        | "webhook.updated"
+        | "webhook.secret_rotated"
+        | "webhook.deleted"
+        | "webhook.disabled"
+        | "webhook.replay_requested" => Admins,
+        "conversation.created" => Participants,
+        "file.uploaded" => Uploader,
+        "file.deleted" => Auditors,
+        "user.registered"
+        | "user.renamed"
+        | "user.erased"
+        | "entitlement.changed"
+        | "invitation.received"
+        | "notification.read"
+        | "spectrum.session_excluded"
+        | "spectrum.reset"
+        | "spectrum.insight_written" => Subject,
+        t if t.starts_with("auth.") || t.starts_with("impersonation.") => Auditors,
+        t if ["mirror_session.", "turn.", "lens_goal.", "safety.", "ai.", "lens."]
+            .iter()
+            .any(|p| t.starts_with(p)) =>
+        {
+            Auditors
+        }
+        _ => return None,
+    })
 }
 
 /// The facts about a batch of events that the rules need.
@@ -293,8 +358,10 @@ impl Facts {
 
     /// What `viewer` is shown of `e`.
     pub fn show(&self, e: &StoredEvent, viewer: &Viewer) -> Shown {
+        let mut participant = false;
         if let Some(people) = self.conversation(e) {
-            if !people.contains(&viewer.user) {
+            participant = people.contains(&viewer.user);
+            if !participant {
                 if !viewer.auditor {
                     return Shown::Hidden;
                 }
@@ -306,20 +373,35 @@ impl Facts {
             // A message whose channel could not be established is not shown: never guess.
             return Shown::Hidden;
         }
+        // Who the event type is for; a type with no rule is for auditors alone (fail closed).
+        let own = e.aggregate_id == viewer.user;
+        let uploader = uuid_field(&e.payload, "uploaded_by") == Some(viewer.user);
+        let allowed = viewer.auditor
+            || match rule(&e.event_type) {
+                Some(Rule::Members) => true,
+                Some(Rule::Admins) => viewer.admin(),
+                Some(Rule::Subject) => own,
+                Some(Rule::Uploader) => uploader,
+                Some(Rule::Participants) => participant,
+                Some(Rule::Auditors) | None => false,
+            };
+        if !allowed {
+            return Shown::Hidden;
+        }
+        // What is taken out of what is shown.
         match e.event_type.as_str() {
-            "workspace.join_code_rotated" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
             "workspace.created" | "workspace.join_code_rotated" if !viewer.admin() => return redact(e, &["join_code"]),
-            // Keys are managed by admins and owners; the digest of a key's secret leaves to no one.
-            "api_key.created" | "api_key.revoked" if !viewer.admin() && !viewer.auditor => return Shown::Hidden,
+            // The digest of a key's secret leaves to no one.
             "api_key.created" => return redact_always(e, &["secret_sha256"]),
-            // Webhooks are managed by admins and owners; a signing secret (sealed) leaves to no one.
-            t if t.starts_with("webhook.") && !viewer.admin() && !viewer.auditor => return Shown::Hidden,
+            // A signing secret (sealed) leaves to no one.
             "webhook.created" | "webhook.secret_rotated" => return redact_always(e, &["secret"]),
-            // A file is its uploader's until something shows it (then that thing's event says so).
-            "file.uploaded" if !viewer.auditor && uuid_field(&e.payload, "uploaded_by") != Some(viewer.user) => {
-                return Shown::Hidden
-            }
-            "file.deleted" if !viewer.auditor => return Shown::Hidden,
+            // The address and the link's token, sealed: admins read pending invitations (the
+            // address opened) through REST; nobody needs the ciphertexts.
+            "invitation.created" => return redact_always(e, &["email", "token"]),
+            // A file's name is its uploader's until something shows it, and then that thing's
+            // own event says so: an auditor sees that a file was uploaded, not what it is called
+            // (it may be shown only in a direct conversation).
+            "file.uploaded" if !uploader => return redact_always(e, &["name"]),
             _ => {}
         }
         if self.replay {
@@ -484,6 +566,59 @@ mod tests {
             recorded_at: chrono::Utc::now(),
             hash: vec![],
         }
+    }
+
+    #[test]
+    fn every_event_type_the_domain_writes_has_a_rule() {
+        let missing: Vec<_> = prism_domain::aggregates::catalog()
+            .into_iter()
+            .filter(|(_, t)| rule(t).is_none())
+            .collect();
+        assert!(missing.is_empty(), "event types with no visibility rule: {missing:?}");
+    }
+
+    #[test]
+    fn a_type_nobody_named_is_for_auditors_only_and_invitations_for_admins() {
+        let facts = Facts::default();
+        let ws = Uuid::now_v7();
+        let viewer = |role, auditor| Viewer {
+            user: Uuid::now_v7(),
+            role,
+            auditor,
+            impersonated: false,
+        };
+        let unknown = event("workspace", ws, "workspace.something_new", serde_json::json!({"x": 1}));
+        assert_eq!(facts.show(&unknown, &viewer(Some(Role::Owner), false)), Shown::Hidden);
+        assert_eq!(facts.show(&unknown, &viewer(None, true)), Shown::Whole);
+        let invited = event(
+            "workspace",
+            ws,
+            "invitation.created",
+            serde_json::json!({"email": "sealed", "token": "sealed", "role": "member"}),
+        );
+        assert_eq!(facts.show(&invited, &viewer(Some(Role::Member), false)), Shown::Hidden);
+        let admin = facts
+            .show(&invited, &viewer(Some(Role::Admin), false))
+            .apply(&invited)
+            .expect("admins see invitations");
+        assert!(admin.payload.get("email").is_none() && admin.payload.get("token").is_none());
+        assert_eq!(admin.payload["role"], "member");
+        let mut impersonated = viewer(Some(Role::Admin), false);
+        impersonated.impersonated = true;
+        assert_eq!(facts.show(&invited, &impersonated), Shown::Hidden);
+        // An auditor learns a file was uploaded, not its name.
+        let uploader = Uuid::now_v7();
+        let file = event(
+            "file",
+            Uuid::now_v7(),
+            "file.uploaded",
+            serde_json::json!({"name": "salaries.xlsx", "uploaded_by": uploader}),
+        );
+        let seen = facts.show(&file, &viewer(None, true)).apply(&file).expect("auditors");
+        assert!(!seen.payload.to_string().contains("salaries"), "{}", seen.payload);
+        let mut own = viewer(Some(Role::Member), false);
+        own.user = uploader;
+        assert_eq!(facts.show(&file, &own), Shown::Whole);
     }
 
     #[test]

@@ -28,6 +28,7 @@ struct World {
     c: Commands,
     projectors: Vec<Projector>,
     indexer: Arc<SearchIndexer>,
+    index: Arc<SearchIndex>,
     owner: CommandContext,
     member: CommandContext,
     stranger: CommandContext,
@@ -92,7 +93,7 @@ async fn world(pool: PgPool) -> World {
     .map(|p| Projector::new(store.clone(), p, config()))
     .collect();
     projectors.push(Projector::with_target(store.clone(), indexer.clone(), config()));
-    let state = prism_read_api::AppState::new(pool.clone(), jwt.clone()).with_search(index);
+    let state = prism_read_api::AppState::new(pool.clone(), jwt.clone()).with_search(index.clone());
     let app = prism_read_api::app(state.with_max_wait(std::time::Duration::from_millis(200)));
     let w = World {
         pool,
@@ -102,6 +103,7 @@ async fn world(pool: PgPool) -> World {
         c,
         projectors,
         indexer,
+        index,
         owner,
         member,
         stranger,
@@ -734,6 +736,42 @@ async fn search_over_http_is_tenant_bound_and_explains_bad_queries(pool: PgPool)
     w.project().await;
     let v = w.ok(&format!("/v1/search?q=brand&min_position={pos}"), &owner).await;
     assert_eq!(v["total"], 1);
+}
+
+/// The attack: brackets nested 40 deep (81 characters) once took the parser days, doubling
+/// with each level, on a thread the request's end did not stop.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_deeply_nested_search_is_refused_at_once_and_leaves_nothing_running(pool: PgPool) {
+    let w = world(pool).await;
+    w.post(&w.member, "quarterly numbers").await;
+    w.project().await;
+    let owner = w.token(&w.owner);
+    let nested = |depth: usize| format!("{}quarterly{}", "(".repeat(depth), ")".repeat(depth));
+    for depth in [40, 240] {
+        let started = std::time::Instant::now();
+        let (status, body) = w.get(&format!("/v1/search?q={}", nested(depth)), Some(&owner)).await;
+        // A liveness bound, not a speed target: the old parser needed days at depth 40.
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "depth {depth}");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "depth {depth}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_search_query");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("at most 8")),
+            "{body}"
+        );
+        assert_eq!(w.index.in_flight(), 0, "no search thread outlives its answer");
+    }
+    // Within the bounds, nesting still searches.
+    let v = w.ok(&format!("/v1/search?q={}", nested(8)), &owner).await;
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(w.index.in_flight(), 0);
+    // Ranges are not the search box's language: a bracket is a word separator.
+    let v = w.ok("/v1/search?q=%5Bquarterly%5D", &owner).await;
+    assert_eq!(v["total"], 1, "{v}");
+    let many = vec!["word"; 65].join("%20");
+    let (status, body) = w.get(&format!("/v1/search?q={many}"), Some(&owner)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

@@ -40,10 +40,14 @@ pub enum Limit {
     VerifyIp,
     /// Requests with one API key, on either API (enforced by `prism_auth::ApiKeys`).
     ApiKey,
+    /// Registrations from one address that found the email taken (the one answer that tells an
+    /// address has an account): past it, that address may not register at all for the window,
+    /// so the answer stops telling anything ([`Limits::strike`]).
+    RegisterTakenIp,
 }
 
 impl Limit {
-    const ALL: [(Limit, &'static str, u32, u64); 12] = [
+    const ALL: [(Limit, &'static str, u32, u64); 13] = [
         (Limit::LoginIp, "login_ip", 30, 60),
         (Limit::LoginAccount, "login_account", 10, 60),
         (Limit::RegisterIp, "register_ip", 20, 60),
@@ -55,6 +59,7 @@ impl Limit {
         (Limit::ResetAccount, "reset_account", 5, 3600),
         (Limit::InviteUser, "invite_user", 30, 3600),
         (Limit::VerifyIp, "verify_ip", 30, 60),
+        (Limit::RegisterTakenIp, "register_taken_ip", 5, 3600),
         (
             Limit::ApiKey,
             "api_key",
@@ -72,6 +77,8 @@ pub struct Limits {
     quotas: Arc<HashMap<Limit, (u32, u64)>>,
     /// Proxies whose `X-Forwarded-For` is believed (`PRISM_TRUSTED_PROXIES`); nobody else's.
     trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Keys shut out of a limit until a time, after too many strikes ([`Limits::strike`]).
+    barred: Arc<std::sync::Mutex<HashMap<(Limit, String), std::time::Instant>>>,
 }
 
 impl Default for Limits {
@@ -80,6 +87,7 @@ impl Default for Limits {
             limiters: Arc::default(),
             quotas: Arc::default(),
             trusted_proxies: Arc::default(),
+            barred: Arc::default(),
         })
     }
 }
@@ -120,6 +128,7 @@ impl Limits {
             limiters: Arc::new(limiters),
             quotas: Arc::new(quotas),
             trusted_proxies: Arc::default(),
+            barred: Arc::default(),
         })
     }
 
@@ -181,6 +190,34 @@ impl Limits {
         }
     }
 
+    /// 429 while `key` is barred from `limit` (see [`Limits::strike`]).
+    pub fn barred(&self, limit: Limit, key: &str) -> Result<(), ApiError> {
+        let barred = self.barred.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match barred.get(&(limit, key.to_owned())) {
+            Some(until) if *until > std::time::Instant::now() => {
+                metrics::counter!("prism_rate_limited_total", "limit" => limit.name()).increment(1);
+                Err(ApiError::RateLimited {
+                    retry_after: until
+                        .saturating_duration_since(std::time::Instant::now())
+                        .as_secs()
+                        .max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one strike against `key` (an answer that told something, a failure); past the
+    /// allowance the key is barred from the limit for its whole window, and this answers 429 so
+    /// the strike that crossed the line tells nothing either.
+    pub fn strike(&self, limit: Limit, key: &str) -> Result<(), ApiError> {
+        self.check(limit, key).inspect_err(|_| {
+            let window = self.quota(limit).1;
+            let mut barred = self.barred.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            barred.insert((limit, key.to_owned()), std::time::Instant::now() + window);
+        })
+    }
+
     /// A limit's allowance: N requests per this long.
     pub fn quota(&self, limit: Limit) -> (u32, Duration) {
         self.quotas
@@ -195,6 +232,9 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        let now = std::time::Instant::now();
+        let mut barred = self.barred.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        barred.retain(|_, until| *until > now);
     }
 }
 

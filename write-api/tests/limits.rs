@@ -141,6 +141,52 @@ async fn limits_per_address_answer_429_with_retry_after(pool: PgPool) {
         .expect_error(429, "rate_limited");
 }
 
+/// The README's policy: registration is the one answer that tells an address has an account;
+/// one network address gets a few such answers, then may not register at all for the window,
+/// taken address or new, so the answers stop telling anything.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn registration_tells_a_taken_address_only_a_few_times_per_network_address(pool: PgPool) {
+    let mut t = TestApp::new(pool);
+    let limits = Limits::parse("register_ip=1000/60,register_taken_ip=2/3600").expect("limits");
+    let state = prism_write_api::AppState::new(t.commands.clone()).with_limits(limits);
+    let from =
+        |ip: &str| prism_write_api::app(state.clone()).layer(MockConnectInfo(ip.parse::<SocketAddr>().expect("addr")));
+    t.app = from("203.0.113.9:5000");
+    let register = |email: &str| json!({"email": email, "password": "correct horse battery", "name": "R"});
+    t.call(
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(register("taken@example.com")),
+    )
+    .await
+    .expect(201);
+    for case in ["taken@example.com", "TAKEN@example.com"] {
+        t.call(Method::POST, "/v1/auth/register", None, Some(register(case)))
+            .await
+            .expect_error(409, "already_exists");
+    }
+    // The third would tell again: it and everything after it from this address is 429, a new
+    // address included, so a 429 says nothing about the address asked for.
+    for email in ["taken@example.com", "fresh@example.com"] {
+        let r = t
+            .call(Method::POST, "/v1/auth/register", None, Some(register(email)))
+            .await
+            .expect_error(429, "rate_limited");
+        assert!(r.headers.get("retry-after").is_some());
+    }
+    // Another network address is not barred.
+    t.app = from("198.51.100.7:5000");
+    t.call(
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(register("fresh@example.com")),
+    )
+    .await
+    .expect(201);
+}
+
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn commands_are_limited_per_session(pool: PgPool) {
     let mut t = TestApp::new(pool);

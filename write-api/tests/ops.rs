@@ -66,3 +66,37 @@ async fn every_operation_declares_what_the_edge_may_answer(pool: PgPool) {
         }
     }
 }
+
+/// Anyone (a load balancer) learns whether the node is ready; only a platform auditor learns
+/// what it checked, as on the read API.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn readyz_tells_its_checks_to_auditors_only(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let anyone = t.call(Method::GET, "/readyz", None, None).await.expect(200);
+    assert_eq!(anyone.body, serde_json::json!({"status": "ready"}));
+    let ann = t.register("ann").await;
+    let member = t.call(Method::GET, "/readyz", Some(&ann.token), None).await.expect(200);
+    assert!(member.body.get("checks").is_none(), "{}", member.body);
+    let forged = t
+        .call(Method::GET, "/readyz", Some("not-a-token"), None)
+        .await
+        .expect(200);
+    assert!(forged.body.get("checks").is_none(), "{}", forged.body);
+    assert!(t
+        .commands
+        .grant_platform_role(prism_domain::UserId(ann.id), "auditor")
+        .await
+        .expect("grant"));
+    let refreshed = t
+        .call(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(serde_json::json!({"refresh_token": ann.refresh})),
+        )
+        .await
+        .expect(200);
+    let auditor = refreshed.body["access_token"].as_str().expect("token");
+    let detailed = t.call(Method::GET, "/readyz", Some(auditor), None).await.expect(200);
+    assert_eq!(detailed.body["checks"]["postgres"], "ok", "{}", detailed.body);
+}

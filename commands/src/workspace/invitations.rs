@@ -109,7 +109,9 @@ impl Commands {
         let out = self
             .run(ctx, Some(ws), || async {
                 let loaded = self.load::<Workspace>(ws).await?;
-                let role = loaded.state.invitations.get(&invitation).map(|p| p.role);
+                // A member who accepts keeps the role they have: say that one, not the invited.
+                let invited = loaded.state.invitations.get(&invitation).map(|p| p.role);
+                let role = loaded.state.role_of(me).or(invited);
                 let cmd = WorkspaceCommand::AcceptInvitation {
                     invitation_id: invitation,
                     user: me,

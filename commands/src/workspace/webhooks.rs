@@ -259,6 +259,15 @@ mod tests {
             "http://[::1]/",
             "http://localhost/",
             "not a url",
+            // Found by an attacker's probe: IPv4 inside IPv6, and the reserved IPv4 ranges.
+            "http://[::127.0.0.1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[fec0::1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
+            "http://192.0.0.1/",
         ] {
             assert!(parse_spec(bad, &events, false).is_err(), "{bad}");
         }

@@ -40,6 +40,9 @@ pub struct Workspace {
 pub struct Hook {
     pub spec: WebhookSpec,
     pub enabled: bool,
+    /// Who vouches for it: whoever created it or last changed it. No default: a snapshot from
+    /// before grantors were kept fails to load and the state is replayed from the log.
+    pub grantor: UserId,
 }
 
 /// The events a webhook may ask for: a workspace's content and membership. Never direct
@@ -81,7 +84,26 @@ pub struct KeyGrant {
     pub scopes: Vec<KeyScope>,
     /// Unix seconds; none: until revoked.
     pub expires_at: Option<i64>,
+    /// Who made it (no default, as [`Hook::grantor`]).
+    pub grantor: UserId,
 }
+
+/// What a grant needs of its grantor: when made, and for as long as it lives.
+///
+/// A grant (an invitation, an API key, a webhook) is worth what its grantor may still grant.
+/// One who is removed, demoted or erased takes their grants' force along, in the same append
+/// as the change of role ([`Workspace::lapse_grants`]), each closed by an event that says why
+/// ([`GRANTOR_LOST_AUTHORITY`]); an owner sees it and makes the grant again if it is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Invitation(Role),
+    ApiKey,
+    Webhook,
+}
+
+/// The reason on an `api_key.revoked`, `invitation.revoked` or `webhook.disabled` written
+/// because the grantor lost the right to make the grant.
+pub const GRANTOR_LOST_AUTHORITY: &str = "grantor_lost_authority";
 
 /// An API key's scope: reading (the read API) or writing (member-level commands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -144,6 +166,62 @@ impl Workspace {
                 .min_by_key(|(u, _)| rank(u))
                 .map(|(u, r)| (*u, *r))
         })
+    }
+
+    /// Whether `grantor` may make (or keep alive) `grant` now: the one rule for invitations,
+    /// API keys and webhooks.
+    pub fn may_grant(&self, grantor: UserId, grant: Grant) -> bool {
+        let role = self.role_of(grantor);
+        match grant {
+            Grant::Invitation(invited) => {
+                authorize(role, Action::ManageMembers).is_ok()
+                    && (invited != Role::Owner || authorize(role, Action::GrantOwner).is_ok())
+            }
+            Grant::ApiKey => authorize(role, Action::ManageApiKeys).is_ok(),
+            Grant::Webhook => authorize(role, Action::ManageIntegrations).is_ok(),
+        }
+    }
+
+    /// After a change of roles (`by` made it): closes every grant whose grantor may no longer
+    /// make it, in the same append. Keys are revoked, invitations revoked, webhooks disabled.
+    async fn lapse_grants(&mut self, by: UserId, sink: &EventSink<Self>) {
+        use WorkspaceEvent as E;
+        let reason = || Some(GRANTOR_LOST_AUTHORITY.to_owned());
+        let keys: Vec<_> = (self.api_keys.iter())
+            .filter(|(_, k)| !self.may_grant(k.grantor, Grant::ApiKey))
+            .map(|(id, _)| *id)
+            .collect();
+        let invitations: Vec<_> = (self.invitations.iter())
+            .filter(|(_, p)| !self.may_grant(p.invited_by, Grant::Invitation(p.role)))
+            .map(|(id, _)| *id)
+            .collect();
+        let hooks: Vec<_> = (self.webhooks.iter())
+            .filter(|(_, h)| h.enabled && !self.may_grant(h.grantor, Grant::Webhook))
+            .map(|(id, _)| *id)
+            .collect();
+        for key_id in keys {
+            let e = E::ApiKeyRevoked {
+                key_id,
+                revoked_by: by,
+                reason: reason(),
+            };
+            sink.write(e, self).await;
+        }
+        for invitation_id in invitations {
+            let e = E::InvitationRevoked {
+                invitation_id,
+                revoked_by: by,
+                reason: reason(),
+            };
+            sink.write(e, self).await;
+        }
+        for webhook_id in hooks {
+            let e = E::WebhookDisabled {
+                webhook_id,
+                reason: GRANTOR_LOST_AUTHORITY.to_owned(),
+            };
+            sink.write(e, self).await;
+        }
     }
 
     fn owners(&self) -> usize {
@@ -319,6 +397,9 @@ pub enum WorkspaceEvent {
     InvitationRevoked {
         invitation_id: uuid::Uuid,
         revoked_by: UserId,
+        /// None: revoked by hand; [`GRANTOR_LOST_AUTHORITY`]: the inviter may no longer invite.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     #[serde(rename = "invitation.expired")]
     InvitationExpired { invitation_id: uuid::Uuid },
@@ -335,7 +416,13 @@ pub enum WorkspaceEvent {
         secret_sha256: String,
     },
     #[serde(rename = "api_key.revoked")]
-    ApiKeyRevoked { key_id: uuid::Uuid, revoked_by: UserId },
+    ApiKeyRevoked {
+        key_id: uuid::Uuid,
+        revoked_by: UserId,
+        /// None: revoked by hand; [`GRANTOR_LOST_AUTHORITY`]: its creator may no longer make keys.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// `secret` sealed (`Scope::of(workspace as owner, webhook_id)`); it never leaves Prism.
     #[serde(rename = "webhook.created")]
     WebhookCreated {
@@ -486,11 +573,9 @@ impl Aggregate for Workspace {
                 let Some(p) = self.invitations.get(&invitation_id).copied() else {
                     return Err(DomainError::NotFound("invitation"));
                 };
-                // An invitation is worth what its inviter may still grant: one who has left or
-                // lost the role since cannot let anyone in by it.
-                let inviter = self.role_of(p.invited_by);
-                let still = authorize(inviter, Action::ManageMembers).is_ok()
-                    && (p.role != Role::Owner || authorize(inviter, Action::GrantOwner).is_ok());
+                // An invitation is worth what its inviter may still grant (closed when they lose
+                // it; checked again here for invitations from before that rule).
+                let still = self.may_grant(p.invited_by, Grant::Invitation(p.role));
                 if p.expires_at <= now || !still {
                     return Err(DomainError::NotFound("invitation"));
                 }
@@ -518,6 +603,7 @@ impl Aggregate for Workspace {
                     E::InvitationRevoked {
                         invitation_id,
                         revoked_by: actor,
+                        reason: None,
                     },
                     self,
                 )
@@ -666,6 +752,7 @@ impl Aggregate for Workspace {
                     E::ApiKeyRevoked {
                         key_id,
                         revoked_by: actor,
+                        reason: None,
                     },
                     self,
                 )
@@ -705,6 +792,7 @@ impl Aggregate for Workspace {
                     self,
                 )
                 .await;
+                self.lapse_grants(actor, sink).await;
             }
             C::Depart { member } => {
                 let Some(role) = self.role_of(member) else {
@@ -716,6 +804,7 @@ impl Aggregate for Workspace {
                 };
                 if role != Role::Owner || self.owners() > 1 {
                     sink.write(left, self).await;
+                    self.lapse_grants(member, sink).await;
                     return Ok(());
                 }
                 match self.successor(member) {
@@ -727,6 +816,7 @@ impl Aggregate for Workspace {
                         };
                         sink.write(promoted, self).await;
                         sink.write(left, self).await;
+                        self.lapse_grants(member, sink).await;
                     }
                     None => {
                         sink.write(left, self).await;
@@ -753,6 +843,7 @@ impl Aggregate for Workspace {
                         self,
                     )
                     .await;
+                    self.lapse_grants(member, sink).await;
                     return Ok(());
                 }
                 authorize(actor_role, Action::ManageMembers)?;
@@ -768,6 +859,7 @@ impl Aggregate for Workspace {
                     self,
                 )
                 .await;
+                self.lapse_grants(actor, sink).await;
             }
         }
         Ok(())
@@ -826,9 +918,15 @@ impl Aggregate for Workspace {
                 key_id,
                 scopes,
                 expires_at,
+                created_by,
                 ..
             } => {
-                self.api_keys.insert(key_id, KeyGrant { scopes, expires_at });
+                let grant = KeyGrant {
+                    scopes,
+                    expires_at,
+                    grantor: created_by,
+                };
+                self.api_keys.insert(key_id, grant);
             }
             E::ApiKeyRevoked { key_id, .. } => {
                 self.api_keys.remove(&key_id);
@@ -837,6 +935,7 @@ impl Aggregate for Workspace {
                 webhook_id,
                 url,
                 events,
+                created_by,
                 ..
             } => {
                 self.webhooks.insert(
@@ -844,6 +943,7 @@ impl Aggregate for Workspace {
                     Hook {
                         spec: WebhookSpec { url, events },
                         enabled: true,
+                        grantor: created_by,
                     },
                 );
             }
@@ -852,13 +952,16 @@ impl Aggregate for Workspace {
                 url,
                 events,
                 enabled,
-                ..
+                updated_by,
             } => {
+                // Whoever changes an endpoint vouches for it from then on (an owner turning a
+                // lapsed one back on takes it over).
                 self.webhooks.insert(
                     webhook_id,
                     Hook {
                         spec: WebhookSpec { url, events },
                         enabled,
+                        grantor: updated_by,
                     },
                 );
             }
@@ -1431,10 +1534,12 @@ mod tests {
             .then_expect_events(vec![WorkspaceEvent::ApiKeyRevoked {
                 key_id: key,
                 revoked_by: w.admin,
+                reason: None,
             }]);
         h.push(WorkspaceEvent::ApiKeyRevoked {
             key_id: key,
             revoked_by: w.admin,
+            reason: None,
         });
         let mut state = Workspace::default();
         for e in h.clone() {
@@ -1563,6 +1668,7 @@ mod tests {
         revoked.push(WorkspaceEvent::InvitationRevoked {
             invitation_id: id,
             revoked_by: w.admin,
+            reason: None,
         });
         Given::with(())
             .given(revoked)
@@ -1585,5 +1691,175 @@ mod tests {
                 invitation_id: id,
             })
             .then_expect_error(DomainError::Forbidden("only an admin or owner may do this"));
+    }
+
+    /// The admin's grants, made before anything changed: a key, a webhook, an invitation.
+    fn admin_grants(w: &World) -> (Vec<WorkspaceEvent>, uuid::Uuid, uuid::Uuid, uuid::Uuid) {
+        let (key, hook, invitation) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let mut h = world().1;
+        h[0] = WorkspaceEvent::Created {
+            workspace_id: w.ws,
+            name: "Acme".into(),
+            owner_id: w.owner,
+            join_code: "ABC123".into(),
+        };
+        for (i, who) in [w.owner, w.admin, w.member].into_iter().enumerate() {
+            h[i + 1] = WorkspaceEvent::MemberJoined {
+                user_id: who,
+                role: [Role::Owner, Role::Admin, Role::Member][i],
+            };
+        }
+        h.push(WorkspaceEvent::ApiKeyCreated {
+            key_id: key,
+            name: "ci".into(),
+            scopes: vec![KeyScope::Write],
+            expires_at: None,
+            created_by: w.admin,
+            secret_sha256: "digest".into(),
+        });
+        h.push(WorkspaceEvent::WebhookCreated {
+            webhook_id: hook,
+            url: "https://hooks.example.com/".into(),
+            events: vec!["message.created".into()],
+            description: None,
+            created_by: w.admin,
+            secret: "sealed".into(),
+        });
+        h.push(invited(w, invitation, Role::Member));
+        (h, key, hook, invitation)
+    }
+
+    fn lapsed(by: UserId, key: uuid::Uuid, hook: uuid::Uuid, invitation: uuid::Uuid) -> Vec<WorkspaceEvent> {
+        vec![
+            WorkspaceEvent::ApiKeyRevoked {
+                key_id: key,
+                revoked_by: by,
+                reason: Some(GRANTOR_LOST_AUTHORITY.into()),
+            },
+            WorkspaceEvent::InvitationRevoked {
+                invitation_id: invitation,
+                revoked_by: by,
+                reason: Some(GRANTOR_LOST_AUTHORITY.into()),
+            },
+            WorkspaceEvent::WebhookDisabled {
+                webhook_id: hook,
+                reason: GRANTOR_LOST_AUTHORITY.into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn grants_die_with_their_grantors_authority_in_the_same_append() {
+        let w = world().0;
+        let (h, key, hook, invitation) = admin_grants(&w);
+        // Removed.
+        let mut expected = vec![WorkspaceEvent::MemberLeft {
+            user_id: w.admin,
+            removed_by: Some(w.owner),
+        }];
+        expected.extend(lapsed(w.owner, key, hook, invitation));
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.owner,
+                member: w.admin,
+            })
+            .then_expect_events(expected);
+        // Demoted.
+        let mut expected = vec![WorkspaceEvent::MemberRoleChanged {
+            user_id: w.admin,
+            role: Role::Member,
+            previous_role: Role::Admin,
+        }];
+        expected.extend(lapsed(w.owner, key, hook, invitation));
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.owner,
+                member: w.admin,
+                role: Role::Member,
+            })
+            .then_expect_events(expected);
+        // Erased, or gone of their own accord.
+        for when in [
+            WorkspaceCommand::Depart { member: w.admin },
+            WorkspaceCommand::RemoveMember {
+                actor: w.admin,
+                member: w.admin,
+            },
+        ] {
+            let mut expected = vec![WorkspaceEvent::MemberLeft {
+                user_id: w.admin,
+                removed_by: None,
+            }];
+            expected.extend(lapsed(w.admin, key, hook, invitation));
+            Given::with(()).given(h.clone()).when(when).then_expect_events(expected);
+        }
+        // Promoted, or someone else removed: the grants stand.
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.owner,
+                member: w.admin,
+                role: Role::Owner,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberRoleChanged {
+                user_id: w.admin,
+                role: Role::Owner,
+                previous_role: Role::Admin,
+            }]);
+        Given::with(())
+            .given(h.clone())
+            .when(WorkspaceCommand::RemoveMember {
+                actor: w.owner,
+                member: w.member,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberLeft {
+                user_id: w.member,
+                removed_by: Some(w.owner),
+            }]);
+    }
+
+    #[test]
+    fn an_owner_who_turns_a_lapsed_webhook_back_on_vouches_for_it() {
+        let w = world().0;
+        let (mut h, key, hook, invitation) = admin_grants(&w);
+        h.push(WorkspaceEvent::MemberLeft {
+            user_id: w.admin,
+            removed_by: Some(w.owner),
+        });
+        h.extend(lapsed(w.owner, key, hook, invitation));
+        let mut state = Workspace::default();
+        for e in h.clone() {
+            state.apply(e);
+        }
+        assert_eq!(state.key_role(key), None, "the key is gone");
+        assert!(!state.webhooks[&hook].enabled);
+        assert!(!state.invitations.contains_key(&invitation));
+        h.push(WorkspaceEvent::WebhookUpdated {
+            webhook_id: hook,
+            url: "https://hooks.example.com/".into(),
+            events: vec!["message.created".into()],
+            enabled: true,
+            updated_by: w.owner,
+        });
+        h.push(WorkspaceEvent::MemberRoleChanged {
+            user_id: w.member,
+            role: Role::Admin,
+            previous_role: Role::Member,
+        });
+        // The owner's demotion of someone else leaves the owner's endpoint alone.
+        Given::with(())
+            .given(h)
+            .when(WorkspaceCommand::ChangeRole {
+                actor: w.owner,
+                member: w.member,
+                role: Role::Member,
+            })
+            .then_expect_events(vec![WorkspaceEvent::MemberRoleChanged {
+                user_id: w.member,
+                role: Role::Member,
+                previous_role: Role::Admin,
+            }]);
     }
 }

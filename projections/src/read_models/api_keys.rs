@@ -22,6 +22,8 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Set when Prism revoked it: `grantor_lost_authority` (its creator may no longer make keys).
+    pub revoked_reason: Option<String>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -33,7 +35,7 @@ pub async fn of_workspace(
     limit: i64,
 ) -> Result<Vec<ApiKeyRow>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT key_id AS id, name, scopes, created_by, created_at, expires_at, revoked_at, last_used_at
+        "SELECT key_id AS id, name, scopes, created_by, created_at, expires_at, revoked_at, revoked_reason, last_used_at
            FROM rm_api_keys WHERE workspace_id = $1 AND ($2::uuid IS NULL OR key_id < $2)
           ORDER BY key_id DESC LIMIT $3",
     )
@@ -82,10 +84,16 @@ pub(super) async fn created(
     Ok(())
 }
 
-pub(super) async fn revoked(tx: &mut PgConnection, e: &StoredEvent, key_id: Uuid) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE rm_api_keys SET revoked_at = $2 WHERE key_id = $1")
+pub(super) async fn revoked(
+    tx: &mut PgConnection,
+    e: &StoredEvent,
+    key_id: Uuid,
+    reason: Option<&str>,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_api_keys SET revoked_at = $2, revoked_reason = $3 WHERE key_id = $1")
         .bind(key_id)
         .bind(e.recorded_at)
+        .bind(reason)
         .execute(&mut *tx)
         .await?;
     Ok(())

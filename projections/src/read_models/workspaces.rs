@@ -249,7 +249,9 @@ pub(super) async fn apply(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), 
             created_by,
             ..
         } => super::api_keys::created(tx, e, key_id, &name, &scopes, expires_at, created_by.0).await?,
-        WorkspaceEvent::ApiKeyRevoked { key_id, .. } => super::api_keys::revoked(tx, e, key_id).await?,
+        WorkspaceEvent::ApiKeyRevoked { key_id, reason, .. } => {
+            super::api_keys::revoked(tx, e, key_id, reason.as_deref()).await?
+        }
         WorkspaceEvent::MemberJoined { user_id, role } => {
             sqlx::query(
                 "INSERT INTO rm_members (workspace_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)

@@ -11,6 +11,8 @@
 //! conversation's messages) and a search is `user query AND audience ∈ the caller's`. Another
 //! tenant's documents are neither returned nor counted.
 
+pub mod bounds;
+pub mod gate;
 pub mod indexer;
 
 use std::path::Path;
@@ -26,6 +28,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DateTime as TantivyDate, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 use uuid::Uuid;
 
+pub use gate::{Cancel, CancelOnDrop, Gate, GateLimits, Refused, Ticket};
 pub use indexer::SearchIndexer;
 
 /// What can go wrong with a search.
@@ -38,6 +41,9 @@ pub enum SearchError {
     Index(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Directory(String),
+    /// The request ended, the search passed its deadline or the node is stopping.
+    #[error("the search was cancelled")]
+    Cancelled,
 }
 
 #[derive(Clone, Copy)]
@@ -122,6 +128,8 @@ pub struct SearchIndex {
     fields: Fields,
     /// The log position of the last commit: what readers see.
     position: AtomicI64,
+    /// Who may search now; cancels every search when the node stops.
+    gate: Gate,
 }
 
 impl SearchIndex {
@@ -138,6 +146,7 @@ impl SearchIndex {
             reader,
             fields,
             position: AtomicI64::new(0),
+            gate: Gate::new(GateLimits::default()),
         };
         let (position, _) = this.committed()?;
         this.position.store(position, Ordering::SeqCst);
@@ -173,7 +182,42 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// Sets how many searches may run at once, per node and per caller.
+    pub fn with_limits(mut self, limits: GateLimits) -> Self {
+        self.gate = Gate::new(limits);
+        self
+    }
+
+    /// A place for one of `caller`'s searches (see [`gate`]).
+    pub fn admit(&self, caller: Uuid) -> Result<(Ticket, CancelOnDrop), Refused> {
+        self.gate.admit(caller)
+    }
+
+    /// Searches running now, on their threads.
+    pub fn in_flight(&self) -> usize {
+        self.gate.in_flight()
+    }
+
+    /// Cancels every running search and admits no more: the node is stopping.
+    pub fn close(&self) {
+        self.gate.close();
+    }
+
+    /// A search nobody cancels but its deadline (tools, tests).
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, SearchError> {
+        self.search_until(q, &Cancel::never())
+    }
+
+    /// A search that stops, with [`SearchError::Cancelled`], once `cancel` says so.
+    pub fn search_until(&self, q: &SearchQuery, cancel: &Cancel) -> Result<SearchPage, SearchError> {
+        let out = self.run(q, cancel);
+        match out {
+            Err(SearchError::Index(_)) if cancel.is_cancelled() => Err(SearchError::Cancelled),
+            other => other,
+        }
+    }
+
+    fn run(&self, q: &SearchQuery, cancel: &Cancel) -> Result<SearchPage, SearchError> {
         let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
         parser.set_conjunction_by_default();
@@ -193,6 +237,9 @@ impl SearchIndex {
         if text.is_empty() && !has_attachment {
             return Err(SearchError::BadQuery("q must not be empty".into()));
         }
+        // Measured before the parser sees it: see `bounds`.
+        bounds::check(&text)?;
+        let text = bounds::plain_brackets(&text);
         let user: Box<dyn Query> = if text.is_empty() {
             Box::new(tantivy::query::AllQuery)
         } else {
@@ -234,10 +281,14 @@ impl SearchIndex {
         }
         let filtered = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let (top, total) = searcher.search(
-            &filtered,
-            &(TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset), Count),
-        )?;
+        let collector = gate::Cancellable {
+            inner: (TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset), Count),
+            cancel,
+        };
+        let (top, total) = searcher.search(&filtered, &collector)?;
+        if cancel.is_cancelled() {
+            return Err(SearchError::Cancelled);
+        }
         let mut body_snippets = SnippetGenerator::create(&searcher, &*user, f.body)?;
         body_snippets.set_max_num_chars(160);
         let mut title_snippets = SnippetGenerator::create(&searcher, &*user, f.title)?;
@@ -285,6 +336,7 @@ fn words(parser: &QueryParser, text: &str) -> Box<dyn Query> {
     let plain = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+        .take(bounds::MAX_CLAUSES)
         .map(str::to_lowercase)
         .collect::<Vec<_>>()
         .join(" ");

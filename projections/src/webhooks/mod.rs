@@ -132,13 +132,17 @@ async fn endpoint(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), Projecti
             enabled,
             ..
         } => {
-            sqlx::query("UPDATE webhook_endpoints SET url = $2, events = $3, enabled = $4 WHERE webhook_id = $1")
-                .bind(webhook_id)
-                .bind(url)
-                .bind(events)
-                .bind(enabled)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE webhook_endpoints SET url = $2, events = $3, enabled = $4,
+                        disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END
+                  WHERE webhook_id = $1",
+            )
+            .bind(webhook_id)
+            .bind(url)
+            .bind(events)
+            .bind(enabled)
+            .execute(&mut *tx)
+            .await?;
         }
         WorkspaceEvent::WebhookSecretRotated { webhook_id, secret, .. } => {
             sqlx::query("UPDATE webhook_endpoints SET secret = $2 WHERE webhook_id = $1")
@@ -147,9 +151,10 @@ async fn endpoint(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), Projecti
                 .execute(&mut *tx)
                 .await?;
         }
-        WorkspaceEvent::WebhookDisabled { webhook_id, .. } => {
-            sqlx::query("UPDATE webhook_endpoints SET enabled = false WHERE webhook_id = $1")
+        WorkspaceEvent::WebhookDisabled { webhook_id, reason } => {
+            sqlx::query("UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2 WHERE webhook_id = $1")
                 .bind(webhook_id)
+                .bind(reason)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -180,13 +185,16 @@ pub struct Endpoint {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// Why Prism turned it off (`grantor_lost_authority`, or what its deliveries did); none when
+    /// enabled or turned off by hand.
+    pub disabled_reason: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The live endpoints of `workspace`, newest first.
 pub async fn endpoints(pool: &PgPool, workspace: Uuid) -> Result<Vec<Endpoint>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT webhook_id AS id, url, events, description, enabled, created_at FROM webhook_endpoints
+        "SELECT webhook_id AS id, url, events, description, enabled, disabled_reason, created_at FROM webhook_endpoints
           WHERE workspace_id = $1 AND NOT deleted ORDER BY webhook_id DESC LIMIT 100",
     )
     .bind(workspace)

@@ -14,6 +14,14 @@ use crate::error::ReadError;
 use crate::extract::{ApiQuery, Caller};
 use crate::AppState;
 
+fn answer(e: SearchError) -> ReadError {
+    match e {
+        SearchError::BadQuery(m) => ReadError::bad("invalid_search_query", m),
+        SearchError::Cancelled => ReadError::Unavailable("the search was cancelled".into()),
+        other => ReadError::Unavailable(other.to_string()),
+    }
+}
+
 /// Deeper than this, refine the query instead.
 const MAX_OFFSET: usize = 1000;
 const MAX_QUERY_CHARS: usize = 500;
@@ -55,7 +63,7 @@ pub struct SearchAnswer {
 }
 
 #[utoipa::path(get, path = "/v1/search", tag = "search", description = "full-text hits (messages, docs) with snippets, only the caller's workspaces",
-    params(SearchParams), responses((status = 200, body = SearchAnswer), (status = 400), (status = 401), (status = 404), (status = 503)))]
+    params(SearchParams), responses((status = 200, body = SearchAnswer), (status = 400), (status = 401), (status = 404), (status = 429), (status = 503)))]
 pub async fn search(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -103,13 +111,27 @@ pub async fn search(
         limit,
         offset,
     };
-    let page = tokio::task::spawn_blocking(move || index.search(&query))
+    // Past the bounds is the caller's mistake: said before a thread or a place is taken.
+    search::bounds::check(&query.text).map_err(answer)?;
+    let (ticket, _cancel_when_done) = index.admit(user.0).map_err(|why| match why {
+        search::Refused::Closing => ReadError::Unavailable("the node is stopping".into()),
+        search::Refused::Node => ReadError::TooMany {
+            code: "too_many_searches",
+            message: "this node is running as many searches as it can; try again in a second",
+            retry_after: 1,
+        },
+        search::Refused::Caller => ReadError::TooMany {
+            code: "too_many_searches",
+            message: "you have searches running; wait for them before starting another",
+            retry_after: 1,
+        },
+    })?;
+    // The ticket goes with the thread (its place comes back when the work really ends); the
+    // guard stays with this future, so a request that ends, however, cancels its search.
+    let page = tokio::task::spawn_blocking(move || index.search_until(&query, ticket.cancel()))
         .await
         .map_err(|e| ReadError::Unavailable(e.to_string()))?
-        .map_err(|e| match e {
-            SearchError::BadQuery(m) => ReadError::bad("invalid_search_query", m),
-            other => ReadError::Unavailable(other.to_string()),
-        })?;
+        .map_err(answer)?;
     let next = offset + page.hits.len();
     Ok(Json(SearchAnswer {
         next_cursor: (next < page.total && next <= MAX_OFFSET && !page.hits.is_empty()).then(|| next.to_string()),

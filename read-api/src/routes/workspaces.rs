@@ -145,6 +145,9 @@ pub struct ApiKey {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Set once revoked: the key no longer works.
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Set when Prism revoked it rather than a person: `grantor_lost_authority` (whoever made
+    /// it was removed, demoted or erased). Make a new key if it is still wanted.
+    pub revoked_reason: Option<String>,
     /// When it last wrote an event or read (to the minute).
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -185,6 +188,7 @@ pub async fn api_keys(
                 created_at: k.created_at,
                 expires_at: k.expires_at,
                 revoked_at: k.revoked_at,
+                revoked_reason: k.revoked_reason,
                 last_used_at: k.last_used_at,
             })
             .collect(),
@@ -200,6 +204,10 @@ pub struct Webhook {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    /// Why Prism turned it off: `grantor_lost_authority` (whoever last set it up was removed,
+    /// demoted or erased; an owner or admin who enables it again vouches for it), or what its
+    /// deliveries did. None when enabled, or turned off by hand.
+    pub disabled_reason: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -236,6 +244,7 @@ pub async fn webhooks(
                 events: e.events,
                 description: e.description,
                 enabled: e.enabled,
+                disabled_reason: e.disabled_reason,
                 created_at: e.created_at,
             })
             .collect(),

@@ -63,11 +63,22 @@ pub async fn register(
     ApiJson(i): ApiJson<RegisterInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.limits.check(Limit::RegisterIp, &ip)?;
-    let tokens = s
+    // The one answer that tells an address has an account (409; see the README's policy) is
+    // rationed per address: past `register_taken_ip`, that address may not register at all
+    // for the window, so its answers stop telling anything.
+    s.limits.barred(Limit::RegisterTakenIp, &ip)?;
+    match s
         .commands
         .register(&i.email, &i.password, &i.name, client(&headers))
-        .await?;
-    Ok((StatusCode::CREATED, Json(tokens)))
+        .await
+    {
+        Ok(tokens) => Ok((StatusCode::CREATED, Json(tokens))),
+        Err(e @ prism_commands::CommandError::Taken(_)) => {
+            s.limits.strike(Limit::RegisterTakenIp, &ip)?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginInput,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
@@ -16,19 +16,32 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
-    match tokio::time::timeout(Duration::from_secs(2), s.commands.ping()).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "checks": {"postgres": "ok"}})),
+/// Ready when Postgres answers. Anyone gets the status (what a load balancer needs); only a
+/// platform auditor's token gets the checks, as on the read API.
+pub async fn readyz(State(s): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let detailed = match authorization {
+        None => false,
+        Some(_) => matches!(
+            prism_auth::authenticate(authorization, &s.jwt, &s.revocations, &s.keys).await,
+            Ok(prism_auth::Bearer::User(c)) if c.roles.iter().any(|r| r == "auditor")
         ),
-        _ => (
+    };
+    let up = matches!(
+        tokio::time::timeout(Duration::from_secs(2), s.commands.ping()).await,
+        Ok(Ok(()))
+    );
+    let (status, mut body) = match up {
+        true => (StatusCode::OK, json!({"status": "ready"})),
+        false => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unavailable", "checks": {"postgres": "unreachable"}, "error": {"code": "unavailable", "message": "postgres is unreachable"}}),
-            ),
+            json!({"status": "unavailable", "error": {"code": "unavailable", "message": "a dependency is unavailable"}}),
         ),
+    };
+    if detailed {
+        body["checks"] = json!({"postgres": if up { "ok" } else { "unreachable" }});
     }
+    (status, Json(body))
 }
 
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
