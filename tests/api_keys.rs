@@ -529,3 +529,74 @@ async fn a_key_is_shown_once_and_rate_limited_on_its_own(pool: PgPool) {
     let (s, b) = apps.post(&w.owner, &w.channel, "mine too").await;
     assert_eq!(s, 201, "{b}");
 }
+
+/// A grant is worth what its grantor may still grant: an admin's key stops working on both
+/// APIs once the admin is removed, in the same append, and owners see why.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_removed_admins_key_stops_working_and_owners_see_why(pool: PgPool) {
+    let apps = apps(pool.clone(), "");
+    let w = apps.world().await;
+    let admin = apps.user_id(&w.member).await;
+    let members = format!("/v1/workspaces/{}/members/{admin}", w.ws);
+    let (s, b) = call(
+        &apps.write,
+        Method::PATCH,
+        &members,
+        Some(&w.owner),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (id, key) = apps.new_key(&w.member, &w.ws, &["read", "write"]).await;
+    let (owners_id, owners_key) = apps.new_key(&w.owner, &w.ws, &["read", "write"]).await;
+    let (s, b) = apps.post(&key, &w.channel, "while my admin is an admin").await;
+    assert_eq!(s, 201, "{b}");
+
+    let (s, b) = call(&apps.write, Method::DELETE, &members, Some(&w.owner), None).await;
+    assert!(s == 200 || s == 204, "{s} {b}");
+    let refused = support::until_refused(
+        &apps.write,
+        &apps.read,
+        &key,
+        (
+            &format!("/v1/channels/{}/messages", w.channel),
+            json!({"body": "after"}),
+        ),
+        &format!("/v1/channels/{}/messages", w.channel),
+    )
+    .await;
+    assert_eq!(refused, ("api_key_revoked".into(), "api_key_revoked".into()));
+    // The revocation is in the same transaction as the removal, saying why.
+    let same: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, transaction_id::text::bigint FROM events
+          WHERE aggregate_type = 'workspace' AND event_type IN ('member.left', 'api_key.revoked')
+          ORDER BY global_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("events");
+    assert_eq!(same.len(), 2, "{same:?}");
+    assert_eq!(same[0].1, same[1].1, "one append: {same:?}");
+    // The owner's own key is untouched.
+    let (s, b) = apps.post(&owners_key, &w.channel, "the owner's key still works").await;
+    assert_eq!(s, 201, "{b}");
+    apps.project().await;
+    let (_, list) = call(
+        &apps.read,
+        Method::GET,
+        &format!("/v1/workspaces/{}/api-keys", w.ws),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    let item = |k: &str| {
+        list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == k))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(item(&id)["revoked_reason"], "grantor_lost_authority", "{list}");
+    assert!(item(&id)["revoked_at"].is_string(), "{list}");
+    assert_eq!(item(&owners_id)["revoked_at"], Value::Null, "{list}");
+}

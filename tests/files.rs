@@ -205,6 +205,15 @@ async fn files_are_read_only_by_those_who_may_read_what_shows_them(pool: PgPool)
     let (s, b) = w.upload_raw(Some(&ada.token), &ws, &ct, body).await;
     assert_eq!(s, 413, "{b}");
     assert!(b["error"]["code"].is_string(), "{b}");
+    // Far past the limit in one chunk: the body's own limit stops it first, still a 413 (it
+    // was once a 422 "the upload broke off").
+    let (ct, body) = form("file", "huge.bin", "application/octet-stream", &vec![7u8; 300 * 1024]);
+    let (s, b) = w.upload_raw(Some(&ada.token), &ws, &ct, body).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{b}"
+    );
     let (ct, body) = form("file", "empty.txt", "text/plain", b"");
     assert_eq!(w.upload_raw(Some(&ada.token), &ws, &ct, body).await.0, 422);
 

@@ -466,3 +466,127 @@ async fn another_workspace_gets_nothing_of_a_webhook_and_its_events_go_to_no_one
     assert_eq!(got.len(), 1);
     assert!(!String::from_utf8_lossy(&got[0].1).contains("not yours"));
 }
+
+/// A webhook set up by an admin who is then removed stops receiving, in the same append as
+/// the removal, and the owner sees why; an owner who turns it back on vouches for it.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_removed_admins_webhook_receives_nothing_new_until_an_owner_turns_it_back_on(pool: PgPool) {
+    let w = world(pool).await;
+    let admin = Jwt::new(SECRET, Jwt::DEFAULT_TTL).verify(&w.member).expect("token").sub;
+    let members = format!("/v1/workspaces/{}/members/{admin}", w.ws);
+    let (s, b) = call(
+        &w.write,
+        Method::PATCH,
+        &members,
+        Some(&w.owner),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (receiver, url) = Receiver::start(0).await;
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/workspaces/{}/webhooks", w.ws),
+        Some(&w.member),
+        Some(json!({"url": url, "events": ["message.created"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let hook = b["id"].as_str().expect("id").to_owned();
+    w.post(&w.channel, "before the removal").await;
+    w.deliver_until(&hook, |l| l.len() == 1 && l[0]["status"] == "delivered")
+        .await;
+
+    let (s, b) = call(&w.write, Method::DELETE, &members, Some(&w.owner), None).await;
+    assert!(s == 200 || s == 204, "{s} {b}");
+    w.post(&w.channel, "after the removal").await;
+    // Everything up to the message is projected and every due delivery tried: nothing new.
+    let list = w.deliver_until(&hook, |_| true).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|(_, body)| !String::from_utf8_lossy(body).contains("after the removal")),
+        "a removed admin's endpoint got a message sent after the removal"
+    );
+    let (s, hooks) = call(
+        &w.read,
+        Method::GET,
+        &format!("/v1/workspaces/{}/webhooks", w.ws),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{hooks}");
+    assert_eq!(hooks["items"][0]["enabled"], false, "{hooks}");
+    assert_eq!(
+        hooks["items"][0]["disabled_reason"], "grantor_lost_authority",
+        "{hooks}"
+    );
+
+    // The owner turns it back on: it is theirs now, and carries what comes next.
+    let (s, b) = call(
+        &w.write,
+        Method::PATCH,
+        &format!("/v1/webhooks/{hook}"),
+        Some(&w.owner),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    w.post(&w.channel, "vouched for by the owner").await;
+    w.deliver_until(&hook, |l| l.iter().filter(|d| d["status"] == "delivered").count() == 2)
+        .await;
+}
+
+/// A retry goes out as the log stands when it is sent: text edited or deleted since the first
+/// attempt is not re-sent.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_retry_never_resends_text_edited_or_deleted_since(pool: PgPool) {
+    let w = world(pool).await;
+    let (flaky, url) = Receiver::start(usize::MAX).await;
+    let (hook, secret) = w.hook(&url, &["message.created"]).await;
+    let edited = w.post(&w.channel, "first-draft-words").await;
+    let deleted = w.post(&w.channel, "regretted-words").await;
+    // The first attempt fails (the endpoint's line waits behind it).
+    w.deliver_until(&hook, |l| l.len() == 2 && l.iter().any(|d| d["attempts"] != 0))
+        .await;
+    let before = flaky.requests();
+    assert!(String::from_utf8_lossy(&before[0].1).contains("first-draft-words"));
+    let (s, b) = call(
+        &w.write,
+        Method::PATCH,
+        &format!("/v1/messages/{}", edited["id"].as_str().expect("id")),
+        Some(&w.owner),
+        Some(json!({"body": "final-words"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(
+        &w.write,
+        Method::DELETE,
+        &format!("/v1/messages/{}", deleted["id"].as_str().expect("id")),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert!(s == 200 || s == 204, "{s} {b}");
+    flaky.fail.store(0, Ordering::SeqCst);
+    w.deliver_until(&hook, |l| l.iter().all(|d| d["status"] == "delivered"))
+        .await;
+    let got = flaky.requests();
+    assert!(got.len() >= 3, "failures, then two successes");
+    for (headers, body) in &got[got.len() - 2..] {
+        let envelope = verified(&secret, headers, body);
+        assert_eq!(envelope["event_type"], "message.created");
+        assert!(envelope["payload"].get("body").is_none(), "{envelope}");
+        assert_eq!(envelope["payload"]["redacted"], json!(["body"]), "{envelope}");
+        let text = String::from_utf8_lossy(body);
+        assert!(
+            !text.contains("first-draft-words") && !text.contains("regretted-words"),
+            "{text}"
+        );
+    }
+}

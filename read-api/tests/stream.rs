@@ -143,6 +143,13 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         .as_str()
         .expect("code")
         .to_owned();
+    // An invitation: the admins' business (GET …/invitations is 403 to members).
+    let invitation = w
+        .commands
+        .invite(&w.owner, WorkspaceId(w.ws), "invited@example.com", "member")
+        .await
+        .expect("invite")
+        .id;
     let end = w
         .commands
         .post_message(&w.owner, w.channel, "end-of-replay", None)
@@ -161,6 +168,8 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
         &w.code,
         &conv.to_string(),
         &dm.to_string(),
+        &invitation.to_string(),
+        "invitation.created",
     ] {
         assert!(!eve_sees.contains(leak), "a member saw `{leak}`: {eve_sees}");
     }
@@ -184,6 +193,15 @@ async fn a_replay_from_zero_shows_a_member_only_what_rest_would(pool: PgPool) {
     let res = w.open(&w.owner, Some(0)).await;
     let owner_sees = read_sse(res.into_body(), "end-of-replay").await;
     assert!(owner_sees.contains(&rotated), "admins see join codes: {owner_sees}");
+    let invited = owner_sees
+        .split("\n\n")
+        .find(|e| e.contains("event: invitation.created"))
+        .expect("admins see invitations");
+    assert!(invited.contains(&invitation.to_string()), "{invited}");
+    assert!(
+        !invited.contains("\"email\":") && !invited.contains("\"token\":"),
+        "the sealed address and token stay in: {invited}"
+    );
     assert!(!owner_sees.contains("dm-secret-between-two"), "{owner_sees}");
     assert!(!owner_sees.contains(&dm.to_string()), "{owner_sees}");
     assert!(owner_sees.contains(&format!("id: {}", end.position.expect("position"))));

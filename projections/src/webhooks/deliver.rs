@@ -224,14 +224,11 @@ impl WebhookDeliverer {
         let Some(event) = events.into_iter().find(|e| e.event_id == c.event_id) else {
             return Ok(Attempt::Dropped("the event is not in the log".into()));
         };
-        // Shown as to a plain member, decided again from the log as it is now.
-        let facts = Facts::gather(
-            self.store.pool(),
-            std::slice::from_ref(&event),
-            false,
-            &Facts::default(),
-        )
-        .await?;
+        // Shown as to a plain member, decided again from the log as it is now, with the text
+        // rules of a replay: a retry or a replayed dead letter carries a message's body only
+        // while it is still the current text (what REST shows now), never one edited or deleted
+        // since.
+        let facts = Facts::gather(self.store.pool(), std::slice::from_ref(&event), true, &Facts::default()).await?;
         let Some(shown) = facts.show(&event, &AUDIENCE).apply(&event) else {
             return Ok(Attempt::Dropped("not to be shown to an integration".into()));
         };

@@ -68,9 +68,18 @@ pub async fn upload(
             continue;
         }
         let name = field.file_name().unwrap_or("file").to_owned();
-        let staged = match blobs.stage(field, s.max_upload).await {
+        // The body's own limit (the file's plus the envelope's slack) may be what stops a big
+        // upload mid-chunk, as a stream error rather than the staging's count: a 413 either way.
+        let over_limit = std::sync::atomic::AtomicBool::new(false);
+        let body = futures::TryStreamExt::inspect_err(field, |e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                over_limit.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let staged = match blobs.stage(body, s.max_upload).await {
             Ok(staged) => staged,
             Err(BlobError::TooLarge { .. }) => return Err(ApiError::TooLarge),
+            Err(_) if over_limit.load(std::sync::atomic::Ordering::Relaxed) => return Err(ApiError::TooLarge),
             Err(e) => return Err(CommandError::from(e).into()),
         };
         let ctx = h.context(a, &(ws, &name, &staged.sha256));
