@@ -32,15 +32,36 @@ pub struct Written {
 /// After this many deliveries in a row died, an endpoint is disabled.
 pub const FAILING_IN_A_ROW: i64 = 5;
 
+/// After this many slow answers in a row (past the deliverer's `slow`), an endpoint is disabled:
+/// with the doubling wait between them, about half an hour of being slow.
+pub const SLOW_IN_A_ROW: i32 = 40;
+
 /// Disables (`webhook.disabled`) every endpoint whose last [`FAILING_IN_A_ROW`] deliveries all
-/// died; answers how many.
+/// died, or whose last [`SLOW_IN_A_ROW`] answers were all slow; answers how many.
 pub async fn disable_failing_webhooks(commands: &Commands, pool: &sqlx::PgPool) -> anyhow::Result<usize> {
+    disable_webhooks(commands, pool, FAILING_IN_A_ROW, SLOW_IN_A_ROW).await
+}
+
+/// [`disable_failing_webhooks`] with the two thresholds given.
+pub async fn disable_webhooks(
+    commands: &Commands,
+    pool: &sqlx::PgPool,
+    failing: i64,
+    slow: i32,
+) -> anyhow::Result<usize> {
+    let failed = prism_projections::webhooks::failing(pool, failing).await?;
+    let slowed = prism_projections::webhooks::slow(pool, slow).await?;
+    let why_failed = format!("its last {failing} deliveries failed every attempt");
+    let why_slow = format!("its last {slow} answers were each slower than it should be");
     let mut n = 0;
-    for webhook in prism_projections::webhooks::failing(pool, FAILING_IN_A_ROW).await? {
-        let why = format!("its last {FAILING_IN_A_ROW} deliveries failed every attempt");
-        match commands.disable_webhook(webhook, &why).await {
+    for (webhook, why) in failed
+        .iter()
+        .map(|w| (w, &why_failed))
+        .chain(slowed.iter().map(|w| (w, &why_slow)))
+    {
+        match commands.disable_webhook(*webhook, why).await {
             Ok(()) => n += 1,
-            Err(e) => tracing::warn!(error = %e, webhook_id = %webhook, "disabling a failing webhook failed"),
+            Err(e) => tracing::warn!(error = %e, webhook_id = %webhook, "disabling a webhook failed"),
         }
     }
     Ok(n)

@@ -73,6 +73,8 @@ fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> Value {
 }
 
 struct World {
+    commands: Commands,
+    pool: PgPool,
     write: axum::Router,
     read: axum::Router,
     store: PgEventStore,
@@ -96,12 +98,13 @@ async fn world(pool: PgPool) -> World {
         prism_write_api::AppState::new(commands.clone())
             .with_dead_letters(Arc::new(prism::wiring::WebhookDeadLetters(pool.clone()))),
     );
-    let read = prism_read_api::app(prism_read_api::AppState::new(pool, jwt));
+    let read = prism_read_api::app(prism_read_api::AppState::new(pool.clone(), jwt));
     let cfg = WebhookConfig {
         allow_private: true,
         timeout: Duration::from_secs(2),
         schedule: vec![Duration::from_millis(20); 7],
         concurrency: 8,
+        ..WebhookConfig::default()
     };
     let deliverer = WebhookDeliverer::new(store.clone(), commands.vault().clone(), cfg).expect("deliverer");
     let token = |b: Value| b["access_token"].as_str().expect("token").to_owned();
@@ -136,6 +139,8 @@ async fn world(pool: PgPool) -> World {
     .await;
     assert_eq!(s, 201, "{c}");
     World {
+        commands,
+        pool,
         write,
         read,
         store,
@@ -589,4 +594,209 @@ async fn a_retry_never_resends_text_edited_or_deleted_since(pool: PgPool) {
             "{text}"
         );
     }
+}
+
+/// A receiver that holds every request until it is let go; it counts what arrived.
+#[derive(Clone)]
+struct Holding {
+    arrived: Arc<AtomicUsize>,
+    go: tokio::sync::watch::Sender<bool>,
+}
+
+impl Holding {
+    async fn start() -> (Self, String) {
+        let (go, _) = tokio::sync::watch::channel(false);
+        let me = Self {
+            arrived: Arc::default(),
+            go,
+        };
+        let state = me.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move || {
+                let state = state.clone();
+                async move {
+                    state.arrived.fetch_add(1, Ordering::SeqCst);
+                    let _ = state.go.subscribe().wait_for(|go| *go).await;
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (me, format!("http://{addr}/hook"))
+    }
+}
+
+impl World {
+    /// Another workspace of the owner's (another tenant), with a channel: (workspace, channel).
+    async fn other_tenant(&self) -> (String, String) {
+        let (s, ws) = call(
+            &self.write,
+            Method::POST,
+            "/v1/workspaces",
+            Some(&self.owner),
+            Some(json!({"name": "Other"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{ws}");
+        let ws = ws["id"].as_str().expect("id").to_owned();
+        let (s, c) = call(
+            &self.write,
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/channels"),
+            Some(&self.owner),
+            Some(json!({"name": "general"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{c}");
+        (ws, c["id"].as_str().expect("id").to_owned())
+    }
+
+    fn deliverer(&self, cfg: WebhookConfig) -> WebhookDeliverer {
+        WebhookDeliverer::new(self.store.clone(), self.commands.vault().clone(), cfg).expect("deliverer")
+    }
+}
+
+/// One tenant's receivers that hold every request cannot take every delivery slot: another
+/// tenant's event is delivered while they hang (it once waited behind them).
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_tenants_hanging_receivers_hold_only_its_share_of_the_slots(pool: PgPool) {
+    let w = world(pool).await;
+    let (hanging, url) = Holding::start().await;
+    for _ in 0..4 {
+        w.hook(&url, &["message.created"]).await;
+    }
+    let (other_ws, other_channel) = w.other_tenant().await;
+    let (quick, quick_url) = Receiver::start(0).await;
+    let (s, b) = call(
+        &w.write,
+        Method::POST,
+        &format!("/v1/workspaces/{other_ws}/webhooks"),
+        Some(&w.owner),
+        Some(json!({"url": quick_url, "events": ["message.created"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    w.post(&w.channel, "to the slow tenant's four receivers").await;
+    w.post(&other_channel, "to the other tenant").await;
+    support::project(&w.store, WebhookOutbox).await;
+
+    let deliverer = w.deliverer(WebhookConfig {
+        allow_private: true,
+        timeout: Duration::from_secs(30),
+        concurrency: 4,
+        per_tenant: 2,
+        ..WebhookConfig::default()
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(deliverer.run(Duration::from_millis(10), stopped));
+    let started = Instant::now();
+    while quick.requests().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other tenant's delivery waited behind {} hanging ones",
+            hanging.arrived.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        hanging.arrived.load(Ordering::SeqCst) <= 2,
+        "the slow tenant held more than its share"
+    );
+    // Let them go: the slow tenant's four are delivered in the end.
+    let _ = hanging.go.send(true);
+    while hanging.arrived.load(Ordering::SeqCst) < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the slow tenant's deliveries stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(true);
+    worker.await.expect("worker");
+}
+
+/// An endpoint that answers 2xx, but slowly, is put back each time (one delivery per claim,
+/// then a growing wait) and, if it stays slow, disabled with an event that says so.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_receiver_that_is_always_slow_is_held_back_then_disabled(pool: PgPool) {
+    let w = world(pool).await;
+    let slow = Arc::new(AtomicUsize::new(0));
+    let counted = slow.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook, _) = w.hook(&format!("http://{addr}/hook"), &["message.created"]).await;
+    for i in 0..3 {
+        w.post(&w.channel, &format!("slowly {i}")).await;
+    }
+    support::project(&w.store, WebhookOutbox).await;
+    let deliverer = w.deliverer(WebhookConfig {
+        allow_private: true,
+        timeout: Duration::from_secs(5),
+        slow: Duration::from_millis(50),
+        slow_backoff: Duration::from_millis(100),
+        ..WebhookConfig::default()
+    });
+    // One delivery per claim once it is slow: the first claim takes the line of three and stops
+    // after the first slow answer.
+    assert_eq!(deliverer.deliver_due().await.expect("deliver"), 3);
+    assert_eq!(slow.load(Ordering::SeqCst), 1, "the rest of the line waits");
+    let in_a_row: i32 = sqlx::query_scalar("SELECT slow_in_a_row FROM webhook_endpoints WHERE webhook_id = $1::uuid")
+        .bind(&hook)
+        .fetch_one(&w.pool)
+        .await
+        .expect("count");
+    assert_eq!(in_a_row, 1);
+    let started = Instant::now();
+    while slow.load(Ordering::SeqCst) < 3 {
+        deliverer.deliver_due().await.expect("deliver");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slow endpoint never got the rest"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let in_a_row: i32 = sqlx::query_scalar("SELECT slow_in_a_row FROM webhook_endpoints WHERE webhook_id = $1::uuid")
+        .bind(&hook)
+        .fetch_one(&w.pool)
+        .await
+        .expect("count");
+    assert_eq!(in_a_row, 3);
+    // A write node disables what stays slow, with an event that says why.
+    let disabled = prism::writers::disable_webhooks(&w.commands, &w.pool, 5, 3)
+        .await
+        .expect("disable");
+    assert_eq!(disabled, 1);
+    support::project(&w.store, WebhookOutbox).await;
+    support::project_read_models(&w.store).await;
+    let (s, hooks) = call(
+        &w.read,
+        Method::GET,
+        &format!("/v1/workspaces/{}/webhooks", w.ws),
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{hooks}");
+    assert_eq!(hooks["items"][0]["enabled"], false, "{hooks}");
+    assert!(
+        hooks["items"][0]["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("slower")),
+        "{hooks}"
+    );
 }

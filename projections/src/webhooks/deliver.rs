@@ -1,6 +1,13 @@
 //! The delivery worker: due deliveries → signed POSTs, at most one in flight per endpoint.
+//!
+//! Fair to tenants: one workspace's endpoints hold at most [`WebhookConfig::per_tenant`] of the
+//! node's slots, and a claim takes endpoints round-robin across workspaces, so one tenant's slow
+//! or many receivers cannot hold up another's. A receiver that answers, but slowly (past
+//! [`WebhookConfig::slow`]), pays for it: each slow answer in a row doubles the wait before its
+//! next delivery (up to [`WebhookConfig::slow_backoff`]), its line shrinks to one delivery per
+//! claim, and a write node disables an endpoint that stays slow (`webhook.disabled`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +40,14 @@ pub struct WebhookConfig {
     pub schedule: Vec<Duration>,
     /// Deliveries in flight at once (each to a different endpoint).
     pub concurrency: usize,
+    /// Of those, how many one workspace's endpoints may hold: half by default, so another
+    /// tenant always finds the other half (a workspace has at most 20 endpoints anyway).
+    pub per_tenant: usize,
+    /// An answer slower than this, even a 2xx, counts against its endpoint.
+    pub slow: Duration,
+    /// The longest wait a slow endpoint is put back by (the wait doubles per slow answer in a
+    /// row, from a second).
+    pub slow_backoff: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -45,6 +60,9 @@ impl Default for WebhookConfig {
             timeout: s(10),
             schedule: vec![s(5), s(300), s(1800), s(7200), s(18000), s(36000), s(36000)],
             concurrency: 32,
+            per_tenant: 16,
+            slow: s(3),
+            slow_backoff: s(60),
         }
     }
 }
@@ -63,6 +81,9 @@ struct Endpoint {
 struct Claimed {
     delivery_id: Uuid,
     webhook_id: Uuid,
+    workspace_id: Uuid,
+    /// The endpoint's slow answers in a row when claimed.
+    slow_in_a_row: i32,
     event_id: Uuid,
     position: i64,
     attempts: i32,
@@ -129,40 +150,59 @@ impl WebhookDeliverer {
     }
 
     /// Claims the due deliveries of up to `room` endpoints (none of `busy`'s): each endpoint's
-    /// first [`LINE`] due ones in log order, leased for as long as sending them all may take (a
-    /// worker that dies mid-way leaves them to be tried again after the lease). Answers them
+    /// first [`LINE`] due ones in log order (one for an endpoint that is being slow), leased for
+    /// as long as sending them all may take (a worker that dies mid-way leaves them to be tried
+    /// again after the lease). Endpoints are taken round-robin across workspaces, and none of a
+    /// workspace that already holds its share (`busy` counts what each holds). Answers them
     /// grouped by endpoint, in order.
     ///
     /// Measured before this shape: one delivery per endpoint per claim, picked by `DISTINCT ON`
     /// over every pending row — a sort of all of them per claim (7 ms at 9,600 pending), once
     /// per delivery. Now each endpoint's line is an index range (`webhook_deliveries_line`) and
     /// one claim serves many deliveries (1 ms for 512).
-    async fn claim(&self, busy: &HashSet<Uuid>, room: usize) -> Result<Vec<Vec<Claimed>>, ProjectionError> {
+    async fn claim(&self, busy: &HashMap<Uuid, Uuid>, room: usize) -> Result<Vec<Vec<Claimed>>, ProjectionError> {
         if room == 0 {
             return Ok(Vec::new());
         }
-        let busy: Vec<Uuid> = busy.iter().copied().collect();
+        let endpoints: Vec<Uuid> = busy.keys().copied().collect();
+        let mut held: HashMap<Uuid, i32> = HashMap::new();
+        for ws in busy.values() {
+            *held.entry(*ws).or_default() += 1;
+        }
+        let (held_ws, held_n): (Vec<Uuid>, Vec<i32>) = held.into_iter().unzip();
         let lease = self.cfg.timeout.as_secs_f64() * LINE as f64 + 30.0;
         let rows: Vec<Claimed> = sqlx::query_as(
-            "WITH lines AS (
-                 SELECT e.webhook_id FROM webhook_endpoints e
+            "WITH held AS (SELECT * FROM unnest($5::uuid[], $6::int[]) AS h(workspace_id, n)),
+             due AS (
+                 SELECT e.webhook_id, e.workspace_id, e.slow_in_a_row,
+                        row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.slow_in_a_row, e.webhook_id) AS turn
+                   FROM webhook_endpoints e
                   WHERE NOT (e.webhook_id = ANY($1))
                     AND EXISTS (SELECT 1 FROM webhook_deliveries d
-                                 WHERE d.webhook_id = e.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now())
+                                 WHERE d.webhook_id = e.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now())),
+             lines AS (
+                 SELECT due.webhook_id, due.workspace_id, due.slow_in_a_row FROM due LEFT JOIN held USING (workspace_id)
+                  WHERE due.turn + coalesce(held.n, 0) <= $7
+                  ORDER BY due.turn, due.slow_in_a_row, due.webhook_id
                   LIMIT $2),
              picked AS (
-                 SELECT x.delivery_id FROM lines l CROSS JOIN LATERAL (
+                 SELECT x.delivery_id, l.workspace_id, l.slow_in_a_row FROM lines l CROSS JOIN LATERAL (
                      SELECT d.delivery_id FROM webhook_deliveries d
                       WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                      ORDER BY d.position LIMIT $4 FOR UPDATE SKIP LOCKED) x)
+                      ORDER BY d.position LIMIT CASE WHEN l.slow_in_a_row > 0 THEN 1 ELSE $4 END
+                      FOR UPDATE SKIP LOCKED) x)
              UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $3)
                FROM picked WHERE d.delivery_id = picked.delivery_id
-             RETURNING d.delivery_id, d.webhook_id, d.event_id, d.position, d.attempts",
+             RETURNING d.delivery_id, d.webhook_id, picked.workspace_id, picked.slow_in_a_row, d.event_id, d.position,
+                       d.attempts",
         )
-        .bind(&busy)
+        .bind(&endpoints)
         .bind(room as i64)
         .bind(lease)
         .bind(LINE as i64)
+        .bind(&held_ws)
+        .bind(&held_n)
+        .bind(self.cfg.per_tenant.max(1) as i64)
         .fetch_all(self.store.pool())
         .await?;
         let mut lines: std::collections::BTreeMap<Uuid, Vec<Claimed>> = Default::default();
@@ -312,23 +352,39 @@ impl WebhookDeliverer {
     /// One endpoint's claimed line, in order, one at a time. A failure stops the line: the
     /// rest are due again at once (their turn comes without waiting for the failed one's retry,
     /// as before the line was claimed together), and a receiver that is down costs one timeout
-    /// per claim, not one per delivery.
+    /// per claim, not one per delivery. A slow answer stops it too, and puts the rest back by
+    /// the endpoint's penalty ([`WebhookDeliverer::slowness`]).
     async fn line(&self, line: Vec<Claimed>) -> Result<(), ProjectionError> {
         let Some(first) = line.first() else { return Ok(()) };
         let endpoint = self.endpoint(first.webhook_id).await?;
+        let mut slow_in_a_row = first.slow_in_a_row;
         for (i, c) in line.iter().enumerate() {
+            let started = std::time::Instant::now();
             let outcome = match &endpoint {
                 Ok(to) => self.attempt(c, to).await?,
                 Err(why) => Attempt::Dropped(why.clone()),
             };
+            let answered = !matches!(outcome, Attempt::Dropped(_) | Attempt::Failed { status: None, .. });
             let failed = matches!(outcome, Attempt::Failed { .. });
             self.settle(c, outcome).await?;
-            if failed {
+            let took = started.elapsed();
+            let wait = match answered {
+                // Quick, and it was not being slow: nothing to record (no query on the fast path).
+                true if took < self.cfg.slow && slow_in_a_row == 0 => None,
+                true => self.slowness(c.webhook_id, took).await?,
+                false => None,
+            };
+            if answered && took < self.cfg.slow {
+                slow_in_a_row = 0;
+            }
+            if failed || wait.is_some() {
                 let rest: Vec<Uuid> = line[i + 1..].iter().map(|c| c.delivery_id).collect();
                 sqlx::query(
-                    "UPDATE webhook_deliveries SET next_attempt_at = now() WHERE delivery_id = ANY($1) AND status = 'pending'",
+                    "UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $2)
+                      WHERE delivery_id = ANY($1) AND status = 'pending'",
                 )
                 .bind(&rest)
+                .bind(wait.unwrap_or_default().as_secs_f64())
                 .execute(self.store.pool())
                 .await?;
                 break;
@@ -337,10 +393,42 @@ impl WebhookDeliverer {
         Ok(())
     }
 
+    /// Counts an answer that took `took` against `webhook`: a slow one (past `slow`) adds to its
+    /// slow answers in a row and puts its pending deliveries back by 2^(n-1) seconds, at most
+    /// `slow_backoff` (answered: that wait); a quick one clears the count.
+    async fn slowness(&self, webhook: Uuid, took: Duration) -> Result<Option<Duration>, ProjectionError> {
+        let pool = self.store.pool();
+        if took < self.cfg.slow {
+            sqlx::query("UPDATE webhook_endpoints SET slow_in_a_row = 0 WHERE webhook_id = $1 AND slow_in_a_row <> 0")
+                .bind(webhook)
+                .execute(pool)
+                .await?;
+            return Ok(None);
+        }
+        let n: i32 = sqlx::query_scalar(
+            "UPDATE webhook_endpoints SET slow_in_a_row = slow_in_a_row + 1 WHERE webhook_id = $1 RETURNING slow_in_a_row",
+        )
+        .bind(webhook)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(1);
+        let doubling = Duration::from_secs(1u64 << (n.clamp(1, 16) - 1));
+        let wait = doubling.min(self.cfg.slow_backoff);
+        sqlx::query(
+            "UPDATE webhook_deliveries SET next_attempt_at = greatest(next_attempt_at, now() + make_interval(secs => $2))
+              WHERE webhook_id = $1 AND status = 'pending'",
+        )
+        .bind(webhook)
+        .bind(wait.as_secs_f64())
+        .execute(pool)
+        .await?;
+        Ok(Some(wait))
+    }
+
     /// One round: every due delivery (one per endpoint), sent concurrently; answers how many
     /// were settled. (`run` keeps going without rounds; tests step with this.)
     pub async fn deliver_due(&self) -> Result<usize, ProjectionError> {
-        let claimed = self.claim(&HashSet::new(), self.cfg.concurrency).await?;
+        let claimed = self.claim(&HashMap::new(), self.cfg.concurrency).await?;
         let n = claimed.iter().map(Vec::len).sum();
         let mut set = JoinSet::new();
         for line in claimed {
@@ -357,16 +445,17 @@ impl WebhookDeliverer {
     /// goes, so a slow endpoint holds only its own line. Looks for new work every `every`.
     pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
         let mut set: JoinSet<(Uuid, Result<(), ProjectionError>)> = JoinSet::new();
-        let mut busy: HashSet<Uuid> = HashSet::new();
+        // Endpoint → its workspace, for every line in flight.
+        let mut busy: HashMap<Uuid, Uuid> = HashMap::new();
         loop {
             let room = self.cfg.concurrency.saturating_sub(busy.len());
             match self.claim(&busy, room).await {
                 Ok(claimed) => {
                     for line in claimed {
-                        let Some(endpoint) = line.first().map(|c| c.webhook_id) else {
+                        let Some((endpoint, ws)) = line.first().map(|c| (c.webhook_id, c.workspace_id)) else {
                             continue;
                         };
-                        busy.insert(endpoint);
+                        busy.insert(endpoint, ws);
                         let me = self.clone();
                         set.spawn(async move { (endpoint, me.line(line).await) });
                     }

@@ -134,7 +134,8 @@ async fn endpoint(tx: &mut PgConnection, e: &StoredEvent) -> Result<(), Projecti
         } => {
             sqlx::query(
                 "UPDATE webhook_endpoints SET url = $2, events = $3, enabled = $4,
-                        disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END
+                        disabled_reason = CASE WHEN $4 THEN NULL ELSE disabled_reason END,
+                        slow_in_a_row = CASE WHEN $4 THEN 0 ELSE slow_in_a_row END
                   WHERE webhook_id = $1",
             )
             .bind(webhook_id)
@@ -267,6 +268,16 @@ pub async fn replay(pool: &PgPool, webhook: Uuid, delivery: Option<Uuid>) -> Res
 
 /// Enabled endpoints whose last `n` settled deliveries all died: the write side disables them
 /// (`webhook.disabled`) rather than keep knocking.
+/// Live endpoints whose last `n` answers were all slow (see `deliver`), to be disabled.
+pub async fn slow(pool: &PgPool, n: i32) -> Result<Vec<Uuid>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "SELECT webhook_id FROM webhook_endpoints WHERE enabled AND NOT deleted AND slow_in_a_row >= $1",
+    )
+    .bind(n)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn failing(pool: &PgPool, n: i64) -> Result<Vec<Uuid>, ProjectionError> {
     Ok(sqlx::query_scalar(
         "SELECT e.webhook_id FROM webhook_endpoints e
