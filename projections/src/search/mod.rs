@@ -460,4 +460,46 @@ mod tests {
             .expect("search");
         assert_eq!(page.total, 1);
     }
+
+    #[test]
+    fn a_cancelled_search_stops_and_says_so_and_an_unbounded_one_is_refused_unparsed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let idx = SearchIndex::open(dir.path()).expect("open");
+        let mut w: tantivy::IndexWriter<TantivyDocument> = idx.index.writer(15_000_000).expect("writer");
+        for i in 0..20_000 {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(idx.fields.body, format!("common words number {i}"));
+            doc.add_text(idx.fields.audience, "ws:a");
+            doc.add_text(idx.fields.kind, "message");
+            doc.add_text(idx.fields.status, "live");
+            w.add_document(doc).expect("add");
+        }
+        w.commit().expect("commit");
+        idx.reader.reload().expect("reload");
+        let q = SearchQuery {
+            text: "common".into(),
+            audiences: vec!["ws:a".into()],
+            kind: None,
+            limit: 10,
+            offset: 0,
+        };
+        let (ticket, request) = idx.admit(Uuid::now_v7()).expect("a place");
+        assert_eq!(idx.search_until(&q, ticket.cancel()).expect("runs").total, 20_000);
+        // The request ends (dropped): the search on its thread stops instead of running on.
+        drop(request);
+        assert!(matches!(idx.search_until(&q, ticket.cancel()), Err(SearchError::Cancelled)));
+        drop(ticket);
+        assert_eq!(idx.in_flight(), 0);
+        // Closing the node cancels whatever runs and admits nothing more.
+        let (ticket, _request) = idx.admit(Uuid::now_v7()).expect("a place");
+        idx.close();
+        assert!(matches!(idx.search_until(&q, ticket.cancel()), Err(SearchError::Cancelled)));
+        assert!(idx.admit(Uuid::now_v7()).is_err());
+        // Past the bounds, nothing reaches the parser.
+        let deep = SearchQuery {
+            text: format!("{}common{}", "(".repeat(240), ")".repeat(240)),
+            ..q
+        };
+        assert!(matches!(idx.search(&deep), Err(SearchError::BadQuery(_))));
+    }
 }
