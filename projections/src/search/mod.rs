@@ -487,13 +487,19 @@ mod tests {
         assert_eq!(idx.search_until(&q, ticket.cancel()).expect("runs").total, 20_000);
         // The request ends (dropped): the search on its thread stops instead of running on.
         drop(request);
-        assert!(matches!(idx.search_until(&q, ticket.cancel()), Err(SearchError::Cancelled)));
+        assert!(matches!(
+            idx.search_until(&q, ticket.cancel()),
+            Err(SearchError::Cancelled)
+        ));
         drop(ticket);
         assert_eq!(idx.in_flight(), 0);
         // Closing the node cancels whatever runs and admits nothing more.
         let (ticket, _request) = idx.admit(Uuid::now_v7()).expect("a place");
         idx.close();
-        assert!(matches!(idx.search_until(&q, ticket.cancel()), Err(SearchError::Cancelled)));
+        assert!(matches!(
+            idx.search_until(&q, ticket.cancel()),
+            Err(SearchError::Cancelled)
+        ));
         assert!(idx.admit(Uuid::now_v7()).is_err());
         // Past the bounds, nothing reaches the parser.
         let deep = SearchQuery {
