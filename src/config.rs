@@ -38,6 +38,9 @@ pub struct Config {
     pub writers_every: Duration,
     /// `PRISM_AI_MODEL_ECONOMY`: the model for Lens and Spectrum (the standard one when unset).
     pub ai_model_economy: Option<String>,
+    /// `PRISM_AI_BUDGET_MS` (100..=60000, default 3000): what one request may spend waiting on
+    /// models, the safety reading, generation and retries together.
+    pub ai_budget: Duration,
     /// `PRISM_AI_USER_DAILY_TOKENS`, `PRISM_AI_MONTHLY_TOKENS`.
     pub ai_limits: prism_commands::reflection::SpendLimits,
     /// Lines a crisis answer shows, separated by `|`; built-in defaults without it.
@@ -256,6 +259,16 @@ impl Config {
                     .context("PRISM_WRITERS_INTERVAL_SECS must be a number of seconds")?,
             ),
             ai_model_economy: std::env::var("PRISM_AI_MODEL_ECONOMY").ok().filter(|s| !s.is_empty()),
+            ai_budget: {
+                let ms: u64 = var("PRISM_AI_BUDGET_MS", "3000")
+                    .parse()
+                    .context("PRISM_AI_BUDGET_MS must be a number of milliseconds")?;
+                anyhow::ensure!(
+                    (100..=60_000).contains(&ms),
+                    "PRISM_AI_BUDGET_MS must be between 100 and 60000 (milliseconds)"
+                );
+                Duration::from_millis(ms)
+            },
             ai_limits: prism_commands::reflection::SpendLimits {
                 user_daily: tokens("PRISM_AI_USER_DAILY_TOKENS")?,
                 monthly: tokens("PRISM_AI_MONTHLY_TOKENS")?,
@@ -352,7 +365,9 @@ impl Config {
             tracing::info!(model = provider.model(), "Lens and Spectrum from the economy model");
             commands = commands.with_economy_model(provider);
         }
-        commands = commands.with_spend_limits(self.ai_limits);
+        commands = commands
+            .with_spend_limits(self.ai_limits)
+            .with_ai_budget(self.ai_budget);
         if let Some(lines) = self.crisis_resources.clone().filter(|l| !l.is_empty()) {
             commands = commands.with_crisis_resources(lines);
         }

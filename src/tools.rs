@@ -317,11 +317,8 @@ pub async fn safety_eval(cfg: &Config, corpus: PathBuf) -> anyhow::Result<()> {
     use prism_domain::safety::eval;
     let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
     let sentences = eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
-    let gateway = prism_ai_gateway::http::Fallback {
-        primary: cfg.model()?,
-        builtin: prism_ai_gateway::builtin::Builtin,
-        economy: None,
-    };
+    let mut gateway = prism_ai_gateway::http::Fallback::new(cfg.model()?);
+    gateway.budget = cfg.ai_budget;
     let stages = if gateway.primary.is_some() {
         "rules+model"
     } else {
@@ -329,7 +326,7 @@ pub async fn safety_eval(cfg: &Config, corpus: PathBuf) -> anyhow::Result<()> {
     };
     let mut judged = Vec::with_capacity(sentences.len());
     for (label, text) in sentences {
-        let (a, _, _) = prism_commands::reflection::safety::two_stages(&gateway, &text).await;
+        let (a, _, _) = prism_commands::reflection::safety::two_stages(&gateway, &text, gateway.deadline()).await;
         judged.push((label, text, a));
     }
     let report = eval::score(&judged);

@@ -1,10 +1,26 @@
 //! The HTTP provider: an OpenAI-compatible chat-completions endpoint (vLLM, Ollama, …), asked
-//! for JSON and held to the expected shape, with a timeout per call, bounded retries and a
-//! circuit breaker. [`Fallback`] puts the built-in provider behind it: when the model is slow,
-//! broken or switched off by the breaker, people still get an answer.
+//! for JSON and held to the expected shape, with bounded retries and a circuit breaker.
+//! [`Fallback`] puts the built-in provider behind it: when the model is slow, broken or switched
+//! off by the breaker, people still get an answer.
+//!
+//! **One deadline per request.** A person's request makes one [`Deadline`] (`PRISM_AI_BUDGET_MS`,
+//! 3 s by default) and every model call it makes (the safety reading, generation, any retry)
+//! runs inside what is left of it: an attempt's timeout is the smaller of the provider's own and
+//! the time left, a retry is made only when a useful attempt still fits, and past the deadline
+//! the built-in provider answers. A model that accepts connections and never answers costs a
+//! person at most the budget, and only until the breaker opens.
+//!
+//! **The breaker** ([`Breaker`]) counts every failed call (a timeout, a reset, a 5xx, an answer
+//! of the wrong shape) and opens after `breaker_threshold` failures within `breaker_window`.
+//! While it is open no request waits on the model at all. It is closed again only by a probe
+//! sent in the background every `breaker_cooldown`, never by a person's request. Its state is the
+//! gauge `prism_ai_breaker_open{model}` in `/metrics`.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,12 +35,16 @@ pub struct HttpConfig {
     pub model: String,
     /// Sent as a bearer token when set; never logged.
     pub api_key: Option<String>,
+    /// One attempt's longest wait (a person's request also stops at its [`Deadline`]).
     pub timeout: Duration,
-    /// Further attempts after a failed one.
+    /// Connecting: well inside any request's budget, so a dead host leaves time to answer.
+    pub connect_timeout: Duration,
+    /// Further attempts after a failed one (only while one fits before the deadline).
     pub retries: u32,
-    /// Consecutive failed calls that open the breaker.
+    /// Failed calls within `breaker_window` that open the breaker.
     pub breaker_threshold: u32,
-    /// How long an open breaker keeps calls away from the model.
+    pub breaker_window: Duration,
+    /// How often an open breaker probes the model in the background.
     pub breaker_cooldown: Duration,
     /// The safety reading's own, shorter timeout (a person is waiting; no retry).
     pub safety_timeout: Duration,
@@ -37,25 +57,131 @@ impl HttpConfig {
             model: model.into(),
             api_key: None,
             timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_millis(750),
             retries: 2,
-            breaker_threshold: 5,
-            breaker_cooldown: Duration::from_secs(30),
+            breaker_threshold: 3,
+            breaker_window: Duration::from_secs(10),
+            breaker_cooldown: Duration::from_secs(5),
             safety_timeout: Duration::from_secs(3),
         }
     }
 }
 
+/// When a request stops waiting on models: made once per request, shared by every call it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// An attempt shorter than this is not worth starting: the built-in provider answers instead.
+    pub const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+
+    pub fn after(budget: Duration) -> Self {
+        Self(Instant::now() + budget)
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+
+    /// An attempt's timeout: `own`, cut to the time left; none when too little is left.
+    pub fn slice(&self, own: Duration) -> Option<Duration> {
+        let left = self.remaining();
+        (left >= Self::MIN_ATTEMPT).then(|| own.min(left))
+    }
+}
+
+/// The circuit breaker's state, shared with its background probe.
 #[derive(Debug, Default)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
+struct BreakerState {
+    /// When recent calls failed (those older than the window are forgotten).
+    failures: VecDeque<Instant>,
+    open: bool,
+    /// Probes sent while open, and whether one task is sending them.
+    probing: bool,
+}
+
+/// Opens on repeated failures; only a background probe closes it (see the module's docs).
+#[derive(Debug)]
+pub struct Breaker {
+    state: Mutex<BreakerState>,
+    threshold: u32,
+    window: Duration,
+    model: String,
+}
+
+impl Breaker {
+    fn new(cfg: &HttpConfig) -> Arc<Self> {
+        metrics::gauge!("prism_ai_breaker_open", "model" => cfg.model.clone()).set(0.0);
+        Arc::new(Self {
+            state: Mutex::new(BreakerState::default()),
+            threshold: cfg.breaker_threshold.max(1),
+            window: cfg.breaker_window,
+            model: cfg.model.clone(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.lock().open
+    }
+
+    /// A call succeeded: forget earlier failures (an open breaker stays open: only probes close it).
+    fn success(&self) {
+        self.lock().failures.clear();
+    }
+
+    /// A call failed. True when this failure opened the breaker and nobody probes yet: the
+    /// caller starts the probe.
+    fn failure(&self) -> bool {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.failures.push_back(now);
+        while s.failures.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+            s.failures.pop_front();
+        }
+        if !s.open && s.failures.len() >= self.threshold as usize {
+            s.open = true;
+            metrics::gauge!("prism_ai_breaker_open", "model" => self.model.clone()).set(1.0);
+            metrics::counter!("prism_ai_breaker_opened_total", "model" => self.model.clone()).increment(1);
+            tracing::warn!(
+                failures = s.failures.len(),
+                model = %self.model,
+                "model provider circuit opened; the built-in provider answers until a background probe succeeds"
+            );
+        }
+        let start_probe = s.open && !s.probing;
+        if start_probe {
+            s.probing = true;
+        }
+        start_probe
+    }
+
+    fn close(&self) {
+        let mut s = self.lock();
+        s.open = false;
+        s.probing = false;
+        s.failures.clear();
+        metrics::gauge!("prism_ai_breaker_open", "model" => self.model.clone()).set(0.0);
+        tracing::info!(model = %self.model, "model provider circuit closed: a probe was answered");
+    }
+
+    /// No runtime to probe from (or the probe ended): the next failure starts one.
+    fn stop_probing(&self) {
+        self.lock().probing = false;
+    }
 }
 
 pub struct HttpProvider {
     client: reqwest::Client,
     cfg: HttpConfig,
-    breaker: Mutex<Breaker>,
+    breaker: Arc<Breaker>,
 }
+
+/// What a probe asks: the smallest well-formed JSON answer.
+const PROBE_PROMPT: &str = "Answer only JSON: {\"ok\": true}.";
 
 const DETECT_PROMPT: &str = "You find distorted thinking in a journal entry. Answer only JSON: \
 {\"fragments\": [{\"category\": one of all_or_nothing, overgeneralisation, catastrophising, mind_reading, \
@@ -82,10 +208,11 @@ characters]}.";
 const MAX_INSIGHT_CHARS: usize = 800;
 
 impl HttpProvider {
-    /// A weekly insight written by the model from `week` (counts only, never text).
+    /// A weekly insight written by the model from `week` (counts only, never text). Background
+    /// work: it has the provider's whole retry budget.
     pub async fn insight(&self, week: &crate::WeekSummary) -> Result<(String, Usage), GatewayError> {
         let user = serde_json::to_string(week).map_err(|e| GatewayError::Malformed(e.to_string()))?;
-        let (v, usage) = self.complete(INSIGHT_PROMPT, &user).await?;
+        let (v, usage) = self.complete(INSIGHT_PROMPT, &user, self.background()).await?;
         let text = v
             .get("insight")
             .and_then(Value::as_str)
@@ -103,9 +230,11 @@ impl HttpProvider {
         &self.cfg.model
     }
 
-    /// Seven affirmations for Lens's daily focus, each checked.
+    /// Seven affirmations for Lens's daily focus, each checked (background work, as insights).
     pub async fn affirmations(&self) -> Result<(Vec<String>, Usage), GatewayError> {
-        let (v, usage) = self.complete(AFFIRMATIONS_PROMPT, "Today's set, please.").await?;
+        let (v, usage) = self
+            .complete(AFFIRMATIONS_PROMPT, "Today's set, please.", self.background())
+            .await?;
         let list: Vec<String> = v
             .get("affirmations")
             .and_then(Value::as_array)
@@ -125,16 +254,27 @@ impl HttpProvider {
         Ok((list, usage))
     }
 
-    /// The model's reading of `text` for risk, held to `{level, categories}` with known
-    /// categories. One attempt, with the safety timeout: the gate's own answer stands when this
-    /// fails.
+    /// The model's reading of `text` for risk, with the safety timeout as its own deadline.
     pub async fn assess_risk(&self, text: &str) -> Result<(crate::RiskReading, Usage), GatewayError> {
+        self.assess_risk_until(text, Deadline::after(self.cfg.safety_timeout))
+            .await
+    }
+
+    /// The model's reading of `text` for risk, held to `{level, categories}` with known
+    /// categories. One attempt, within the safety timeout and the request's deadline: the gate's
+    /// own answer stands when this fails.
+    pub async fn assess_risk_until(
+        &self,
+        text: &str,
+        deadline: Deadline,
+    ) -> Result<(crate::RiskReading, Usage), GatewayError> {
         if self.is_open() {
             return Err(GatewayError::Unavailable("circuit open".into()));
         }
-        let r = self
-            .attempt_with(RISK_PROMPT, text, Some(self.cfg.safety_timeout))
-            .await;
+        let Some(timeout) = deadline.slice(self.cfg.safety_timeout) else {
+            return Err(GatewayError::Timeout);
+        };
+        let r = self.attempt(RISK_PROMPT, text, timeout).await;
         let r = r.and_then(|(v, usage)| {
             if !v.is_object() {
                 // serde would read `["crisis"]` as a struct; the schema is an object.
@@ -157,46 +297,85 @@ impl HttpProvider {
 
     pub fn new(cfg: HttpConfig) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
             .build()
             .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
         Ok(Self {
             client,
+            breaker: Breaker::new(&cfg),
             cfg,
-            breaker: Mutex::new(Breaker::default()),
         })
     }
 
-    /// Whether the breaker lets a call through now (after the cooldown, one call tries).
+    /// Whether the breaker keeps calls away from the model (until a background probe succeeds).
     pub fn is_open(&self) -> bool {
-        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
-        b.open_until.is_some_and(|t| Instant::now() < t)
+        self.breaker.is_open()
     }
 
+    /// The deadline of work nobody waits on: every attempt and its retries may run.
+    fn background(&self) -> Deadline {
+        let pauses: u64 = (1..=self.cfg.retries).map(|a| 50u64 << a.min(4)).sum();
+        Deadline::after(self.cfg.timeout * (self.cfg.retries + 1) + Duration::from_millis(pauses))
+    }
+
+    /// Counts a call's outcome; the failure that opens the breaker starts its probe.
     fn record(&self, ok: bool) {
-        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
         if ok {
-            *b = Breaker::default();
-        } else {
-            b.failures += 1;
-            if b.failures >= self.cfg.breaker_threshold {
-                b.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
-                tracing::warn!(failures = b.failures, "model provider circuit opened");
-            }
+            self.breaker.success();
+        } else if self.breaker.failure() {
+            self.spawn_probe();
         }
     }
 
-    /// One chat completion, retried; the parsed JSON content and the usage.
-    async fn complete(&self, system: &str, user: &str) -> Result<(Value, Usage), GatewayError> {
+    /// Probes the model every cooldown, in the background, until one answers well; then the
+    /// breaker closes. The task holds only a weak reference: a dropped provider ends it.
+    fn spawn_probe(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.breaker.stop_probing();
+            return;
+        };
+        let breaker: Weak<Breaker> = Arc::downgrade(&self.breaker);
+        let client = self.client.clone();
+        let cfg = self.cfg.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(cfg.breaker_cooldown).await;
+                let Some(b) = breaker.upgrade() else { return };
+                let timeout = cfg.timeout.min(cfg.breaker_cooldown.max(Deadline::MIN_ATTEMPT));
+                let ok = attempt(&client, &cfg, PROBE_PROMPT, "ping", timeout)
+                    .await
+                    .is_ok_and(|(v, _)| v.is_object());
+                let result = if ok { "answered" } else { "failed" };
+                metrics::counter!("prism_ai_breaker_probes_total", "model" => cfg.model.clone(), "result" => result)
+                    .increment(1);
+                if ok {
+                    b.close();
+                    return;
+                }
+            }
+        });
+    }
+
+    /// One chat completion, retried while an attempt fits before `deadline`; the parsed JSON
+    /// content and the usage. An open breaker answers at once.
+    async fn complete(&self, system: &str, user: &str, deadline: Deadline) -> Result<(Value, Usage), GatewayError> {
         if self.is_open() {
             return Err(GatewayError::Unavailable("circuit open".into()));
         }
-        let mut last = GatewayError::Unavailable("no attempt".into());
-        for attempt in 0..=self.cfg.retries {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt.min(4))).await;
+        let mut last = GatewayError::Timeout;
+        for n in 0..=self.cfg.retries {
+            if n > 0 {
+                let pause = Duration::from_millis(50 << n.min(4));
+                if deadline.remaining() < pause + Deadline::MIN_ATTEMPT {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
             }
-            match self.attempt(system, user).await {
+            let Some(timeout) = deadline.slice(self.cfg.timeout) else {
+                break;
+            };
+            match self.attempt(system, user, timeout).await {
                 Ok(v) => {
                     self.record(true);
                     return Ok(v);
@@ -214,69 +393,81 @@ impl HttpProvider {
         Err(last)
     }
 
-    async fn attempt(&self, system: &str, user: &str) -> Result<(Value, Usage), GatewayError> {
-        self.attempt_with(system, user, None).await
+    async fn attempt(&self, system: &str, user: &str, timeout: Duration) -> Result<(Value, Usage), GatewayError> {
+        attempt(&self.client, &self.cfg, system, user, timeout).await
     }
+}
 
-    async fn attempt_with(
-        &self,
-        system: &str,
-        user: &str,
-        timeout: Option<Duration>,
-    ) -> Result<(Value, Usage), GatewayError> {
-        let url = format!("{}/v1/chat/completions", self.cfg.base_url.trim_end_matches('/'));
-        let body = json!({
-            "model": self.cfg.model,
-            "temperature": 0,
-            "response_format": {"type": "json_object"},
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-        });
-        let mut req = self.client.post(url).json(&body);
-        if let Some(t) = timeout {
-            req = req.timeout(t);
-        }
-        if let Some(k) = &self.cfg.api_key {
-            req = req.bearer_auth(k);
-        }
-        let res = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                GatewayError::Timeout
-            } else {
-                GatewayError::Unavailable(e.without_url().to_string())
-            }
-        })?;
-        let status = res.status();
-        if status.is_client_error() && status.as_u16() != 429 {
-            // Our request is wrong (or the key): retrying will not help.
-            return Err(GatewayError::Unavailable(format!("refused with {status}")));
-        }
-        if !status.is_success() {
-            return Err(GatewayError::Unavailable(format!("answered {status}")));
-        }
-        let v: Value = res.json().await.map_err(|e| {
-            if e.is_timeout() {
-                GatewayError::Timeout
-            } else {
-                GatewayError::Malformed(e.without_url().to_string())
-            }
-        })?;
-        if let Some(refusal) = v["choices"][0]["message"]["refusal"].as_str() {
-            return Err(GatewayError::Malformed(format!(
-                "the model refused ({} characters)",
-                refusal.len()
-            )));
-        }
-        let content = v["choices"][0]["message"]["content"]
-            .as_str()
-            .ok_or_else(|| GatewayError::Malformed("no choices[0].message.content".into()))?;
-        let parsed: Value =
-            serde_json::from_str(content).map_err(|e| GatewayError::Malformed(format!("content is not JSON: {e}")))?;
-        let usage = Usage {
-            prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as u32,
-            completion_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0) as u32,
-        };
-        Ok((parsed, usage))
+/// One request to the model, bounded by `timeout` from connecting to the last byte of its body.
+async fn attempt(
+    client: &reqwest::Client,
+    cfg: &HttpConfig,
+    system: &str,
+    user: &str,
+    timeout: Duration,
+) -> Result<(Value, Usage), GatewayError> {
+    match tokio::time::timeout(timeout, attempt_unbounded(client, cfg, system, user, timeout)).await {
+        Ok(r) => r,
+        Err(_) => Err(GatewayError::Timeout),
     }
+}
+
+async fn attempt_unbounded(
+    client: &reqwest::Client,
+    cfg: &HttpConfig,
+    system: &str,
+    user: &str,
+    timeout: Duration,
+) -> Result<(Value, Usage), GatewayError> {
+    let url = format!("{}/v1/chat/completions", cfg.base_url.trim_end_matches('/'));
+    let body = json!({
+        "model": cfg.model,
+        "temperature": 0,
+        "response_format": {"type": "json_object"},
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    });
+    let mut req = client.post(url).json(&body).timeout(timeout);
+    if let Some(k) = &cfg.api_key {
+        req = req.bearer_auth(k);
+    }
+    let res = req.send().await.map_err(|e| {
+        if e.is_timeout() {
+            GatewayError::Timeout
+        } else {
+            GatewayError::Unavailable(e.without_url().to_string())
+        }
+    })?;
+    let status = res.status();
+    if status.is_client_error() && status.as_u16() != 429 {
+        // Our request is wrong (or the key): retrying will not help.
+        return Err(GatewayError::Unavailable(format!("refused with {status}")));
+    }
+    if !status.is_success() {
+        return Err(GatewayError::Unavailable(format!("answered {status}")));
+    }
+    let v: Value = res.json().await.map_err(|e| {
+        if e.is_timeout() {
+            GatewayError::Timeout
+        } else {
+            GatewayError::Malformed(e.without_url().to_string())
+        }
+    })?;
+    if let Some(refusal) = v["choices"][0]["message"]["refusal"].as_str() {
+        return Err(GatewayError::Malformed(format!(
+            "the model refused ({} characters)",
+            refusal.len()
+        )));
+    }
+    let content = v["choices"][0]["message"]["content"]
+        .as_str()
+        .ok_or_else(|| GatewayError::Malformed("no choices[0].message.content".into()))?;
+    let parsed: Value =
+        serde_json::from_str(content).map_err(|e| GatewayError::Malformed(format!("content is not JSON: {e}")))?;
+    let usage = Usage {
+        prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as u32,
+        completion_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0) as u32,
+    };
+    Ok((parsed, usage))
 }
 
 #[derive(Deserialize)]
@@ -321,9 +512,10 @@ fn valid_reframe(v: Value) -> Result<Reframe, GatewayError> {
     })
 }
 
-impl Provider for HttpProvider {
-    async fn detect(&self, text: &str) -> Result<(Vec<Fragment>, Usage), GatewayError> {
-        let (v, usage) = self.complete(DETECT_PROMPT, text).await?;
+impl HttpProvider {
+    /// Fragments of distorted thinking in `text`, within `deadline`.
+    pub async fn detect_until(&self, text: &str, deadline: Deadline) -> Result<(Vec<Fragment>, Usage), GatewayError> {
+        let (v, usage) = self.complete(DETECT_PROMPT, text, deadline).await?;
         match valid_fragments(text, v) {
             Ok(f) => Ok((f, usage)),
             Err(e) => {
@@ -333,12 +525,18 @@ impl Provider for HttpProvider {
         }
     }
 
-    async fn reframe(&self, text: &str, category: Option<Distortion>) -> Result<(Reframe, Usage), GatewayError> {
+    /// Reframes for `text`, within `deadline`.
+    pub async fn reframe_until(
+        &self,
+        text: &str,
+        category: Option<Distortion>,
+        deadline: Deadline,
+    ) -> Result<(Reframe, Usage), GatewayError> {
         let user = match category {
             Some(c) => format!("Category: {}\n{text}", serde_json::to_string(&c).unwrap_or_default()),
             None => text.to_owned(),
         };
-        let (v, usage) = self.complete(REFRAME_PROMPT, &user).await?;
+        let (v, usage) = self.complete(REFRAME_PROMPT, &user, deadline).await?;
         match valid_reframe(v) {
             Ok(r) => Ok((r, usage)),
             Err(e) => {
@@ -349,6 +547,17 @@ impl Provider for HttpProvider {
     }
 }
 
+/// Without a request's deadline: the provider's own retry budget.
+impl Provider for HttpProvider {
+    async fn detect(&self, text: &str) -> Result<(Vec<Fragment>, Usage), GatewayError> {
+        self.detect_until(text, self.background()).await
+    }
+
+    async fn reframe(&self, text: &str, category: Option<Distortion>) -> Result<(Reframe, Usage), GatewayError> {
+        self.reframe_until(text, category, self.background()).await
+    }
+}
+
 /// The model provider when it works, the built-in one when it does not. Two lanes: the
 /// standard model (`PRISM_AI_MODEL`) for Turn and Mirror, and an optional economy model
 /// (`PRISM_AI_MODEL_ECONOMY`) for Lens and Spectrum (the standard one when unset).
@@ -356,6 +565,9 @@ pub struct Fallback {
     pub primary: Option<HttpProvider>,
     pub builtin: Builtin,
     pub economy: Option<HttpProvider>,
+    /// What one person's request may spend waiting on models, all calls together
+    /// (`PRISM_AI_BUDGET_MS`).
+    pub budget: Duration,
 }
 
 /// Which model a call may use: the caller decides (budgets, pressure), the gateway obeys.
@@ -375,13 +587,22 @@ pub enum Answered {
 }
 
 impl Fallback {
-    /// A gateway with a standard model (or none) and no economy lane.
+    /// The default `PRISM_AI_BUDGET_MS`.
+    pub const DEFAULT_BUDGET: Duration = Duration::from_secs(3);
+
+    /// A gateway with a standard model (or none), no economy lane and the default budget.
     pub fn new(primary: Option<HttpProvider>) -> Self {
         Self {
             primary,
             builtin: Builtin,
             economy: None,
+            budget: Self::DEFAULT_BUDGET,
         }
+    }
+
+    /// The deadline of a request starting now: make one per request, before its first model call.
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.budget)
     }
 
     /// The provider a lane asks, if any.
@@ -417,11 +638,11 @@ impl Fallback {
     }
 
     pub async fn detect(&self, text: &str) -> (Vec<Fragment>, Usage, Answered) {
-        self.detect_on(Lane::Standard, text).await
+        self.detect_on(Lane::Standard, text, self.deadline()).await
     }
 
-    pub async fn detect_on(&self, lane: Lane, text: &str) -> (Vec<Fragment>, Usage, Answered) {
-        let model = self.provider(lane).map(|p| p.detect(text));
+    pub async fn detect_on(&self, lane: Lane, text: &str, deadline: Deadline) -> (Vec<Fragment>, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.detect_until(text, deadline));
         Self::first(model, || (crate::builtin::detect(text), Self::read(text))).await
     }
 
@@ -446,19 +667,25 @@ impl Fallback {
     }
 
     pub async fn reframe(&self, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
-        self.reframe_on(Lane::Standard, text, category).await
+        self.reframe_on(Lane::Standard, text, category, self.deadline()).await
     }
 
-    pub async fn reframe_on(&self, lane: Lane, text: &str, category: Option<Distortion>) -> (Reframe, Usage, Answered) {
-        let model = self.provider(lane).map(|p| p.reframe(text, category));
+    pub async fn reframe_on(
+        &self,
+        lane: Lane,
+        text: &str,
+        category: Option<Distortion>,
+        deadline: Deadline,
+    ) -> (Reframe, Usage, Answered) {
+        let model = self.provider(lane).map(|p| p.reframe_until(text, category, deadline));
         Self::first(model, || (crate::builtin::reframe(text, category), Self::read(text))).await
     }
 
-    /// A model's reading of `text` for risk, when there is a model and it answers well. Never
-    /// the built-in provider: it has nothing to add to the gate's own rules.
-    pub async fn assess_risk(&self, text: &str) -> Option<(crate::RiskReading, Usage)> {
+    /// A model's reading of `text` for risk, when there is a model and it answers well within
+    /// `deadline`. Never the built-in provider: it has nothing to add to the gate's own rules.
+    pub async fn assess_risk(&self, text: &str, deadline: Deadline) -> Option<(crate::RiskReading, Usage)> {
         let model = self.primary.as_ref()?;
-        match model.assess_risk(text).await {
+        match model.assess_risk_until(text, deadline).await {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::warn!(error = %e, "the model's safety reading failed; the gate's own answer stands");

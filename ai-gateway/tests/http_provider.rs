@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use prism_ai_gateway::http::{Answered, Fallback, HttpConfig, HttpProvider};
+use prism_ai_gateway::http::{Answered, Deadline, Fallback, HttpConfig, HttpProvider};
 use prism_ai_gateway::{Distortion, GatewayError, Provider};
 use serde_json::{json, Value};
 
@@ -123,11 +123,7 @@ async fn weekly_insights_come_from_counts_and_fall_back_when_the_answer_is_wrong
     let (text, usage) = p.insight(&week).await.expect("insight");
     assert_eq!(text, "You showed up for yourself three times.");
     assert_eq!(usage.completion_tokens, 9);
-    let gateway = Fallback {
-        primary: Some(HttpProvider::new(config(&url)).expect("provider")),
-        builtin: Default::default(),
-        economy: None,
-    };
+    let gateway = Fallback::new(Some(HttpProvider::new(config(&url)).expect("provider")));
     assert_eq!(gateway.insight(&week).await.2, Answered::Model);
     // An answer without an insight is refused, and the built-in provider writes one.
     f.set(Mode::BadShape);
@@ -164,14 +160,19 @@ async fn timeouts_malformed_answers_and_500s_are_errors_after_bounded_retries() 
     assert_eq!(f.calls() - before, 2);
 }
 
+/// Polls `done` every 10 ms; fails the test after `within`.
+async fn eventually(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let until = tokio::time::Instant::now() + within;
+    while !done() {
+        assert!(tokio::time::Instant::now() < until, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
-async fn the_breaker_opens_falls_back_to_the_builtin_provider_and_recovers() {
+async fn the_breaker_opens_falls_back_to_the_builtin_provider_and_only_a_background_probe_closes_it() {
     let (f, url) = fake().await;
-    let gw = Fallback {
-        primary: Some(HttpProvider::new(config(&url)).expect("provider")),
-        builtin: Default::default(),
-        economy: None,
-    };
+    let gw = Fallback::new(Some(HttpProvider::new(config(&url)).expect("provider")));
     let text = "Everyone must think I'm useless.";
     let (_, _, who) = gw.detect(text).await;
     assert_eq!(who, Answered::Model);
@@ -182,15 +183,65 @@ async fn the_breaker_opens_falls_back_to_the_builtin_provider_and_recovers() {
         assert_eq!(who, Answered::Builtin, "a failing model: the built-in answer");
         assert!(!fragments.is_empty());
     }
+    let model = gw.primary.as_ref().expect("primary");
+    assert!(model.is_open(), "two failures within the window open it");
     let calls = f.calls();
+    let started = std::time::Instant::now();
     let (_, _, who) = gw.reframe(text, None).await;
     assert_eq!(who, Answered::Builtin);
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "an open breaker makes nobody wait"
+    );
     assert_eq!(f.calls(), calls, "an open breaker keeps calls away from the model");
 
-    // After the cooldown the model is tried again, and a good answer closes the breaker.
+    // While the model still fails, the background probes fail and the breaker stays open.
+    eventually(Duration::from_secs(5), "two probes", || f.calls() >= calls + 2).await;
+    assert!(model.is_open());
+    // The model is back: a probe, not a person's request, closes the breaker.
     f.set(Mode::Ok);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    let before = f.calls();
+    eventually(Duration::from_secs(5), "the breaker closes", || !model.is_open()).await;
+    assert!(f.calls() > before, "closed by a probe that reached the model");
     let (_, _, who) = gw.reframe(text, None).await;
     assert_eq!(who, Answered::Model);
-    assert!(!gw.primary.as_ref().expect("primary").is_open());
+}
+
+#[tokio::test]
+async fn a_request_deadline_bounds_every_attempt_and_leaves_no_retry_past_it() {
+    let (f, url) = fake().await;
+    let p = HttpProvider::new(HttpConfig {
+        timeout: Duration::from_secs(10),
+        retries: 2,
+        breaker_threshold: 100,
+        ..HttpConfig::new(&url, "test-model")
+    })
+    .expect("provider");
+    f.set(Mode::Slow);
+    let started = std::time::Instant::now();
+    let r = p
+        .detect_until("They hate me.", Deadline::after(Duration::from_millis(250)))
+        .await;
+    assert!(matches!(r, Err(GatewayError::Timeout)), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.calls(), 1, "no retry when none fits before the deadline");
+    // A deadline already spent asks nothing at all.
+    let r = p.reframe_until("x", None, Deadline::after(Duration::ZERO)).await;
+    assert!(matches!(r, Err(GatewayError::Timeout)), "{r:?}");
+    assert_eq!(f.calls(), 1);
+    // The safety reading stops at the deadline too, whatever its own timeout.
+    let started = std::time::Instant::now();
+    assert!(p
+        .assess_risk_until("x", Deadline::after(Duration::from_millis(200)))
+        .await
+        .is_err());
+    assert!(
+        started.elapsed() < Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
 }

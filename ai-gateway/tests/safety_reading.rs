@@ -111,23 +111,18 @@ async fn refusals_timeouts_and_garbage_are_errors() {
 
 #[tokio::test]
 async fn without_a_model_or_with_a_failing_one_there_is_no_reading() {
-    let none = Fallback {
-        primary: None,
-        builtin: Default::default(),
-        economy: None,
-    };
-    assert!(none.assess_risk("anything").await.is_none());
+    let none = Fallback::new(None);
+    assert!(none.assess_risk("anything", none.deadline()).await.is_none());
     let (f, url) = fake().await;
-    let gw = Fallback {
-        primary: Some(provider(&url)),
-        builtin: Default::default(),
-        economy: None,
-    };
+    let gw = Fallback::new(Some(provider(&url)));
     f.says(json!({"level": "crisis", "categories": ["wish_dead"]}));
-    assert_eq!(gw.assess_risk("x").await.map(|(r, _)| r.level), Some(RiskLevel::Crisis));
+    assert_eq!(
+        gw.assess_risk("x", gw.deadline()).await.map(|(r, _)| r.level),
+        Some(RiskLevel::Crisis)
+    );
     f.raw(
         json!({"role": "assistant", "content": "{}"}),
         Duration::from_millis(600),
     );
-    assert!(gw.assess_risk("x").await.is_none());
+    assert!(gw.assess_risk("x", gw.deadline()).await.is_none());
 }

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 pub struct Run {
     pub per_sec: f64,
     pub p50_ms: f64,
+    /// Not measured by wrk (NaN there).
+    pub p95_ms: f64,
     pub p99_ms: f64,
+    /// The slowest operation (NaN from wrk).
+    pub max_ms: f64,
     pub errors: u64,
 }
 
@@ -20,7 +24,9 @@ fn summarise(mut lat_us: Vec<u32>, errors: u64, elapsed: Duration) -> Run {
     Run {
         per_sec: lat_us.len() as f64 / elapsed.as_secs_f64(),
         p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
         p99_ms: pct(0.99),
+        max_ms: lat_us.last().copied().unwrap_or(0) as f64 / 1000.0,
         errors,
     }
 }

@@ -22,7 +22,7 @@ pub async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> 
 }
 
 /// Starts the write API binary on a free port; answers the child and its address.
-fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
+fn spawn_write_api(bin: &str, db_url: &str, env: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
     let status = Command::new(bin)
         .arg("migrate")
         .env("PRISM_DATABASE_URL", db_url)
@@ -40,6 +40,7 @@ fn spawn_write_api(bin: &str, db_url: &str) -> anyhow::Result<(Child, String)> {
         .env("PRISM_RATE_LIMITS", "commands_session=1000000000/1")
         .env("PRISM_MASTER_KEY", "5".repeat(64))
         .env("RUST_LOG", "warn,prism=info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().context("stdout")?;
@@ -75,17 +76,10 @@ pub fn peak_rss_mb(pid: u32) -> f64 {
 /// answers both runs and the server's peak resident memory.
 pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<(Run, Run, f64)> {
     let db = fresh_database(server, "prism_bench_http").await?;
-    let (mut child, addr) = spawn_write_api(bin, &db)?;
+    let (mut child, addr) = spawn_write_api(bin, &db, &[])?;
     let base = format!("http://{addr}");
     let c = reqwest::Client::new();
-    let reg: Value = c
-        .post(format!("{base}/v1/auth/register"))
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = reg["access_token"].as_str().context("no token")?.to_owned();
+    let token = register(&c, &base).await?;
     let ws: Value = c
         .post(format!("{base}/v1/workspaces"))
         .bearer_auth(&token)
@@ -124,6 +118,41 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     Ok((run, turn_run, rss))
+}
+
+async fn register(c: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let reg: Value = c
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"email": "bench@example.com", "password": "correct horse battery", "name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(reg["access_token"].as_str().context("no token")?.to_owned())
+}
+
+/// Turns while the model at `PRISM_AI_URL` accepts connections and never answers (the most
+/// common way a model server fails), with the default `PRISM_AI_BUDGET_MS`: what people wait.
+/// Every turn must still be a 201 (from the built-in provider).
+pub async fn run_stalled_model(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<Run> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let model = format!("http://{}", listener.local_addr()?);
+    let stalled = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let db = fresh_database(server, "prism_bench_stalled_model").await?;
+    let (mut child, addr) = spawn_write_api(bin, &db, &[("PRISM_AI_URL", &model)])?;
+    let base = format!("http://{addr}");
+    let token = register(&reqwest::Client::new(), &base).await?;
+    let thought = r#"{"text":"I always mess up presentations and everyone must think I am useless."}"#;
+    let run = builtin_client(format!("{base}/v1/turns"), token, thought, connections, secs).await;
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    stalled.abort();
+    run
 }
 
 async fn builtin_client(
@@ -213,6 +242,8 @@ pub fn wrk(url: &str, token: &str, body: Option<&str>, connections: usize, secs:
     Some(Run {
         per_sec: number("Requests/sec:")?,
         p50_ms: ms("50%")?,
+        p95_ms: f64::NAN,
+        max_ms: f64::NAN,
         p99_ms: ms("99%")?,
         errors,
     })

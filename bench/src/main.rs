@@ -25,7 +25,7 @@ struct Args {
     seconds: u64,
     server: String,
     prism_bin: Option<String>,
-    /// `--only webhooks`: that part alone (for profiling it).
+    /// `--only webhooks` or `--only stalled-model`: that part alone (for profiling it).
     only: Option<String>,
 }
 
@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             out.insert(format!("ours_{tag}p99_ms_{writers}"), round2(o.p99_ms));
         }
     }
-    {
+    if a.only.as_deref().is_none_or(|o| o == "webhooks") {
         let hooks = prism_bench::webhooks::run(&url, 300).await?;
         println!(
             "webhooks: {} deliveries to {} endpoints on a local receiver, {:.0}/s",
@@ -119,6 +119,29 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", turns.line("http POST turn (built-in provider), 32 conns"));
         out.insert("turn_rps_32".into(), json!(turns.per_sec.round()));
         out.insert("turn_p99_ms_32".into(), round2(turns.p99_ms));
+    }
+    if let Some(bin) = a
+        .prism_bin
+        .as_ref()
+        .filter(|_| a.only.as_deref().is_none_or(|o| o == "stalled-model"))
+    {
+        // Eight people at a time, the model hanging: each waits at most the budget (3 s), and
+        // nobody once the breaker is open. Target: p95 <= 3,500 ms.
+        let stalled = http::run_stalled_model(bin, &a.server, 8, a.seconds).await?;
+        println!(
+            "{}  p95 {:.0} ms  max {:.0} ms",
+            stalled.line("http POST turn, stalled model, 8 conns"),
+            stalled.p95_ms,
+            stalled.max_ms
+        );
+        anyhow::ensure!(
+            stalled.errors == 0,
+            "{} turns failed with the model stalled",
+            stalled.errors
+        );
+        out.insert("turn_p95_ms_stalled_model".into(), round2(stalled.p95_ms));
+        // The first turns wait the budget, until the breaker opens: the bound a person sees.
+        out.insert("turn_max_ms_stalled_model".into(), round2(stalled.max_ms));
     }
     println!("{}", Value::Object(out));
     Ok(())

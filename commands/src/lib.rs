@@ -116,8 +116,10 @@ impl Commands {
     /// Puts a model provider in front of the built-in one.
     pub fn with_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
         let economy = Arc::get_mut(&mut self.gateway).and_then(|g| g.economy.take());
+        let budget = self.gateway.budget;
         let mut gateway = prism_ai_gateway::http::Fallback::new(Some(provider));
         gateway.economy = economy;
+        gateway.budget = budget;
         self.gateway = Arc::new(gateway);
         self
     }
@@ -125,11 +127,26 @@ impl Commands {
     /// A cheaper model for Lens and Spectrum (`PRISM_AI_MODEL_ECONOMY`).
     pub fn with_economy_model(mut self, provider: prism_ai_gateway::http::HttpProvider) -> Self {
         let mut gateway = prism_ai_gateway::http::Fallback::new(None);
+        gateway.budget = self.gateway.budget;
         if let Some(g) = Arc::get_mut(&mut self.gateway) {
             gateway.primary = g.primary.take();
         }
         gateway.economy = Some(provider);
         self.gateway = Arc::new(gateway);
+        self
+    }
+
+    /// What one request may spend waiting on models, all calls together (`PRISM_AI_BUDGET_MS`);
+    /// past it the built-in provider answers.
+    pub fn with_ai_budget(mut self, budget: std::time::Duration) -> Self {
+        match Arc::get_mut(&mut self.gateway) {
+            Some(g) => g.budget = budget,
+            None => {
+                let mut g = prism_ai_gateway::http::Fallback::new(None);
+                g.budget = budget;
+                self.gateway = Arc::new(g);
+            }
+        }
         self
     }
 

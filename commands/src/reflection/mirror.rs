@@ -53,7 +53,8 @@ impl Commands {
             let me = ctx.actor.user_id;
             self.my_session(ctx, session.0).await?;
             let message_id = Uuid::now_v7();
-            let (gate, second) = self.safety_gate(me, text.as_str()).await;
+            let deadline = self.gateway.deadline();
+            let (gate, second) = self.safety_gate(me, text.as_str(), deadline).await;
             let submit = |stored: String, fragments: Vec<DetectedFragment>| C::Submit {
                 actor: me,
                 message_id,
@@ -72,7 +73,7 @@ impl Commands {
             let text = &text;
             self.charged(me, Feature::MirrorMessage, |charge| async move {
                 let lane = self.ai_lane(AiFeature::Mirror, Some(me)).await;
-                let (found, usage, answered) = self.gateway.detect_on(lane, text.as_str()).await;
+                let (found, usage, answered) = self.gateway.detect_on(lane, text.as_str(), deadline).await;
                 self.meter(charge, usage, answered).await;
                 self.ai_spent(AiFeature::Mirror, Some(me), lane, usage, answered).await;
                 let fragments: Vec<DetectedFragment> = found
@@ -134,6 +135,7 @@ impl Commands {
             if s.reframed.contains(&fragment) {
                 return Err(DomainError::conflict("already_reframed", "this fragment has its reframe").into());
             }
+            let deadline = self.gateway.deadline();
             let scope = Scope::of(me, session);
             let stored = s.message(f.message_id).unwrap_or_default().to_owned();
             let message = self.vault.opener(scope).await?.open(&stored)?;
@@ -141,7 +143,7 @@ impl Commands {
             self.charged(me, Feature::Reframe, |charge| async move {
                 let lane = self.ai_lane(AiFeature::Reframe, Some(me)).await;
                 let category = Distortion::parse(&f.category);
-                let (r, usage, answered) = self.gateway.reframe_on(lane, &piece, category).await;
+                let (r, usage, answered) = self.gateway.reframe_on(lane, &piece, category, deadline).await;
                 self.meter(charge, usage, answered).await;
                 self.ai_spent(AiFeature::Reframe, Some(me), lane, usage, answered).await;
                 let [reframe, _, _] = r.reframes.clone();

@@ -8,7 +8,7 @@
 //! crisis by category (`prism_safety_assessments_total`, `prism_safety_crisis_categories_total`):
 //! counts only, never words.
 
-use prism_ai_gateway::http::{Answered, Fallback, Lane};
+use prism_ai_gateway::http::{Answered, Deadline, Fallback, Lane};
 use prism_ai_gateway::{RiskLevel, RiskReading, Usage};
 use prism_domain::safety::{self, Assessment, Category, Level, Verdict};
 
@@ -41,11 +41,11 @@ pub enum Asked {
 
 /// What the gate says of `text`: the final assessment, the model's verdict when one was asked
 /// and answered (to be recorded with the command), and whether and at what cost it was asked.
-/// The rules read the text once.
-pub async fn two_stages(gateway: &Fallback, text: &str) -> (Assessment, Option<Verdict>, Asked) {
+/// The rules read the text once; the model, if asked, within the request's `deadline`.
+pub async fn two_stages(gateway: &Fallback, text: &str, deadline: Deadline) -> (Assessment, Option<Verdict>, Asked) {
     let first = safety::assess(text);
     let (second, asked) = match (first.worth_a_second_look(), gateway.primary.is_some()) {
-        (true, true) => match gateway.assess_risk(text).await {
+        (true, true) => match gateway.assess_risk(text, deadline).await {
             Some((reading, usage)) => (Some(verdict(&reading)), Asked::Answered(usage)),
             None => (None, Asked::Failed),
         },
@@ -64,8 +64,8 @@ pub async fn two_stages(gateway: &Fallback, text: &str) -> (Assessment, Option<V
 impl Commands {
     /// The gate before any reflection text goes further (see the module's docs). The model's
     /// tokens count against `user`'s budget, but a budget never keeps the reading from running.
-    pub async fn safety_gate(&self, user: UserId, text: &str) -> (Assessment, Option<Verdict>) {
-        let (assessment, second, asked) = two_stages(&self.gateway, text).await;
+    pub async fn safety_gate(&self, user: UserId, text: &str, deadline: Deadline) -> (Assessment, Option<Verdict>) {
+        let (assessment, second, asked) = two_stages(&self.gateway, text, deadline).await;
         let (usage, answered) = match asked {
             Asked::No => return (assessment, second),
             Asked::Failed => (Usage::default(), Answered::Builtin),

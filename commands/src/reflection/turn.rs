@@ -18,7 +18,9 @@ impl Commands {
         self.idempotent(ctx, || async {
             let id = TurnId::new();
             let me = ctx.actor.user_id;
-            let (gate, second) = self.safety_gate(me, text.as_str()).await;
+            // One deadline for every model call this request makes (the gate's reading, the reframes).
+            let deadline = self.gateway.deadline();
+            let (gate, second) = self.safety_gate(me, text.as_str(), deadline).await;
             if gate.is_crisis() {
                 let request = TurnCommand::Request {
                     id,
@@ -37,7 +39,7 @@ impl Commands {
             }
             self.charged(me, Feature::Turn, |charge| async move {
                 let lane = self.ai_lane(AiFeature::Turn, Some(me)).await;
-                let (r, usage, answered) = self.gateway.reframe_on(lane, text.as_str(), None).await;
+                let (r, usage, answered) = self.gateway.reframe_on(lane, text.as_str(), None, deadline).await;
                 self.meter(charge, usage, answered).await;
                 self.ai_spent(AiFeature::Turn, Some(me), lane, usage, answered).await;
                 let [stored, a, b, c, micro] = self
