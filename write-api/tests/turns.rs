@@ -245,3 +245,60 @@ async fn a_model_that_agrees_refuses_times_out_or_answers_garbage_changes_nothin
         assert_eq!(r.body["crisis"], true);
     }
 }
+
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn catastrophising_about_a_setback_is_reframed_with_a_check_in_and_risk_beside_it_is_a_crisis(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let setback = "My boss frowned, so I'm definitely getting fired and my life is over";
+    let r = t
+        .post("/v1/turns", &ann.token, json!({ "text": setback }))
+        .await
+        .expect(201);
+    assert_eq!(r.body["crisis"], false);
+    assert_eq!(r.body["reframes"].as_array().map(Vec::len), Some(3));
+    let check_in = &r.body["check_in"];
+    assert!(
+        check_in["message"].as_str().is_some_and(|m| m.contains("alone")),
+        "{}",
+        r.body
+    );
+    assert!(check_in["resources"].as_array().is_some_and(|l| !l.is_empty()));
+    // The same in a mirror session: fragments, and the check-in beside them.
+    let s = t
+        .post("/v1/mirror/sessions", &ann.token, json!({}))
+        .await
+        .expect(201)
+        .id();
+    let m = t
+        .post(
+            &format!("/v1/mirror/sessions/{s}/messages"),
+            &ann.token,
+            json!({ "text": setback }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(m.body["crisis"], false);
+    assert!(m.body["check_in"]["message"].is_string(), "{}", m.body);
+    // Intent said plainly in the same entry: the crisis answer, nothing reframed.
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({ "text": format!("{setback}. I'm going to kill myself tonight.") }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["crisis"], true);
+    assert!(r.body.get("reframes").is_none() && r.body.get("check_in").is_none());
+    // An ordinary thought gets no check-in.
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": "I always mess up presentations."}),
+        )
+        .await
+        .expect(201);
+    assert!(r.body.get("check_in").is_none(), "{}", r.body);
+}

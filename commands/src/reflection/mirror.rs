@@ -71,6 +71,7 @@ impl Commands {
             }
             let submit = &submit;
             let text = &text;
+            let gate = &gate;
             self.charged(me, Feature::MirrorMessage, |charge| async move {
                 let lane = self.ai_lane(AiFeature::Mirror, Some(me)).await;
                 let (found, usage, answered) = self.gateway.detect_on(lane, text.as_str(), deadline).await;
@@ -100,7 +101,7 @@ impl Commands {
                         .iter()
                         .map(|f| Claim::new(FRAGMENT, f.fragment_id.to_string()))
                         .collect(),
-                    ..Effects::created()
+                    ..self.checked_in(gate, Effects::created())
                 }
                 .with("session_id", json!(session.0))
                 .with("id", json!(message_id))

@@ -15,6 +15,12 @@ mod written;
 pub use quota::{counters_pool, Allowances, Charge, Feature};
 pub use spend::{AiFeature, Spend, SpendLimits};
 
+/// The gentle check-in beside reframes when the gate reads despair but no risk now
+/// (`Assessment::check_in`: "my life is over" about a setback).
+pub const CHECK_IN: &str =
+    "That sounds like a lot to carry right now. If it ever starts to feel like more than a hard \
+moment, you don't have to hold it alone: talking to someone you trust, or to one of these lines, can help.";
+
 /// Shown with every crisis answer unless `PRISM_CRISIS_RESOURCES` says otherwise.
 pub const DEFAULT_CRISIS_RESOURCES: &[&str] = &[
     "If you are in immediate danger, call your local emergency number now.",

@@ -64,7 +64,8 @@ impl Commands {
                     reframe: Some(([a, b, c], micro)),
                     second: None,
                 };
-                let effects = Effects::created()
+                let effects = self
+                    .checked_in(&gate, Effects::created())
                     .with("crisis", false)
                     .with("reframes", json!(r.reframes))
                     .with("micro_action", r.micro_action);
@@ -85,6 +86,18 @@ impl Commands {
             actor: ctx.actor.user_id,
         };
         self.execute::<Turn>(ctx, id.0, None, cmd).await
+    }
+
+    /// `check_in: {message, resources}` beside the reframes when the gate read despair but no
+    /// risk now (a concern): the person is asked gently, and shown where help is.
+    pub(crate) fn checked_in(&self, gate: &prism_domain::safety::Assessment, effects: Effects) -> Effects {
+        if !gate.check_in() {
+            return effects;
+        }
+        effects.with(
+            "check_in",
+            json!({"message": super::CHECK_IN, "resources": *self.crisis_resources}),
+        )
     }
 
     /// The crisis answer: 200, `crisis: true` and the resources.

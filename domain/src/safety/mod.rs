@@ -127,6 +127,13 @@ impl Assessment {
         self.level == Level::Crisis
     }
 
+    /// Whether the answer carries a gentle check-in: the text touched on despair, death or
+    /// self-harm without the writer being at risk now ("my life is over" about a setback, "I
+    /// would never hurt myself"). Reframing goes on beside it.
+    pub fn check_in(&self) -> bool {
+        self.level == Level::Concern
+    }
+
     /// Whether a second reader (a model) should look: below crisis, with risk signals.
     pub fn worth_a_second_look(&self) -> bool {
         self.level < Level::Crisis && self.signals > 0
@@ -216,6 +223,7 @@ struct Lexicon {
     neg: Vec<Vec<String>>,
     on_purpose: Vec<Vec<String>>,
     outing: Vec<Vec<String>>,
+    setbacks: Vec<Vec<String>>,
     /// Every stem a pattern starts an alternative with, numbered.
     vocab: std::collections::HashMap<String, u32>,
     /// For each word id, the rules a match may start with it (in rule order): a clause is only
@@ -302,6 +310,7 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
             "to feel something",
         ]),
         outing: set(rules::OUTING),
+        setbacks: set(rules::SETBACKS),
         by_first: Vec::new(),
         vocab,
     };
@@ -392,7 +401,7 @@ enum Hit {
     Weak(Category),
     /// The subject, said in the writer's own voice, with nothing more.
     Topic,
-    /// Lowered: negated, someone else's, fiction or news, or over.
+    /// Lowered: negated, someone else's, fiction or news, over, or hyperbole about a setback.
     Concern,
 }
 
@@ -448,6 +457,8 @@ pub fn assess(text: &str) -> Assessment {
         .collect();
     // An outing, a race, a new job: "I'm going to do it!" said of those is not intent.
     let outing = clauses.iter().any(|c| holds(c, &lex.outing));
+    // A setback named anywhere: "my life is over" beside it is catastrophising, not risk.
+    let setback = clauses.iter().any(|c| holds(c, &lex.setbacks));
     for (ci, clause) in clauses.iter().enumerate() {
         if clause.is_empty() {
             continue;
@@ -514,7 +525,8 @@ pub fn assess(text: &str) -> Assessment {
                 let lowered = (spec.negatable && denied)
                     || (!spec.anyone && who(lex, clause, s, e, rule.self_bound) == Who::Other)
                     || media
-                    || over;
+                    || over
+                    || (spec.hyperbole && setback);
                 if !lowered && spec.weak && spec.cat.is_some() {
                     if weak_spans.iter().any(|&(c, a, b)| c == ci && s < b && a < e) {
                         continue;

@@ -26,6 +26,9 @@ pub struct Spec {
     pub with: &'static str,
     /// Whoever the subject is, this says something of the writer ("she doesn't know why").
     pub anyone: bool,
+    /// How people talk of a setback ("my boss frowned … my life is over"): beside one named in
+    /// the text ([`SETBACKS`]) it is a concern, met with a check-in, not a crisis.
+    pub hyperbole: bool,
 }
 
 const fn r(cat: Category, pat: &'static str) -> Spec {
@@ -39,6 +42,7 @@ const fn r(cat: Category, pat: &'static str) -> Spec {
         unless: "",
         with: "",
         anyone: false,
+        hyperbole: false,
     }
 }
 
@@ -78,6 +82,12 @@ impl Spec {
     }
     const fn anyone(self) -> Self {
         Self { anyone: true, ..self }
+    }
+    const fn hyperbole(self) -> Self {
+        Self {
+            hyperbole: true,
+            ..self
+        }
     }
 }
 
@@ -1526,7 +1536,9 @@ pub fn specs() -> Vec<Spec> {
         r(Indirect, "nothing|nobody|no_one|noone|not_anything ~4 live|living|stay|keep_going|wake_up|get_up|stick_around|hang_on|hold_on|be_here ~1 for").fixed(),
         r(Indirect, "nothing ~2 left ~3 for ~1 me|here").fixed(),
         r(Indirect, "life|living|existence|existing|being_alive|being_here|my_existence ~4 not|no|nothing|pointless|meaningless|worthless|never ~2 worth|point|meaning|purpose|left|pointless|meaningless|worthless|anything").fixed().next("work school job"),
-        r(Indirect, "life|living|existence ~3 is|feels|seems ~2 pointless|meaningless|worthless|unbearable|not_worth|a_waste|too_much|too_hard|hell|torture|over|not_worth_living|a_mistake"),
+        r(Indirect, "life|living|existence ~3 is|feels|seems ~2 pointless|meaningless|worthless|unbearable|not_worth|a_waste|not_worth_living|a_mistake"),
+        // "My life is over" is how people speak of a setback; said of one, a concern.
+        r(Indirect, "life|living|existence ~3 is|feels|seems ~2 too_much|too_hard|hell|torture|over").hyperbole(),
         r(Indirect, "can_not|could_not|unable|not_able|will_not|can_no_longer|not_sure_i_can|do_not_know_how_to|do_not_think_i_can|no_strength_to|too_tired_to ~3 @goon")
             .fixed().next("a the that this with holiday vacation trip date stage tour to working studying about my our at on_this in_this_job with_this_job with_work"),
         r(Indirect, "this ~1 is ~1 my ~2 last|final ~1 goodbye|entry|message|post|words|note|day|week|night"),
@@ -1588,6 +1600,98 @@ pub fn specs() -> Vec<Spec> {
 
 /// An outing, an event or a project: beside these, "I'm going to do it" and "saturday, the
 /// lake" are plans of another kind.
+/// Setbacks people catastrophise about: beside one of these, a [`Spec::hyperbole`] rule is a
+/// concern ("failed my driving test again, my life is over"). Ideation, intent, a method, a plan
+/// or preparation anywhere in the text still make it a crisis.
+pub const SETBACKS: &[&str] = &[
+    "boss",
+    "manager",
+    "fired",
+    "getting fired",
+    "get fired",
+    "sacked",
+    "laid off",
+    "job",
+    "work",
+    "shift",
+    "meeting",
+    "deadline",
+    "review",
+    "promotion",
+    "interview",
+    "presentation",
+    "exam",
+    "exams",
+    "test",
+    "quiz",
+    "grade",
+    "grades",
+    "mark",
+    "marks",
+    "essay",
+    "assignment",
+    "homework",
+    "class",
+    "teacher",
+    "professor",
+    "driving test",
+    "results",
+    "rejected",
+    "rejection",
+    "application",
+    "dumped",
+    "broke up",
+    "breakup",
+    "break up",
+    "ex",
+    "crush",
+    "date",
+    "left me on read",
+    "embarrassing",
+    "embarrassed",
+    "embarrassment",
+    "humiliating",
+    "humiliated",
+    "cringe",
+    "everyone saw",
+    "rent",
+    "bills",
+    "overdraft",
+    "debt",
+    "bank",
+    "money",
+    "phone",
+    "laptop",
+    "car",
+    "flight",
+    "train",
+    "bus",
+    "commute",
+    "traffic",
+    "haircut",
+    "hair",
+    "match",
+    "game",
+    "missed",
+    "late",
+    "failed",
+    "fail",
+    "flunked",
+    "screwed up",
+    "messed up",
+    "deleted",
+    "crashed",
+    "broke",
+    "spilled",
+    "forgot",
+    "lol",
+    "lmao",
+    "haha",
+    "definitely",
+    "totally",
+    "literally",
+];
+
 pub const OUTING: &[&str] = &[
     "marathon",
     "half marathon",

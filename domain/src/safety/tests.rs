@@ -135,3 +135,32 @@ fn timing_from_the_environment() {
         println!("{} chars: {:?} per assessment", short.len(), t.elapsed() / 1000);
     }
 }
+
+/// Catastrophising about a setback is what reframing exists for: a concern with a check-in.
+/// Ideation, intent, a method, a plan or preparation in the same entry still make it a crisis.
+#[test]
+fn hyperbole_about_a_setback_is_a_concern_unless_risk_is_said_as_well() {
+    for text in [
+        "My boss frowned, so I'm definitely getting fired and my life is over",
+        "failed the driving test again, my life is over lol",
+        "My phone died on the train and I missed the interview. My life is over.",
+        "Got dumped by text. My life is over, honestly, this is hell.",
+    ] {
+        let a = assess(text);
+        assert_eq!(a.level, Level::Concern, "{text}: {a:?}");
+        assert!(a.check_in(), "{text}");
+    }
+    for text in [
+        "My boss frowned, so I'm definitely getting fired and my life is over. I want to kill myself.",
+        "Failed my exams and my life is over. I've been saving up my pills for this.",
+        "My life is over since I got fired, and I'm going to end it tonight.",
+        "Failed the test, my life is over and I wish I was dead.",
+    ] {
+        let a = assess(text);
+        assert_eq!(a.level, Level::Crisis, "{text}: {a:?}");
+        assert!(!a.check_in());
+    }
+    // Without a setback named, despair about life itself stays where it was: a crisis.
+    assert_eq!(assess("My life is over.").level, Level::Crisis);
+    assert!(!assess("I always mess up presentations.").check_in());
+}

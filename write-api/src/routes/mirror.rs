@@ -36,7 +36,7 @@ pub async fn start(State(s): State<AppState>, Myself(a): Myself, h: CommandHeade
 }
 
 #[utoipa::path(post, path = "/v1/mirror/sessions/{id}/messages", tag = "reflection", request_body = MessageInput,
-    description = "201 {id, fragments: [{id, category, start, end, confidence}]}; or 200 {crisis: true, resources} and nothing reframed",
+    description = "201 {id, fragments: [{id, category, start, end, confidence}]}, with check_in: {message, resources} when the text reads as despair without risk now; or 200 {crisis: true, resources} and nothing reframed",
     responses((status = 201, body = CommandAnswer), (status = 200, body = CommandAnswer), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn message(

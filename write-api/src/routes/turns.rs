@@ -19,7 +19,7 @@ pub struct TurnInput {
 }
 
 #[utoipa::path(post, path = "/v1/turns", tag = "reflection", request_body = TurnInput,
-    description = "201 {id, position, version, reframes: [3], micro_action, crisis: false}; or 200 {crisis: true, resources: [...]} and nothing reframed",
+    description = "201 {id, position, version, reframes: [3], micro_action, crisis: false}, with check_in: {message, resources: [...]} when the text reads as despair without risk now (\"my life is over\" about a setback); or 200 {crisis: true, resources: [...]} and nothing reframed",
     responses((status = 201, body = CommandAnswer), (status = 200, body = CommandAnswer), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn request(
     State(s): State<AppState>,
