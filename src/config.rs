@@ -41,6 +41,9 @@ pub struct Config {
     /// `PRISM_AI_BUDGET_MS` (100..=60000, default 3000): what one request may spend waiting on
     /// models, the safety reading, generation and retries together.
     pub ai_budget: Duration,
+    /// `PRISM_SAFETY_MODEL_DIR`: the safety gate's embedding model (`config.json`,
+    /// `model.safetensors`, `tokenizer.json`; `scripts/run` fetches it). Unset: rules only.
+    pub safety_model_dir: Option<std::path::PathBuf>,
     /// `PRISM_AI_USER_DAILY_TOKENS`, `PRISM_AI_MONTHLY_TOKENS`.
     pub ai_limits: prism_commands::reflection::SpendLimits,
     /// Lines a crisis answer shows, separated by `|`; built-in defaults without it.
@@ -269,6 +272,10 @@ impl Config {
                 );
                 Duration::from_millis(ms)
             },
+            safety_model_dir: std::env::var("PRISM_SAFETY_MODEL_DIR")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Into::into),
             ai_limits: prism_commands::reflection::SpendLimits {
                 user_daily: tokens("PRISM_AI_USER_DAILY_TOKENS")?,
                 monthly: tokens("PRISM_AI_MONTHLY_TOKENS")?,
@@ -368,10 +375,28 @@ impl Config {
         commands = commands
             .with_spend_limits(self.ai_limits)
             .with_ai_budget(self.ai_budget);
+        if let Some(semantic) = self.semantic()? {
+            commands = commands.with_semantic(semantic);
+        }
         if let Some(lines) = self.crisis_resources.clone().filter(|l| !l.is_empty()) {
             commands = commands.with_crisis_resources(lines);
         }
         Ok(commands)
+    }
+
+    /// The safety gate's semantic stage from `PRISM_SAFETY_MODEL_DIR`. Unset: the gate runs on
+    /// rules, and says so once. Set but unreadable: an error (the operator asked for it).
+    pub fn semantic(&self) -> anyhow::Result<Option<Arc<prism_safety_model::Semantic>>> {
+        let Some(dir) = &self.safety_model_dir else {
+            tracing::warn!(
+                "no PRISM_SAFETY_MODEL_DIR: the safety gate runs on its rules alone (scripts/run fetches the model)"
+            );
+            return Ok(None);
+        };
+        let semantic = prism_safety_model::Semantic::load(dir)
+            .with_context(|| format!("PRISM_SAFETY_MODEL_DIR={}", dir.display()))?;
+        tracing::info!("the safety gate's semantic stage is on");
+        Ok(Some(Arc::new(semantic)))
     }
 
     /// The model provider at `PRISM_AI_URL`, if one is configured.

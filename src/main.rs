@@ -144,8 +144,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return tools::rebuild(&cfg, from, into, projections, index_dir).await;
     }
     // Nor does the evaluation of the safety gate.
-    if let Command::Safety(tools::SafetyCommand::Eval { corpus }) = cli.command {
-        return tools::safety_eval(&cfg, corpus).await;
+    if let Command::Safety(tools::SafetyCommand::Eval { corpus, classifier }) = cli.command {
+        return tools::safety_eval(&cfg, corpus, classifier).await;
+    }
+    if let Command::Safety(tools::SafetyCommand::Train {
+        corpora,
+        out,
+        precision,
+    }) = cli.command
+    {
+        return tools::safety_train(&cfg, corpora, out, precision);
     }
     // Before anything is reached: a service never runs on the public development secrets.
     // The bus key signs what crosses NATS; the in-process bus crosses nothing.

@@ -304,6 +304,22 @@ pub enum SafetyCommand {
         /// `label<TAB>text` lines (labels: the gate's categories, `concern`, `negative`).
         #[arg(long, default_value = "domain/tests/safety/corpus.tsv")]
         corpus: PathBuf,
+        /// Weights to try instead of the shipped ones (from `prism safety train --out`).
+        #[arg(long)]
+        classifier: Option<PathBuf>,
+    },
+    /// Train the semantic stage's classifier on labelled corpora (needs PRISM_SAFETY_MODEL_DIR)
+    /// and write its weights with the corpora's SHA-256.
+    Train {
+        /// Corpus files (`label<TAB>text`); by default every English `.tsv` in
+        /// domain/tests/safety/ (not `unseen/`, not `NAME.LANG.tsv`).
+        #[arg(long = "corpus")]
+        corpora: Vec<PathBuf>,
+        #[arg(long, default_value = "safety-model/classifier.json")]
+        out: PathBuf,
+        /// The out-of-fold precision the threshold keeps.
+        #[arg(long, default_value_t = 0.97)]
+        precision: f64,
     },
     /// Crisis escalations since a date, per category and stage: counts only, never words.
     Stats {
@@ -313,34 +329,159 @@ pub enum SafetyCommand {
     },
 }
 
-pub async fn safety_eval(cfg: &Config, corpus: PathBuf) -> anyhow::Result<()> {
-    use prism_domain::safety::eval;
+pub async fn safety_eval(cfg: &Config, corpus: PathBuf, classifier: Option<PathBuf>) -> anyhow::Result<()> {
+    use prism_domain::safety::{assess, eval, Level};
     let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
     let sentences = eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
     let mut gateway = prism_ai_gateway::http::Fallback::new(cfg.model()?);
     gateway.budget = cfg.ai_budget;
-    let stages = if gateway.primary.is_some() {
-        "rules+model"
-    } else {
-        "rules"
+    let semantic = match (classifier, &cfg.safety_model_dir) {
+        (Some(path), Some(dir)) => {
+            let c = prism_safety_model::Classifier::from_json(&std::fs::read_to_string(&path)?)?;
+            Some(std::sync::Arc::new(prism_safety_model::Semantic::with_classifier(
+                prism_safety_model::Embedder::load(dir)?,
+                c,
+            )))
+        }
+        (Some(_), None) => anyhow::bail!("--classifier needs PRISM_SAFETY_MODEL_DIR"),
+        (None, _) => cfg.semantic()?,
     };
+    let stages = [
+        "rules",
+        if semantic.is_some() { "+semantic" } else { "" },
+        if gateway.primary.is_some() { "+model" } else { "" },
+    ]
+    .concat();
     let mut judged = Vec::with_capacity(sentences.len());
+    // Each stage alone as well as together: what each adds.
+    let (mut by_rules, mut by_semantic) = (Vec::new(), Vec::new());
+    let mut scores = std::collections::HashMap::new();
+    let mut took = Vec::new();
     for (label, text) in sentences {
-        let (a, _, _) = prism_commands::reflection::safety::two_stages(&gateway, &text, gateway.deadline()).await;
+        let rules = assess(&text);
+        if let Some(s) = &semantic {
+            let started = std::time::Instant::now();
+            let r = s.read(&text)?;
+            took.push(started.elapsed().as_secs_f64() * 1000.0);
+            let mut alone = rules.clone();
+            alone.level = if r.crisis { Level::Crisis } else { Level::None };
+            by_semantic.push((label, text.clone(), alone));
+            scores.insert(text.clone(), r.score);
+        }
+        let (a, _, _) =
+            prism_commands::reflection::safety::stages(&gateway, semantic.as_ref(), &text, gateway.deadline()).await;
+        by_rules.push((label, text.clone(), rules));
         judged.push((label, text, a));
     }
     let report = eval::score(&judged);
+    let score_of = |t: &str| scores.get(t).map_or(String::new(), |s| format!("{s:.2} "));
     for (label, text) in &report.misses {
-        println!("missed        {:<18} {text}", label.as_str());
+        println!("missed        {:<18} {}{text}", label.as_str(), score_of(text));
     }
     for (label, text) in &report.false_alarms {
-        println!("false alarm   {:<18} {text}", label.as_str());
+        println!("false alarm   {:<18} {}{text}", label.as_str(), score_of(text));
     }
+    let summary = |r: &eval::Report| serde_json::json!({"recall": r.recall, "precision": r.precision});
     let mut line = serde_json::to_value(&report)?;
     line["stages"] = stages.into();
     line["misses"] = report.misses.len().into();
     line["false_alarms"] = report.false_alarms.len().into();
+    line["rules_alone"] = summary(&eval::score(&by_rules));
+    if let Some(s) = semantic.as_ref().filter(|_| !took.is_empty()) {
+        line["semantic_alone"] = summary(&eval::score(&by_semantic));
+        // Speed, on however many cores this runs on (scripts/eval-safety pins one).
+        took.sort_by(f64::total_cmp);
+        let p99 = took[((took.len() as f64 * 0.99) as usize).min(took.len() - 1)];
+        let mut entry = String::new();
+        for (_, t, _) in judged.iter().cycle().take(judged.len() * 50) {
+            if entry.len() + t.len() + 1 > 8_000 {
+                break;
+            }
+            entry.push_str(t);
+            entry.push(' ');
+        }
+        let mut long = Vec::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            s.read(&entry)?;
+            long.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        long.sort_by(f64::total_cmp);
+        line["semantic_p99_ms_per_text"] = ((p99 * 100.0).round() / 100.0).into();
+        line["semantic_ms_8000_chars"] = ((long[2] * 100.0).round() / 100.0).into();
+        line["chars_of_long_entry"] = entry.chars().count().into();
+    }
     println!("{line}");
+    Ok(())
+}
+
+/// `prism safety train`: embeds every sentence of the corpora, trains the classifier and writes
+/// it (see `prism_safety_model::train`).
+pub fn safety_train(cfg: &Config, corpora: Vec<PathBuf>, out: PathBuf, precision: f64) -> anyhow::Result<()> {
+    use prism_domain::safety::eval;
+    let dir = cfg
+        .safety_model_dir
+        .as_ref()
+        .context("PRISM_SAFETY_MODEL_DIR must name the embedding model (scripts/run fetches it)")?;
+    let embedder = prism_safety_model::Embedder::load(dir)?;
+    let mut corpora = if corpora.is_empty() {
+        std::fs::read_dir("domain/tests/safety")?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            // English only: the embedding model reads English (`fresh-1.de.tsv` is German).
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.ends_with(".tsv") && name.matches('.').count() == 1
+            })
+            .collect()
+    } else {
+        corpora
+    };
+    corpora.sort();
+    let mut bytes = Vec::new();
+    let mut examples = Vec::new();
+    for path in &corpora {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let sentences = eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for chunk in sentences.chunks(32) {
+            let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+            for ((label, _), embedding) in chunk.iter().zip(embedder.embed(&texts)?) {
+                examples.push(prism_safety_model::train::Example {
+                    embedding,
+                    crisis: label.is_crisis(),
+                });
+            }
+        }
+        bytes.push(text.into_bytes());
+    }
+    if let Ok(dump) = std::env::var("PRISM_SAFETY_DUMP") {
+        let lines: Vec<String> = examples
+            .iter()
+            .map(|e| serde_json::json!({"y": e.crisis, "x": e.embedding}).to_string())
+            .collect();
+        std::fs::write(dump, lines.join("\n"))?;
+    }
+    let parts: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+    let t = prism_safety_model::train::train(&examples, precision);
+    let threshold = t.threshold;
+    let classifier = t.classifier(
+        prism_safety_model::sha256_hex(&parts),
+        corpora.iter().map(|p| p.display().to_string()).collect(),
+        format!(
+            "an RBF support vector machine on {} sentences ({} support vectors); threshold at out-of-fold precision {precision} (out-of-fold recall {:.3}, precision {:.3})",
+            examples.len(),
+            t.machine.coef.len(),
+            t.out_of_fold_recall,
+            t.out_of_fold_precision
+        ),
+    );
+    std::fs::write(&out, serde_json::to_string_pretty(&classifier)? + "\n")?;
+    println!(
+        "{}",
+        serde_json::json!({"sentences": examples.len(), "threshold": threshold,
+            "out_of_fold_recall": t.out_of_fold_recall, "out_of_fold_precision": t.out_of_fold_precision,
+            "corpora_sha256": classifier.corpora_sha256, "out": out.display().to_string()})
+    );
     Ok(())
 }
 

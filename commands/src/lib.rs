@@ -52,6 +52,8 @@ pub struct Commands {
     pub(crate) webhook_allow_private: bool,
     /// The AI gateway: a model provider if configured, the built-in one behind it.
     pub(crate) gateway: Arc<prism_ai_gateway::http::Fallback>,
+    /// The safety gate's semantic stage, when its model is installed.
+    pub(crate) semantic: Option<Arc<prism_safety_model::Semantic>>,
     /// Token budgets and the month's spend (see `reflection::spend`).
     pub(crate) spend: Arc<reflection::Spend>,
     /// What a crisis answer carries.
@@ -97,6 +99,7 @@ impl Commands {
             invitation_ttl: chrono::Duration::days(7),
             webhook_allow_private: false,
             gateway: Arc::new(prism_ai_gateway::http::Fallback::new(None)),
+            semantic: None,
             spend: Arc::new(reflection::Spend::new(Default::default())),
             crisis_resources: Arc::new(
                 reflection::DEFAULT_CRISIS_RESOURCES
@@ -133,6 +136,12 @@ impl Commands {
         }
         gateway.economy = Some(provider);
         self.gateway = Arc::new(gateway);
+        self
+    }
+
+    /// The safety gate's semantic stage (`PRISM_SAFETY_MODEL_DIR`).
+    pub fn with_semantic(mut self, semantic: Arc<prism_safety_model::Semantic>) -> Self {
+        self.semantic = Some(semantic);
         self
     }
 

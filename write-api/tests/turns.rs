@@ -302,3 +302,47 @@ async fn catastrophising_about_a_setback_is_reframed_with_a_check_in_and_risk_be
         .expect(201);
     assert!(r.body.get("check_in").is_none(), "{}", r.body);
 }
+
+/// The embedded semantic stage reads phrasings no rule names: with its model installed, a turn
+/// the rules alone would reframe gets the crisis answer, and the event says a model raised it.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn the_semantic_stage_raises_what_the_rules_miss(pool: PgPool) {
+    let dir = std::env::var("PRISM_SAFETY_MODEL_DIR").expect("PRISM_SAFETY_MODEL_DIR (scripts/test fetches the model)");
+    let semantic = std::sync::Arc::new(prism_safety_model::Semantic::load(dir.as_ref()).expect("the model loads"));
+    let text = "the bottle of pills is on my nightstand and tonight I finally stop being a problem";
+    assert!(
+        !prism_domain::safety::assess(text).is_crisis(),
+        "the rules alone miss it"
+    );
+    let t = TestApp::with(pool, |c| c.with_semantic(semantic));
+    let ann = t.register("ann").await;
+    let r = t
+        .post("/v1/turns", &ann.token, json!({ "text": text }))
+        .await
+        .expect(200);
+    assert_eq!(r.body["crisis"], true);
+    assert!(r.body.get("reframes").is_none());
+    let payload: serde_json::Value =
+        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'safety.crisis_detected'")
+            .fetch_one(&t.pool)
+            .await
+            .expect("event");
+    assert_eq!(payload["by_model"], true);
+    assert!(!payload.to_string().contains("nightstand"), "never the words");
+    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
+    let m = m.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        m.contains(r#"prism_safety_assessments_total{level="crisis",stage="semantic"}"#),
+        "{m}"
+    );
+    // And it never lowers: hyperbole about a setback stays a concern with its check-in.
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": "My boss frowned, so I'm definitely getting fired and my life is over"}),
+        )
+        .await
+        .expect(201);
+    assert!(r.body["check_in"].is_object(), "{}", r.body);
+}
