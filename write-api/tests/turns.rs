@@ -346,3 +346,33 @@ async fn the_semantic_stage_raises_what_the_rules_miss(pool: PgPool) {
         .expect(201);
     assert!(r.body["check_in"].is_object(), "{}", r.body);
 }
+
+/// Text in a language the gate cannot read is never silently safe: it is counted, and the
+/// answer carries the check-in and where help is.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn a_language_the_gate_cannot_read_is_counted_and_checked_in_on(pool: PgPool) {
+    let t = TestApp::new(pool);
+    let ann = t.register("ann").await;
+    let r = t
+        .post(
+            "/v1/turns",
+            &ann.token,
+            json!({"text": "Я больше не могу так жить, всё кажется бессмысленным и тяжёлым."}),
+        )
+        .await
+        .expect(201);
+    assert!(r.body["check_in"]["resources"].is_array(), "{}", r.body);
+    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
+    let m = m.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        m.contains(r#"prism_safety_unreadable_language_total{language="rus"}"#),
+        "{m}"
+    );
+    assert!(!m.contains("жить"));
+    // German crisis language is read.
+    let r = t
+        .post("/v1/turns", &ann.token, json!({"text": "Ich will nicht mehr leben."}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["crisis"], true);
+}

@@ -107,6 +107,10 @@ pub async fn stages(
         (None, m) => (false, m),
     };
     let (assessment, raised) = first.with_second(second.as_ref());
+    if let Some(language) = assessment.unreadable {
+        // Never silently safe: counted (a fixed set of ISO codes), met with a check-in.
+        metrics::counter!("prism_safety_unreadable_language_total", "language" => language).increment(1);
+    }
     let stage = match (raised, semantic_raised) {
         (false, _) => "rules",
         (true, true) => "semantic",

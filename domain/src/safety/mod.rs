@@ -26,6 +26,7 @@
 //! `domain/tests/safety/`, and a model may only raise what this pass says (see the commands).
 
 pub mod eval;
+pub mod lang;
 mod pattern;
 mod rules;
 pub mod text;
@@ -120,6 +121,10 @@ pub struct Assessment {
     /// How many risk signals were read, whatever they came to: the text carries some when this
     /// is above zero, and a model may then be asked (see [`Assessment::worth_a_second_look`]).
     pub signals: u32,
+    /// The language of a text the gate cannot read (ISO 639-3), for counting: such text is a
+    /// concern at least (a check-in, and a model's reading when one is configured), never
+    /// silently safe.
+    pub unreadable: Option<&'static str>,
 }
 
 impl Assessment {
@@ -599,7 +604,14 @@ pub fn assess(text: &str) -> Assessment {
     if categories.iter().any(|c| acts.contains(c)) && (timed || placed) {
         categories.insert(Category::Plan);
     }
-    let signals = (hits.len() + usize::from(distress)) as u32;
+    // First-person crisis language in the other languages the gate reads.
+    categories.extend(lang::crisis(text));
+    let unreadable = if categories.is_empty() {
+        lang::unreadable(text)
+    } else {
+        None
+    };
+    let signals = (hits.len() + usize::from(distress) + usize::from(unreadable.is_some())) as u32;
     let level = if !categories.is_empty() {
         Level::Crisis
     } else if signals > 0 {
@@ -611,6 +623,7 @@ pub fn assess(text: &str) -> Assessment {
         level,
         categories: categories.into_iter().collect(),
         signals,
+        unreadable,
     }
 }
 

@@ -164,3 +164,20 @@ fn hyperbole_about_a_setback_is_a_concern_unless_risk_is_said_as_well() {
     assert_eq!(assess("My life is over.").level, Level::Crisis);
     assert!(!assess("I always mess up presentations.").check_in());
 }
+
+/// The first fresh set's other languages (the lexicons were tuned on them): a floor.
+#[test]
+fn the_fresh_sets_other_languages_stay_above_their_floor() {
+    for (name, text) in [
+        ("de", include_str!("../../tests/safety/fresh-1.de.tsv")),
+        ("es", include_str!("../../tests/safety/fresh-1.es.tsv")),
+        ("fr", include_str!("../../tests/safety/fresh-1.fr.tsv")),
+        ("pt", include_str!("../../tests/safety/fresh-1.pt.tsv")),
+        ("it", include_str!("../../tests/safety/fresh-1.it.tsv")),
+    ] {
+        let report = rules_report(parse(text).expect("parses"));
+        println!("{name}: recall {} precision {}", report.recall, report.precision);
+        assert!(report.recall >= 0.75, "{name}: recall {}", report.recall);
+        assert!(report.precision >= 0.85, "{name}: precision {}", report.precision);
+    }
+}
