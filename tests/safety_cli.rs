@@ -125,6 +125,32 @@ fn eval_prints_recall_and_precision_as_its_last_line() {
     assert_eq!(last["precision"], 1.0, "{out}");
     assert_eq!(last["recall_by_category"]["wish_dead"], 1.0);
     assert_eq!(last["sentences"], 4);
+    // scripts/test installs the semantic stage's model: each stage is shown alone, with its speed.
+    assert!(
+        std::env::var("PRISM_SAFETY_MODEL_DIR").is_ok(),
+        "run scripts/test: it fetches the model"
+    );
+    assert_eq!(last["stages"], "rules+semantic", "{out}");
+    assert_eq!(last["rules_alone"]["recall"], 1.0, "{out}");
+    assert!(last["semantic_alone"]["precision"].is_number(), "{out}");
+    assert!(
+        last["semantic_p99_ms_per_text"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{out}"
+    );
+    assert!(!out.contains("kill myself"), "hits are not echoed unless missed: {out}");
+    // Without the model the gate runs on its rules and says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["safety", "eval", "--corpus", corpus.to_str().expect("path")])
+        .env("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env_remove("PRISM_AI_URL")
+        .env_remove("PRISM_SAFETY_MODEL_DIR")
+        .output()
+        .expect("run prism");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("PRISM_SAFETY_MODEL_DIR"), "said once at start: {text}");
+    let last: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default())
+        .expect("a JSON line");
     assert_eq!(last["stages"], "rules");
     std::fs::write(&corpus, "sometimes\tI am not a label\n").expect("write");
     let (ok, out) = prism(
