@@ -39,6 +39,8 @@ fn spawn_write_api(bin: &str, db_url: &str, env: &[(&str, &str)]) -> anyhow::Res
         // Nor the per-session rate limit: one token drives all the load.
         .env("PRISM_RATE_LIMITS", "commands_session=1000000000/1")
         .env("PRISM_MASTER_KEY", "5".repeat(64))
+        // The rules alone unless a run asks for the semantic stage (see `run_semantic_turns`).
+        .env_remove("PRISM_SAFETY_MODEL_DIR")
         .env("RUST_LOG", "warn,prism=info")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -129,6 +131,27 @@ async fn register(c: &reqwest::Client, base: &str) -> anyhow::Result<String> {
         .json()
         .await?;
     Ok(reg["access_token"].as_str().context("no token")?.to_owned())
+}
+
+/// Turns with the safety gate's semantic stage on (`PRISM_SAFETY_MODEL_DIR`, which
+/// `scripts/bench-write` fetches): what the embedded model costs a turn. `None` without it.
+pub async fn run_semantic_turns(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<Option<Run>> {
+    let Ok(dir) = std::env::var("PRISM_SAFETY_MODEL_DIR") else {
+        return Ok(None);
+    };
+    let db = fresh_database(server, "prism_bench_semantic_turns").await?;
+    let (mut child, addr) = spawn_write_api(bin, &db, &[("PRISM_SAFETY_MODEL_DIR", &dir)])?;
+    let base = format!("http://{addr}");
+    let token = register(&reqwest::Client::new(), &base).await?;
+    let thought = r#"{"text":"I always mess up presentations and everyone must think I am useless."}"#;
+    let turns = format!("{base}/v1/turns");
+    let run = match wrk(&turns, &token, Some(thought), connections, secs) {
+        Some(run) => run,
+        None => builtin_client(turns, token, thought, connections, secs).await?,
+    };
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    Ok(Some(run))
 }
 
 /// Turns while the model at `PRISM_AI_URL` accepts connections and never answers (the most

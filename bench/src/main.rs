@@ -119,6 +119,12 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", turns.line("http POST turn (built-in provider), 32 conns"));
         out.insert("turn_rps_32".into(), json!(turns.per_sec.round()));
         out.insert("turn_p99_ms_32".into(), round2(turns.p99_ms));
+        // The same turns with the safety gate's embedded model reading each one.
+        if let Some(sem) = http::run_semantic_turns(bin, &a.server, 32, a.seconds).await? {
+            println!("{}", sem.line("http POST turn, semantic stage on, 32 conns"));
+            out.insert("turn_rps_32_semantic".into(), json!(sem.per_sec.round()));
+            out.insert("turn_p99_ms_32_semantic".into(), round2(sem.p99_ms));
+        }
     }
     if let Some(bin) = a
         .prism_bin
