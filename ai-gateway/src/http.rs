@@ -269,7 +269,7 @@ impl HttpProvider {
         deadline: Deadline,
     ) -> Result<(crate::RiskReading, Usage), GatewayError> {
         if self.is_open() {
-            return Err(GatewayError::Unavailable("circuit open".into()));
+            return Err(GatewayError::CircuitOpen);
         }
         let Some(timeout) = deadline.slice(self.cfg.safety_timeout) else {
             return Err(GatewayError::Timeout);
@@ -361,7 +361,7 @@ impl HttpProvider {
     /// content and the usage. An open breaker answers at once.
     async fn complete(&self, system: &str, user: &str, deadline: Deadline) -> Result<(Value, Usage), GatewayError> {
         if self.is_open() {
-            return Err(GatewayError::Unavailable("circuit open".into()));
+            return Err(GatewayError::CircuitOpen);
         }
         let mut last = GatewayError::Timeout;
         for n in 0..=self.cfg.retries {
@@ -622,6 +622,8 @@ impl Fallback {
         if let Some(call) = model {
             match call.await {
                 Ok((t, u)) => return (t, u, Answered::Model),
+                // An open breaker is said once, when it opens: not again on every request.
+                Err(GatewayError::CircuitOpen) => {}
                 Err(e) => tracing::warn!(error = %e, "model provider failed; using the built-in one"),
             }
         }
@@ -687,6 +689,7 @@ impl Fallback {
         let model = self.primary.as_ref()?;
         match model.assess_risk_until(text, deadline).await {
             Ok(r) => Some(r),
+            Err(GatewayError::CircuitOpen) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "the model's safety reading failed; the gate's own answer stands");
                 None

@@ -130,6 +130,9 @@ pub enum GatewayError {
     Unavailable(String),
     #[error("the model's answer is not the expected shape: {0}")]
     Malformed(String),
+    /// The breaker keeps calls away from the model until a background probe succeeds.
+    #[error("the model provider's circuit is open")]
+    CircuitOpen,
 }
 
 /// What Prism asks of a model.
