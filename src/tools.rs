@@ -359,6 +359,8 @@ pub async fn safety_eval(cfg: &Config, corpus: PathBuf, classifier: Option<PathB
     let mut took = Vec::new();
     for (label, text) in sentences {
         let rules = assess(&text);
+        // The semantic stage reads each sentence once: scored alone, then folded in below.
+        let mut raised = None;
         if let Some(s) = &semantic {
             let started = std::time::Instant::now();
             let r = s.read(&text)?;
@@ -367,9 +369,20 @@ pub async fn safety_eval(cfg: &Config, corpus: PathBuf, classifier: Option<PathB
             alone.level = if r.crisis { Level::Crisis } else { Level::None };
             by_semantic.push((label, text.clone(), alone));
             scores.insert(text.clone(), r.score);
+            // As in the request path: it only raises what the rules left below crisis.
+            raised = (r.crisis && !rules.is_crisis()).then(|| prism_domain::safety::Verdict {
+                level: Level::Crisis,
+                categories: Vec::new(),
+            });
         }
-        let (a, _, _) =
-            prism_commands::reflection::safety::stages(&gateway, semantic.as_ref(), &text, gateway.deadline()).await;
+        let (a, _, _) = prism_commands::reflection::safety::after_semantic(
+            &gateway,
+            rules.clone(),
+            raised,
+            &text,
+            gateway.deadline(),
+        )
+        .await;
         by_rules.push((label, text.clone(), rules));
         judged.push((label, text, a));
     }

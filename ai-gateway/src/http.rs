@@ -398,21 +398,9 @@ impl HttpProvider {
     }
 }
 
-/// One request to the model, bounded by `timeout` from connecting to the last byte of its body.
+/// One request to the model, bounded by `timeout` from connecting to the last byte of its body
+/// (reqwest's own timeout covers the body read too).
 async fn attempt(
-    client: &reqwest::Client,
-    cfg: &HttpConfig,
-    system: &str,
-    user: &str,
-    timeout: Duration,
-) -> Result<(Value, Usage), GatewayError> {
-    match tokio::time::timeout(timeout, attempt_unbounded(client, cfg, system, user, timeout)).await {
-        Ok(r) => r,
-        Err(_) => Err(GatewayError::Timeout),
-    }
-}
-
-async fn attempt_unbounded(
     client: &reqwest::Client,
     cfg: &HttpConfig,
     system: &str,

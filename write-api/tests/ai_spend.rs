@@ -7,7 +7,6 @@ mod common;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use axum::http::Method;
 use common::*;
 use prism_ai_gateway::http::{Answered, HttpConfig, HttpProvider, Lane};
 use prism_ai_gateway::Usage;
@@ -77,8 +76,7 @@ async fn a_users_daily_budget_moves_them_to_the_builtin_provider_never_to_a_refu
             .await
             .expect("usage");
     assert_eq!(spent, 70, "counted from the model's reported usage");
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(m.contains(r#"prism_ai_quota_denials_total{feature="turn"}"#), "{m}");
     assert!(
         m.contains(r#"prism_ai_fallbacks_total{feature="turn",reason="user_budget"}"#),
@@ -118,8 +116,7 @@ async fn each_threshold_of_the_monthly_cap_is_an_event_once_a_month(pool: PgPool
     assert_eq!(percents, [50, 80, 95], "{crossed:?}");
     assert_eq!(crossed[0]["tokens_used"], 70);
     assert_eq!(crossed[0]["cap"], 100);
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(
         m.contains(r#"prism_ai_budget_threshold_crossed{percent="95"} 1"#),
         "{m}"

@@ -9,7 +9,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use axum::http::Method;
 use common::*;
 use prism_ai_gateway::http::{HttpConfig, HttpProvider};
 use serde_json::json;
@@ -145,8 +144,7 @@ async fn holds_within_budget(pool: PgPool, how: Misbehaviour) {
             );
         }
     }
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(
         m.contains(&format!("prism_ai_breaker_open{{model=\"{model}\"}} 1")),
         "{how:?}: the open breaker is shown\n{m}"

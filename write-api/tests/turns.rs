@@ -183,17 +183,12 @@ async fn a_model_that_reads_crisis_raises_the_gate_and_the_event_says_so(pool: P
         .expect(200);
     assert_eq!(r.body["crisis"], true);
     assert!(r.body.get("reframes").is_none());
-    let payload: serde_json::Value =
-        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'safety.crisis_detected'")
-            .fetch_one(&t.pool)
-            .await
-            .expect("event");
+    let payload = t.crisis_event().await;
     assert_eq!(payload["by_model"], true);
     assert_eq!(payload["categories"], json!(["indirect"]));
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Counted for operators by level, stage and category: never a word of the text.
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(
         m.contains(r#"prism_safety_assessments_total{level="crisis",stage="model"}"#),
         "{m}"
@@ -322,15 +317,10 @@ async fn the_semantic_stage_raises_what_the_rules_miss(pool: PgPool) {
         .expect(200);
     assert_eq!(r.body["crisis"], true);
     assert!(r.body.get("reframes").is_none());
-    let payload: serde_json::Value =
-        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'safety.crisis_detected'")
-            .fetch_one(&t.pool)
-            .await
-            .expect("event");
+    let payload = t.crisis_event().await;
     assert_eq!(payload["by_model"], true);
     assert!(!payload.to_string().contains("nightstand"), "never the words");
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(
         m.contains(r#"prism_safety_assessments_total{level="crisis",stage="semantic"}"#),
         "{m}"
@@ -362,8 +352,7 @@ async fn a_language_the_gate_cannot_read_is_counted_and_checked_in_on(pool: PgPo
         .await
         .expect(201);
     assert!(r.body["check_in"]["resources"].is_array(), "{}", r.body);
-    let m = t.call(Method::GET, "/metrics", None, None).await.expect(200);
-    let m = m.body.as_str().unwrap_or_default().to_owned();
+    let m = t.metrics().await;
     assert!(
         m.contains(r#"prism_safety_unreadable_language_total{language="rus"}"#),
         "{m}"

@@ -93,6 +93,19 @@ pub async fn stages(
         Some(s) if !first.is_crisis() => semantic_verdict(s, text, deadline).await,
         _ => None,
     };
+    after_semantic(gateway, first, by_semantic, text, deadline).await
+}
+
+/// The rest of [`stages`] once the rules (`first`) and the semantic stage (`by_semantic`) have
+/// read `text`: the model's reading when it is worth one, the combination, the counts. For a
+/// caller that already has the semantic reading (`prism safety eval`, which also scores it alone).
+pub async fn after_semantic(
+    gateway: &Fallback,
+    first: Assessment,
+    by_semantic: Option<Verdict>,
+    text: &str,
+    deadline: Deadline,
+) -> (Assessment, Option<Verdict>, Asked) {
     let ask_model = first.worth_a_second_look() && by_semantic.is_none() && gateway.primary.is_some();
     let (by_model, asked) = if ask_model {
         match gateway.assess_risk(text, deadline).await {

@@ -115,6 +115,22 @@ impl TestApp {
         b
     }
 
+    /// The `/metrics` text.
+    #[allow(dead_code)]
+    pub async fn metrics(&self) -> String {
+        let m = self.call(Method::GET, "/metrics", None, None).await.expect(200);
+        m.body.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The payload of the one `safety.crisis_detected` event.
+    #[allow(dead_code)]
+    pub async fn crisis_event(&self) -> Value {
+        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'safety.crisis_detected'")
+            .fetch_one(&self.pool)
+            .await
+            .expect("a crisis event")
+    }
+
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
         let req = Self::request(method, path, token, body.as_ref())
             .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
