@@ -18,6 +18,13 @@ pub struct Config {
     /// unset, one node on the in-process bus.
     pub nats_url: Option<String>,
     pub nats_prefix: String,
+    /// `PRISM_NATS_REPLICAS` (default 1): copies of the events stream and its consumers.
+    pub nats_replicas: usize,
+    /// `PRISM_NATS_CA`: the CA (PEM file) for `tls://` servers.
+    pub nats_ca: Option<std::path::PathBuf>,
+    /// `PRISM_LEASE_MS` (default 1,500): how long the active relay's and projectors' leases last
+    /// without renewal, so how soon a standby takes over from one that died or hung.
+    pub lease: prism_bus::lease::LeaseConfig,
     /// How long the stream keeps events (projectors further behind catch up from Postgres).
     pub nats_max_age: std::time::Duration,
     pub jwt_secret: String,
@@ -230,8 +237,29 @@ impl Config {
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
             write_url: std::env::var("PRISM_WRITE_URL").ok().filter(|u| !u.trim().is_empty()),
-            nats_url: std::env::var("PRISM_NATS_URL").ok().filter(|u| !u.trim().is_empty()),
+            nats_url: match std::env::var("PRISM_NATS_URL").ok().filter(|u| !u.trim().is_empty()) {
+                // A list that does not parse is a configuration error, said at start (not a bus
+                // that is "down" for the whole run).
+                Some(list) => {
+                    prism_bus::nats::servers(&list)?;
+                    Some(list)
+                }
+                None => None,
+            },
             nats_prefix: var("PRISM_NATS_PREFIX", "prism"),
+            nats_replicas: match var("PRISM_NATS_REPLICAS", "1").parse::<usize>() {
+                Ok(n @ 1..=5) => n,
+                _ => anyhow::bail!("PRISM_NATS_REPLICAS must be 1 to 5 (JetStream's limit)"),
+            },
+            lease: prism_bus::lease::LeaseConfig {
+                ttl: match var("PRISM_LEASE_MS", "1500").parse::<u64>() {
+                    Ok(ms @ 200..=60_000) => std::time::Duration::from_millis(ms),
+                    _ => anyhow::bail!("PRISM_LEASE_MS must be 200 to 60000 (milliseconds)"),
+                },
+            },
+            nats_ca: std::env::var_os("PRISM_NATS_CA")
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
             nats_max_age: std::time::Duration::from_secs(
                 var("PRISM_NATS_MAX_AGE_SECS", "604800")
                     .parse()
@@ -318,24 +346,36 @@ impl Config {
     }
 
     /// The bus: NATS JetStream when `PRISM_NATS_URL` is set, else the in-process bus. One per
-    /// process: the relay and the projectors of a process must share it.
-    pub fn bus(&self) -> std::sync::Arc<dyn prism_bus::Bus> {
-        match &self.nats_url {
-            Some(url) => std::sync::Arc::new(prism_bus::NatsBus::new(
-                url.clone(),
-                prism_bus::NatsConfig {
-                    prefix: self.nats_prefix.clone(),
-                    max_age: self.nats_max_age,
-                    keys: self.bus_keys.clone(),
-                    auth: self.nats_auth.clone(),
-                },
-            )),
-            None => std::sync::Arc::new(prism_bus::LocalBus::new()),
+    /// process: the relay and the projectors of a process must share it. Checked: a NATS
+    /// stream the servers will not give the configured settings (replicas) stops the process,
+    /// with the reason.
+    pub async fn prepared_bus(&self) -> anyhow::Result<std::sync::Arc<dyn prism_bus::Bus>> {
+        match self.nats_bus() {
+            Some(nats) => {
+                nats.prepare().await.context("refusing to start")?;
+                Ok(std::sync::Arc::new(nats))
+            }
+            None => Ok(std::sync::Arc::new(prism_bus::LocalBus::new())),
         }
     }
 
+    fn nats_bus(&self) -> Option<prism_bus::NatsBus> {
+        let url = self.nats_url.as_ref()?;
+        Some(prism_bus::NatsBus::new(
+            url.clone(),
+            prism_bus::NatsConfig {
+                prefix: self.nats_prefix.clone(),
+                max_age: self.nats_max_age,
+                keys: self.bus_keys.clone(),
+                auth: self.nats_auth.clone(),
+                replicas: self.nats_replicas,
+                ca: self.nats_ca.clone(),
+            },
+        ))
+    }
+
     pub fn projector(&self, bus: &std::sync::Arc<dyn prism_bus::Bus>) -> prism_projections::ProjectorConfig {
-        prism_projections::ProjectorConfig::new(bus.clone(), 256)
+        prism_projections::ProjectorConfig::new(bus.clone(), 256).with_lease(self.lease.clone())
     }
 
     /// The store of uploaded files' bytes: the S3-compatible bucket at `PRISM_OBJECT_STORE_URL`

@@ -201,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => return Ok(()),
     };
     let store = prism_event_store::PgEventStore::new(pool.clone(), cfg.snapshot_every);
-    let bus = cfg.bus();
+    let bus = cfg.prepared_bus().await?;
     // On the in-process bus nothing crosses processes: a process with projectors relays for
     // itself; on NATS the relay is its own part (one active per log).
     let relay = if bus.durable() { relay } else { read || project };
@@ -310,11 +310,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if relay {
         let (store, bus, s) = (store.clone(), bus.clone(), stopped.clone());
-        parts.spawn(async move {
-            prism_bus::relay::run(store, bus, prism_bus::relay::RelayConfig::default(), s)
-                .await
-                .context("relay")
-        });
+        let relay_cfg = prism_bus::relay::RelayConfig {
+            lease: cfg.lease.clone(),
+            ..Default::default()
+        };
+        parts.spawn(async move { prism_bus::relay::run(store, bus, relay_cfg, s).await.context("relay") });
     }
     if project {
         for (p, _) in prism_projections::all() {

@@ -800,3 +800,88 @@ async fn a_receiver_that_is_always_slow_is_held_back_then_disabled(pool: PgPool)
         "{hooks}"
     );
 }
+
+/// A receiver that counts the requests it is answering at once (each takes a while).
+#[derive(Clone, Default)]
+struct Counting {
+    now: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Counting {
+    async fn start() -> (Self, String) {
+        let me = Self::default();
+        let state = me.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: bytes::Bytes| {
+                let state = state.clone();
+                async move {
+                    let now = state.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    state.most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    state
+                        .bodies
+                        .lock()
+                        .expect("lock")
+                        .push(serde_json::from_slice(&body).unwrap_or_default());
+                    state.now.fetch_sub(1, Ordering::SeqCst);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (me, format!("http://{addr}/hook"))
+    }
+}
+
+/// Two delivery workers (two processes' worth: each its own claims) share one endpoint's line:
+/// never two deliveries in flight to it at once, and it gets them in log order.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn two_workers_never_have_two_deliveries_in_flight_for_one_endpoint(pool: PgPool) {
+    let w = world(pool).await;
+    let (receiver, url) = Counting::start().await;
+    w.hook(&url, &["message.created"]).await;
+    // Three lines' worth (a claim takes up to 16 of an endpoint's deliveries).
+    let n = 48;
+    for i in 0..n {
+        w.post(&w.channel, &format!("in order {i}")).await;
+    }
+    support::project(&w.store, WebhookOutbox).await;
+    let cfg = WebhookConfig {
+        allow_private: true,
+        timeout: Duration::from_secs(5),
+        concurrency: 4,
+        ..WebhookConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(w.deliverer(cfg.clone()).run(Duration::from_millis(2), stopped.clone())))
+        .collect();
+    let started = Instant::now();
+    while receiver.bodies.lock().expect("lock").len() < n {
+        assert!(started.elapsed() < Duration::from_secs(20), "deliveries stalled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(true);
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    assert_eq!(
+        receiver.most.load(Ordering::SeqCst),
+        1,
+        "two deliveries were in flight to one endpoint"
+    );
+    let bodies: Vec<String> = receiver
+        .bodies
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|b| b["payload"]["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..n).map(|i| format!("in order {i}")).collect();
+    assert_eq!(bodies, expected, "the endpoint got its events out of order or twice");
+}

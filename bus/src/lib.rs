@@ -17,6 +17,7 @@
 //! It may import `prism-event-store` (the stored event, the log, the relay's checkpoint table)
 //! and async-nats; nothing above it.
 
+pub mod lease;
 pub mod local;
 pub mod nats;
 pub mod presence;
@@ -63,6 +64,10 @@ pub enum BusError {
     /// The bus cannot be reached or refused an operation; Postgres still works.
     #[error("bus unavailable: {0}")]
     Unavailable(String),
+    /// The bus is reachable and is not what this process is configured for (a server list that
+    /// does not parse, replicas the servers refuse): a process must not start on it.
+    #[error("bus settings: {0}")]
+    Settings(String),
     /// A verified message names another deployment's log.
     #[error("event from another store ({0}); refusing to mix deployments")]
     ForeignStore(String),

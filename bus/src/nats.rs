@@ -15,11 +15,17 @@
 //! - Publishes are pipelined: a batch is sent, then its acks are awaited together.
 //! - Each consumer is a durable pull consumer `<prefix>_<name>` that starts with what is
 //!   published after it is created (what came before is read from Postgres).
+//! - A cluster: `PRISM_NATS_URL` is a server list (`nats://a:4222,nats://b:4222`, `tls://`
+//!   with `PRISM_NATS_CA`), and `PRISM_NATS_REPLICAS` copies of the stream and of every durable
+//!   consumer, so losing one node of three leaves the bus carrying events (the Postgres fallback
+//!   is for losing more). A stream or consumer found with other replicas is scaled to them; if
+//!   the servers refuse, the process says why and does not start ([`NatsBus::prepare`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy, stream};
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, ServerAddr};
 use futures::{FutureExt, StreamExt};
 use prism_event_store::StoredEvent;
 use tokio::sync::Mutex;
@@ -42,6 +48,12 @@ pub struct NatsConfig {
     pub keys: BusKeys,
     /// Credentials for NATS.
     pub auth: NatsAuth,
+    /// `PRISM_NATS_REPLICAS`: copies of the stream and of each durable consumer (1 on one
+    /// server; 3 in a cluster of three survives the loss of one).
+    pub replicas: usize,
+    /// `PRISM_NATS_CA`: the certificate authority (PEM) that signed the servers' certificates,
+    /// for `tls://` servers that a system root does not vouch for.
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for NatsConfig {
@@ -51,8 +63,30 @@ impl Default for NatsConfig {
             max_age: Duration::from_secs(7 * 24 * 3600),
             keys: BusKeys::development(),
             auth: NatsAuth::None,
+            replicas: 1,
+            ca: None,
         }
     }
+}
+
+/// The servers of `PRISM_NATS_URL`: one URL, or a comma-separated list as NATS clients take it
+/// (`nats://a:4222,nats://b:4222`; `tls://` for TLS). A client connects to whichever answers
+/// and moves to another when one goes away (and learns the cluster's other members from the
+/// servers themselves).
+pub fn servers(list: &str) -> Result<Vec<ServerAddr>, BusError> {
+    let servers = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ServerAddr>()
+                .map_err(|e| BusError::Settings(format!("PRISM_NATS_URL: {s:?} is not a NATS server URL ({e})")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if servers.is_empty() {
+        return Err(BusError::Settings("PRISM_NATS_URL names no server".into()));
+    }
+    Ok(servers)
 }
 
 impl NatsConfig {
@@ -65,14 +99,35 @@ impl NatsConfig {
         format!("{}.events.{tenant}.{}.{}", self.prefix, e.aggregate_type, e.event_type)
     }
 
-    /// A NATS client with this configuration's credentials.
+    /// A NATS client with this configuration's credentials, to the first of `url`'s servers that
+    /// answers. A server that stops answering (a hung host closes no socket) is noticed by
+    /// pings within a few seconds, and the client moves to another.
     pub async fn connect(&self, url: &str) -> Result<async_nats::Client, BusError> {
-        self.auth
+        let servers = servers(url)?;
+        let mut options = self
+            .auth
             .options()
             .connection_timeout(Duration::from_secs(2))
-            .connect(url)
-            .await
-            .map_err(unavailable)
+            .ping_interval(Duration::from_secs(2));
+        if servers.iter().any(|s| s.tls_required()) {
+            options = options.require_tls(true);
+        }
+        if let Some(ca) = &self.ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        options.connect(servers).await.map_err(unavailable)
+    }
+
+    fn consumer_config(&self, durable: &str) -> pull::Config {
+        pull::Config {
+            durable_name: Some(durable.to_owned()),
+            // What came before the consumer existed is read from Postgres.
+            deliver_policy: DeliverPolicy::New,
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: 20_000,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
     }
 }
 
@@ -80,7 +135,9 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
-/// Creates the stream, or updates its settings.
+/// Creates the stream, or updates its settings (its replicas among them). A server that refuses
+/// the settings (more replicas than servers, a change it cannot make) is [`BusError::Settings`]:
+/// a process must not run on a bus that is not what it was configured to be.
 pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<stream::Stream, BusError> {
     let config = stream::Config {
         name: cfg.stream_name(),
@@ -88,17 +145,73 @@ pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<
         storage: stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
         max_age: cfg.max_age,
+        num_replicas: cfg.replicas,
         ..Default::default()
     };
+    let refused = |what: &str, e: &dyn std::fmt::Display| {
+        BusError::Settings(format!(
+            "the events stream {} with {} replicas (PRISM_NATS_REPLICAS): {what}: {e}",
+            config.name, cfg.replicas
+        ))
+    };
     match js.get_stream(&config.name).await {
-        Ok(_) => {
-            js.update_stream(&config).await.map_err(unavailable)?;
+        Ok(mut existing) => {
+            let current = existing.info().await.map_err(unavailable)?.config.clone();
+            let same = current.num_replicas.max(1) == cfg.replicas
+                && current.max_age == config.max_age
+                && current.subjects == config.subjects
+                && current.duplicate_window == config.duplicate_window;
+            if !same {
+                js.update_stream(&config).await.map_err(|e| {
+                    refused(
+                        &format!("the server refused to update it from {} replicas", current.num_replicas),
+                        &e,
+                    )
+                })?;
+                tracing::info!(stream = %config.name, replicas = cfg.replicas, was = current.num_replicas, "events stream updated");
+            }
         }
         Err(_) => {
-            js.create_stream(config.clone()).await.map_err(unavailable)?;
+            js.create_stream(config.clone()).await.map_err(|e| match e.kind() {
+                jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
+                | jetstream::context::CreateStreamErrorKind::TimedOut => unavailable(e),
+                _ => refused("the server refused to create it", &e),
+            })?;
         }
     }
     js.get_stream(&config.name).await.map_err(unavailable)
+}
+
+/// Makes the durable consumer `durable` with `cfg`'s settings, or scales an existing one to its
+/// replicas.
+async fn ensure_consumer(
+    stream: &stream::Stream,
+    cfg: &NatsConfig,
+    durable: &str,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, BusError> {
+    let config = cfg.consumer_config(durable);
+    match stream.get_consumer::<pull::Config>(durable).await {
+        Ok(mut existing) => {
+            let replicas = existing.info().await.map_err(unavailable)?.config.num_replicas.max(1);
+            if replicas == cfg.replicas {
+                return Ok(existing);
+            }
+            stream.create_consumer(config).await.map_err(|e| {
+                BusError::Settings(format!(
+                    "the consumer {durable} has {replicas} replicas, PRISM_NATS_REPLICAS asks {}: {e}",
+                    cfg.replicas
+                ))
+            })?;
+            tracing::info!(
+                consumer = durable,
+                replicas = cfg.replicas,
+                was = replicas,
+                "bus consumer updated"
+            );
+            stream.get_consumer(durable).await.map_err(unavailable)
+        }
+        Err(_) => stream.create_consumer(config).await.map_err(unavailable),
+    }
 }
 
 /// The JetStream bus. Publishing shares one connection (made on first use, made again after an
@@ -135,6 +248,20 @@ impl NatsBus {
 
     pub fn config(&self) -> &NatsConfig {
         &self.cfg
+    }
+
+    /// Checks, at start, that the stream can have the configured settings: a
+    /// [`BusError::Settings`] means the process must not start (it says why). A bus that cannot
+    /// be reached is no reason not to start: Postgres is the truth, and the fallback reads it.
+    pub async fn prepare(&self) -> Result<(), BusError> {
+        match self.publisher().await {
+            Ok(_) => Ok(()),
+            Err(e @ BusError::Settings(_)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "the bus is not reachable at start; the projectors read Postgres until it is");
+                Ok(())
+            }
+        }
     }
 
     async fn publisher(&self) -> Result<Publisher, BusError> {
@@ -297,20 +424,7 @@ impl Bus for NatsBus {
             })
             .collect();
         let durable = format!("{}_{consumer}", self.cfg.prefix);
-        let pull = stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    // What came before the consumer existed is read from Postgres.
-                    deliver_policy: DeliverPolicy::New,
-                    ack_policy: AckPolicy::Explicit,
-                    max_ack_pending: 20_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(unavailable)?;
+        let pull = ensure_consumer(&stream, &self.cfg, &durable).await?;
         let messages = pull.messages().await.map_err(unavailable)?;
         Ok(Box::new(NatsSubscription {
             messages,

@@ -1,10 +1,12 @@
 //! The relay: tails the log below the safe horizon and publishes every event to the bus, in
 //! global order, each with the position published before it.
 //!
-//! - On a durable bus (NATS) one relay is active per log: a session advisory lock; others stand
-//!   by and take over when the holder's connection goes away. The active relay resumes from its
-//!   checkpoint (`relay_checkpoints`, `relay:<prefix>`), which moves only past what the bus
-//!   acknowledged. A re-publish after a crash is dropped by the bus (`Nats-Msg-Id`).
+//! - On a durable bus (NATS) one relay is active per log: it holds the lease `relay:<prefix>`
+//!   ([`crate::lease`]); others stand by and take over within the lease's time when it stops
+//!   renewing (dead, hung or cut off). The active relay resumes from its checkpoint
+//!   (`relay_checkpoints`, `relay:<prefix>`), which moves only past what the bus acknowledged,
+//!   and never back (two relays may overlap for a moment). A re-publish is dropped by the bus
+//!   (`Nats-Msg-Id`).
 //! - On the local bus every process has its own relay (nothing crosses processes), which
 //!   starts at the head of the log: its consumers read what came before from Postgres.
 //! - It wakes the moment a group commits in this process ([`PgEventStore::committed`]), and
@@ -19,27 +21,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prism_event_store::{PgEventStore, StoreError};
-use sqlx::Connection;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::lease::{self, LeaseConfig};
 use crate::{Bus, BusError};
 
 const MIN_IDLE: Duration = Duration::from_millis(1);
 const MAX_IDLE: Duration = Duration::from_millis(5);
 
-/// The advisory lock that makes one relay active (second key 2; appenders use key 1).
-const RELAY_LOCK: (i32, i32) = (1_347_569_997, 2);
-
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// Events per publish batch.
     pub batch: i64,
+    /// The lease that makes one relay active on a durable bus.
+    pub lease: LeaseConfig,
 }
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        Self { batch: 512 }
+        Self {
+            batch: 512,
+            lease: LeaseConfig::default(),
+        }
     }
 }
 
@@ -62,35 +66,39 @@ pub fn checkpoint_name(bus: &dyn Bus) -> String {
     format!("relay:{}", bus.name())
 }
 
-/// Runs a relay until `shutdown` turns true. On a durable bus, waits (standing by) while
-/// another relay is active.
+/// Runs a relay until `shutdown` turns true. On a durable bus, stands by while another relay
+/// holds the lease, and stands down if it loses it.
 pub async fn run(
     store: PgEventStore,
     bus: Arc<dyn Bus>,
     cfg: RelayConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
-    // The lock lives on its own connection: if this process dies, Postgres frees it.
-    let mut lock_conn = if bus.durable() {
-        let mut conn = store.pool().acquire().await?.detach();
-        loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-                .bind(RELAY_LOCK.0)
-                .bind(RELAY_LOCK.1)
-                .fetch_one(&mut conn)
-                .await?;
-            if got {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = shutdown.changed() => return Ok(()),
-            }
+    if !bus.durable() {
+        let (_keep, never) = watch::channel(false);
+        return active(&store, bus.as_ref(), &cfg, &mut shutdown, never).await;
+    }
+    let name = checkpoint_name(bus.as_ref());
+    loop {
+        let Some(held) = lease::acquire(store.pool(), &name, &cfg.lease, &mut shutdown).await? else {
+            return Ok(());
+        };
+        let result = active(&store, bus.as_ref(), &cfg, &mut shutdown, held.lost()).await;
+        held.release().await;
+        if *shutdown.borrow() {
+            return result;
         }
-        Some(conn)
-    } else {
-        None
-    };
+    }
+}
+
+/// Publishes until `shutdown`, or `lost` (the lease) turns true.
+async fn active(
+    store: &PgEventStore,
+    bus: &dyn Bus,
+    cfg: &RelayConfig,
+    shutdown: &mut watch::Receiver<bool>,
+    mut lost: watch::Receiver<bool>,
+) -> Result<(), RelayError> {
     tracing::info!(bus = %bus.name(), "relay active");
     let store_id = store.store_id().await?;
     // Where a non-durable bus starts: what is already in the log is read from it by consumers.
@@ -102,36 +110,37 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || *lost.borrow() {
             break;
         }
         let mut relay = Relay {
-            store: &store,
-            bus: bus.as_ref(),
-            cfg: &cfg,
+            store,
+            bus,
+            cfg,
             store_id,
-            lock_conn: lock_conn.as_mut(),
             failing: &mut failing,
         };
-        match relay.publish_loop(&mut from, &mut shutdown).await {
+        let run = tokio::select! {
+            r = relay.publish_loop(&mut from, shutdown) => r,
+            _ = lost.changed() => break,
+        };
+        match run {
             Ok(()) => break,
             Err(e) => {
                 failing = true;
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "relay interrupted; retrying");
                 metrics::counter!("prism_relay_errors_total").increment(1);
-                if let Err(e) = record_failure(&store, &checkpoint_name(bus.as_ref()), &e.to_string()).await {
+                if let Err(e) = record_failure(store, &checkpoint_name(bus), &e.to_string()).await {
                     tracing::warn!(error = %e, "relay could not record its failure");
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => break,
+                    _ = lost.changed() => break,
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-    }
-    if let Some(conn) = lock_conn {
-        let _ = conn.close().await;
     }
     tracing::info!("relay stopped");
     Ok(())
@@ -142,7 +151,6 @@ struct Relay<'a> {
     bus: &'a dyn Bus,
     cfg: &'a RelayConfig,
     store_id: Uuid,
-    lock_conn: Option<&'a mut sqlx::PgConnection>,
     /// A failure is on record (a non-durable bus clears it with its first publish after).
     failing: &'a mut bool,
 }
@@ -165,10 +173,6 @@ impl Relay<'_> {
         loop {
             let events = self.store.read_all(position, self.cfg.batch).await?;
             let Some(last) = events.last().map(|e| e.global_position) else {
-                if let Some(conn) = self.lock_conn.as_deref_mut() {
-                    // Prove we still hold the lock's connection.
-                    sqlx::query("SELECT 1").execute(conn).await?;
-                }
                 tokio::select! {
                     _ = committed.changed() => idle = MIN_IDLE,
                     _ = tokio::time::sleep(idle) => idle = (idle * 2).min(MAX_IDLE),
@@ -210,7 +214,8 @@ pub async fn checkpoint(store: &PgEventStore, name: &str) -> Result<i64, StoreEr
 async fn save_checkpoint(store: &PgEventStore, name: &str, position: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO relay_checkpoints (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now(),
+         ON CONFLICT (name) DO UPDATE SET position = greatest(relay_checkpoints.position, EXCLUDED.position),
+                                          updated_at = now(),
                                           last_error = NULL, failing_since = NULL",
     )
     .bind(name)

@@ -38,7 +38,10 @@ fn start(store: &PgEventStore, bus: &Arc<dyn Bus>, stopped: tokio::sync::watch::
     tokio::spawn(relay::run(
         store.clone(),
         bus.clone(),
-        RelayConfig { batch: 64 },
+        RelayConfig {
+            batch: 64,
+            ..Default::default()
+        },
         stopped,
     ))
 }

@@ -33,7 +33,7 @@ pub enum ProjectionError {
 impl From<prism_bus::BusError> for ProjectionError {
     fn from(e: prism_bus::BusError) -> Self {
         match e {
-            prism_bus::BusError::Unavailable(m) => Self::Bus(m),
+            prism_bus::BusError::Unavailable(m) | prism_bus::BusError::Settings(m) => Self::Bus(m),
             prism_bus::BusError::ForeignStore(s) => Self::ForeignStore(s),
             prism_bus::BusError::Store(e) => Self::Store(e),
         }

@@ -12,6 +12,13 @@
 //!   log, then goes on with the bus. The same happens at start and while the bus is down.
 //! - An event the projection cannot apply halts this projection only, visibly (the status row
 //!   keeps the error; it retries with backoff) and is never skipped.
+//! - On a durable bus one process runs each projection: it holds the lease
+//!   `projector:<consumer>` ([`prism_bus::lease`]); the others stand by, subscribing to nothing,
+//!   and one takes over within the lease's time when the holder stops renewing. (Two processes
+//!   sharing one durable consumer would each get half the stream, see gaps everywhere and read
+//!   Postgres for nearly everything.) The local bus needs no lease: nothing crosses processes.
+//! - Where each applied event came from is counted: `prism_projector_events_total{projection,
+//!   via="bus"|"log"}` (the bus's share is what `scripts/chaos` reports).
 //! - Nothing from the bus is trusted: what does not verify reaches the runtime as a
 //!   [`Delivery::Gap`] and is never applied — the projector reads the log instead. A
 //!   *reference* (an event too large for the bus) is resolved from the log too.
@@ -20,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use prism_bus::lease::{self, LeaseConfig};
 use prism_bus::{Bus, Delivery};
 use prism_event_store::{PgEventStore, StoredEvent};
 use sqlx::PgPool;
@@ -36,11 +44,22 @@ pub struct ProjectorConfig {
     pub bus: Arc<dyn Bus>,
     /// Events applied per transaction at most.
     pub batch: usize,
+    /// On a durable bus, the lease that makes one process run each projection.
+    pub lease: LeaseConfig,
 }
 
 impl ProjectorConfig {
     pub fn new(bus: Arc<dyn Bus>, batch: usize) -> Self {
-        Self { bus, batch }
+        Self {
+            bus,
+            batch,
+            lease: LeaseConfig::default(),
+        }
+    }
+
+    pub fn with_lease(mut self, lease: LeaseConfig) -> Self {
+        self.lease = lease;
+        self
     }
 }
 
@@ -211,8 +230,41 @@ impl Projector {
         self.position.subscribe()
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true; on a durable bus, only while it holds the lease (it
+    /// stands by until then, and again if it loses it).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
+        if !self.cfg.bus.durable() {
+            return self.active(shutdown).await;
+        }
+        let name = format!("projector:{}", self.target.consumer());
+        loop {
+            let Some(held) = lease::acquire(self.store.pool(), &name, &self.cfg.lease, &mut shutdown).await? else {
+                return Ok(());
+            };
+            // Stops at shutdown or when the lease is lost, whichever comes first.
+            let (stop, stopping) = watch::channel(false);
+            let (mut down, mut lost) = (shutdown.clone(), held.lost());
+            let watcher = tokio::spawn(async move {
+                tokio::select! {
+                    _ = down.wait_for(|s| *s) => {}
+                    _ = lost.wait_for(|l| *l) => {}
+                }
+                let _ = stop.send(true);
+            });
+            let result = self.active(stopping).await;
+            watcher.abort();
+            held.release().await;
+            if *shutdown.borrow() {
+                return result;
+            }
+            if let Err(e) = result {
+                tracing::warn!(projection = self.target.name(), error = %e, "projector stood down");
+            }
+        }
+    }
+
+    /// Projects until `shutdown` turns true.
+    async fn active(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
         let name = self.target.name();
         let store_id = self.store.store_id().await?;
         let mut backoff = Duration::from_millis(100);
@@ -274,6 +326,7 @@ impl Projector {
                 Some(last) => {
                     let last = last.global_position;
                     self.apply_batch(&events).await?;
+                    self.count("log", events.len());
                     cp = last;
                 }
             }
@@ -319,6 +372,7 @@ impl Projector {
                     // relay's): the log can.
                     _ => {
                         self.apply_batch(&pending).await?;
+                        self.count("bus", pending.len());
                         pending.clear();
                         cp = self.catch_up().await?;
                         continue;
@@ -328,7 +382,15 @@ impl Projector {
                 pending.push(event);
             }
             self.apply_batch(&pending).await?;
+            self.count("bus", pending.len());
             sub.ack().await?;
+        }
+    }
+
+    fn count(&self, via: &'static str, n: usize) {
+        if n > 0 {
+            metrics::counter!("prism_projector_events_total", "projection" => self.target.name(), "via" => via)
+                .increment(n as u64);
         }
     }
 

@@ -81,7 +81,10 @@ fn start_relay(store: &PgEventStore, cfg: &ProjectorConfig) -> Running {
     let relay = tokio::spawn(relay::run(
         store.clone(),
         cfg.bus.clone(),
-        RelayConfig { batch: 128 },
+        RelayConfig {
+            batch: 128,
+            ..Default::default()
+        },
         stopped,
     ));
     Running { stop, relay }

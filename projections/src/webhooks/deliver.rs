@@ -1,4 +1,9 @@
-//! The delivery worker: due deliveries → signed POSTs, at most one in flight per endpoint.
+//! The delivery worker: due deliveries → signed POSTs, at most one in flight per endpoint —
+//! across processes too. A claim leases each endpoint's line (`webhook_endpoints.line_holder`,
+//! `line_until`) to this worker: another worker, in this process or any other, takes no
+//! delivery of that endpoint until the line is given back (or its lease runs out, if the worker
+//! died). Deliveries alone cannot say this: a second worker would claim the next ones of a line
+//! while the first is still sending its head, out of order and two at a time.
 //!
 //! Fair to tenants: one workspace's endpoints hold at most [`WebhookConfig::per_tenant`] of the
 //! node's slots, and a claim takes endpoints round-robin across workspaces, so one tenant's slow
@@ -106,6 +111,8 @@ pub struct WebhookDeliverer {
     vault: Vault,
     client: reqwest::Client,
     cfg: Arc<WebhookConfig>,
+    /// Whose lines this worker's are (`webhook_endpoints.line_holder`).
+    holder: Uuid,
 }
 
 /// Resolves names only to addresses a webhook may reach: a name that points inside the network
@@ -146,6 +153,7 @@ impl WebhookDeliverer {
             vault,
             client,
             cfg: Arc::new(cfg),
+            holder: Uuid::now_v7(),
         })
     }
 
@@ -178,6 +186,7 @@ impl WebhookDeliverer {
                         row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.slow_in_a_row, e.webhook_id) AS turn
                    FROM webhook_endpoints e
                   WHERE NOT (e.webhook_id = ANY($1))
+                    AND (e.line_until IS NULL OR e.line_until < now())
                     AND EXISTS (SELECT 1 FROM webhook_deliveries d
                                  WHERE d.webhook_id = e.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now())),
              lines AS (
@@ -185,8 +194,15 @@ impl WebhookDeliverer {
                   WHERE due.turn + coalesce(held.n, 0) <= $7
                   ORDER BY due.turn, due.slow_in_a_row, due.webhook_id
                   LIMIT $2),
+             -- The line is this worker's until it gives it back: a concurrent claim of the same
+             -- endpoint waits for this row and, seeing it leased, skips it.
+             leased AS (
+                 UPDATE webhook_endpoints e SET line_holder = $8, line_until = now() + make_interval(secs => $3)
+                   FROM lines l
+                  WHERE e.webhook_id = l.webhook_id AND (e.line_until IS NULL OR e.line_until < now())
+                 RETURNING e.webhook_id, e.workspace_id, l.slow_in_a_row),
              picked AS (
-                 SELECT x.delivery_id, l.workspace_id, l.slow_in_a_row FROM lines l CROSS JOIN LATERAL (
+                 SELECT x.delivery_id, l.workspace_id, l.slow_in_a_row FROM leased l CROSS JOIN LATERAL (
                      SELECT d.delivery_id FROM webhook_deliveries d
                       WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
                       ORDER BY d.position LIMIT CASE WHEN l.slow_in_a_row > 0 THEN 1 ELSE $4 END
@@ -203,6 +219,7 @@ impl WebhookDeliverer {
         .bind(&held_ws)
         .bind(&held_n)
         .bind(self.cfg.per_tenant.max(1) as i64)
+        .bind(self.holder)
         .fetch_all(self.store.pool())
         .await?;
         let mut lines: std::collections::BTreeMap<Uuid, Vec<Claimed>> = Default::default();
@@ -355,6 +372,20 @@ impl WebhookDeliverer {
     /// per claim, not one per delivery. A slow answer stops it too, and puts the rest back by
     /// the endpoint's penalty ([`WebhookDeliverer::slowness`]).
     async fn line(&self, line: Vec<Claimed>) -> Result<(), ProjectionError> {
+        let Some(webhook) = line.first().map(|c| c.webhook_id) else {
+            return Ok(());
+        };
+        let sent = self.send_line(&line).await;
+        // Given back however the line ended (an error leaves its deliveries to their leases).
+        sqlx::query("UPDATE webhook_endpoints SET line_until = NULL WHERE webhook_id = $1 AND line_holder = $2")
+            .bind(webhook)
+            .bind(self.holder)
+            .execute(self.store.pool())
+            .await?;
+        sent
+    }
+
+    async fn send_line(&self, line: &[Claimed]) -> Result<(), ProjectionError> {
         let Some(first) = line.first() else { return Ok(()) };
         let endpoint = self.endpoint(first.webhook_id).await?;
         let mut slow_in_a_row = first.slow_in_a_row;
