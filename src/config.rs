@@ -9,6 +9,9 @@ const DEV_JWT_SECRET: &str = "prism-local-development-secret-do-not-use-in-produ
 
 pub struct Config {
     pub database_url: String,
+    /// `PRISM_READ_DATABASE_URL`: a streaming replica the read API reads from (unset: the
+    /// primary).
+    pub read_database_url: Option<String>,
     pub write_addr: String,
     pub read_addr: String,
     /// The write API's base URL, where a read node's console forwards sign-in
@@ -234,6 +237,9 @@ impl Config {
             jwt_secret: jwt_secret.unwrap_or_else(|| DEV_JWT_SECRET.to_owned()),
             allowances,
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
+            read_database_url: std::env::var("PRISM_READ_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
             write_addr: var("PRISM_WRITE_ADDR", "127.0.0.1:8080"),
             read_addr: var("PRISM_READ_ADDR", "127.0.0.1:8081"),
             write_url: std::env::var("PRISM_WRITE_URL").ok().filter(|u| !u.trim().is_empty()),

@@ -255,6 +255,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.stream_limits,
             ))
             .with_metrics(prism_telemetry::metrics_handle());
+        if let Some(url) = &cfg.read_database_url {
+            state = state.with_replica(prism_event_store::db::connect_replica(url, cfg.db_pool)?);
+            tracing::info!("the read API reads from a replica (PRISM_READ_DATABASE_URL)");
+        }
         // Each read node keeps its own search index, fed by its own projector.
         let dir = cfg.data_dir.join("search");
         let index = Arc::new(

@@ -267,6 +267,29 @@ pub async fn projections(cmd: ProjectionsCommand, pool: sqlx::PgPool, cfg: &Conf
                     r.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
             }
+            if let Some(url) = &cfg.read_database_url {
+                // The replica's own checkpoint rows: what the read API vouches for there.
+                let replica = prism_event_store::db::connect_replica(url, 1)?;
+                match prism_projections::status::all(&replica).await {
+                    Ok(rows) => {
+                        let primary: std::collections::HashMap<String, i64> = prism_projections::status::all(&pool)
+                            .await?
+                            .into_iter()
+                            .map(|(s, _)| (s.name, s.position))
+                            .collect();
+                        for (s, _) in rows {
+                            let behind = primary.get(&s.name).map_or(0, |p| (p - s.position).max(0));
+                            println!(
+                                "{:<16} {:>12} {:>10}  replica (PRISM_READ_DATABASE_URL), events behind the primary",
+                                s.name, s.position, behind
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        println!("replica (PRISM_READ_DATABASE_URL) unreachable: {e}; the read API reads the primary")
+                    }
+                }
+            }
             Ok(())
         }
         ProjectionsCommand::Rebuild { name } => {

@@ -24,6 +24,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
     Ok(pool)
 }
 
+/// A pool on a read replica: made without connecting (a replica that is down at start is no
+/// reason not to start: reads go to the primary until it answers), and quick to give up.
+pub fn connect_replica(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let opts = PgConnectOptions::from_str(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy_with(opts))
+}
+
 async fn ensure_database(opts: &PgConnectOptions) -> Result<(), StoreError> {
     let Some(name) = opts.get_database().map(str::to_owned) else {
         return Ok(());

@@ -19,6 +19,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod presence;
+pub mod replica;
 pub mod routes;
 
 /// The read API's OpenAPI document, served at `/openapi.json`.
@@ -116,7 +117,11 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// Renders `/metrics`; the process's recorder (shared with the write API in `prism serve`).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The primary: what writes, the log, readiness and the vault's keys. Reads go to
+    /// [`Shared::reads`].
     pub pool: PgPool,
+    /// A streaming replica for the reads, if one is configured ([`replica`]).
+    pub replica: Option<std::sync::Arc<replica::Replica>>,
     pub feed: prism_projections::feed::Feed,
     pub jwt: Jwt,
     /// How long a read may wait for `X-Min-Position`.
@@ -154,7 +159,23 @@ pub struct Shared {
 pub(crate) type PositionCache =
     std::sync::Arc<std::collections::HashMap<consistency::Source, consistency::CachedPosition>>;
 
+impl Shared {
+    /// Where reads go: the replica while it answers, else the primary.
+    pub fn reads(&self) -> &PgPool {
+        self.replica.as_ref().and_then(|r| r.pool()).unwrap_or(&self.pool)
+    }
+}
+
 impl AppState {
+    /// Reads go to the replica at `pool` while it answers (`PRISM_READ_DATABASE_URL`); watched
+    /// from now on.
+    pub fn with_replica(mut self, pool: PgPool) -> Self {
+        let replica = replica::Replica::new(pool);
+        replica.watch(self.pool.clone());
+        std::sync::Arc::make_mut(&mut self.0).replica = Some(replica);
+        self
+    }
+
     /// How long a read may wait for `X-Min-Position`.
     pub fn with_max_wait(mut self, d: Duration) -> Self {
         std::sync::Arc::make_mut(&mut self.0).max_wait = d;
@@ -305,6 +326,7 @@ impl AppState {
             vault: prism_vault::Vault::new(pool.clone(), prism_vault::MasterKey::development()),
             feed: prism_projections::feed::Feed::new(pool.clone()),
             pool,
+            replica: None,
             jwt,
             max_wait: Duration::from_secs(2),
             position_cache: consistency::position_cache(),
