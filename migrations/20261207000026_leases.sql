@@ -5,5 +5,7 @@ CREATE TABLE leases (
     name       text PRIMARY KEY,
     holder     uuid NOT NULL,
     expires_at timestamptz NOT NULL,
-    since      timestamptz NOT NULL DEFAULT now()
+    since      timestamptz NOT NULL DEFAULT now(),
+    -- Who holds it, for an operator: `<PRISM_NODE_ID>:<pid>`.
+    holder_name text NOT NULL DEFAULT ''
 );

@@ -9,6 +9,9 @@ const DEV_JWT_SECRET: &str = "prism-local-development-secret-do-not-use-in-produ
 
 pub struct Config {
     pub database_url: String,
+    /// `PRISM_METRICS_ADDR`: where this process serves `/metrics` on its own listener (what a
+    /// relay or a projector, which have no API, are seen by; unset: none).
+    pub metrics_addr: Option<String>,
     /// `PRISM_READ_DATABASE_URL`: a streaming replica the read API reads from (unset: the
     /// primary).
     pub read_database_url: Option<String>,
@@ -203,6 +206,12 @@ impl Config {
         prism_write_api::limits::Limits::default()
             .with_trusted_proxies(&trusted_proxies)
             .map_err(|e| anyhow::anyhow!("PRISM_TRUSTED_PROXIES: {e}"))?;
+        let node_id: String = std::env::var("PRISM_NODE_ID")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "local".into())
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
         Ok(Self {
             edge,
             rate_limits,
@@ -237,6 +246,9 @@ impl Config {
             jwt_secret: jwt_secret.unwrap_or_else(|| DEV_JWT_SECRET.to_owned()),
             allowances,
             database_url: var("PRISM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prism"),
+            metrics_addr: std::env::var("PRISM_METRICS_ADDR")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
             read_database_url: std::env::var("PRISM_READ_DATABASE_URL")
                 .ok()
                 .filter(|u| !u.trim().is_empty()),
@@ -262,6 +274,7 @@ impl Config {
                     Ok(ms @ 200..=60_000) => std::time::Duration::from_millis(ms),
                     _ => anyhow::bail!("PRISM_LEASE_MS must be 200 to 60000 (milliseconds)"),
                 },
+                node: node_id.clone(),
             },
             nats_ca: std::env::var_os("PRISM_NATS_CA")
                 .filter(|p| !p.is_empty())
@@ -281,12 +294,7 @@ impl Config {
                 .parse()
                 .context("PRISM_GROUP_COMMIT_WRITERS must be a number")?,
             data_dir: var("PRISM_DATA_DIR", "./data").into(),
-            node_id: std::env::var("PRISM_NODE_ID")
-                .or_else(|_| std::env::var("HOSTNAME"))
-                .unwrap_or_else(|_| "local".into())
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-                .collect(),
+            node_id: node_id.clone(),
             ai_url: std::env::var("PRISM_AI_URL").ok().filter(|s| !s.is_empty()),
             ai_model: var("PRISM_AI_MODEL", "llama3.1"),
             ai_api_key: std::env::var("PRISM_AI_API_KEY").ok().filter(|s| !s.is_empty()),

@@ -320,6 +320,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         };
         parts.spawn(async move { prism_bus::relay::run(store, bus, relay_cfg, s).await.context("relay") });
     }
+    if let Some(addr) = &cfg.metrics_addr {
+        // A relay or a projector has no API to be seen by: its own listener, for a scraper.
+        let handle = prism_telemetry::metrics_handle();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let handle = handle.clone();
+                async move { handle.render() }
+            }),
+        );
+        parts.spawn(serve_http(
+            "metrics",
+            listen("metrics", addr).await?,
+            app,
+            cfg.edge.clone(),
+            stopped.clone(),
+        ));
+    }
     if project {
         for (p, _) in prism_projections::all() {
             let name = p.name();

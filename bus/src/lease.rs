@@ -26,12 +26,16 @@ use uuid::Uuid;
 pub struct LeaseConfig {
     /// How long a lease lasts without renewal (`PRISM_LEASE_MS`, default 1,500).
     pub ttl: Duration,
+    /// This node's name (`PRISM_NODE_ID`): with the process id, it says in the lease's row who
+    /// holds it (`<node>:<pid>`), for an operator.
+    pub node: String,
 }
 
 impl Default for LeaseConfig {
     fn default() -> Self {
         Self {
             ttl: Duration::from_millis(1500),
+            node: "local".into(),
         }
     }
 }
@@ -95,14 +99,17 @@ pub async fn acquire(
         let got: Option<(Option<Uuid>, Option<f64>)> = sqlx::query_as(
             "WITH before AS (SELECT holder, extract(epoch FROM now() - expires_at)::float8 AS expired_for
                                FROM leases WHERE name = $1)
-             INSERT INTO leases (name, holder, expires_at, since) VALUES ($1, $2, now() + make_interval(secs => $3), now())
-             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at, since = now()
+             INSERT INTO leases (name, holder, expires_at, since, holder_name)
+             VALUES ($1, $2, now() + make_interval(secs => $3), now(), $4)
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at, since = now(),
+                                              holder_name = EXCLUDED.holder_name
               WHERE leases.expires_at < now() OR leases.holder = EXCLUDED.holder
              RETURNING (SELECT holder FROM before), (SELECT expired_for FROM before)",
         )
         .bind(name)
         .bind(holder)
         .bind(ttl)
+        .bind(format!("{}:{}", cfg.node, std::process::id()))
         .fetch_optional(pool)
         .await?;
         if let Some((before, expired_for)) = got {

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 fn cfg() -> LeaseConfig {
     LeaseConfig {
         ttl: Duration::from_millis(600),
+        ..Default::default()
     }
 }
 
@@ -49,6 +50,15 @@ async fn a_standby_takes_over_within_the_lease_when_the_holder_stops_renewing(po
         .await
         .expect("count");
     assert_eq!(rows, 1, "one row per lease");
+    let who: String = sqlx::query_scalar("SELECT holder_name FROM leases WHERE name = 'relay:test'")
+        .fetch_one(&pool)
+        .await
+        .expect("holder");
+    assert_eq!(
+        who,
+        format!("local:{}", std::process::id()),
+        "the row says who holds it"
+    );
 }
 
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]

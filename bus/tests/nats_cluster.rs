@@ -1,7 +1,7 @@
 //! The bus on a NATS cluster: a private three-server JetStream cluster on free ports (a test
 //! stops only its own servers), named by a server list as operators write it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -10,118 +10,9 @@ use prism_event_store::StoredEvent;
 use serde_json::json;
 use uuid::Uuid;
 
-fn nats_server() -> &'static str {
-    [
-        "/usr/sbin/nats-server",
-        "/usr/bin/nats-server",
-        "/usr/local/bin/nats-server",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .unwrap_or("nats-server")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Three nats-servers in one cluster, JetStream on each.
-struct Cluster {
-    nodes: Vec<Option<Child>>,
-    ports: Vec<u16>,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Self {
-            let d = std::env::temp_dir().join(format!("prism-nats-cluster-{}", uuid::Uuid::now_v7().simple()));
-            std::fs::create_dir_all(&d).expect("dir");
-            Self(d)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = tempdir::Dir::new();
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let name = format!("c{}", &Uuid::now_v7().simple().to_string()[20..]);
-        let nodes = (0..3)
-            .map(|i| {
-                let others: Vec<String> = (0..3)
-                    .filter(|j| *j != i)
-                    .map(|j| format!("nats-route://127.0.0.1:{}", routes[j]))
-                    .collect();
-                let conf = format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{ name: {name}\n listen: 127.0.0.1:{}\n routes: [{}] }}\n",
-                    ports[i],
-                    dir.0.join(format!("n{i}")).display(),
-                    routes[i],
-                    others.join(", ")
-                );
-                let file = dir.0.join(format!("n{i}.conf"));
-                std::fs::write(&file, conf).expect("config");
-                Some(
-                    Command::new(nats_server())
-                        .arg("-c")
-                        .arg(&file)
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .expect("start a private nats-server"),
-                )
-            })
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for p in &ports {
-            while std::net::TcpStream::connect(("127.0.0.1", *p)).is_err() {
-                assert!(Instant::now() < deadline, "a private nats-server did not start");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Self {
-            nodes,
-            ports,
-            _dir: dir,
-        }
-    }
-
-    /// The server list, as an operator writes it (spaces after the commas too).
-    fn url(&self) -> String {
-        self.ports
-            .iter()
-            .map(|p| format!("nats://127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.nodes[i].take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.kill(i);
-        }
-    }
-}
+#[path = "../../tests/support/nats_cluster.rs"]
+mod cluster;
+use cluster::{free_port, Cluster};
 
 fn config(replicas: usize) -> NatsConfig {
     NatsConfig {
@@ -223,7 +114,7 @@ async fn publish(bus: &NatsBus, store: Uuid, prev: i64, events: &[StoredEvent]) 
 
 #[tokio::test]
 async fn a_server_list_connects_at_three_replicas_and_survives_the_loss_of_the_first_server() {
-    let mut cluster = Cluster::start();
+    let mut cluster = Cluster::start(3);
     let url = cluster.url();
     let store = Uuid::now_v7();
 
@@ -290,11 +181,11 @@ async fn a_server_list_connects_at_three_replicas_and_survives_the_loss_of_the_f
 #[tokio::test]
 async fn replicas_a_server_cannot_give_refuse_the_start_and_say_why() {
     // One server, not a cluster: it cannot keep three copies.
-    let dir = tempdir::Dir::new();
+    let dir = std::env::temp_dir().join(format!("prism-nats-single-{}", Uuid::now_v7().simple()));
     let port = free_port();
-    let mut single = Command::new(nats_server())
+    let mut single = Command::new(cluster::nats_server())
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(&dir.0)
+        .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -308,6 +199,7 @@ async fn replicas_a_server_cannot_give_refuse_the_start_and_say_why() {
     let err = bus.prepare().await.expect_err("three replicas on one server");
     let _ = single.kill();
     let _ = single.wait();
+    let _ = std::fs::remove_dir_all(&dir);
     match err {
         BusError::Settings(why) => assert!(why.contains("3 replicas"), "{why}"),
         other => panic!("expected a settings error, got {other:?}"),

@@ -16,7 +16,8 @@
 //!   `projector:<consumer>` ([`prism_bus::lease`]); the others stand by, subscribing to nothing,
 //!   and one takes over within the lease's time when the holder stops renewing. (Two processes
 //!   sharing one durable consumer would each get half the stream, see gaps everywhere and read
-//!   Postgres for nearly everything.) The local bus needs no lease: nothing crosses processes.
+//!   Postgres for nearly everything.) The local bus needs no lease: nothing crosses processes;
+//!   nor does a node's own state (its search index, its hot pages: [`Target::per_node`]).
 //! - Where each applied event came from is counted: `prism_projector_events_total{projection,
 //!   via="bus"|"log"}` (the bus's share is what `scripts/chaos` reports).
 //! - Nothing from the bus is trusted: what does not verify reaches the runtime as a
@@ -73,6 +74,12 @@ pub trait Target: Send + Sync + 'static {
     /// The durable consumer's name on the bus (after the stream prefix).
     fn consumer(&self) -> String {
         self.name().to_owned()
+    }
+
+    /// Whether this target is one node's own state (its search index, its hot pages): every node
+    /// runs its own, so it takes no lease.
+    fn per_node(&self) -> bool {
+        false
     }
 
     /// The position applied so far (catch-up reads the log after it).
@@ -233,7 +240,7 @@ impl Projector {
     /// Runs until `shutdown` turns true; on a durable bus, only while it holds the lease (it
     /// stands by until then, and again if it loses it).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
-        if !self.cfg.bus.durable() {
+        if !self.cfg.bus.durable() || self.target.per_node() {
             return self.active(shutdown).await;
         }
         let name = format!("projector:{}", self.target.consumer());

@@ -281,6 +281,10 @@ impl Target for HotPages {
         self.consumer.clone()
     }
 
+    fn per_node(&self) -> bool {
+        true
+    }
+
     fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>> {
         let p = HotPages::position(self);
         Box::pin(async move { Ok(p) })

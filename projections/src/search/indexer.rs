@@ -461,6 +461,10 @@ impl Target for SearchIndexer {
         format!("{NAME}_{}", self.node)
     }
 
+    fn per_node(&self) -> bool {
+        true
+    }
+
     fn position(&self) -> BoxFuture<'_, Result<i64, ProjectionError>> {
         Box::pin(async move { Ok(self.state.lock().unwrap_or_else(|e| e.into_inner()).applied) })
     }
