@@ -28,7 +28,7 @@ pub struct Config {
     pub nats_replicas: usize,
     /// `PRISM_NATS_CA`: the CA (PEM file) for `tls://` servers.
     pub nats_ca: Option<std::path::PathBuf>,
-    /// `PRISM_LEASE_MS` (default 1,500): how long the active relay's and projectors' leases last
+    /// `PRISM_LEASE_MS` (default 1,000): how long the active relay's and projectors' leases last
     /// without renewal, so how soon a standby takes over from one that died or hung.
     pub lease: prism_bus::lease::LeaseConfig,
     /// How long the stream keeps events (projectors further behind catch up from Postgres).
@@ -270,7 +270,7 @@ impl Config {
                 _ => anyhow::bail!("PRISM_NATS_REPLICAS must be 1 to 5 (JetStream's limit)"),
             },
             lease: prism_bus::lease::LeaseConfig {
-                ttl: match var("PRISM_LEASE_MS", "1500").parse::<u64>() {
+                ttl: match var("PRISM_LEASE_MS", "1000").parse::<u64>() {
                     Ok(ms @ 200..=60_000) => std::time::Duration::from_millis(ms),
                     _ => anyhow::bail!("PRISM_LEASE_MS must be 200 to 60000 (milliseconds)"),
                 },

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
-    /// How long a lease lasts without renewal (`PRISM_LEASE_MS`, default 1,500).
+    /// How long a lease lasts without renewal (`PRISM_LEASE_MS`, default 1,000).
     pub ttl: Duration,
     /// This node's name (`PRISM_NODE_ID`): with the process id, it says in the lease's row who
     /// holds it (`<node>:<pid>`), for an operator.
@@ -34,7 +34,7 @@ pub struct LeaseConfig {
 impl Default for LeaseConfig {
     fn default() -> Self {
         Self {
-            ttl: Duration::from_millis(1500),
+            ttl: Duration::from_millis(1000),
             node: "local".into(),
         }
     }

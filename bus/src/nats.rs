@@ -425,7 +425,16 @@ impl Bus for NatsBus {
             .collect();
         let durable = format!("{}_{consumer}", self.cfg.prefix);
         let pull = ensure_consumer(&stream, &self.cfg, &durable).await?;
-        let messages = pull.messages().await.map_err(unavailable)?;
+        // Heartbeats every second: a consumer whose server died (or lost the stream's
+        // leadership) hears nothing at all, and the default (15 s, an error after two missed)
+        // left a projector on the Postgres fallback for half a minute after a node was killed.
+        let messages = pull
+            .stream()
+            .expires(Duration::from_secs(5))
+            .heartbeat(Duration::from_secs(1))
+            .messages()
+            .await
+            .map_err(unavailable)?;
         Ok(Box::new(NatsSubscription {
             messages,
             unacked: Vec::new(),

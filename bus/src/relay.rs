@@ -120,10 +120,15 @@ async fn active(
             store_id,
             failing: &mut failing,
         };
+        let started = tokio::time::Instant::now();
         let run = tokio::select! {
             r = relay.publish_loop(&mut from, shutdown) => r,
             _ = lost.changed() => break,
         };
+        // A failure after a good while is a new incident: start again from a short wait.
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = Duration::from_millis(100);
+        }
         match run {
             Ok(()) => break,
             Err(e) => {
@@ -138,7 +143,9 @@ async fn active(
                     _ = shutdown.changed() => break,
                     _ = lost.changed() => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                // At most a second: consumers follow the log meanwhile, and every second more
+                // the bus is not fed is a second more they read Postgres instead.
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }

@@ -276,13 +276,21 @@ impl Projector {
         let store_id = self.store.store_id().await?;
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
+            let started = tokio::time::Instant::now();
             let result = match self.catch_up().await {
                 Ok(cp) => self.consume(cp, store_id, &mut shutdown).await,
                 Err(e) => Err(e),
             };
+            // A failure after a good while is a new incident: start again from a short wait.
+            if started.elapsed() > Duration::from_secs(10) {
+                backoff = Duration::from_millis(100);
+            }
             match result {
                 Ok(()) => break,
                 Err(ProjectionError::Bus(e)) => {
+                    // Subscribing again is cheap and the log is followed meanwhile: never wait
+                    // long for the bus to come back.
+                    backoff = backoff.min(Duration::from_secs(1));
                     // Postgres is the path that always works: keep up from it until the bus is back.
                     tracing::warn!(projection = name, error = %e, "bus unavailable; following the postgres log");
                     let until = tokio::time::Instant::now() + backoff;
