@@ -119,6 +119,10 @@ impl Drop for Part {
     }
 }
 
+/// One scrape of one process incarnation: when, its name and incarnation, its bus and log
+/// counts.
+type Scrape = (Instant, String, u32, f64, f64);
+
 #[derive(Clone)]
 struct Ack {
     body: String,
@@ -514,7 +518,7 @@ async fn main() -> anyhow::Result<()> {
     let parts = Arc::new(Mutex::new(parts));
 
     // Projector counters, scraped every second from every process that has them.
-    let scrapes: Arc<Mutex<Vec<(Instant, String, u32, f64, f64)>>> = Arc::default();
+    let scrapes: Arc<Mutex<Vec<Scrape>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let scraper = {
         let (parts, scrapes, stop, http) = (parts.clone(), scrapes.clone(), stop.clone(), http.clone());
