@@ -12,7 +12,8 @@
 //! their status-row lock, the relay's re-publishes are dropped by `Nats-Msg-Id`.
 //!
 //! A holder that stops cleanly gives its lease back, and a standby takes over within one poll.
-//! Takeovers are logged and counted (`prism_lease_takeovers_total{job}`).
+//! Takeovers are logged and counted (`prism_lease_takeovers_total{job}`); `prism_lease_held{job}`
+//! is 1 in the process that holds a lease, 0 where it stands by.
 //!
 //! It owns the `leases` table.
 
@@ -66,6 +67,7 @@ impl Held {
     /// Gives the lease back (a clean stop): a standby takes over at its next look.
     pub async fn release(self) {
         self.renewer.abort();
+        metrics::gauge!("prism_lease_held", "job" => self.name.clone()).set(0.0);
         let _ = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(&self.name)
             .bind(self.holder)
@@ -126,6 +128,7 @@ pub async fn acquire(
             } else {
                 tracing::info!(lease = name, "lease taken: active");
             }
+            metrics::gauge!("prism_lease_held", "job" => name.to_owned()).set(1.0);
             let (tx, lost) = watch::channel(false);
             let renewer = tokio::spawn(renew(pool.clone(), name.to_owned(), holder, cfg.clone(), tx));
             return Ok(Some(Held {
@@ -137,6 +140,7 @@ pub async fn acquire(
             }));
         }
         if !said {
+            metrics::gauge!("prism_lease_held", "job" => name.to_owned()).set(0.0);
             tracing::info!(lease = name, "another process holds the lease: standing by");
             said = true;
         }
@@ -167,6 +171,7 @@ async fn renew(pool: PgPool, name: String, holder: Uuid, cfg: LeaseConfig, lost:
             Ok(Ok(r)) if r.rows_affected() == 1 => renewed = tokio::time::Instant::now(),
             Ok(Ok(_)) => {
                 tracing::warn!(lease = %name, "lease taken by another process: standing down");
+                metrics::gauge!("prism_lease_held", "job" => name.clone()).set(0.0);
                 let _ = lost.send(true);
                 return;
             }
@@ -175,6 +180,7 @@ async fn renew(pool: PgPool, name: String, holder: Uuid, cfg: LeaseConfig, lost:
             }
             _ => {
                 tracing::warn!(lease = %name, "lease not renewed in time: standing down");
+                metrics::gauge!("prism_lease_held", "job" => name.clone()).set(0.0);
                 let _ = lost.send(true);
                 return;
             }
