@@ -75,9 +75,22 @@ fn events(from: i64, n: i64) -> Vec<StoredEvent> {
 async fn receive_all(bus: &NatsBus, store: Uuid, sub: &mut Box<dyn Subscription>, want: &[i64]) -> Vec<i64> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = std::collections::BTreeSet::new();
+    let mut quiet_since = Instant::now();
     while !want.iter().all(|p| got.contains(p)) && Instant::now() < deadline {
+        // A pull subscription whose server died can stay silent after the client reconnects
+        // (seen under a loaded CI): after two quiet seconds, subscribe again. (The projector
+        // runtime reads the log meanwhile; resubscribing there when the log moves on while
+        // the bus is silent is still to do.)
+        if quiet_since.elapsed() > Duration::from_secs(2) {
+            if let Ok(s) = bus.subscribe(store, "probe").await {
+                *sub = s;
+            }
+            quiet_since = Instant::now();
+        }
         match sub.next(64, Duration::from_millis(200)).await {
+            Ok(batch) if batch.is_empty() => {}
             Ok(batch) => {
+                quiet_since = Instant::now();
                 for d in batch {
                     if let Delivery::Event { event, .. } = d {
                         got.insert(event.global_position);
