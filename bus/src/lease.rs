@@ -12,6 +12,12 @@
 //! their status-row lock, the relay's re-publishes are dropped by `Nats-Msg-Id`.
 //!
 //! A holder that stops cleanly gives its lease back, and a standby takes over within one poll.
+//!
+//! [`role`] keeps a process in the running for good: a watch that is `true` while it holds the
+//! lease. The relay and the projectors use it to stand by *warm* — a standby keeps following
+//! the log or the bus and steps in for whatever the active one leaves undone for a moment (see
+//! `relay` and the projector runtime), so a death costs a fraction of a second of lag instead
+//! of a lease's time.
 //! Takeovers are logged and counted (`prism_lease_takeovers_total{job}`); `prism_lease_held{job}`
 //! is 1 in the process that holds a lease, 0 where it stands by.
 //!
@@ -149,6 +155,50 @@ pub async fn acquire(
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// This process's role for the job `name`: the watch is `true` while it holds the lease, `false`
+/// while it stands by. It keeps trying until `shutdown` turns true (or every receiver is
+/// dropped), then gives the lease back.
+pub fn role(
+    pool: PgPool,
+    name: String,
+    cfg: LeaseConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        loop {
+            let held = tokio::select! {
+                got = acquire(&pool, &name, &cfg, &mut shutdown) => got,
+                _ = tx.closed() => return,
+            };
+            let held = match held {
+                Ok(Some(held)) => held,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(lease = %name, error = %e, "lease: Postgres unreachable; standing by");
+                    tokio::select! {
+                        _ = tokio::time::sleep(cfg.tick()) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            };
+            tx.send_replace(true);
+            let mut lost = held.lost();
+            tokio::select! {
+                _ = lost.wait_for(|l| *l) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+                _ = tx.closed() => {}
+            }
+            tx.send_replace(false);
+            held.release().await;
+            if *shutdown.borrow() || tx.is_closed() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Renews until the lease is lost: taken by another (after it expired), or not renewed before

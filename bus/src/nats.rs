@@ -126,6 +126,10 @@ impl NatsConfig {
             ack_policy: AckPolicy::Explicit,
             max_ack_pending: 20_000,
             num_replicas: self.replicas,
+            // Each process has consumers of its own (`<projection>_<node>`): one whose node is
+            // gone for good is dropped by the server after a week. A node back after that gets
+            // a new one and reads what it missed from Postgres.
+            inactive_threshold: Duration::from_secs(7 * 24 * 3600),
             ..Default::default()
         }
     }

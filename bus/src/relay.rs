@@ -7,6 +7,13 @@
 //!   (`relay_checkpoints`, `relay:<prefix>`), which moves only past what the bus acknowledged,
 //!   and never back (two relays may overlap for a moment). A re-publish is dropped by the bus
 //!   (`Nats-Msg-Id`).
+//! - A standby stays warm: every [`STANDBY_LOOK`] it reads the checkpoint, and when the active
+//!   relay has not moved it while the log has more, the standby publishes that itself. So the
+//!   active relay's death costs consumers about one look of lag, not a lease's time (a lease
+//!   must outlast a busy Postgres or a slow scheduler, so it cannot be short); the lease only
+//!   decides who publishes first. What the two publish twice, the bus drops (`Nats-Msg-Id`,
+//!   and each relay publishes in log order, so the first copy of each event keeps that order).
+//!   Counted: `prism_relay_standby_events_total`.
 //! - On the local bus every process has its own relay (nothing crosses processes), which
 //!   starts at the head of the log: its consumers read what came before from Postgres.
 //! - It wakes the moment a group commits in this process ([`PgEventStore::committed`]), and
@@ -29,6 +36,8 @@ use crate::{Bus, BusError};
 
 const MIN_IDLE: Duration = Duration::from_millis(1);
 const MAX_IDLE: Duration = Duration::from_millis(5);
+/// How often a standby relay looks at the active one's checkpoint.
+pub const STANDBY_LOOK: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -75,29 +84,89 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
     if !bus.durable() {
-        let (_keep, never) = watch::channel(false);
-        return active(&store, bus.as_ref(), &cfg, &mut shutdown, never).await;
+        let (_keep, always) = watch::channel(true);
+        return active(&store, bus.as_ref(), &cfg, &mut shutdown, always).await;
     }
     let name = checkpoint_name(bus.as_ref());
+    let mut role = lease::role(store.pool().clone(), name, cfg.lease.clone(), shutdown.clone());
     loop {
-        let Some(held) = lease::acquire(store.pool(), &name, &cfg.lease, &mut shutdown).await? else {
-            return Ok(());
-        };
-        let result = active(&store, bus.as_ref(), &cfg, &mut shutdown, held.lost()).await;
-        held.release().await;
         if *shutdown.borrow() {
-            return result;
+            return Ok(());
+        }
+        let leading = *role.borrow_and_update();
+        let result = if leading {
+            active(&store, bus.as_ref(), &cfg, &mut shutdown, role.clone()).await
+        } else {
+            standby(&store, bus.as_ref(), &cfg, &mut shutdown, &mut role).await
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "standby relay could not publish; looking again in a second");
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+                _ = role.changed() => {}
+            }
         }
     }
 }
 
-/// Publishes until `shutdown`, or `lost` (the lease) turns true.
+/// A standby: publishes what the active relay leaves unpublished for a look, until this process
+/// leads (`role` turns true) or `shutdown`.
+async fn standby(
+    store: &PgEventStore,
+    bus: &dyn Bus,
+    cfg: &RelayConfig,
+    shutdown: &mut watch::Receiver<bool>,
+    role: &mut watch::Receiver<bool>,
+) -> Result<(), RelayError> {
+    let name = checkpoint_name(bus);
+    let store_id = store.store_id().await?;
+    // The checkpoint at the last look, and the last one this standby saved itself.
+    let (mut seen, mut mine): (Option<i64>, Option<i64>) = (None, None);
+    let mut stepping_in = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(STANDBY_LOOK) => {}
+            _ = shutdown.changed() => return Ok(()),
+            _ = role.changed() => if *role.borrow() { return Ok(()) },
+        }
+        if *shutdown.borrow() || *role.borrow() {
+            return Ok(());
+        }
+        let at = checkpoint(store, &name).await?;
+        // The active relay moved it since the last look: it is alive and publishing.
+        let moving = seen.is_some_and(|s| at > s) && Some(at) != mine;
+        let first = seen.is_none();
+        seen = Some(at);
+        if moving || first {
+            stepping_in = false;
+            continue;
+        }
+        let events = store.read_all(at, cfg.batch).await?;
+        let Some(last) = events.last().map(|e| e.global_position) else {
+            continue;
+        };
+        if !stepping_in {
+            tracing::warn!(
+                checkpoint = at,
+                "the active relay published nothing for a look while the log moved: this standby publishes meanwhile"
+            );
+            stepping_in = true;
+        }
+        bus.publish(store_id, at, &events).await?;
+        save_checkpoint(store, &name, last).await?;
+        (seen, mine) = (Some(last), Some(last));
+        metrics::counter!("prism_relay_standby_events_total").increment(events.len() as u64);
+    }
+}
+
+/// Publishes until `shutdown`, or `leading` (the lease) turns false.
 async fn active(
     store: &PgEventStore,
     bus: &dyn Bus,
     cfg: &RelayConfig,
     shutdown: &mut watch::Receiver<bool>,
-    mut lost: watch::Receiver<bool>,
+    mut leading: watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
     tracing::info!(bus = %bus.name(), "relay active");
     let store_id = store.store_id().await?;
@@ -110,7 +179,7 @@ async fn active(
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
     loop {
-        if *shutdown.borrow() || *lost.borrow() {
+        if *shutdown.borrow() || !*leading.borrow() {
             break;
         }
         let mut relay = Relay {
@@ -123,7 +192,7 @@ async fn active(
         let started = tokio::time::Instant::now();
         let run = tokio::select! {
             r = relay.publish_loop(&mut from, shutdown) => r,
-            _ = lost.changed() => break,
+            _ = leading.changed() => continue,
         };
         // A failure after a good while is a new incident: start again from a short wait.
         if started.elapsed() > Duration::from_secs(10) {
@@ -141,7 +210,7 @@ async fn active(
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => break,
-                    _ = lost.changed() => break,
+                    _ = leading.changed() => break,
                 }
                 // At most a second: consumers follow the log meanwhile, and every second more
                 // the bus is not fed is a second more they read Postgres instead.

@@ -186,3 +186,50 @@ async fn two_relays_publish_once_and_the_standby_takes_over(pool: PgPool) {
     b.await.expect("join").expect("relay");
     let _ = js.delete_stream(cfg.stream_name()).await;
 }
+
+/// A leader that holds its lease and publishes nothing (hung, cut off from NATS): the standbys
+/// publish what it leaves, each event once and in order, without waiting for the lease.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn standbys_publish_what_a_hung_leader_leaves_once_and_in_order(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0);
+    let cfg = config();
+    let js = jetstream::new(async_nats::connect(nats_url()).await.expect("nats"));
+    let bus = bus(&cfg);
+    // The hung leader: a lease renewed for the whole test by a process that does nothing.
+    sqlx::query(
+        "INSERT INTO leases (name, holder, expires_at, since, holder_name)
+         VALUES ($1, $2, now() + interval '1 hour', now(), 'hung:1')",
+    )
+    .bind(relay::checkpoint_name(bus.as_ref()))
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .expect("lease");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let a = start(&store, &bus, stopped.clone());
+    let b = start(&store, &bus, stopped);
+    append_n(&store, 30).await;
+    wait_for_stream(&js, &cfg, 30).await;
+    append_n(&store, 30).await;
+    wait_for_stream(&js, &cfg, 60).await;
+    let got = stream_contents(&js, &cfg, 60).await;
+    let positions: Vec<i64> = got.iter().map(|g| g.0).collect();
+    let mut sorted = positions.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(positions, sorted, "out of order, or published twice");
+    assert_eq!(positions.len(), 60);
+    for w in got.windows(2) {
+        assert_eq!(w[1].1, w[0].0, "each message names the one before it");
+    }
+    let holder: String = sqlx::query_scalar("SELECT holder_name FROM leases WHERE name = $1")
+        .bind(relay::checkpoint_name(bus.as_ref()))
+        .fetch_one(&pool)
+        .await
+        .expect("holder");
+    assert_eq!(holder, "hung:1", "a standby took the lease: this test proves nothing");
+    stop.send(true).expect("stop");
+    a.await.expect("join").expect("relay");
+    b.await.expect("join").expect("relay");
+    let _ = js.delete_stream(cfg.stream_name()).await;
+}

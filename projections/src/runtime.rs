@@ -12,12 +12,17 @@
 //!   log, then goes on with the bus. The same happens at start and while the bus is down.
 //! - An event the projection cannot apply halts this projection only, visibly (the status row
 //!   keeps the error; it retries with backoff) and is never skipped.
-//! - On a durable bus one process runs each projection: it holds the lease
-//!   `projector:<consumer>` ([`prism_bus::lease`]); the others stand by, subscribing to nothing,
-//!   and one takes over within the lease's time when the holder stops renewing. (Two processes
-//!   sharing one durable consumer would each get half the stream, see gaps everywhere and read
-//!   Postgres for nearly everything.) The local bus needs no lease: nothing crosses processes;
-//!   nor does a node's own state (its search index, its hot pages: [`Target::per_node`]).
+//! - On a durable bus one process leads each projection: it holds the lease
+//!   `projector:<consumer>` ([`prism_bus::lease`]) and applies what the bus brings at once. The
+//!   others stand by *warm*: each follows the stream on a durable consumer of its own
+//!   (`<consumer>_<node>`: two processes sharing one would each get half the stream), and
+//!   applies a batch only if the leader has not, [`STANDBY_GRACE`] after it arrived (one
+//!   indexed read of the checkpoint per batch). So the leader's death costs a fraction of a
+//!   second of lag, not the lease's time, and never an event twice: every apply is under the
+//!   status-row lock. A standby that had to step in says so once and counts it
+//!   (`prism_projector_standby_events_total{projection}`). The local bus needs no lease:
+//!   nothing crosses processes; nor does a node's own state (its search index, its hot pages:
+//!   [`Target::per_node`]).
 //! - Where each applied event came from is counted: `prism_projector_events_total{projection,
 //!   via="bus"|"log"}` (the bus's share is what `scripts/chaos` reports).
 //! - Nothing from the bus is trusted: what does not verify reaches the runtime as a
@@ -38,6 +43,11 @@ use crate::{Projection, ProjectionError};
 
 /// How long a quiet stream is trusted before the projector checks the Postgres log itself.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
+/// The same, once a check found the log ahead of a quiet bus (the relay or NATS is down): the
+/// projector follows the log closely until the bus delivers again.
+const IDLE_CHECK_BEHIND: Duration = Duration::from_millis(100);
+/// How long a standby leaves a batch to the leader before it applies what is still missing.
+pub const STANDBY_GRACE: Duration = Duration::from_millis(100);
 
 #[derive(Clone)]
 pub struct ProjectorConfig {
@@ -237,48 +247,46 @@ impl Projector {
         self.position.subscribe()
     }
 
-    /// Runs until `shutdown` turns true; on a durable bus, only while it holds the lease (it
-    /// stands by until then, and again if it loses it).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
+    /// Runs until `shutdown` turns true; on a durable bus it leads while it holds the lease, and
+    /// stands by warm while another process does.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
         if !self.cfg.bus.durable() || self.target.per_node() {
-            return self.active(shutdown).await;
+            return self.active(shutdown, None).await;
         }
         let name = format!("projector:{}", self.target.consumer());
-        loop {
-            let Some(held) = lease::acquire(self.store.pool(), &name, &self.cfg.lease, &mut shutdown).await? else {
-                return Ok(());
-            };
-            // Stops at shutdown or when the lease is lost, whichever comes first.
-            let (stop, stopping) = watch::channel(false);
-            let (mut down, mut lost) = (shutdown.clone(), held.lost());
-            let watcher = tokio::spawn(async move {
-                tokio::select! {
-                    _ = down.wait_for(|s| *s) => {}
-                    _ = lost.wait_for(|l| *l) => {}
-                }
-                let _ = stop.send(true);
-            });
-            let result = self.active(stopping).await;
-            watcher.abort();
-            held.release().await;
-            if *shutdown.borrow() {
-                return result;
-            }
-            if let Err(e) = result {
-                tracing::warn!(projection = self.target.name(), error = %e, "projector stood down");
-            }
+        let leading = lease::role(
+            self.store.pool().clone(),
+            name,
+            self.cfg.lease.clone(),
+            shutdown.clone(),
+        );
+        self.active(shutdown, Some(leading)).await
+    }
+
+    /// The durable consumer this process reads: its own, unless the target is one node's own
+    /// state (already named per node) or the bus is the local one.
+    fn consumer(&self) -> String {
+        if self.cfg.bus.durable() && !self.target.per_node() {
+            format!("{}_{}", self.target.consumer(), self.cfg.lease.node)
+        } else {
+            self.target.consumer()
         }
     }
 
-    /// Projects until `shutdown` turns true.
-    async fn active(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
+    /// Projects until `shutdown` turns true: as the leader, or as a warm standby while
+    /// `leading` (the lease) says so.
+    async fn active(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+        leading: Option<watch::Receiver<bool>>,
+    ) -> Result<(), ProjectionError> {
         let name = self.target.name();
         let store_id = self.store.store_id().await?;
         let mut backoff = Duration::from_millis(100);
         while !*shutdown.borrow() {
             let started = tokio::time::Instant::now();
             let result = match self.catch_up().await {
-                Ok(cp) => self.consume(cp, store_id, &mut shutdown).await,
+                Ok(cp) => self.consume(cp, store_id, &mut shutdown, leading.as_ref()).await,
                 Err(e) => Err(e),
             };
             // A failure after a good while is a new incident: start again from a short wait.
@@ -333,7 +341,13 @@ impl Projector {
     /// Applies the Postgres log from the checkpoint to the safe horizon, then makes it visible;
     /// answers the checkpoint.
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
+        Ok(self.catch_up_counted().await?.0)
+    }
+
+    /// [`Self::catch_up`], and whether the log held anything past the checkpoint.
+    async fn catch_up_counted(&self) -> Result<(i64, bool), ProjectionError> {
         let mut cp = self.target.position().await?;
+        let mut found = false;
         loop {
             let events = self.store.read_all(cp, self.cfg.batch as i64).await?;
             match events.last() {
@@ -343,11 +357,12 @@ impl Projector {
                     self.apply_batch(&events).await?;
                     self.count("log", events.len());
                     cp = last;
+                    found = true;
                 }
             }
         }
         self.flush(false).await?;
-        Ok(cp)
+        Ok((cp, found))
     }
 
     async fn apply_batch(&self, events: &[StoredEvent]) -> Result<(), ProjectionError> {
@@ -362,18 +377,48 @@ impl Projector {
         mut cp: i64,
         store_id: uuid::Uuid,
         shutdown: &mut watch::Receiver<bool>,
+        leading: Option<&watch::Receiver<bool>>,
     ) -> Result<(), ProjectionError> {
-        let mut sub = self.cfg.bus.subscribe(store_id, &self.target.consumer()).await?;
+        let mut sub = self.cfg.bus.subscribe(store_id, &self.consumer()).await?;
+        let mut idle = IDLE_CHECK;
+        let mut stepping_in = false;
         loop {
-            let deliveries = tokio::select! {
-                d = sub.next(self.cfg.batch, IDLE_CHECK) => d?,
+            let mut deliveries = tokio::select! {
+                d = sub.next(self.cfg.batch, idle) => d?,
                 _ = shutdown.changed() => return Ok(()),
             };
             if deliveries.is_empty() {
                 // A quiet bus proves nothing (NATS may be reconnecting, the relay may be
-                // down): look at the log itself now and then.
-                cp = self.catch_up().await?;
+                // down): look at the log itself now and then, and closely while it is ahead.
+                let behind;
+                (cp, behind) = self.catch_up_counted().await?;
+                idle = if behind { IDLE_CHECK_BEHIND } else { IDLE_CHECK };
                 continue;
+            }
+            idle = IDLE_CHECK;
+            let standby = leading.is_some_and(|l| !*l.borrow());
+            if standby {
+                // The leader has had this batch as long as we have: give it a moment, then take
+                // only what it has not applied.
+                tokio::select! {
+                    _ = tokio::time::sleep(STANDBY_GRACE) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+                cp = self.target.position().await?;
+                deliveries.retain(|d| d.position().is_none_or(|p| p > cp));
+                if deliveries.is_empty() {
+                    stepping_in = false;
+                    sub.ack().await?;
+                    continue;
+                }
+                if !stepping_in {
+                    tracing::warn!(
+                        projection = self.target.name(),
+                        position = cp,
+                        "the leading projector left a batch unapplied: this standby applies meanwhile"
+                    );
+                    stepping_in = true;
+                }
             }
             let mut pending: Vec<StoredEvent> = Vec::with_capacity(deliveries.len());
             for d in deliveries {
@@ -386,9 +431,7 @@ impl Projector {
                     // The bus cannot prove nothing is missing before this (or it is not the
                     // relay's): the log can.
                     _ => {
-                        self.apply_batch(&pending).await?;
-                        self.count("bus", pending.len());
-                        pending.clear();
+                        self.apply_pending(&mut pending, standby).await?;
                         cp = self.catch_up().await?;
                         continue;
                     }
@@ -396,10 +439,21 @@ impl Projector {
                 cp = event.global_position;
                 pending.push(event);
             }
-            self.apply_batch(&pending).await?;
-            self.count("bus", pending.len());
+            self.apply_pending(&mut pending, standby).await?;
             sub.ack().await?;
         }
+    }
+
+    /// Applies what came over the bus, and counts it.
+    async fn apply_pending(&self, pending: &mut Vec<StoredEvent>, standby: bool) -> Result<(), ProjectionError> {
+        self.apply_batch(pending).await?;
+        self.count("bus", pending.len());
+        if standby && !pending.is_empty() {
+            metrics::counter!("prism_projector_standby_events_total", "projection" => self.target.name())
+                .increment(pending.len() as u64);
+        }
+        pending.clear();
+        Ok(())
     }
 
     fn count(&self, via: &'static str, n: usize) {

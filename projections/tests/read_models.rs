@@ -247,6 +247,45 @@ async fn a_projector_killed_mid_stream_resumes_exactly_once(pool: PgPool, bed: B
     bed.done().await;
 }
 
+/// Two standbys of a leader that holds its lease and applies nothing (hung, cut off from
+/// NATS): they apply what it leaves, without waiting for its lease, each event exactly once.
+#[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
+async fn warm_standbys_apply_what_a_hung_leader_leaves_exactly_once(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);
+    let bed = Bed::nats();
+    sqlx::query(
+        "INSERT INTO leases (name, holder, expires_at, since, holder_name)
+         VALUES ('projector:read_models', $1, now() + interval '1 hour', now(), 'hung:1')",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .expect("lease");
+    let relay = start_relay(&store, &bed.cfg);
+    let node = |n: &str| {
+        let mut cfg = bed.cfg.clone();
+        cfg.lease.node = n.into();
+        cfg
+    };
+    let (stop_a, a) = start_projector(&store, &node("a"));
+    let (stop_b, b) = start_projector(&store, &node("b"));
+    let head = write(&commands(&store), 30).await;
+    wait_for(&pool, head).await;
+    assert_matches_log(&pool).await;
+    let holder: String = sqlx::query_scalar("SELECT holder_name FROM leases WHERE name = 'projector:read_models'")
+        .fetch_one(&pool)
+        .await
+        .expect("holder");
+    assert_eq!(holder, "hung:1", "a standby took the lease: this test proves nothing");
+    for (stop, h) in [(stop_a, a), (stop_b, b)] {
+        stop.send(true).expect("stop");
+        h.await.expect("projector");
+    }
+    relay.stop.send(true).expect("stop");
+    relay.relay.await.expect("join").expect("relay");
+    bed.done().await;
+}
+
 #[sqlx::test(migrator = "prism_event_store::db::MIGRATOR")]
 async fn a_purged_stream_is_caught_up_from_postgres(pool: PgPool) {
     let store = PgEventStore::new(pool.clone(), 0).with_group_commit(2, 64);

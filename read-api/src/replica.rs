@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 /// How often the replica is looked at.
-pub const CHECK_EVERY: Duration = Duration::from_millis(250);
+pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 /// How long it has to answer.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
