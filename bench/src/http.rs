@@ -23,16 +23,25 @@ pub async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> 
 
 /// Starts the write API binary on a free port; answers the child and its address.
 fn spawn_write_api(bin: &str, db_url: &str, env: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
+    spawn_prism(bin, "write-api", db_url, env)
+}
+
+/// Starts `prism <command>` (`write-api`, or `serve`: both APIs and every projector in one
+/// process) on free ports; answers the child and its write API's address.
+fn spawn_prism(bin: &str, command: &str, db_url: &str, env: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
     let status = Command::new(bin)
         .arg("migrate")
         .env("PRISM_DATABASE_URL", db_url)
         .stdout(Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "prism migrate failed");
+    let data = std::env::temp_dir().join(format!("prism-bench-{command}-{}", std::process::id()));
     let mut child = Command::new(bin)
-        .arg("write-api")
+        .arg(command)
         .env("PRISM_DATABASE_URL", db_url)
         .env("PRISM_WRITE_ADDR", "127.0.0.1:0")
+        .env("PRISM_READ_ADDR", "127.0.0.1:0")
+        .env("PRISM_DATA_DIR", &data)
         .env("PRISM_JWT_SECRET", "bench-secret-bench-secret-bench-secret")
         // The bench measures the turn path, not the plan: an allowance it cannot run out of.
         .env("PRISM_QUOTAS", "free.turn=1000000000")
@@ -50,6 +59,9 @@ fn spawn_write_api(bin: &str, db_url: &str, env: &[(&str, &str)]) -> anyhow::Res
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !line.contains("write api listening") {
+                continue;
+            }
             if let Some(addr) = line.split("addr=").nth(1) {
                 let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
             }
@@ -82,27 +94,7 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     let base = format!("http://{addr}");
     let c = reqwest::Client::new();
     let token = register(&c, &base).await?;
-    let ws: Value = c
-        .post(format!("{base}/v1/workspaces"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ws = ws["id"].as_str().context("no workspace")?.to_owned();
-    let ch: Value = c
-        .post(format!("{base}/v1/workspaces/{ws}/channels"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "load"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let url = format!(
-        "{base}/v1/channels/{}/messages",
-        ch["id"].as_str().context("no channel")?
-    );
+    let url = message_url(&c, &base, &token).await?;
     let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
     // wrk (C, a fraction of a core) when installed, so the load generator takes as little as
     // possible of the two cores the server shares with it; our own client otherwise.
@@ -120,6 +112,56 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     Ok((run, turn_run, rss))
+}
+
+/// A whole `prism serve` (both APIs, the relay and every projector in one process) under the
+/// same message load as [`run_http`]: what one node does with its projections running.
+pub async fn run_serve(bin: &str, server: &str, connections: usize, secs: u64) -> anyhow::Result<(Run, f64)> {
+    let db = fresh_database(server, "prism_bench_serve").await?;
+    let (mut child, addr) = spawn_prism(
+        bin,
+        "serve",
+        &db,
+        &[("PRISM_BUS_KEY", "bench-bus-key-bench-bus-key-bench-bus-key")],
+    )?;
+    let base = format!("http://{addr}");
+    let c = reqwest::Client::new();
+    let token = register(&c, &base).await?;
+    let url = message_url(&c, &base, &token).await?;
+    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
+    let run = match wrk(&url, &token, Some(body), connections, secs) {
+        Some(run) => run,
+        None => builtin_client(url, token.clone(), body, connections, secs).await?,
+    };
+    let rss = peak_rss_mb(child.id());
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    Ok((run, rss))
+}
+
+/// A workspace with a channel, made by `token`'s user: its messages URL.
+async fn message_url(c: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let ws: Value = c
+        .post(format!("{base}/v1/workspaces"))
+        .bearer_auth(token)
+        .json(&json!({"name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ws = ws["id"].as_str().context("no workspace")?.to_owned();
+    let ch: Value = c
+        .post(format!("{base}/v1/workspaces/{ws}/channels"))
+        .bearer_auth(token)
+        .json(&json!({"name": "load"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(format!(
+        "{base}/v1/channels/{}/messages",
+        ch["id"].as_str().context("no channel")?
+    ))
 }
 
 async fn register(c: &reqwest::Client, base: &str) -> anyhow::Result<String> {

@@ -3,6 +3,7 @@
 pub mod drive;
 pub mod http;
 pub mod kernel;
+pub mod raw;
 pub mod sse;
 pub mod webhooks;
 

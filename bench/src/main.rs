@@ -100,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         out.insert("webhook_deliveries_per_s".into(), json!(hooks.per_sec.round()));
     }
     if let Some(bin) = a.prism_bin.as_ref().filter(|_| a.only.is_none()) {
+        // What this Postgres commits with nothing else asked of it, in this run: the yardstick.
+        let (raw, via) = prism_bench::raw::insert_tps(&url, 32, a.seconds).await?;
+        println!("raw single-row insert commits, 32 clients ({via}): {raw:.0}/s");
+        out.insert("raw_pg_insert_tps".into(), json!(raw.round()));
         let (h, turns, rss) = http::run_http(bin, &a.server, 32, a.seconds).await?;
         // A run of error answers (a 429, a 500) measures nothing.
         for (what, run) in [("messages", &h), ("turns", &turns)] {
@@ -114,11 +118,29 @@ async fn main() -> anyhow::Result<()> {
             h.line("http POST message, 32 conns")
         );
         out.insert("http_rps_32".into(), json!(h.per_sec.round()));
+        out.insert("http_ratio".into(), json!((h.per_sec / raw * 1000.0).round() / 1000.0));
         out.insert("http_p99_ms_32".into(), round2(h.p99_ms));
         out.insert("write_api_rss_mb".into(), json!(rss.round()));
         println!("{}", turns.line("http POST turn (built-in provider), 32 conns"));
         out.insert("turn_rps_32".into(), json!(turns.per_sec.round()));
         out.insert("turn_p99_ms_32".into(), round2(turns.p99_ms));
+        // One whole node: both APIs, the relay and every projector in one process.
+        let (serve, serve_rss) = http::run_serve(bin, &a.server, 32, a.seconds).await?;
+        anyhow::ensure!(
+            (serve.errors as f64) <= serve.per_sec * 0.01 * a.seconds.max(1) as f64,
+            "{} of the serve answers were errors",
+            serve.errors
+        );
+        println!(
+            "{}  serve peak rss {serve_rss:.0} MB",
+            serve.line("prism serve, POST message, 32 conns")
+        );
+        out.insert("serve_rps_32".into(), json!(serve.per_sec.round()));
+        out.insert("serve_p99_ms_32".into(), round2(serve.p99_ms));
+        out.insert(
+            "serve_ratio".into(),
+            json!((serve.per_sec / raw * 1000.0).round() / 1000.0),
+        );
         // The same turns with the safety gate's embedded model reading each one.
         if let Some(sem) = http::run_semantic_turns(bin, &a.server, 32, a.seconds).await? {
             println!("{}", sem.line("http POST turn, semantic stage on, 32 conns"));

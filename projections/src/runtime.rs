@@ -46,6 +46,10 @@ const IDLE_CHECK: Duration = Duration::from_millis(500);
 /// The same, once a check found the log ahead of a quiet bus (the relay or NATS is down): the
 /// projector follows the log closely until the bus delivers again.
 const IDLE_CHECK_BEHIND: Duration = Duration::from_millis(100);
+/// Idle checks in a row that found the log ahead of a quiet bus before the projector subscribes
+/// again: a pull subscription whose server died can stay silent after its client reconnects
+/// (no error, heartbeats or not), and only a new one gets deliveries again.
+const RESUBSCRIBE_AFTER: u32 = 3;
 /// How long a standby leaves a batch to the leader before it applies what is still missing.
 pub const STANDBY_GRACE: Duration = Duration::from_millis(100);
 
@@ -382,6 +386,7 @@ impl Projector {
         let mut sub = self.cfg.bus.subscribe(store_id, &self.consumer()).await?;
         let mut idle = IDLE_CHECK;
         let mut stepping_in = false;
+        let mut quiet_behind = 0;
         loop {
             let mut deliveries = tokio::select! {
                 d = sub.next(self.cfg.batch, idle) => d?,
@@ -392,10 +397,17 @@ impl Projector {
                 // down): look at the log itself now and then, and closely while it is ahead.
                 let behind;
                 (cp, behind) = self.catch_up_counted().await?;
-                idle = if behind { IDLE_CHECK_BEHIND } else { IDLE_CHECK };
+                (idle, quiet_behind) = if behind {
+                    (IDLE_CHECK_BEHIND, quiet_behind + 1)
+                } else {
+                    (IDLE_CHECK, 0)
+                };
+                if quiet_behind >= RESUBSCRIBE_AFTER {
+                    return Err(ProjectionError::Bus("the bus is quiet while the log moves".into()));
+                }
                 continue;
             }
-            idle = IDLE_CHECK;
+            (idle, quiet_behind) = (IDLE_CHECK, 0);
             let standby = leading.is_some_and(|l| !*l.borrow());
             if standby {
                 // The leader has had this batch as long as we have: give it a moment, then take

@@ -165,7 +165,7 @@ pub async fn consistency(State((s, source)): State<(AppState, Source)>, req: Req
 impl AppState {
     async fn position_of(&self, source: Source) -> Result<i64, ReadError> {
         match source {
-            Source::Projection(name) => Ok(prism_projections::status::position(self.reads(), name).await?),
+            Source::Projection(name) => Ok(prism_projections::status::position(&self.reads(), name).await?),
             Source::Search => Ok(self.search.as_ref().map_or(0, |s| s.position())),
             Source::Log => self
                 .history
@@ -292,7 +292,7 @@ async fn read_positions(positions: std::sync::Weak<Positions>, state: AppState) 
             continue;
         }
         let mut seen = std::collections::HashMap::new();
-        if let Ok(rows) = prism_projections::status::all(state.reads()).await {
+        if let Ok(rows) = prism_projections::status::all(&state.reads()).await {
             for (st, _) in rows {
                 for name in [
                     prism_projections::read_models::NAME,

@@ -160,9 +160,12 @@ pub(crate) type PositionCache =
     std::sync::Arc<std::collections::HashMap<consistency::Source, consistency::CachedPosition>>;
 
 impl Shared {
-    /// Where reads go: the replica while it answers, else the primary.
-    pub fn reads(&self) -> &PgPool {
-        self.replica.as_ref().and_then(|r| r.pool()).unwrap_or(&self.pool)
+    /// Where reads go: the replica while it answers, else the primary (a handle: cheap).
+    pub fn reads(&self) -> PgPool {
+        self.replica
+            .as_ref()
+            .and_then(|r| r.pool())
+            .unwrap_or_else(|| self.pool.clone())
     }
 }
 

@@ -667,13 +667,33 @@ async fn main() -> anyhow::Result<()> {
 
     // Lag: from each acknowledgement to each read node answering at (or past) its position.
     let mut lags = Vec::new();
-    for s in samplers {
+    // CHAOS_KEEP=1 also keeps each lag beside when the write was acknowledged (seconds from the
+    // first acknowledgement), to see which kill cost what.
+    let first_ack = acks.iter().map(|a| a.at).min();
+    let mut trace = String::new();
+    for (n, s) in samplers.into_iter().enumerate() {
         let samples = s.await?;
         for a in &acks {
             let from = samples.partition_point(|(t, _)| *t < a.at);
             if let Some((t, _)) = samples[from..].iter().find(|(_, p)| *p >= a.position) {
-                lags.push(t.duration_since(a.at).as_secs_f64() * 1000.0);
+                let lag = t.duration_since(a.at).as_secs_f64() * 1000.0;
+                lags.push(lag);
+                if let Some(first) = first_ack {
+                    trace.push_str(&format!(
+                        "{n}\t{:.3}\t{lag:.1}\n",
+                        a.at.duration_since(first).as_secs_f64()
+                    ));
+                }
             }
+        }
+    }
+    if std::env::var_os("CHAOS_KEEP").is_some() {
+        let _ = std::fs::write(root.join("lags.tsv"), trace);
+        if let Some(first) = first_ack {
+            eprintln!(
+                "chaos: NATS killed at {:.3} s after the first acknowledgement",
+                nats_killed.saturating_duration_since(first).as_secs_f64()
+            );
         }
     }
     lags.sort_by(f64::total_cmp);

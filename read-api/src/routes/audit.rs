@@ -82,7 +82,7 @@ async fn trail(
         to: f.to,
         before,
     };
-    let (items, next) = audit::trail_as(s.reads(), &filter, limit, viewer).await?;
+    let (items, next) = audit::trail_as(&s.reads(), &filter, limit, viewer).await?;
     Ok(AuditPage {
         next_cursor: next.map(|p| p.to_string()),
         items,

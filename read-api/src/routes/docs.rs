@@ -27,16 +27,16 @@ pub async fn list(
     ApiQuery(f): ApiQuery<Filter>,
     page: Page,
 ) -> Result<Json<List<Doc>>, ReadError> {
-    role(s.reads(), ws, user).await?;
+    role(&s.reads(), ws, user).await?;
     let limit = page.limit()?;
-    let rows = docs::list(s.reads(), ws, f.archived, page.cursor()?, limit + 1).await?;
+    let rows = docs::list(&s.reads(), ws, f.archived, page.cursor()?, limit + 1).await?;
     Ok(Json(List::page(rows, limit, |d| d.id)))
 }
 
 async fn readable(s: &AppState, id: DocId, user: Reader) -> Result<Doc, ReadError> {
-    let row = docs::get(s.reads(), id).await?;
+    let row = docs::get(&s.reads(), id).await?;
     let doc = row.ok_or(ReadError::NotFound)?;
-    role(s.reads(), WorkspaceId(doc.workspace_id), user).await?;
+    role(&s.reads(), WorkspaceId(doc.workspace_id), user).await?;
     Ok(doc)
 }
 
@@ -53,7 +53,7 @@ pub async fn history(
     ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<List<Version>>, ReadError> {
     readable(&s, id, user).await?;
-    let rows = docs::versions(s.reads(), id).await?;
+    let rows = docs::versions(&s.reads(), id).await?;
     Ok(Json(List {
         items: rows,
         next_cursor: None,

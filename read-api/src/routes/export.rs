@@ -120,14 +120,14 @@ mod ledgers {
     responses((status = 200, content_type = "application/json"), (status = 401), (status = 404)))]
 pub async fn export(State(s): State<AppState>, Myself(user): Myself) -> Result<Response, ReadError> {
     // Everything that can be refused is refused before the first byte.
-    let profile = users::profile(s.reads(), user).await?.ok_or(ReadError::NotFound)?;
+    let profile = users::profile(&s.reads(), user).await?.ok_or(ReadError::NotFound)?;
     let mut account = serde_json::to_value(&profile).map_err(|e| ReadError::Internal(e.to_string()))?;
     for field in ["email", "name"] {
         if let Some(Value::String(v)) = account.get_mut(field) {
             super::open_profiles(&s, vec![(user.0, v)]).await?;
         }
     }
-    let plan = ledgers::plan(s.reads(), user).await?;
+    let plan = ledgers::plan(&s.reads(), user).await?;
     let (tx, mut rx) = mpsc::channel(IN_FLIGHT);
     tokio::spawn(async move {
         let mut w = Writer { tx, buf: Vec::new() };
@@ -159,18 +159,18 @@ async fn write_rest(s: &AppState, user: UserId, w: &mut Writer, head: &str) -> R
     w.raw(head).await?;
     w.rows(
         "memberships",
-        read_models::personal(s.reads(), user, Personal::Memberships),
+        read_models::personal(&s.reads(), user, Personal::Memberships),
     )
     .await?;
-    w.rows("messages", read_models::personal(s.reads(), user, Personal::Messages))
+    w.rows("messages", read_models::personal(&s.reads(), user, Personal::Messages))
         .await?;
-    w.rows("docs", read_models::personal(s.reads(), user, Personal::Docs))
+    w.rows("docs", read_models::personal(&s.reads(), user, Personal::Docs))
         .await?;
-    w.rows("files", read_models::personal(s.reads(), user, Personal::Files))
+    w.rows("files", read_models::personal(&s.reads(), user, Personal::Files))
         .await?;
     w.rows(
         "notifications",
-        read_models::personal(s.reads(), user, Personal::Notifications),
+        read_models::personal(&s.reads(), user, Personal::Notifications),
     )
     .await?;
     // Mirror sessions, one in memory at a time.
@@ -178,7 +178,7 @@ async fn write_rest(s: &AppState, user: UserId, w: &mut Writer, head: &str) -> R
     let mut after = Uuid::nil();
     let mut first = true;
     loop {
-        let ids = reflection::session_ids(s.reads(), user, after, 50).await?;
+        let ids = reflection::session_ids(&s.reads(), user, after, 50).await?;
         let Some(last) = ids.last().copied() else { break };
         for id in ids {
             if !first {
@@ -213,8 +213,8 @@ async fn write_rest(s: &AppState, user: UserId, w: &mut Writer, head: &str) -> R
     }
     w.raw("],\"lens_goals\":").await?;
     w.value(&Value::Array(goals_of(s, user).await?)).await?;
-    w.rows("spectrum", spectrum::personal(s.reads(), user)).await?;
-    w.rows("usage", ledgers::usage(s.reads(), user)).await?;
-    w.rows("ai_usage", ledgers::ai_usage(s.reads(), user)).await?;
+    w.rows("spectrum", spectrum::personal(&s.reads(), user)).await?;
+    w.rows("usage", ledgers::usage(&s.reads(), user)).await?;
+    w.rows("ai_usage", ledgers::ai_usage(&s.reads(), user)).await?;
     w.raw("}").await
 }

@@ -24,18 +24,18 @@ use crate::AppState;
 
 /// The file, if `who` may read it; else 404.
 async fn readable(s: &AppState, id: Uuid, who: Reader, at: i64) -> Result<FileMeta, ReadError> {
-    let file = files::meta(s.reads(), id).await?.ok_or(ReadError::NotFound)?;
+    let file = files::meta(&s.reads(), id).await?.ok_or(ReadError::NotFound)?;
     if matches!(who, Reader::User(u) if u.0 == file.uploaded_by) {
         return Ok(file);
     }
-    for (kind, subject) in files::shown_by(s.reads(), id).await? {
+    for (kind, subject) in files::shown_by(&s.reads(), id).await? {
         let may = match kind.as_str() {
-            "message" => match messages::get(s.reads(), MessageId(subject)).await? {
+            "message" => match messages::get(&s.reads(), MessageId(subject)).await? {
                 Some(m) if !m.deleted => super::messages::can_read(s, m.channel_id, who, at).await.is_ok(),
                 _ => false,
             },
-            "doc" => match docs::get(s.reads(), DocId(subject)).await? {
-                Some(d) => super::role(s.reads(), WorkspaceId(d.workspace_id), who).await.is_ok(),
+            "doc" => match docs::get(&s.reads(), DocId(subject)).await? {
+                Some(d) => super::role(&s.reads(), WorkspaceId(d.workspace_id), who).await.is_ok(),
                 None => false,
             },
             _ => false,

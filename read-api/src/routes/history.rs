@@ -127,7 +127,7 @@ pub async fn events(
     let next_after = (items.len() as i64 == limit)
         .then(|| items.last().map(|e| e.global_position))
         .flatten();
-    let items = visibility::shown_to(s.reads(), items, &viewer).await?;
+    let items = visibility::shown_to(&s.reads(), items, &viewer).await?;
     Ok(Json(EventsPage { items, next_after }).into_response())
 }
 
@@ -178,7 +178,7 @@ fn ndjson(history: History, after: i64, limit: i64, workspace: Option<Uuid>, vie
 /// Who the caller is to the visibility policy in `workspace`.
 pub(crate) async fn viewer(s: &AppState, who: &Principal, workspace: Option<WorkspaceId>) -> Result<Viewer, ReadError> {
     let role = match workspace {
-        Some(ws) => match role(s.reads(), ws, who.user).await {
+        Some(ws) => match role(&s.reads(), ws, who.user).await {
             Ok(r) => Some(r),
             Err(ReadError::NotFound) => None,
             Err(e) => return Err(e),
@@ -226,7 +226,7 @@ async fn may_read(s: &AppState, who: &Principal, ty: &str, id: Uuid) -> Result<V
     };
     let events = s.history.aggregate_events(ty, id).await?;
     let raw = events.len();
-    let shown = visibility::shown_to(s.reads(), events, &viewer(s, who, tenant).await?).await?;
+    let shown = visibility::shown_to(&s.reads(), events, &viewer(s, who, tenant).await?).await?;
     if shown.len() < raw {
         return Err(ReadError::NotFound);
     }

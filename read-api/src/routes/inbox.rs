@@ -42,7 +42,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Json<List<Notification>>, ReadError> {
     let limit = page.limit()?;
-    let rows = notifications::list(s.reads(), user.0, q.unread.unwrap_or(false), page.cursor()?, limit + 1).await?;
+    let rows = notifications::list(&s.reads(), user.0, q.unread.unwrap_or(false), page.cursor()?, limit + 1).await?;
     Ok(Json(List::page(rows, limit, |n| n.id)))
 }
 
@@ -55,7 +55,7 @@ pub async fn unread_counts(
     Caller(user): Caller,
 ) -> Result<Json<BTreeMap<Uuid, i64>>, ReadError> {
     Ok(Json(
-        notifications::unread_counts(s.reads(), user.0)
+        notifications::unread_counts(&s.reads(), user.0)
             .await?
             .into_iter()
             .collect(),
@@ -106,7 +106,7 @@ pub async fn conversations(
     page: Page,
 ) -> Result<Json<List<Conversation>>, ReadError> {
     let limit = page.limit()?;
-    let mut rows = conversations::inbox(s.reads(), user, page.cursor()?, limit + 1).await?;
+    let mut rows = conversations::inbox(&s.reads(), user, page.cursor()?, limit + 1).await?;
     let fields = rows
         .iter_mut()
         .filter_map(|r| {

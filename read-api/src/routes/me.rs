@@ -11,10 +11,10 @@ use crate::AppState;
 
 #[utoipa::path(get, path = "/v1/me", tag = "me", description = "the caller, with memberships", params(("X-Min-Position" = Option<i64>, Header, description = "wait until the read models reach this position")), responses((status = 200), (status = 401), (status = 404), (status = 503, description = "projection_behind")))]
 pub async fn me(State(s): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ReadError> {
-    let profile = users::profile(s.reads(), user).await?.ok_or(ReadError::NotFound)?;
+    let profile = users::profile(&s.reads(), user).await?.ok_or(ReadError::NotFound)?;
     let (mut email, mut name) = (profile.email, profile.name);
     super::open_profiles(&s, vec![(user.0, &mut email), (user.0, &mut name)]).await?;
-    let memberships: Vec<Value> = workspaces::of_member(s.reads(), user, None, i64::MAX)
+    let memberships: Vec<Value> = workspaces::of_member(&s.reads(), user, None, i64::MAX)
         .await?
         .into_iter()
         .map(|w| json!({"workspace_id": w.id, "name": w.name, "role": w.role}))
@@ -48,7 +48,7 @@ pub async fn sessions(
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Sessions>, ReadError> {
     let current = crate::extract::claims(&headers, &s)?.sid;
-    let rows = prism_projections::read_models::sessions::live(s.reads(), user).await?;
+    let rows = prism_projections::read_models::sessions::live(&s.reads(), user).await?;
     let o = s.vault.opener(prism_vault::Scope::user(user)).await?;
     let items = rows
         .into_iter()
@@ -105,7 +105,7 @@ pub async fn impersonations(
 ) -> Result<Json<Impersonations>, ReadError> {
     let limit = page.limit()?;
     let rows =
-        prism_projections::read_models::sessions::impersonations(s.reads(), user, page.cursor()?, limit + 1).await?;
+        prism_projections::read_models::sessions::impersonations(&s.reads(), user, page.cursor()?, limit + 1).await?;
     let o = s.vault.opener(prism_vault::Scope::user(user)).await?;
     let page = super::List::page(rows, limit, |r| r.id);
     let items = page

@@ -21,7 +21,7 @@ pub async fn can_read(s: &AppState, target: Uuid, who: Reader, at: i64) -> Resul
     let user = match who {
         Reader::User(user) => user,
         Reader::Key { workspace, .. } => {
-            return match prism_projections::read_models::channels::workspace_of(s.reads(), target).await? {
+            return match prism_projections::read_models::channels::workspace_of(&s.reads(), target).await? {
                 Some(ws) if ws == workspace => Ok(()),
                 _ => Err(ReadError::NotFound),
             };
@@ -30,7 +30,7 @@ pub async fn can_read(s: &AppState, target: Uuid, who: Reader, at: i64) -> Resul
     if s.hot.as_ref().is_some_and(|h| h.may_read(target, user.0, at)) {
         return Ok(());
     }
-    if !messages::can_read(s.reads(), target, user).await? {
+    if !messages::can_read(&s.reads(), target, user).await? {
         return Err(ReadError::NotFound);
     }
     if let Some(h) = &s.hot {
@@ -56,7 +56,7 @@ pub async fn list(
     if let Some(body) = hot.and_then(|h| h.page(target, limit, at)) {
         return Ok(json(body));
     }
-    let mut rows = messages::page(s.reads(), target, cursor, limit + 1).await?;
+    let mut rows = messages::page(&s.reads(), target, cursor, limit + 1).await?;
     open_authors(&s, &mut rows).await?;
     let list = List::page(rows, limit, |m| m.id);
     let body = bytes::Bytes::from(serde_json::to_vec(&list).map_err(|e| ReadError::Internal(e.to_string()))?);
@@ -83,7 +83,7 @@ pub async fn get(
     ApiPath(id): ApiPath<MessageId>,
     Extension(At(at)): Extension<At>,
 ) -> Result<Json<Message>, ReadError> {
-    let m = messages::get(s.reads(), id).await?.ok_or(ReadError::NotFound)?;
+    let m = messages::get(&s.reads(), id).await?.ok_or(ReadError::NotFound)?;
     can_read(&s, m.channel_id, user, at).await?;
     let mut one = [m];
     open_authors(&s, &mut one).await?;

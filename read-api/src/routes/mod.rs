@@ -74,7 +74,7 @@ pub async fn oversee(
     if who.auditor {
         return Ok(());
     }
-    match role(s.reads(), workspace, who.user).await? {
+    match role(&s.reads(), workspace, who.user).await? {
         Role::Owner | Role::Admin => Ok(()),
         Role::Member => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
     }

@@ -56,7 +56,7 @@ pub async fn sessions(
     page: Page,
 ) -> Result<Json<List<Session>>, ReadError> {
     let limit = page.limit()?;
-    let rows = reflection::sessions(s.reads(), user, page.cursor()?, limit + 1).await?;
+    let rows = reflection::sessions(&s.reads(), user, page.cursor()?, limit + 1).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let openers = s.vault.openers(user, &ids).await?;
     let items = rows
@@ -82,7 +82,7 @@ pub async fn session(
 
 /// One session of `user`, with its messages and fragments, opened (404 if not theirs).
 pub(crate) async fn session_detail(s: &AppState, user: UserId, id: MirrorSessionId) -> Result<Value, ReadError> {
-    let (row, messages, fragments) = reflection::session(s.reads(), user, id)
+    let (row, messages, fragments) = reflection::session(&s.reads(), user, id)
         .await?
         .ok_or(ReadError::NotFound)?;
     let o = s.vault.opener(Scope::of(user, id.0)).await?;
@@ -163,7 +163,7 @@ pub(crate) async fn turns_of(
     filter: &TurnFilter,
 ) -> Result<List<Turn>, ReadError> {
     let limit = page.limit()?;
-    let rows = reflection::turns(s.reads(), user, filter.saved, page.cursor()?, limit + 1).await?;
+    let rows = reflection::turns(&s.reads(), user, filter.saved, page.cursor()?, limit + 1).await?;
     let o = s.vault.opener(Scope::user(user)).await?;
     let items = rows
         .into_iter()
@@ -179,7 +179,7 @@ pub async fn turn(
     Myself(user): Myself,
     ApiPath(id): ApiPath<TurnId>,
 ) -> Result<Json<Turn>, ReadError> {
-    let row = reflection::turn(s.reads(), user, id)
+    let row = reflection::turn(&s.reads(), user, id)
         .await?
         .ok_or(ReadError::NotFound)?;
     let o = s.vault.opener(Scope::user(user)).await?;
@@ -188,7 +188,7 @@ pub async fn turn(
 
 /// The caller's goals with their actions, opened.
 pub(crate) async fn goals_of(s: &AppState, user: UserId) -> Result<Vec<Value>, ReadError> {
-    let (goals, actions) = reflection::goals(s.reads(), user).await?;
+    let (goals, actions) = reflection::goals(&s.reads(), user).await?;
     let o = s.vault.opener(Scope::user(user)).await?;
     let mut by_goal: HashMap<Uuid, Vec<Value>> = HashMap::new();
     for a in actions {
@@ -234,7 +234,7 @@ pub async fn affirmation(State(s): State<AppState>, Myself(user): Myself) -> Res
     let today = Utc::now().date_naive();
     // The day's set as the AI gateway wrote it (off the request path), else the templates;
     // one of them by a stable hash of (user, day), the same all day long.
-    let written = prism_projections::read_models::affirmations(s.reads(), today)
+    let written = prism_projections::read_models::affirmations(&s.reads(), today)
         .await
         .map_err(|e| ReadError::Internal(e.to_string()))?;
     let affirmation = match written.filter(|w| !w.is_empty()) {

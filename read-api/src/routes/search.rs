@@ -99,7 +99,7 @@ pub async fn search(
             .filter(|o| *o <= MAX_OFFSET)
             .ok_or_else(|| ReadError::bad("invalid_cursor", "the cursor is not one we gave"))?,
     };
-    let reach = workspaces::reach(s.reads(), user, p.workspace_id.map(WorkspaceId)).await?;
+    let reach = workspaces::reach(&s.reads(), user, p.workspace_id.map(WorkspaceId)).await?;
     if p.workspace_id.is_some() && reach.workspaces.is_empty() {
         return Err(ReadError::NotFound);
     }

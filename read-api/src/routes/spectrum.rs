@@ -58,7 +58,7 @@ async fn insight(s: &AppState, user: UserId, b: &ReflectionBucket) -> Result<Ins
         actions_added: b.actions_added,
         actions_completed: b.actions_completed,
     };
-    let stored = spectrum::insight(s.reads(), user, b.period_start)
+    let stored = spectrum::insight(&s.reads(), user, b.period_start)
         .await
         .map_err(|e| ReadError::Internal(e.to_string()))?;
     let text = match stored {
@@ -103,7 +103,7 @@ async fn reflection(
     start: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<ReflectionBucket>, ReadError> {
-    let mut out: Vec<ReflectionBucket> = spectrum::periods(s.reads(), user, period.name(), start, to)
+    let mut out: Vec<ReflectionBucket> = spectrum::periods(&s.reads(), user, period.name(), start, to)
         .await?
         .into_iter()
         .map(|p| ReflectionBucket {
@@ -154,10 +154,10 @@ async fn spectrum(s: &AppState, subject: Subject, period: Period, r: Range) -> R
         Period::Week => week_start(from),
         Period::Month => month_start(from),
     };
-    let mut buckets = spectrum::buckets(s.reads(), subject, period.name(), start, to).await?;
+    let mut buckets = spectrum::buckets(&s.reads(), subject, period.name(), start, to).await?;
     // Streaks look back past `from`: fetch the active days that can belong to one.
     let since = start.checked_sub_days(Days::new(3660)).unwrap_or(NaiveDate::MIN);
-    let days: BTreeSet<NaiveDate> = spectrum::active_days(s.reads(), subject, since, to)
+    let days: BTreeSet<NaiveDate> = spectrum::active_days(&s.reads(), subject, since, to)
         .await?
         .into_iter()
         .collect();

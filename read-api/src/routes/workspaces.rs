@@ -18,7 +18,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Json<List<Workspace>>, ReadError> {
     let limit = page.limit()?;
-    let rows = workspaces::of_member(s.reads(), user, page.cursor()?, limit + 1).await?;
+    let rows = workspaces::of_member(&s.reads(), user, page.cursor()?, limit + 1).await?;
     Ok(Json(List::page(rows, limit, |w| w.id)))
 }
 
@@ -28,7 +28,7 @@ pub async fn get(
     Caller(user): Caller,
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Workspace>, ReadError> {
-    let row = workspaces::one(s.reads(), user, id).await?;
+    let row = workspaces::one(&s.reads(), user, id).await?;
     row.map(Json).ok_or(ReadError::NotFound)
 }
 
@@ -39,9 +39,9 @@ pub async fn members(
     ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Member>>, ReadError> {
-    role(s.reads(), id, user).await?;
+    role(&s.reads(), id, user).await?;
     let limit = page.limit()?;
-    let mut rows = workspaces::members(s.reads(), id, page.cursor()?, limit + 1).await?;
+    let mut rows = workspaces::members(&s.reads(), id, page.cursor()?, limit + 1).await?;
     let ids: Vec<uuid::Uuid> = rows.iter().map(|m| m.user_id).collect();
     let online = s.presence.online(id.0, &ids);
     for m in &mut rows {
@@ -58,9 +58,9 @@ pub async fn channels(
     ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<List<Channel>>, ReadError> {
-    role(s.reads(), id, user).await?;
+    role(&s.reads(), id, user).await?;
     let limit = page.limit()?;
-    let rows = channels::list(s.reads(), id, page.cursor()?, limit + 1).await?;
+    let rows = channels::list(&s.reads(), id, page.cursor()?, limit + 1).await?;
     Ok(Json(List::page(rows, limit, |c| c.id)))
 }
 
@@ -72,8 +72,8 @@ pub async fn channel(
     user: Reader,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Channel>, ReadError> {
-    let c = channels::one(s.reads(), id).await?.ok_or(ReadError::NotFound)?;
-    role(s.reads(), WorkspaceId(c.workspace_id), user).await?;
+    let c = channels::one(&s.reads(), id).await?.ok_or(ReadError::NotFound)?;
+    role(&s.reads(), WorkspaceId(c.workspace_id), user).await?;
     Ok(Json(c))
 }
 
@@ -104,13 +104,13 @@ pub async fn invitations(
     Caller(user): Caller,
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Invitations>, ReadError> {
-    match role(s.reads(), id, user).await? {
+    match role(&s.reads(), id, user).await? {
         prism_domain::Role::Owner | prism_domain::Role::Admin => {}
         prism_domain::Role::Member => {
             return Err(ReadError::Forbidden("this is for the workspace's admins and owners"))
         }
     }
-    let rows = workspaces::pending_invitations(s.reads(), id).await?;
+    let rows = workspaces::pending_invitations(&s.reads(), id).await?;
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
         // Each invitation's address is sealed with a key of its own (destroyed once answered).
@@ -167,14 +167,15 @@ pub async fn api_keys(
     ApiPath(id): ApiPath<WorkspaceId>,
     page: Page,
 ) -> Result<Json<ApiKeys>, ReadError> {
-    match role(s.reads(), id, user).await? {
+    match role(&s.reads(), id, user).await? {
         prism_domain::Role::Owner | prism_domain::Role::Admin => {}
         prism_domain::Role::Member => {
             return Err(ReadError::Forbidden("this is for the workspace's admins and owners"))
         }
     }
     let limit = page.limit()?;
-    let rows = prism_projections::read_models::api_keys::of_workspace(s.reads(), id, page.cursor()?, limit + 1).await?;
+    let rows =
+        prism_projections::read_models::api_keys::of_workspace(&s.reads(), id, page.cursor()?, limit + 1).await?;
     let page = List::page(rows, limit, |k| k.id);
     Ok(Json(ApiKeys {
         items: page
@@ -219,7 +220,7 @@ pub struct Webhooks {
 
 /// Admins and owners of `ws`, or 403 (404 for anyone else).
 async fn admin_of(s: &AppState, ws: WorkspaceId, user: prism_domain::UserId) -> Result<(), ReadError> {
-    match role(s.reads(), ws, user).await? {
+    match role(&s.reads(), ws, user).await? {
         prism_domain::Role::Owner | prism_domain::Role::Admin => Ok(()),
         prism_domain::Role::Member => Err(ReadError::Forbidden("this is for the workspace's admins and owners")),
     }
@@ -234,7 +235,7 @@ pub async fn webhooks(
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Webhooks>, ReadError> {
     admin_of(&s, id, user).await?;
-    let rows = prism_projections::webhooks::endpoints(s.reads(), id.0).await?;
+    let rows = prism_projections::webhooks::endpoints(&s.reads(), id.0).await?;
     Ok(Json(Webhooks {
         items: rows
             .into_iter()
@@ -305,13 +306,13 @@ pub async fn deliveries(
             return Err(ReadError::bad("invalid_query", "status is pending, delivered or dead"));
         }
     }
-    let ws = prism_projections::webhooks::workspace_of(s.reads(), id)
+    let ws = prism_projections::webhooks::workspace_of(&s.reads(), id)
         .await?
         .ok_or(ReadError::NotFound)?;
     admin_of(&s, WorkspaceId(ws), user).await?;
     let limit = page.limit()?;
     let rows =
-        prism_projections::webhooks::deliveries(s.reads(), id, f.status.as_deref(), page.cursor()?, limit + 1).await?;
+        prism_projections::webhooks::deliveries(&s.reads(), id, f.status.as_deref(), page.cursor()?, limit + 1).await?;
     let page = List::page(rows, limit, |d| d.id);
     Ok(Json(Deliveries {
         items: page
