@@ -275,7 +275,12 @@ impl NatsBus {
         }
         let client = self.cfg.connect(&self.url).await?;
         let max_body = client.server_info().max_payload.saturating_sub(4096);
-        let js = jetstream::new(client);
+        // A publish acknowledgement takes milliseconds from a healthy stream; while a stream
+        // elects a new leader none comes. Two seconds (not NATS's five) before the relay gives
+        // up and tries again: the consumers follow the log meanwhile.
+        let js = jetstream::context::ContextBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build(client);
         ensure_stream(&js, &self.cfg).await?;
         let made = Publisher { js, max_body };
         *p = Some(made.clone());
@@ -409,7 +414,12 @@ impl Bus for NatsBus {
 
     async fn subscribe(&self, store: Uuid, consumer: &str) -> Result<Box<dyn Subscription>, BusError> {
         let client = self.cfg.connect(&self.url).await?;
-        let js = jetstream::new(client);
+        // A second per request (not NATS's five): while a consumer elects a new leader its
+        // requests go unanswered, and the projector (following the log meanwhile) should try
+        // again soon after one is elected rather than wait out a request sent before.
+        let js = jetstream::context::ContextBuilder::new()
+            .timeout(Duration::from_secs(1))
+            .build(client);
         // The relay owns the stream's settings; a consumer only creates it when it comes first
         // (its NATS account may be allowed to read streams, not to change them).
         let stream = match js.get_stream(self.cfg.stream_name()).await {

@@ -25,12 +25,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
 }
 
 /// A pool on a read replica: made without connecting (a replica that is down at start is no
-/// reason not to start: reads go to the primary until it answers), and quick to give up.
+/// reason not to start: reads go to the primary until it answers), and quick to give up: a
+/// read waits at most a quarter of a second for a connection (a replica that has just died
+/// keeps a waiting caller retrying to connect until then; the read API's watcher sends the
+/// next reads to the primary meanwhile). A read node that waits longer than that for one is
+/// overloaded, and says so with a 503 and `Retry-After`.
 pub fn connect_replica(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
     let opts = PgConnectOptions::from_str(url)?;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(1))
+        .acquire_timeout(Duration::from_millis(250))
         .connect_lazy_with(opts))
 }
 

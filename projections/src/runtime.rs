@@ -41,8 +41,12 @@ use tokio::sync::watch;
 
 use crate::{Projection, ProjectionError};
 
-/// How long a quiet stream is trusted before the projector checks the Postgres log itself.
+/// How long a quiet stream is trusted before the projector checks the Postgres log itself, at
+/// most. A stream that was busy is trusted less: four of its recent gaps between batches, but
+/// not under [`IDLE_CHECK_MIN`] (a bus that stops in the middle of steady traffic is the bus or
+/// the relay failing, and the log has what it does not).
 const IDLE_CHECK: Duration = Duration::from_millis(500);
+const IDLE_CHECK_MIN: Duration = Duration::from_millis(50);
 /// The same, once a check found the log ahead of a quiet bus (the relay or NATS is down): the
 /// projector follows the log closely until the bus delivers again.
 const IDLE_CHECK_BEHIND: Duration = Duration::from_millis(100);
@@ -383,10 +387,24 @@ impl Projector {
         shutdown: &mut watch::Receiver<bool>,
         leading: Option<&watch::Receiver<bool>>,
     ) -> Result<(), ProjectionError> {
-        let mut sub = self.cfg.bus.subscribe(store_id, &self.consumer()).await?;
+        // Subscribing talks to the cluster (the stream, the consumer), which may take a while
+        // (NATS's requests wait five seconds; a stream electing a leader answers nothing):
+        // follow the log meanwhile.
+        let consumer = self.consumer();
+        let subscribing = self.cfg.bus.subscribe(store_id, &consumer);
+        tokio::pin!(subscribing);
+        let mut sub = loop {
+            tokio::select! {
+                s = &mut subscribing => break s?,
+                _ = tokio::time::sleep(IDLE_CHECK_BEHIND) => cp = self.catch_up().await?,
+                _ = shutdown.changed() => return Ok(()),
+            }
+        };
         let mut idle = IDLE_CHECK;
         let mut stepping_in = false;
         let mut quiet_behind = 0;
+        // The recent gap between batches (a moving average), and when the last one came.
+        let (mut gap, mut last_batch) = (IDLE_CHECK, tokio::time::Instant::now());
         loop {
             let mut deliveries = tokio::select! {
                 d = sub.next(self.cfg.batch, idle) => d?,
@@ -400,20 +418,41 @@ impl Projector {
                 (idle, quiet_behind) = if behind {
                     (IDLE_CHECK_BEHIND, quiet_behind + 1)
                 } else {
-                    (IDLE_CHECK, 0)
+                    // Really quiet: trust the bus longer each time, up to the most.
+                    gap = IDLE_CHECK;
+                    ((idle * 2).min(IDLE_CHECK), 0)
                 };
                 if quiet_behind >= RESUBSCRIBE_AFTER {
                     return Err(ProjectionError::Bus("the bus is quiet while the log moves".into()));
                 }
                 continue;
             }
-            (idle, quiet_behind) = (IDLE_CHECK, 0);
+            gap = (gap * 3 + last_batch.elapsed()) / 4;
+            last_batch = tokio::time::Instant::now();
+            (idle, quiet_behind) = ((gap * 4).clamp(IDLE_CHECK_MIN, IDLE_CHECK), 0);
             let standby = leading.is_some_and(|l| !*l.borrow());
             if standby {
-                // The leader has had this batch as long as we have: give it a moment, then take
-                // only what it has not applied.
+                // What is known to be applied needs no wait (a backlog the consumer replays
+                // after an outage).
+                deliveries.retain(|d| d.position().is_none_or(|p| p > cp));
+                if deliveries.is_empty() {
+                    sub.ack().await?;
+                    continue;
+                }
+                // The leader has had these since they were recorded: give it what is left of
+                // the grace, then take only what it has not applied.
+                let newest = deliveries
+                    .iter()
+                    .filter_map(|d| match d {
+                        Delivery::Event { event, .. } => Some(event.recorded_at),
+                        _ => None,
+                    })
+                    .max();
+                let waited = newest
+                    .and_then(|t| (chrono::Utc::now() - t).to_std().ok())
+                    .unwrap_or_default();
                 tokio::select! {
-                    _ = tokio::time::sleep(STANDBY_GRACE) => {}
+                    _ = tokio::time::sleep(STANDBY_GRACE.saturating_sub(waited)) => {}
                     _ = shutdown.changed() => return Ok(()),
                 }
                 cp = self.target.position().await?;

@@ -16,7 +16,7 @@
 //! from the kill to the standby holding the lease; lag, from a write's acknowledgement to a read
 //! node answering at its position (through the replica: what a client sees); `bus_share`, the
 //! projectors' events that came over the bus rather than from the Postgres log, outside the
-//! seconds right after the NATS kill.
+//! ten seconds right after the NATS kill (NATS's own raft elections: 4–9 s).
 //!
 //! It also measures what a replicated stream costs the relay here: events published per second
 //! to an R1 and an R3 stream of the same cluster, in the relay's batches (`publish_r1_per_s`,
@@ -257,10 +257,22 @@ async fn client(world: Arc<World>, i: usize, rate: f64, stop: Arc<AtomicBool>) -
                     break v["position"].as_i64();
                 }
                 // A refusal that retrying will not change is the client's error.
-                Ok(r) if r.status().is_client_error() && !matches!(r.status().as_u16(), 408 | 409 | 429) => break None,
+                Ok(r) if r.status().is_client_error() && !matches!(r.status().as_u16(), 408 | 409 | 429) => {
+                    if errors < 3 {
+                        let status = r.status();
+                        eprintln!(
+                            "chaos: client {i} refused: {status} {}",
+                            r.text().await.unwrap_or_default()
+                        );
+                    }
+                    break None;
+                }
                 _ => {}
             }
             if started.elapsed() > Duration::from_secs(30) {
+                if errors < 3 {
+                    eprintln!("chaos: client {i} got no answer in 30 s from either write API");
+                }
                 break None;
             }
             node = (node + 1) % world.writes.len();
@@ -700,9 +712,24 @@ async fn main() -> anyhow::Result<()> {
 
     // The bus's share: each process incarnation's counter increments between scrapes, outside
     // the seconds right after the NATS kill.
-    let skip = (nats_killed, nats_killed + Duration::from_secs(5));
+    // NATS's own failover: a raft group (the stream, each consumer) that lost its leader
+    // elects another after 4 to 9 s (nats-server's election timeout, not configurable), plus a
+    // heartbeat to notice. Nothing a client does makes that shorter.
+    let skip = (nats_killed, nats_killed + Duration::from_secs(10));
     let (mut bus, mut log) = (0.0, 0.0);
     let scrapes = scrapes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    if let (Some(first), true) = (first_ack, std::env::var_os("CHAOS_KEEP").is_some()) {
+        let lines: String = scrapes
+            .iter()
+            .map(|(at, name, inc, b, l)| {
+                format!(
+                    "{:.2}\t{name}-{inc}\t{b}\t{l}\n",
+                    at.saturating_duration_since(first).as_secs_f64()
+                )
+            })
+            .collect();
+        let _ = std::fs::write(root.join("scrapes.tsv"), lines);
+    }
     let mut last: HashMap<(String, u32), (Instant, f64, f64)> = HashMap::new();
     for (at, name, incarnation, b, l) in scrapes {
         let (since, b0, l0) = last
