@@ -124,6 +124,39 @@ async fn main() -> anyhow::Result<()> {
     );
     out.insert("export_parquet_events_per_s".into(), json!(parquet_per_s.round()));
 
+    // 2b. The yardstick, in the same run: Postgres's own COPY of the same columns, in log
+    //     order, to this process (what any export must at least read).
+    let t = Instant::now();
+    let mut copy = {
+        use sqlx::postgres::PgPoolCopyExt;
+        db.copy_out_raw(
+            "COPY (SELECT global_position, event_id, tenant_id, aggregate_type, aggregate_id, sequence, event_type,
+                          event_version, payload, metadata, recorded_at, hash
+                     FROM events ORDER BY global_position) TO STDOUT",
+        )
+        .await?
+    };
+    let mut copied = 0usize;
+    while let Some(chunk) = futures::StreamExt::next(&mut copy).await {
+        copied += chunk?.len();
+    }
+    drop(copy);
+    let copy_per_s = events as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "COPY of the same log: {:.0} MB in {:.1} s: {copy_per_s:.0} events/s",
+        copied as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    out.insert("copy_events_per_s".into(), json!(copy_per_s.round()));
+    out.insert(
+        "export_vs_copy".into(),
+        json!((per_s / copy_per_s * 1000.0).round() / 1000.0),
+    );
+    out.insert(
+        "parquet_vs_copy".into(),
+        json!((parquet_per_s / copy_per_s * 1000.0).round() / 1000.0),
+    );
+
     // 3. Every projection, offline, from the export.
     let into_url = fresh_database(&a.server, "prism_bench_analytics_copy").await?;
     let into = pool(&into_url, 16).await?;
@@ -146,6 +179,43 @@ async fn main() -> anyhow::Result<()> {
         r.events, r.seconds
     );
     out.insert("offline_rebuild_events_per_s".into(), json!(per_s.round()));
+
+    // 3b. Offline against live, for the same projections (the relational ones: the live
+    //     rebuild has no search index), on the same log, in this run.
+    const RELATIONAL: [&str; 3] = ["read_models", "audit", "spectrum"];
+    let offline_url = fresh_database(&a.server, "prism_bench_analytics_offline3").await?;
+    let offline_db = pool(&offline_url, 16).await?;
+    prism_event_store::db::migrate(&offline_db).await?;
+    let r = offline::rebuild(
+        RebuildPlan {
+            source: Source::File(file.clone()),
+            into: offline_db.clone(),
+            projections: RELATIONAL.iter().map(|s| s.to_string()).collect(),
+            index_dir: None,
+            batch: a.batch,
+        },
+        |_| {},
+    )
+    .await?;
+    let offline3_per_s = r.events as f64 / r.seconds;
+    offline_db.close().await;
+    let mut live_seconds = 0.0;
+    for name in RELATIONAL {
+        let (projection, tables) =
+            prism_projections::by_name(name).ok_or_else(|| anyhow::anyhow!("no projection {name}"))?;
+        let report = prism_projections::rebuild::rebuild(&store, projection.as_ref(), tables, 5_000, |_| {}).await?;
+        live_seconds += report.seconds;
+    }
+    let live_per_s = events as f64 / live_seconds;
+    println!(
+        "read models, audit and spectrum: offline from the export {offline3_per_s:.0} events/s, live from Postgres {live_per_s:.0} events/s"
+    );
+    out.insert("offline_rebuild3_events_per_s".into(), json!(offline3_per_s.round()));
+    out.insert("live_rebuild3_events_per_s".into(), json!(live_per_s.round()));
+    out.insert(
+        "offline_rebuild_vs_live".into(),
+        json!((offline3_per_s / live_per_s * 1000.0).round() / 1000.0),
+    );
 
     if std::env::var("BENCH_BREAKDOWN").is_ok() {
         for p in ["read_models", "audit", "spectrum"] {
