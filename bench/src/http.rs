@@ -95,19 +95,10 @@ pub async fn run_http(bin: &str, server: &str, connections: usize, secs: u64) ->
     let c = reqwest::Client::new();
     let token = register(&c, &base).await?;
     let url = message_url(&c, &base, &token).await?;
-    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
-    // wrk (C, a fraction of a core) when installed, so the load generator takes as little as
-    // possible of the two cores the server shares with it; our own client otherwise.
-    let run = match wrk(&url, &token, Some(body), connections, secs) {
-        Some(run) => run,
-        None => builtin_client(url, token.clone(), body, connections, secs).await?,
-    };
+    let run = post_load(url, &token, MESSAGE, connections, secs).await?;
     let turns = format!("{base}/v1/turns");
     let thought = r#"{"text":"I always mess up presentations and everyone must think I am useless."}"#;
-    let turn_run = match wrk(&turns, &token, Some(thought), connections, secs) {
-        Some(run) => run,
-        None => builtin_client(turns, token, thought, connections, secs).await?,
-    };
+    let turn_run = post_load(turns, &token, thought, connections, secs).await?;
     let rss = peak_rss_mb(child.id());
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
@@ -128,11 +119,7 @@ pub async fn run_serve(bin: &str, server: &str, connections: usize, secs: u64) -
     let c = reqwest::Client::new();
     let token = register(&c, &base).await?;
     let url = message_url(&c, &base, &token).await?;
-    let body = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
-    let run = match wrk(&url, &token, Some(body), connections, secs) {
-        Some(run) => run,
-        None => builtin_client(url, token.clone(), body, connections, secs).await?,
-    };
+    let run = post_load(url, &token, MESSAGE, connections, secs).await?;
     let rss = peak_rss_mb(child.id());
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
@@ -164,6 +151,19 @@ async fn message_url(c: &reqwest::Client, base: &str, token: &str) -> anyhow::Re
     ))
 }
 
+/// A message body of ordinary length, as every message run posts it.
+const MESSAGE: &str = r#"{"body":"a message of ordinary length for a chat, about sixty characters"}"#;
+
+/// POSTs `body` to `url` as `token` over `connections` for `secs`: with wrk (C, a fraction of
+/// a core) when installed, so the load generator takes as little as possible of the cores the
+/// server shares with it; with our own client otherwise.
+async fn post_load(url: String, token: &str, body: &'static str, connections: usize, secs: u64) -> anyhow::Result<Run> {
+    match wrk(&url, token, Some(body), connections, secs) {
+        Some(run) => Ok(run),
+        None => builtin_client(url, token.to_owned(), body, connections, secs).await,
+    }
+}
+
 async fn register(c: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let reg: Value = c
         .post(format!("{base}/v1/auth/register"))
@@ -187,10 +187,7 @@ pub async fn run_semantic_turns(bin: &str, server: &str, connections: usize, sec
     let token = register(&reqwest::Client::new(), &base).await?;
     let thought = r#"{"text":"I always mess up presentations and everyone must think I am useless."}"#;
     let turns = format!("{base}/v1/turns");
-    let run = match wrk(&turns, &token, Some(thought), connections, secs) {
-        Some(run) => run,
-        None => builtin_client(turns, token, thought, connections, secs).await?,
-    };
+    let run = post_load(turns, &token, thought, connections, secs).await?;
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     Ok(Some(run))
